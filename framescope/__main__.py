@@ -1,0 +1,3 @@
+from framescope.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""The ``framescope`` command line: one app, subcommands per stage (data, train, score)."""
+
+from __future__ import annotations
+
+import typer
+
+from framescope import __version__
+
+app = typer.Typer(
+    name="framescope",
+    help="Find propaganda and framing techniques in news text.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"framescope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Find propaganda and framing techniques in news text."""
+
+
+def _register() -> None:
+    """Subcommands live next to the code they drive; imports stay lazy for a fast --help."""
+    from framescope.labels.cli import data_app
+    from framescope.training.cli import evaluate_cmd, train_cmd
+
+    app.add_typer(data_app, name="data")
+    app.command("train")(train_cmd)
+    app.command("evaluate")(evaluate_cmd)
+    try:
+        from framescope.inference.cli import register as register_inference
+    except ImportError:  # pragma: no cover - during bootstrap
+        return
+    register_inference(app)
+
+
+def main() -> None:
+    _register()
+    app()

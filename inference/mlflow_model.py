@@ -1,0 +1,54 @@
+"""framescope as an MLflow pyfunc model, logged as "model from code" (nothing pickled).
+
+``mlflow.pyfunc.load_model("models:/framescope@candidate").predict(df)`` takes a
+DataFrame with a ``text`` column (optional ``id``, ``lang``) and returns one row per
+input with the spans as JSON and the article-level score per technique.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
+
+
+class FramescopeModel(PythonModel):
+    def load_context(self, context) -> None:
+        from framescope.inference.scorer import Scorer
+
+        self.scorer = Scorer.from_pretrained(context.artifacts["model_dir"])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        if isinstance(model_input, pd.DataFrame):
+            frame = model_input
+        else:
+            frame = pd.DataFrame(model_input)
+        if "text" not in frame.columns:
+            raise ValueError("framescope expects a 'text' column")
+        ids = frame["id"].astype(str).tolist() if "id" in frame.columns else [str(i) for i in range(len(frame))]
+        langs = frame["lang"].tolist() if "lang" in frame.columns else [None] * len(frame)
+        results = self.scorer.score_texts(frame["text"].fillna("").astype(str).tolist(), ids=ids, langs=langs)
+        return pd.DataFrame([r.to_flat_row() for r in results])
+
+
+def log_model(model_dir: str | Path, registered_model_name: str | None = None, name: str = "model"):
+    """Log ``model_dir`` with this file as the model's code; returns MLflow's ModelInfo."""
+    code = str(Path(__file__).resolve())
+    example = pd.DataFrame({"id": ["example"], "lang": ["en"], "text": ["They are cowards and traitors."]})
+    kwargs = dict(
+        python_model=code,
+        artifacts={"model_dir": str(model_dir)},
+        registered_model_name=registered_model_name,
+        pip_requirements=[f"framescope"],
+        input_example=example,
+    )
+    try:
+        return mlflow.pyfunc.log_model(name=name, **kwargs)
+    except TypeError:  # MLflow 2.x names it artifact_path
+        return mlflow.pyfunc.log_model(artifact_path=name, **kwargs)
+
+
+set_model(FramescopeModel())

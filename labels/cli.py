@@ -1,0 +1,124 @@
+"""``framescope data``: validate, describe and convert annotated corpora."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from framescope.labels.formats import FORMATS, WRITE_ONLY
+from framescope.labels.io import read_with_problems, write_documents
+from framescope.labels.stats import corpus_stats
+
+data_app = typer.Typer(help="Validate, describe and convert annotated corpora.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+FMT_HELP = f"Input format ({', '.join(FORMATS)}); detected from the layout when omitted."
+TAX_HELP = "Taxonomy: a built-in name (semeval2023, ptc2020, semeval2023-categories) or a YAML file."
+
+
+def _report_problems(problems, limit: int | None = None) -> None:
+    shown = problems if limit is None else problems[:limit]
+    for p in shown:
+        err_console.print(f"[red]error[/red] {p}", highlight=False, markup=True, soft_wrap=True)
+    if limit is not None and len(problems) > limit:
+        err_console.print(f"... and {len(problems) - limit} more (run `framescope data validate`)")
+
+
+@data_app.command("validate")
+def validate_cmd(
+    paths: List[Path] = typer.Argument(..., help="Files or folders to check."),
+    fmt: Optional[str] = typer.Option(None, "--from", "-f", help=FMT_HELP),
+    taxonomy: str = typer.Option("semeval2023", "--taxonomy", "-t", help=TAX_HELP),
+) -> None:
+    """Check offsets, techniques and ids; list every problem with its file and line."""
+    try:
+        docs, problems = read_with_problems(paths, fmt, taxonomy=taxonomy)
+    except (ValueError, FileNotFoundError) as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2)
+    if problems:
+        _report_problems(problems)
+        err_console.print(f"[red]{len(problems)} problem(s)[/red] in {len(docs)} article(s)")
+        raise typer.Exit(1)
+    spans = sum(len(d.spans) for d in docs)
+    console.print(f"[green]ok[/green] {len(docs)} article(s), {spans} span(s), no problems")
+
+
+@data_app.command("stats")
+def stats_cmd(
+    paths: List[Path] = typer.Argument(..., help="Files or folders to describe."),
+    fmt: Optional[str] = typer.Option(None, "--from", "-f", help=FMT_HELP),
+    taxonomy: str = typer.Option("semeval2023", "--taxonomy", "-t", help=TAX_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Articles, spans per technique and per language, and how often spans overlap."""
+    try:
+        docs, problems = read_with_problems(paths, fmt, taxonomy=taxonomy)
+    except (ValueError, FileNotFoundError) as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2)
+    st = corpus_stats(docs)
+    if as_json:
+        out = st.to_dict()
+        out["problems"] = [str(p) for p in problems]
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        summary = Table(title="Corpus", show_header=False)
+        summary.add_row("articles", f"{st.articles:,}")
+        summary.add_row("spans", f"{st.spans:,}")
+        summary.add_row("mean span length (chars)", f"{st.mean_span_length:.1f}")
+        summary.add_row("spans overlapping another span", f"{st.overlapping_spans:,} ({st.overlap_share:.1%})")
+        summary.add_row("... of another technique", f"{st.cross_technique_overlaps:,}")
+        console.print(summary)
+        langs = Table(title="Per language")
+        langs.add_column("lang")
+        langs.add_column("articles", justify="right")
+        langs.add_column("spans", justify="right")
+        for lang, n in sorted(st.per_lang_articles.items(), key=lambda kv: str(kv[0])):
+            langs.add_row(str(lang), f"{n:,}", f"{st.per_lang_spans[lang]:,}")
+        console.print(langs)
+        techs = Table(title="Per technique")
+        techs.add_column("technique")
+        techs.add_column("spans", justify="right")
+        techs.add_column("share", justify="right")
+        for tech, n in st.per_technique.most_common():
+            techs.add_row(tech, f"{n:,}", f"{n / st.spans:.1%}")
+        console.print(techs)
+    if problems:
+        _report_problems(problems, limit=20)
+        raise typer.Exit(1)
+
+
+@data_app.command("convert")
+def convert_cmd(
+    paths: List[Path] = typer.Argument(..., help="Files or folders to read."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file or folder."),
+    fmt_in: Optional[str] = typer.Option(None, "--from", "-f", help=FMT_HELP),
+    fmt_out: str = typer.Option(
+        "jsonl", "--to", help=f"Output format ({', '.join([*FORMATS, *WRITE_ONLY])})."
+    ),
+    taxonomy: str = typer.Option("semeval2023", "--taxonomy", "-t", help=TAX_HELP),
+    check: bool = typer.Option(True, "--check/--no-check", help="Validate against the taxonomy first."),
+) -> None:
+    """Convert between formats; refuses to write anything when the input has problems."""
+    try:
+        docs, problems = read_with_problems(paths, fmt_in, taxonomy=taxonomy, check=check)
+    except (ValueError, FileNotFoundError) as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2)
+    if problems:
+        _report_problems(problems, limit=50)
+        err_console.print("[red]nothing written[/red]")
+        raise typer.Exit(1)
+    try:
+        write_documents(docs, out, fmt_out)
+    except ValueError as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2)
+    console.print(f"wrote {len(docs)} article(s) as {fmt_out} to {out}")

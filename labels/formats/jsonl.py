@@ -1,0 +1,70 @@
+"""framescope JSONL: one document a line, the canonical interchange format.
+
+``{"id": str, "lang": str|null, "text": str, "spans": [{"start", "end", "technique"}], "meta": {...}}``
+Offsets are Python string indices (Unicode code points) into ``text``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from framescope.labels.atomic import atomic_open
+from framescope.labels.document import Document, Location, Problem
+
+NAME = "jsonl"
+
+
+def read(path: Path, problems: list[Problem]) -> list[Document]:
+    docs: list[Document] = []
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        problems.append(Problem(f"cannot read: {err.strerror}", Location(str(path))))
+        return docs
+    for lineno, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        loc = Location(str(path), lineno)
+        try:
+            data = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            problems.append(Problem(f"not valid UTF-8 at byte {err.start} of the line", loc))
+            continue
+        except json.JSONDecodeError as err:
+            problems.append(Problem(f"not valid JSON: {err.msg} at column {err.colno}", loc))
+            continue
+        if not isinstance(data, dict):
+            problems.append(Problem("a line must be a JSON object", loc))
+            continue
+        missing = [k for k in ("id", "text") if k not in data]
+        if missing:
+            problems.append(Problem(f"missing field(s): {', '.join(missing)}", loc))
+            continue
+        if not isinstance(data["text"], str):
+            problems.append(Problem("field 'text' must be a string", loc, doc_id=str(data["id"])))
+            continue
+        spans = data.get("spans") or []
+        bad = False
+        for i, s in enumerate(spans):
+            if not isinstance(s, dict) or not {"start", "end", "technique"} <= set(s):
+                problems.append(
+                    Problem(f"span #{i} needs start, end and technique", loc, doc_id=str(data["id"]))
+                )
+                bad = True
+            elif not (isinstance(s["start"], int) and isinstance(s["end"], int)):
+                problems.append(
+                    Problem(f"span #{i}: start and end must be integers", loc, doc_id=str(data["id"]))
+                )
+                bad = True
+        if bad:
+            continue
+        docs.append(Document.from_dict(data, source=loc))
+    return docs
+
+
+def write(docs: Iterable[Document], path: Path) -> None:
+    with atomic_open(path, "w") as fh:
+        for doc in docs:
+            fh.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")

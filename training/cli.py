@@ -1,0 +1,97 @@
+"""``framescope train`` and ``framescope evaluate``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def train_cmd(
+    config: str = typer.Argument(..., help="A config YAML file, or a built-in config name (quickstart, minilm-semeval, xlmr-semeval)."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config value: --set training.epochs=2 (repeatable)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output", "-o", help="Model folder to write (overrides output_dir)."),
+    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track this run in MLflow."),
+) -> None:
+    """Train a tagger from a config; track the run in MLflow and register the model."""
+    from framescope.labels.document import AnnotationError
+    from framescope.training.config import ConfigError, load_config
+    from framescope.training.train import train
+
+    try:
+        cfg = load_config(config, set_)
+    except ConfigError as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2)
+    if output_dir is not None:
+        cfg["output_dir"] = str(output_dir)
+    if no_mlflow:
+        cfg["mlflow"]["enabled"] = False
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        result = train(cfg, progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False))
+    except AnnotationError as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(1)
+    print_report(result.report, title=f"dev results: {cfg['name']}")
+    console.print(f"model folder: [bold]{result.output_dir}[/bold]")
+    if result.run_id:
+        console.print(f"MLflow run: {result.run_id}")
+    if result.registered_version:
+        m = cfg["mlflow"]
+        console.print(f"registered: models:/{m['registered_model']}/{result.registered_version} (alias @{m['alias']})")
+
+
+def evaluate_cmd(
+    model: str = typer.Argument(..., help="Model folder or MLflow model URI (models:/framescope@candidate)."),
+    data: List[Path] = typer.Argument(..., help="Annotated corpora (any supported format)."),
+    fmt: Optional[str] = typer.Option(None, "--from", "-f", help="Input format; detected when omitted."),
+    langs: Optional[List[str]] = typer.Option(None, "--lang", help="Only these languages (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+) -> None:
+    """Score a model against annotated data: per language and per technique."""
+    from framescope.inference.scorer import Scorer
+    from framescope.labels.document import AnnotationError
+    from framescope.labels.io import read_documents
+    from framescope.training.evaluation import evaluate_tagger
+
+    scorer = Scorer.from_pretrained(model)
+    try:
+        docs = read_documents(data, fmt, taxonomy=scorer.taxonomy, langs=langs or None)
+    except AnnotationError as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(1)
+    report = evaluate_tagger(scorer.tagger, docs)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        print_report(report, title=f"{model} on {len(docs)} article(s)")
+
+
+def print_report(report: dict, title: str = "results") -> None:
+    table = Table(title=title)
+    for col in ("group", "articles", "span P", "span R", "span F1", "span-id F1", "paragraph µF1", "pred len", "gold len"):
+        table.add_column(col, justify="right" if col != "group" else "left")
+    for group, m in report.items():
+        table.add_row(
+            group, str(m["articles"]), f"{m['span_precision']:.3f}", f"{m['span_recall']:.3f}",
+            f"{m['span_f1']:.3f}", f"{m['span_identification_f1']:.3f}", f"{m['paragraph_micro_f1']:.3f}",
+            f"{m['mean_pred_span_length']:.0f}", f"{m['mean_gold_span_length']:.0f}",
+        )
+    console.print(table)
+    per = report.get("all", {}).get("per_technique", {})
+    if per:
+        t = Table(title="per technique (all languages)")
+        for col in ("technique", "P", "R", "F1", "pred", "gold"):
+            t.add_column(col, justify="right" if col != "technique" else "left")
+        for tech, m in sorted(per.items(), key=lambda kv: -kv[1]["n_gold"]):
+            t.add_row(tech, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["n_pred"]), str(m["n_gold"]))
+        console.print(t)

@@ -1,0 +1,106 @@
+"""Score a tagger against gold documents: per language, per technique, all metrics at once."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Sequence
+
+import numpy as np
+
+from framescope.labels.document import Document
+from framescope.labels.taxonomy import Taxonomy
+from framescope.training.metrics.spans import (
+    paragraph_micro_f1,
+    span_identification_prf,
+    span_prf,
+)
+
+
+def gold_tuples(doc: Document, taxonomy: Taxonomy) -> list[tuple[int, int, str]]:
+    """Gold spans mapped onto the taxonomy; aliases documented as dropped are left out."""
+    out = []
+    for s in doc.spans:
+        t = taxonomy.resolve(s.technique)
+        if t is not None:
+            out.append((s.start, s.end, t))
+    return out
+
+
+def score_predictions(
+    docs: Sequence[Document],
+    predictions: Sequence[Sequence[tuple[int, int, str]]],
+    taxonomy: Taxonomy,
+) -> dict:
+    """Metrics overall (``all``) and per language, each with a per-technique breakdown."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, d in enumerate(docs):
+        groups["all"].append(i)
+        groups[str(d.lang)].append(i)
+    out = {}
+    for name, idx in groups.items():
+        pred = [list(predictions[i]) for i in idx]
+        gold = [gold_tuples(docs[i], taxonomy) for i in idx]
+        texts = [docs[i].text for i in idx]
+        sp = span_prf(pred, gold)
+        si = span_identification_prf(pred, gold)
+        para = paragraph_micro_f1(texts, pred, gold)
+        pl = [e - s for doc in pred for s, e, _ in doc]
+        gl = [e - s for doc in gold for s, e, _ in doc]
+        out[name] = {
+            "articles": len(idx),
+            "span_precision": sp["precision"],
+            "span_recall": sp["recall"],
+            "span_f1": sp["f1"],
+            "n_pred": sp["n_pred"],
+            "n_gold": sp["n_gold"],
+            "span_identification_f1": si["f1"],
+            "paragraph_micro_f1": para["f1"],
+            "paragraph_macro_f1": para.get("macro_f1", 0.0),
+            "mean_pred_span_length": float(np.mean(pl)) if pl else 0.0,
+            "mean_gold_span_length": float(np.mean(gl)) if gl else 0.0,
+            "per_technique": sp["per_technique"],
+            "paragraph_per_technique": para.get("per_technique", {}),
+        }
+    return out
+
+
+def evaluate_tagger(tagger, docs: Sequence[Document]) -> dict:
+    preds = tagger.predict([d.text for d in docs])
+    tuples = [[p.as_tuple() for p in doc] for doc in preds]
+    return score_predictions(docs, tuples, tagger.taxonomy)
+
+
+def most_frequent_technique_baseline(
+    train: Sequence[Document], dev: Sequence[Document], taxonomy: Taxonomy
+) -> dict:
+    """The degenerate floor: every non-empty line of every dev article marked as the
+    language's most frequent training technique. The partial-overlap metric rewards this
+    paragraph painting, so a tagger must beat it to be worth anything."""
+    from collections import Counter
+
+    top: dict[str | None, str] = {}
+    by_lang: dict[str | None, Counter] = defaultdict(Counter)
+    for d in train:
+        for _, _, t in gold_tuples(d, taxonomy):
+            by_lang[d.lang][t] += 1
+    overall: Counter = Counter()
+    for lang, counter in by_lang.items():
+        top[lang] = counter.most_common(1)[0][0]
+        overall.update(counter)
+    fallback = overall.most_common(1)[0][0] if overall else taxonomy.names[0]
+    preds = []
+    for d in dev:
+        tech = top.get(d.lang, fallback)
+        spans = []
+        pos = 0
+        for line in d.text.split("\n"):
+            a, b = pos, pos + len(line)
+            pos = b + 1
+            while a < b and d.text[a].isspace():
+                a += 1
+            while b > a and d.text[b - 1].isspace():
+                b -= 1
+            if b > a:
+                spans.append((a, b, tech))
+        preds.append(spans)
+    return score_predictions(dev, preds, taxonomy)

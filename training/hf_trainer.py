@@ -1,0 +1,239 @@
+"""Training the transformer tagger through the Hugging Face ``Trainer``.
+
+The Trainer brings seeding, gradient accumulation, schedules, checkpoints and
+``accelerate``/``torchrun`` support for free; framescope adds the masked multi-label loss
+(``compute_loss``) and evaluates on *articles*, not windows: each evaluation scores the
+dev articles whole, calibrates thresholds and reports span F1, which drives early
+stopping and the choice of the best checkpoint.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import shutil
+import tempfile
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+
+from framescope.labels.document import Document
+from framescope.training.calibration import calibrate
+from framescope.training.evaluation import gold_tuples
+from framescope.training.metrics.spans import span_prf
+from framescope.training.targets import IGNORE
+
+
+class WindowCollator:
+    """Pads to the longest window of the batch; padded label rows are ignored by the loss."""
+
+    def __init__(self, pad_id: int, multilabel: bool):
+        self.pad_id = pad_id
+        self.multilabel = multilabel
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        width = max(len(r["input_ids"]) for r in rows)
+        n = len(rows)
+        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        first = rows[0]["labels"]
+        if self.multilabel:
+            labels = torch.full((n, width, first.shape[1]), IGNORE, dtype=torch.float32)
+        else:
+            labels = torch.full((n, width), -100, dtype=torch.long)
+        for i, r in enumerate(rows):
+            m = len(r["input_ids"])
+            ids[i, :m] = torch.as_tensor(r["input_ids"])
+            mask[i, :m] = 1
+            labels[i, :m] = torch.as_tensor(r["labels"])
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def multilabel_loss(
+    logits: torch.Tensor, labels: torch.Tensor, pos_weight: torch.Tensor | None, gamma: float = 0.0
+) -> torch.Tensor:
+    """Sigmoid BCE (optionally focal) over the labelled tokens only."""
+    mask = labels[..., 0] != IGNORE
+    x = logits[mask]
+    y = labels[mask]
+    if x.numel() == 0:
+        return logits.sum() * 0.0
+    if gamma > 0:
+        p = torch.sigmoid(x)
+        ce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none", pos_weight=pos_weight)
+        pt = torch.where(y > 0.5, p, 1 - p)
+        return ((1 - pt) ** gamma * ce).mean()
+    return torch.nn.functional.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight)
+
+
+class SpanTrainer(Trainer):
+    def __init__(self, *args, tagger=None, dev_docs=None, fs_config=None, pos_weight=None, gamma=0.0, on_eval=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tagger = tagger
+        self.dev_docs = dev_docs or []
+        self.fs_config = fs_config
+        self.pos_weight = pos_weight
+        self.gamma = gamma
+        self.on_eval = on_eval
+        self.tokens_seen = 0
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        self.tokens_seen += int(inputs["attention_mask"].sum())
+        outputs = model(**inputs)
+        logits = outputs.logits
+        if self.tagger.scheme == "multilabel":
+            pw = self.pos_weight.to(logits.device) if self.pos_weight is not None else None
+            loss = multilabel_loss(logits, labels, pw, self.gamma)
+        else:
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+            )
+        return (loss, outputs) if return_outputs else loss
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
+        """Article-level dev evaluation: whole articles, calibrated thresholds, span F1."""
+        t0 = time.time()
+        cal_cfg = self.fs_config["calibration"]
+        scores = self.tagger.token_scores([d.text for d in self.dev_docs])
+        gold = [gold_tuples(d, self.tagger.taxonomy) for d in self.dev_docs]
+        if self.tagger.scheme == "multilabel":
+            cal = calibrate(scores, gold, self.tagger.techniques, min_support=cal_cfg["min_support"],
+                            max_length_ratio=cal_cfg["max_length_ratio"], begin_threshold=cal_cfg["begin_threshold"])
+            thresholds = {t: cal.thresholds.get(t, cal.global_threshold) for t in self.tagger.techniques}
+        else:
+            thresholds = {t: 0.5 for t in self.tagger.techniques}
+        preds = [[p.as_tuple() for p in self.tagger.decode(s, thresholds)] for s in scores]
+        m = span_prf(preds, gold)
+        metrics = {
+            f"{metric_key_prefix}_span_f1": m["f1"],
+            f"{metric_key_prefix}_span_precision": m["precision"],
+            f"{metric_key_prefix}_span_recall": m["recall"],
+            f"{metric_key_prefix}_n_pred": float(m["n_pred"]),
+            f"{metric_key_prefix}_seconds": time.time() - t0,
+        }
+        self.log(metrics)
+        if self.on_eval is not None:
+            self.on_eval(metrics, self.state)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        self.model.train()
+        return metrics
+
+
+def _pos_weight(rows: Sequence[dict], cap: float) -> torch.Tensor:
+    pos = np.zeros(rows[0]["labels"].shape[1], dtype=np.float64)
+    neg = np.zeros_like(pos)
+    for r in rows:
+        y = r["labels"]
+        y = y[y[:, 0] != IGNORE]
+        pos += y.sum(0)
+        neg += len(y) - y.sum(0)
+    w = np.sqrt(neg / np.maximum(pos, 1.0))
+    return torch.tensor(np.clip(w, 1.0, cap), dtype=torch.float32)
+
+
+def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Document], config: dict, tracker=None, say: Callable[[str], None] = print) -> dict:
+    tc = config["training"]
+    seed = int(config["seed"])
+    set_seed(seed)
+    threads = tc.get("threads") or os.cpu_count() or 1
+    torch.set_num_threads(int(threads))
+    rows = tagger.training_windows(train_docs, max_windows=tc.get("max_train_windows"), seed=seed)
+    if not rows:
+        raise ValueError("no training windows: the training articles are empty")
+    multilabel = tagger.scheme == "multilabel"
+    pos_weight = _pos_weight(rows, float(tc["pos_weight_max"])) if multilabel else None
+    n_tokens = sum(len(r["input_ids"]) for r in rows)
+    say(f"{len(rows)} training windows, {n_tokens:,} tokens; {len(dev_docs)} dev articles")
+    out_dir = tempfile.mkdtemp(prefix="framescope-trainer-")
+    steps_per_epoch = math.ceil(len(rows) / (tc["batch_size"] * tc["gradient_accumulation_steps"]))
+    eval_steps = max(1, int(steps_per_epoch * float(tc["eval_every_epochs"])))
+    max_steps = int(tc["max_steps"])
+    if max_steps > 0:
+        eval_steps = min(eval_steps, max_steps)
+    kwargs = dict(
+        output_dir=out_dir,
+        per_device_train_batch_size=int(tc["batch_size"]),
+        gradient_accumulation_steps=int(tc["gradient_accumulation_steps"]),
+        learning_rate=float(tc["learning_rate"]),
+        weight_decay=float(tc["weight_decay"]),
+        warmup_ratio=float(tc["warmup_ratio"]),
+        num_train_epochs=float(tc["epochs"]),
+        max_steps=max_steps,
+        eval_strategy="steps" if dev_docs else "no",
+        eval_steps=eval_steps,
+        save_strategy="steps" if dev_docs else "no",
+        save_steps=eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=bool(dev_docs),
+        metric_for_best_model="span_f1",
+        greater_is_better=True,
+        logging_steps=max(1, min(50, eval_steps // 2 or 1)),
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        disable_tqdm=not bool(os.environ.get("FRAMESCOPE_TQDM", "1") == "1"),
+    )
+    # transformers 5 folds warmup_ratio into a fractional warmup_steps; accept both majors
+    params = inspect.signature(TrainingArguments.__init__).parameters
+    if "warmup_ratio" not in params:
+        kwargs["warmup_steps"] = kwargs.pop("warmup_ratio")
+    if "save_safetensors" in params:
+        kwargs["save_safetensors"] = True
+    args = TrainingArguments(**kwargs)
+    callbacks = []
+    if dev_docs and int(tc["early_stopping_patience"]) > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(tc["early_stopping_patience"])))
+
+    epoch_log: list[dict] = []
+
+    def on_eval(metrics: dict, state) -> None:
+        epoch_log.append({"step": state.global_step, "epoch": state.epoch, **metrics})
+        say(f"step {state.global_step} (epoch {state.epoch:.2f}): dev span F1 {metrics['eval_span_f1']:.4f}")
+        if tracker is not None:
+            tracker.log_metrics({k: float(v) for k, v in metrics.items()}, step=state.global_step)
+
+    class LossLogger(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            if tracker is not None and logs and "loss" in logs:
+                tracker.log_metrics({"train_loss": float(logs["loss"])}, step=state.global_step)
+
+    callbacks.append(LossLogger())
+    trainer = SpanTrainer(
+        model=tagger.model,
+        args=args,
+        train_dataset=rows,
+        eval_dataset=rows[:1] if dev_docs else None,  # placeholder: evaluate() scores whole dev articles
+        data_collator=WindowCollator(tagger.tokenizer.pad_token_id or 0, multilabel),
+        callbacks=callbacks,
+        tagger=tagger,
+        dev_docs=list(dev_docs),
+        fs_config=config,
+        pos_weight=pos_weight,
+        gamma=float(tc["focal_gamma"]) if tc["loss"] == "focal" else 0.0,
+        on_eval=on_eval if dev_docs else None,
+    )
+    t0 = time.time()
+    trainer.train()
+    train_seconds = time.time() - t0
+    eval_seconds = sum(e.get("eval_seconds", 0.0) for e in epoch_log)
+    tagger.model = trainer.model
+    tagger.model.eval()
+    shutil.rmtree(out_dir, ignore_errors=True)
+    fit_seconds = max(train_seconds - eval_seconds, 1e-9)
+    stats = {
+        "train_windows": len(rows),
+        "train_tokens_seen": trainer.tokens_seen,
+        "train_loop_seconds": train_seconds,
+        "train_tokens_per_second": trainer.tokens_seen / fit_seconds,
+        "global_steps": trainer.state.global_step,
+        "best_dev_span_f1": float(trainer.state.best_metric or 0.0),
+    }
+    say(f"training throughput {stats['train_tokens_per_second']:.0f} tokens/s (evaluation time excluded)")
+    return stats

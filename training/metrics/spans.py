@@ -1,0 +1,502 @@
+"""Span-level evaluation metrics for framing/propaganda technique detection.
+
+Everything here is plain Python (plus ``seqeval`` for the token-level wrapper): no
+torch, no ``datasets``, no network, so the functions can be used from a training loop,
+from a notebook, from the ``evaluate`` modules that live next to this file, or from a
+CI job without a model.
+
+Conventions shared by all functions
+-----------------------------------
+* A *span* is ``(start, end, technique)`` with character offsets into the document
+  text, ``end`` exclusive. A mapping with ``"start"``, ``"end"`` and ``"technique"``
+  keys is accepted too (that is what ``datasets``/``evaluate`` hand back), and so is a
+  column-oriented mapping ``{"start": [...], "end": [...], "technique": [...]}`` for
+  a whole document.
+* ``predictions`` and ``references`` are aligned by document: ``predictions[i]`` and
+  ``references[i]`` are the spans of document ``i``. Lengths must match; a mismatch
+  is an alignment bug in the caller and raises ``ValueError`` rather than being
+  silently truncated.
+* Spans must be non-empty (``end > start >= 0``): a zero-length span has no
+  characters, so the partial-overlap ratio ``|s ∩ t| / |s|`` is undefined for it.
+  Rather than guessing (count it as a miss? drop it?), ``ValueError`` is raised so a
+  decoder bug surfaces where it happens.
+* Duplicate spans are *not* de-duplicated: two identical predicted spans count as two
+  predictions. De-duplicate upstream if your decoder can emit duplicates.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Union
+
+__all__ = [
+    "Span",
+    "SpanLike",
+    "DocSpans",
+    "normalize_spans",
+    "span_prf",
+    "span_identification_prf",
+    "paragraph_micro_f1",
+    "paragraph_offsets",
+    "token_seqeval",
+    "span_lengths",
+    "merge_intervals",
+]
+
+Span = tuple[int, int, str]
+"""``(start, end, technique)``; character offsets, ``end`` exclusive."""
+
+SpanLike = Union[Sequence[Any], Mapping[str, Any]]
+"""A :data:`Span` tuple/list or a ``{"start", "end", "technique"}`` mapping."""
+
+DocSpans = Union[Iterable[SpanLike], Mapping[str, Sequence[Any]]]
+"""The spans of one document: an iterable of :data:`SpanLike`, or one column-oriented
+mapping ``{"start": [...], "end": [...], "technique": [...]}``."""
+
+# Label used by the technique-agnostic scorer.
+_ANY = "__span__"
+
+
+# --------------------------------------------------------------------------------------
+# input handling
+# --------------------------------------------------------------------------------------
+
+
+def _as_span(item: SpanLike) -> Span:
+    if isinstance(item, Mapping):
+        start, end, tech = item["start"], item["end"], item["technique"]
+    else:
+        if len(item) != 3:
+            raise ValueError(f"a span must be (start, end, technique), got {item!r}")
+        start, end, tech = item
+    start_i, end_i = int(start), int(end)
+    if start_i != start or end_i != end:
+        raise ValueError(f"span offsets must be integers, got {item!r}")
+    if start_i < 0 or end_i <= start_i:
+        raise ValueError(
+            f"span {item!r} is empty or has negative offsets: spans need end > start >= 0 "
+            "(a zero-length span has no characters, so its overlap ratio is undefined)"
+        )
+    return (start_i, end_i, str(tech))
+
+
+def normalize_spans(doc: DocSpans | None) -> list[Span]:
+    """Return one document's spans as a list of validated ``(start, end, technique)``.
+
+    Accepts the three shapes described in the module docstring (``None`` means no
+    spans), because the same scorer is fed by hand-written tuples in tests, by
+    row-oriented dicts from ``datasets`` ``List(struct)`` features and by
+    column-oriented dicts from ``datasets`` ``Sequence(dict)`` features.
+    """
+    if doc is None:
+        return []
+    if isinstance(doc, Mapping):
+        starts, ends, techs = doc["start"], doc["end"], doc["technique"]
+        if not (len(starts) == len(ends) == len(techs)):
+            raise ValueError("column-oriented spans need equally long start/end/technique")
+        return [_as_span((s, e, t)) for s, e, t in zip(starts, ends, techs)]
+    return [_as_span(item) for item in doc]
+
+
+def _normalize_corpus(
+    predictions: Sequence[DocSpans], references: Sequence[DocSpans]
+) -> tuple[list[list[Span]], list[list[Span]]]:
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"predictions and references must be aligned by document: got "
+            f"{len(predictions)} prediction documents and {len(references)} reference documents"
+        )
+    return [normalize_spans(d) for d in predictions], [normalize_spans(d) for d in references]
+
+
+def _f1(precision: float, recall: float) -> float:
+    """Harmonic mean; 0 when both are 0 (instead of 0/0)."""
+    total = precision + recall
+    return 0.0 if total == 0 else 2.0 * precision * recall / total
+
+
+# --------------------------------------------------------------------------------------
+# SemEval-2020 Task 11 style span scorer
+# --------------------------------------------------------------------------------------
+
+
+def _overlap_credits(
+    preds: Sequence[tuple[int, int]], golds: Sequence[tuple[int, int]]
+) -> tuple[list[float], list[float]]:
+    """Per-span partial-overlap credit, capped at 1.
+
+    Returns ``(pred_credit, gold_credit)`` with ``pred_credit[i] = min(1, sum_j |p_i ∩
+    g_j| / |p_i|)`` and ``gold_credit[j] = min(1, sum_i |p_i ∩ g_j| / |g_j|)``.
+
+    Overlapping pairs are enumerated with a sweep line over both lists sorted by start:
+    when an interval opens at ``x``, every still-open interval of the *other* side
+    (started at or before ``x`` and ending after ``x``) overlaps it, and each pair is
+    seen exactly once (when its later-starting member opens). Closed intervals are
+    retired lazily through a min-heap on ``end``. Cost: O(n log n + #overlapping
+    pairs), so thousands of spans per document take milliseconds; only a pathological
+    all-overlap-all input is quadratic, and then the answer itself has that many terms.
+    """
+    pred_credit = [0.0] * len(preds)
+    gold_credit = [0.0] * len(golds)
+    if not preds or not golds:
+        return pred_credit, gold_credit
+
+    # events: (start, side, index); side 0 = prediction, 1 = gold
+    events = [(s, 0, i) for i, (s, _e) in enumerate(preds)]
+    events.extend((s, 1, j) for j, (s, _e) in enumerate(golds))
+    events.sort()
+    spans = (preds, golds)
+    # open intervals per side: heap of (end, index) for retiring, set for iterating
+    heaps: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
+    active: tuple[set[int], set[int]] = (set(), set())
+
+    for start, side, idx in events:
+        other = 1 - side
+        heap, act = heaps[other], active[other]
+        while heap and heap[0][0] <= start:
+            act.discard(heapq.heappop(heap)[1])
+        if act:
+            s_end = spans[side][idx][1]
+            for o in act:
+                o_start, o_end = spans[other][o]
+                inter = min(s_end, o_end) - start  # start >= o_start by sweep order
+                if inter <= 0:  # pragma: no cover - guarded by the heap retirement
+                    continue
+                if side == 0:
+                    p, g = idx, o
+                else:
+                    p, g = o, idx
+                pred_credit[p] += inter / (preds[p][1] - preds[p][0])
+                gold_credit[g] += inter / (golds[g][1] - golds[g][0])
+        heapq.heappush(heaps[side], (spans[side][idx][1], idx))
+        active[side].add(idx)
+
+    return [min(1.0, c) for c in pred_credit], [min(1.0, c) for c in gold_credit]
+
+
+def _score_grouped(
+    pred_docs: list[list[Span]], gold_docs: list[list[Span]]
+) -> dict[str, dict[str, float]]:
+    """Sum capped credits per technique: ``{tech: {p_credit, g_credit, n_pred, n_gold}}``."""
+    acc: dict[str, dict[str, float]] = defaultdict(
+        lambda: {"p_credit": 0.0, "g_credit": 0.0, "n_pred": 0, "n_gold": 0}
+    )
+    for pdoc, gdoc in zip(pred_docs, gold_docs):
+        by_tech: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = defaultdict(
+            lambda: ([], [])
+        )
+        for s, e, t in pdoc:
+            by_tech[t][0].append((s, e))
+        for s, e, t in gdoc:
+            by_tech[t][1].append((s, e))
+        for tech, (ps, gs) in by_tech.items():
+            pc, gc = _overlap_credits(ps, gs)
+            a = acc[tech]
+            a["p_credit"] += math.fsum(pc)
+            a["g_credit"] += math.fsum(gc)
+            a["n_pred"] += len(ps)
+            a["n_gold"] += len(gs)
+    return acc
+
+
+def _prf_from_credit(p_credit: float, g_credit: float, n_pred: int, n_gold: int) -> dict[str, Any]:
+    precision = p_credit / n_pred if n_pred else 0.0
+    recall = g_credit / n_gold if n_gold else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": _f1(precision, recall),
+        "n_pred": int(n_pred),
+        "n_gold": int(n_gold),
+    }
+
+
+def span_prf(predictions: Sequence[DocSpans], references: Sequence[DocSpans]) -> dict[str, Any]:
+    """SemEval-2020 Task 11 span scorer with partial-overlap credit, per-span capped.
+
+    For predicted spans ``s`` and gold spans ``t`` of the *same document and the same
+    technique*::
+
+        precision = sum_s min(1, sum_t |s ∩ t| / |s|) / #predicted spans
+        recall    = sum_t min(1, sum_s |s ∩ t| / |t|) / #gold spans
+        f1        = 2PR / (P + R)          (0 when P = R = 0)
+
+    Why partial credit: span boundaries of rhetorical techniques are fuzzy even between
+    annotators, so an exact-match scorer would punish a prediction that finds the right
+    phrase but misses a word. Why the per-span cap: the official SemEval-2020 scorer
+    sums over all pairs, so one long prediction covering two gold spans (or two
+    overlapping gold spans of one technique) can earn more than 1 and push precision
+    above what the prediction deserves; capping keeps each span's contribution in
+    [0, 1] and makes P and R true averages. Without overlapping same-technique spans on
+    a side the cap never binds and the numbers equal the official formula.
+
+    Edge cases (deliberate, not 0/0 errors): no predictions at all gives precision 0
+    (a system that predicts nothing has shown no precision, and "1.0" would reward
+    silence); no gold spans gives recall 0. F1 is then 0.
+
+    Returns micro-averaged ``precision``, ``recall``, ``f1``, ``n_pred``, ``n_gold`` and
+    ``per_technique: {technique: {precision, recall, f1, n_pred, n_gold}}`` for every
+    technique that occurs in the predictions or the references.
+    """
+    pred_docs, gold_docs = _normalize_corpus(predictions, references)
+    acc = _score_grouped(pred_docs, gold_docs)
+    per_technique = {
+        tech: _prf_from_credit(a["p_credit"], a["g_credit"], int(a["n_pred"]), int(a["n_gold"]))
+        for tech, a in sorted(acc.items())
+    }
+    total = _prf_from_credit(
+        math.fsum(a["p_credit"] for a in acc.values()),
+        math.fsum(a["g_credit"] for a in acc.values()),
+        sum(int(a["n_pred"]) for a in acc.values()),
+        sum(int(a["n_gold"]) for a in acc.values()),
+    )
+    total["per_technique"] = per_technique
+    return total
+
+
+def merge_intervals(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of half-open intervals as sorted, disjoint ``(start, end)`` pairs.
+
+    Touching intervals (``[0, 5)`` and ``[5, 9)``) are merged, because their union as a
+    set of characters is one contiguous run.
+    """
+    merged: list[list[int]] = []
+    for s, e in sorted(intervals):
+        if merged and s <= merged[-1][1]:
+            if e > merged[-1][1]:
+                merged[-1][1] = e
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def span_identification_prf(
+    predictions: Sequence[DocSpans], references: Sequence[DocSpans]
+) -> dict[str, Any]:
+    """Technique-agnostic span identification score (SemEval-2020 Task 11 "SI" style).
+
+    Within each document all spans of all techniques are merged into their union
+    intervals, separately for predictions and references, and the merged intervals
+    are scored with :func:`span_prf` under one label. This asks "did the model find
+    the propagandistic text?" independently of which technique it named, which
+    separates localisation errors from classification errors.
+
+    ``n_pred``/``n_gold`` count merged intervals. Since merged intervals on one side
+    are disjoint, the per-span cap of :func:`span_prf` never binds here. Returns
+    ``precision``, ``recall``, ``f1``, ``n_pred``, ``n_gold``.
+    """
+    pred_docs, gold_docs = _normalize_corpus(predictions, references)
+
+    def union(doc: list[Span]) -> list[Span]:
+        return [(s, e, _ANY) for s, e in merge_intervals((s, e) for s, e, _t in doc)]
+
+    result = span_prf([union(d) for d in pred_docs], [union(d) for d in gold_docs])
+    result.pop("per_technique")
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# SemEval-2023 Task 3 subtask 3 paragraph-level scorer
+# --------------------------------------------------------------------------------------
+
+
+def paragraph_offsets(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character offsets of the paragraphs (lines) of ``text``.
+
+    A paragraph is a line: ``text`` is split on ``"\\n"``; a ``"\\r"`` before the
+    ``"\\n"`` stays part of the line (so CRLF text keeps its exact offsets and spans
+    annotated on the raw text line up). Offsets are computed on ``text`` itself, never
+    on a normalised copy. Empty and whitespace-only lines are left out: they cannot
+    carry a technique and SemEval-2023 does not score them.
+    """
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        if line.strip():
+            out.append((pos, end))
+        pos = end + 1  # skip the "\n"
+    return out
+
+
+def _paragraph_labels(
+    paragraphs: list[tuple[int, int]], spans: list[Span], keep: set[str] | None
+) -> set[tuple[int, str]]:
+    """``{(paragraph index, technique)}`` for every paragraph a span overlaps."""
+    starts = [s for s, _e in paragraphs]
+    labels: set[tuple[int, str]] = set()
+    for s, e, t in spans:
+        if keep is not None and t not in keep:
+            continue
+        # paragraphs are sorted and disjoint: candidates start before the span ends
+        k = bisect.bisect_left(starts, e)
+        i = k - 1
+        while i >= 0 and paragraphs[i][1] > s:  # overlaps by >= 1 character
+            labels.add((i, t))
+            i -= 1
+    return labels
+
+
+def paragraph_micro_f1(
+    texts: Sequence[str],
+    predictions: Sequence[DocSpans],
+    references: Sequence[DocSpans],
+    techniques: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """SemEval-2023 Task 3 subtask 3 (paragraph level) micro-F1 from character spans.
+
+    Each document text is cut into paragraphs with :func:`paragraph_offsets` (lines;
+    empty/whitespace-only lines dropped). A paragraph carries a technique when at least
+    one span of that technique overlaps it by at least one character; this turns both
+    span sets into sets of ``(document, paragraph, technique)`` pairs, which are
+    compared exactly. Scoring at this granularity is what SemEval-2023 ranks on, and
+    it is robust to boundary noise that the character-level scorer punishes -- but it
+    rewards "painting" whole paragraphs, so read it together with :func:`span_prf`
+    and :func:`span_lengths`.
+
+    ``techniques``: the label set. When given, spans with other techniques are ignored
+    and ``macro_f1`` averages over *all* listed techniques, a technique with neither
+    gold nor predicted pairs counting as F1 0 (the behaviour of the official scorer,
+    which uses scikit-learn's macro F1 over the full class list). When ``None``, the
+    label set is every technique seen in predictions or references.
+
+    Returns micro ``precision``, ``recall``, ``f1``, ``macro_f1``, ``n_pred``/``n_gold``
+    (number of predicted/gold pairs), ``n_paragraphs`` (non-empty lines scored) and
+    ``per_technique: {technique: {precision, recall, f1, n_pred, n_gold}}``.
+    Micro precision is 0 when nothing is predicted, recall 0 when there is no gold.
+    """
+    if not (len(texts) == len(predictions) == len(references)):
+        raise ValueError(
+            f"texts, predictions and references must be aligned by document: got "
+            f"{len(texts)}, {len(predictions)} and {len(references)}"
+        )
+    pred_docs, gold_docs = _normalize_corpus(predictions, references)
+    keep = set(techniques) if techniques is not None else None
+
+    tp: dict[str, int] = defaultdict(int)
+    n_pred: dict[str, int] = defaultdict(int)
+    n_gold: dict[str, int] = defaultdict(int)
+    n_paragraphs = 0
+    for text, pdoc, gdoc in zip(texts, pred_docs, gold_docs):
+        if not isinstance(text, str):
+            raise TypeError(f"document texts must be str, got {type(text).__name__}")
+        paras = paragraph_offsets(text)
+        n_paragraphs += len(paras)
+        pl = _paragraph_labels(paras, pdoc, keep)
+        gl = _paragraph_labels(paras, gdoc, keep)
+        for _i, t in pl:
+            n_pred[t] += 1
+        for _i, t in gl:
+            n_gold[t] += 1
+        for _i, t in pl & gl:
+            tp[t] += 1
+
+    label_set = list(techniques) if techniques is not None else sorted(set(n_pred) | set(n_gold))
+    per_technique: dict[str, dict[str, Any]] = {}
+    for t in label_set:
+        p = tp[t] / n_pred[t] if n_pred[t] else 0.0
+        r = tp[t] / n_gold[t] if n_gold[t] else 0.0
+        per_technique[t] = {
+            "precision": p,
+            "recall": r,
+            "f1": _f1(p, r),
+            "n_pred": n_pred[t],
+            "n_gold": n_gold[t],
+        }
+    tot_tp, tot_pred, tot_gold = sum(tp.values()), sum(n_pred.values()), sum(n_gold.values())
+    precision = tot_tp / tot_pred if tot_pred else 0.0
+    recall = tot_tp / tot_gold if tot_gold else 0.0
+    macro = (
+        math.fsum(v["f1"] for v in per_technique.values()) / len(per_technique)
+        if per_technique
+        else 0.0
+    )
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": _f1(precision, recall),
+        "macro_f1": macro,
+        "n_pred": tot_pred,
+        "n_gold": tot_gold,
+        "n_paragraphs": n_paragraphs,
+        "per_technique": per_technique,
+    }
+
+
+# --------------------------------------------------------------------------------------
+# token level and diagnostics
+# --------------------------------------------------------------------------------------
+
+
+def token_seqeval(
+    pred_tags: Sequence[Sequence[str]],
+    gold_tags: Sequence[Sequence[str]],
+    *,
+    mode: str | None = None,
+    scheme: str | None = None,
+) -> dict[str, float]:
+    """Entity-level micro precision/recall/F1 on BIO tag sequences, via ``seqeval``.
+
+    A thin wrapper so the training loop reports the same token-level numbers as the
+    rest of the NER ecosystem. ``pred_tags`` and ``gold_tags`` are lists of tag
+    sequences (``list[list[str]]``, e.g. ``["O", "B-Loaded_Language", "I-Loaded_Language"]``),
+    equally long pairwise.
+
+    Multi-label: techniques may overlap, which one BIO sequence cannot express, so the
+    caller passes one sequence *per technique per document* (same order on both sides;
+    plain ``B``/``I``/``O`` tags are fine in that layout). Micro scores then pool all
+    (document, technique) chunks.
+
+    ``mode``/``scheme`` are passed to seqeval (``mode="strict"`` with e.g.
+    ``scheme="IOB2"`` rejects ill-formed chunks; the default is the lenient
+    conlleval behaviour). Undefined ratios (nothing predicted / no gold chunk) are 0
+    instead of a warning. Returns ``precision``, ``recall``, ``f1``, ``accuracy``
+    (token accuracy).
+    """
+    from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+    if len(pred_tags) != len(gold_tags):
+        raise ValueError(
+            f"pred_tags and gold_tags must have the same number of sequences: "
+            f"{len(pred_tags)} != {len(gold_tags)}"
+        )
+    for i, (p, g) in enumerate(zip(pred_tags, gold_tags)):
+        if len(p) != len(g):
+            raise ValueError(f"sequence {i}: {len(p)} predicted tags but {len(g)} gold tags")
+    y_pred = [list(map(str, p)) for p in pred_tags]
+    y_true = [list(map(str, g)) for g in gold_tags]
+    if not any(y_true) and not any(y_pred):
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.0}
+    kw: dict[str, Any] = {"zero_division": 0}
+    if mode is not None:
+        kw["mode"] = mode
+    if scheme is not None:
+        from seqeval import scheme as seqeval_schemes
+
+        kw["scheme"] = getattr(seqeval_schemes, scheme)
+    return {
+        "precision": float(precision_score(y_true, y_pred, **kw)),
+        "recall": float(recall_score(y_true, y_pred, **kw)),
+        "f1": float(f1_score(y_true, y_pred, **kw)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+    }
+
+
+def span_lengths(predictions: Sequence[DocSpans]) -> float:
+    """Mean predicted span length in characters over all documents (0.0 if none).
+
+    Why: the paragraph-level score can be gamed by predicting whole paragraphs
+    ("paragraph painting"); tracking the mean predicted length next to the gold mean
+    makes that failure visible in the run's metrics.
+    """
+    total = 0
+    count = 0
+    for doc in predictions:
+        for s, e, _t in normalize_spans(doc):
+            total += e - s
+            count += 1
+    return total / count if count else 0.0

@@ -1,0 +1,81 @@
+"""What a model folder records besides its weights: everything inference needs to use it.
+
+Stored as ``framescope.json`` next to the weights (safetensors) and the taxonomy
+(``taxonomy.yaml``). JSON and YAML only: a model folder is untrusted input, so nothing
+in it is ever unpickled or executed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from framescope import __version__
+from framescope.labels.atomic import atomic_open
+from framescope.labels.taxonomy import Taxonomy
+
+SETTINGS_FILE = "framescope.json"
+TAXONOMY_FILE = "taxonomy.yaml"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TaggerSettings:
+    model_type: str  # "transformer" or "linear"
+    techniques: list[str]
+    taxonomy: dict[str, str]  # identity: name, version, sha256
+    thresholds: dict[str, float] = field(default_factory=dict)
+    global_threshold: float = 0.5
+    begin_threshold: float = 0.5
+    max_length: int = 256
+    stride: int = 64
+    encoding: str = "inside+begin per technique (sigmoid)"
+    framescope_version: str = __version__
+    format_version: int = FORMAT_VERSION
+    name: str = "framescope"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def threshold(self, technique: str) -> float:
+        return float(self.thresholds.get(technique, self.global_threshold))
+
+    def all_thresholds(self) -> dict[str, float]:
+        return {t: self.threshold(t) for t in self.techniques}
+
+    def save(self, folder: str | Path) -> None:
+        with atomic_open(Path(folder) / SETTINGS_FILE) as fh:
+            json.dump(asdict(self), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "TaggerSettings":
+        path = Path(folder) / SETTINGS_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{folder}: not a framescope model folder (no {SETTINGS_FILE})")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+        if data.get("format_version", 0) > FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: model folder format {data['format_version']} is newer than this "
+                f"framescope understands ({FORMAT_VERSION}); upgrade framescope"
+            )
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def save_taxonomy(taxonomy: Taxonomy, folder: str | Path) -> None:
+    taxonomy.save(Path(folder) / TAXONOMY_FILE)
+
+
+def load_folder_taxonomy(folder: str | Path, settings: TaggerSettings) -> Taxonomy:
+    """The taxonomy saved with the model, checked against the identity the settings record."""
+    tax = Taxonomy.from_file(Path(folder) / TAXONOMY_FILE)
+    if tax.identity.sha256 != settings.taxonomy.get("sha256"):
+        raise ValueError(
+            f"{folder}: {TAXONOMY_FILE} does not match the taxonomy the model was trained with "
+            f"({settings.taxonomy.get('name')}@{settings.taxonomy.get('version')})"
+        )
+    return tax

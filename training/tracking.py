@@ -1,0 +1,189 @@
+"""MLflow tracking: one run per training, with everything needed to compare and reproduce it.
+
+Vocabulary is MLflow's: a *run* holds params, metrics, tags and artifacts; the model
+folder is logged as an MLflow *model* and registered in the *registry* under a name
+with an *alias* (``framescope@candidate``). The tracking URI is MLflow's own default
+unless ``MLFLOW_TRACKING_URI`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from framescope.training.config import flatten
+
+_BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def metric_key(*parts: str) -> str:
+    return _BAD_KEY.sub("_", ".".join(p for p in parts if p))
+
+
+def git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here, capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def log_metrics_report(mlflow, report: dict, prefix: str, step: int | None = None) -> None:
+    """Flatten an evaluation report (``all``/per-language, per-technique) into metric keys."""
+    metrics: dict[str, float] = {}
+    for group, m in report.items():
+        for k, v in m.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                metrics[metric_key(prefix, group, k)] = float(v)
+        if group == "all":
+            for tech, tm in m.get("per_technique", {}).items():
+                for k in ("precision", "recall", "f1"):
+                    metrics[metric_key(prefix, "technique", tech, k)] = float(tm[k])
+    mlflow.log_metrics(metrics, step=step)
+
+
+def technique_table(report: dict, calibration: dict | None = None) -> list[dict[str, Any]]:
+    rows = []
+    per = report.get("all", {}).get("per_technique", {})
+    for tech in sorted(set(per) | set(calibration or {})):
+        m = per.get(tech, {})
+        c = (calibration or {}).get(tech, {})
+        rows.append(
+            {
+                "technique": tech,
+                "precision": round(m.get("precision", 0.0), 4),
+                "recall": round(m.get("recall", 0.0), 4),
+                "f1": round(m.get("f1", 0.0), 4),
+                "n_pred": m.get("n_pred", 0),
+                "n_gold": m.get("n_gold", 0),
+                "threshold": c.get("threshold"),
+                "threshold_source": c.get("source"),
+            }
+        )
+    return rows
+
+
+def pr_chart(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for r in rows:
+        if r["n_gold"] or r["n_pred"]:
+            ax.scatter(r["recall"], r["precision"], s=12 + 3 * (r["n_gold"] ** 0.5))
+            ax.annotate(r["technique"], (r["recall"], r["precision"]), fontsize=6)
+    ax.set_xlabel("span recall (partial overlap)")
+    ax.set_ylabel("span precision (partial overlap)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title("Per-technique precision/recall on dev")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+class Tracker:
+    """A thin wrapper so that training code reads the same with tracking on or off."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.enabled = bool(config["mlflow"]["enabled"])
+        self.run_id: str | None = None
+        self.model_uri: str | None = None
+        self.registered_version: str | None = None
+        self._mlflow = None
+
+    def __enter__(self) -> "Tracker":
+        if not self.enabled:
+            return self
+        import mlflow
+
+        self._mlflow = mlflow
+        if os.environ.get("LOCAL_RANK", "0") not in ("0", "-1"):
+            self.enabled = False  # only the main process of a distributed run logs
+            return self
+        mlflow.set_experiment(self.config["mlflow"]["experiment"])
+        run = mlflow.start_run(run_name=self.config["name"])
+        self.run_id = run.info.run_id
+        params = flatten({k: v for k, v in self.config.items() if k != "mlflow"})
+        mlflow.log_params(params)
+        with tempfile.TemporaryDirectory() as tmp:
+            import yaml
+
+            p = Path(tmp) / "config.yaml"
+            p.write_text(yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+            mlflow.log_artifact(str(p))
+        commit = git_commit()
+        if commit:
+            mlflow.set_tag("git_commit", commit)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.enabled and self._mlflow is not None:
+            self._mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        if self.enabled:
+            self._mlflow.set_tags(tags)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        if self.enabled:
+            self._mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+
+    def log_report(self, report: dict, prefix: str, step: int | None = None) -> None:
+        if self.enabled:
+            log_metrics_report(self._mlflow, report, prefix, step)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if self.enabled:
+            self._mlflow.log_metrics(metrics, step=step)
+
+    def log_results(self, report: dict, calibration: dict, extra: dict | None = None) -> None:
+        if not self.enabled:
+            return
+        rows = technique_table(report, calibration)
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            (t / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+            (t / "calibration.json").write_text(json.dumps(calibration, indent=2), encoding="utf-8")
+            if extra:
+                (t / "references.json").write_text(json.dumps(extra, indent=2), encoding="utf-8")
+            import pandas as pd
+
+            pd.DataFrame(rows).to_csv(t / "per_technique.csv", index=False)
+            pr_chart(rows, t / "precision_recall.png")
+            self._mlflow.log_artifacts(str(t), artifact_path="results")
+
+    def log_model(self, model_dir: str | Path) -> None:
+        """Log the model folder as an MLflow model and register it under ``name@alias``."""
+        if not self.enabled:
+            return
+        from framescope.inference.mlflow_model import log_model
+
+        cfg = self.config["mlflow"]
+        info = log_model(model_dir, registered_model_name=cfg.get("registered_model"))
+        self.model_uri = info.model_uri
+        version = getattr(info, "registered_model_version", None)
+        if cfg.get("registered_model") and version is not None:
+            from mlflow import MlflowClient
+
+            client = MlflowClient()
+            self.registered_version = str(version)
+            if cfg.get("alias"):
+                client.set_registered_model_alias(cfg["registered_model"], cfg["alias"], str(version))

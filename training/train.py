@@ -1,0 +1,129 @@
+"""One training run, end to end: data → tagger → calibration → evaluation → folder → MLflow.
+
+This is what ``framescope train CONFIG`` runs; the steps read in the order the data flows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from framescope.labels.dataset import fingerprint, split_documents
+from framescope.labels.document import Document
+from framescope.labels.io import read_documents
+from framescope.labels.taxonomy import Taxonomy, load_taxonomy
+from framescope.training.calibration import calibrate
+from framescope.training.config import resolve_path
+from framescope.training.evaluation import evaluate_tagger, gold_tuples, score_predictions
+from framescope.training.tracking import Tracker
+
+log = logging.getLogger("framescope.train")
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    report: dict
+    calibration: dict
+    run_id: str | None
+    model_uri: str | None
+    registered_version: str | None
+    seconds: float
+    train_stats: dict
+
+
+def load_corpora(entries: list, taxonomy: Taxonomy, langs) -> list[Document]:
+    docs: list[Document] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        docs.extend(read_documents(resolve_path(entry["path"]), entry.get("format"), taxonomy=taxonomy, langs=langs))
+    return docs
+
+
+def prepare_data(config: dict, taxonomy: Taxonomy) -> tuple[list[Document], list[Document]]:
+    d = config["data"]
+    train = load_corpora(d["train"], taxonomy, d["langs"])
+    if not train:
+        raise ValueError("the config's data.train selects no articles")
+    if d["dev"]:
+        dev = load_corpora(d["dev"], taxonomy, d["langs"])
+    else:
+        train, dev = split_documents(train, d["dev_fraction"], seed=d["split_seed"])
+    return train, dev
+
+
+def build_tagger(config: dict, taxonomy: Taxonomy):
+    m = config["model"]
+    if m["type"] == "linear":
+        from framescope.training.linear import LinearTagger
+
+        lc = config["linear"]
+        return LinearTagger(taxonomy, n_features=lc["n_features"], alpha=lc["alpha"], epochs=lc["epochs"], seed=config["seed"])
+    if m["type"] == "transformer":
+        from framescope.training.transformer import TransformerTagger
+
+        return TransformerTagger.from_base(m["base"], taxonomy, max_length=m["max_length"], stride=m["stride"], scheme=m["scheme"])
+    raise ValueError(f"model.type must be linear or transformer, not {m['type']!r}")
+
+
+def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainResult:
+    say = progress or (lambda msg: log.info(msg))
+    t0 = time.time()
+    taxonomy = load_taxonomy(config["taxonomy"])
+    train_docs, dev_docs = prepare_data(config, taxonomy)
+    say(f"data: {len(train_docs)} train / {len(dev_docs)} dev articles")
+    with Tracker(config) as tracker:
+        tracker.set_tags(
+            {
+                "taxonomy": str(taxonomy.identity),
+                "taxonomy_sha256": taxonomy.identity.sha256,
+                "train_fingerprint": fingerprint(train_docs),
+                "dev_fingerprint": fingerprint(dev_docs),
+                "model_type": config["model"]["type"],
+            }
+        )
+        tracker.log_params({"data.train_articles": len(train_docs), "data.dev_articles": len(dev_docs)})
+        tagger = build_tagger(config, taxonomy)
+        if config["model"]["type"] == "linear":
+            tagger.fit(train_docs)
+            train_stats: dict = {}
+        else:
+            train_stats = tagger.fit(train_docs, dev_docs, config, tracker=tracker, say=say)
+        say(f"trained in {time.time() - t0:.1f}s; calibrating on dev")
+        cal_cfg = config["calibration"]
+        scores = tagger.token_scores([d.text for d in dev_docs])
+        gold = [gold_tuples(d, taxonomy) for d in dev_docs]
+        cal = calibrate(
+            scores, gold, tagger.techniques,
+            min_support=cal_cfg["min_support"],
+            max_length_ratio=cal_cfg["max_length_ratio"],
+            begin_threshold=cal_cfg["begin_threshold"],
+        )
+        tagger.settings.thresholds = cal.thresholds
+        tagger.settings.global_threshold = cal.global_threshold
+        tagger.settings.begin_threshold = cal_cfg["begin_threshold"]
+        tagger.settings.name = config["mlflow"].get("registered_model") or config["name"]
+        preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
+        report = score_predictions(dev_docs, preds, taxonomy)
+        out = Path(config["output_dir"])
+        tagger.settings.extra.update({"config_name": config["name"], "train_fingerprint": fingerprint(train_docs)})
+        tagger.save_pretrained(out)
+        (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        seconds = time.time() - t0
+        tracker.log_report(report, "dev")
+        tracker.log_metrics({"train_seconds": seconds, **{k: float(v) for k, v in train_stats.items() if isinstance(v, (int, float))}})
+        tracker.log_results(report, cal.report)
+        tracker.log_model(out)
+        say(f"saved {out}" + (f"; MLflow run {tracker.run_id}" if tracker.run_id else ""))
+        return TrainResult(out, report, cal.report, tracker.run_id, tracker.model_uri, tracker.registered_version, seconds, train_stats)
+
+
+def evaluate_folder(model: str | Path, docs: list[Document]) -> dict:
+    from framescope.training.tagger import load_tagger
+
+    return evaluate_tagger(load_tagger(model), docs)

