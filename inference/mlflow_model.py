@@ -34,16 +34,36 @@ class FramescopeModel(PythonModel):
         return pd.DataFrame([r.to_flat_row() for r in results])
 
 
+def signature(techniques: list[str]):
+    """Declared input/output schema: ``text`` required, ``id`` and ``lang`` optional."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    inputs = Schema([
+        ColSpec("string", "id", required=False),
+        ColSpec("string", "lang", required=False),
+        ColSpec("string", "text"),
+    ])
+    outputs = Schema(
+        [ColSpec("string", "id"), ColSpec("string", "lang", required=False), ColSpec("double", "overall_score"), ColSpec("long", "n_spans")]
+        + [ColSpec("double", f"score_{t}") for t in techniques]
+        + [ColSpec("string", "spans")]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
 def log_model(model_dir: str | Path, registered_model_name: str | None = None, name: str = "model"):
     """Log ``model_dir`` with this file as the model's code; returns MLflow's ModelInfo."""
+    from framescope.training.settings import TaggerSettings
+
     code = str(Path(__file__).resolve())
-    example = pd.DataFrame({"id": ["example"], "lang": ["en"], "text": ["They are cowards and traitors."]})
+    settings = TaggerSettings.load(model_dir)
     kwargs = dict(
         python_model=code,
         artifacts={"model_dir": str(model_dir)},
         registered_model_name=registered_model_name,
-        pip_requirements=[f"framescope"],
-        input_example=example,
+        pip_requirements=["framescope"],
+        signature=signature(list(settings.techniques)),
     )
     try:
         return mlflow.pyfunc.log_model(name=name, **kwargs)

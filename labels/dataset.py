@@ -25,13 +25,15 @@ def features() -> "datasets.Features":
             "id": datasets.Value("string"),
             "lang": datasets.Value("string"),
             "text": datasets.Value("string"),
-            "spans": datasets.Sequence(
+            # a list of records (not ``Sequence({...})``, which datasets stores column-wise
+            # and which changed shape between major versions)
+            "spans": [
                 {
                     "start": datasets.Value("int32"),
                     "end": datasets.Value("int32"),
                     "technique": datasets.Value("string"),
                 }
-            ),
+            ],
         }
     )
 
@@ -42,14 +44,7 @@ def to_dataset(docs: Iterable[Document]) -> "datasets.Dataset":
         "id": [d.id for d in docs],
         "lang": [d.lang for d in docs],
         "text": [d.text for d in docs],
-        "spans": [
-            {
-                "start": [s.start for s in d.spans],
-                "end": [s.end for s in d.spans],
-                "technique": [s.technique for s in d.spans],
-            }
-            for d in docs
-        ],
+        "spans": [[s.to_dict() for s in d.spans] for d in docs],
     }
     return datasets.Dataset.from_dict(columns, features=features())
 
@@ -57,8 +52,7 @@ def to_dataset(docs: Iterable[Document]) -> "datasets.Dataset":
 def from_dataset(ds: "datasets.Dataset") -> list[Document]:
     out = []
     for row in ds:
-        sp = row["spans"]
-        spans = [Span(int(a), int(b), str(t)) for a, b, t in zip(sp["start"], sp["end"], sp["technique"])]
+        spans = [Span(int(s["start"]), int(s["end"]), str(s["technique"])) for s in row["spans"]]
         out.append(Document(id=row["id"], text=row["text"], lang=row["lang"], spans=spans))
     return out
 

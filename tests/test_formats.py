@@ -427,7 +427,7 @@ def test_labelstudio_roundtrip_and_predictions(tmp_path: Path):
     p = tasks[0]["predictions"][0]
     assert p["model_version"] == "m1" and p["score"] == pytest.approx(0.9)
     r = p["result"][0]
-    assert {k: r[k] for k in ("from_name", "to_name", "type")} == {"from_name": "label", "to_name": "text", "type": "labels"}
+    assert (r["from_name"], r["to_name"], r["type"]) == ("label", "text", "labels")
     assert r["value"]["labels"] == ["Flag_Waving"] and r["score"] == 0.9 and "score" not in p["result"][1]
     assert r["value"]["text"] == TEXT_DE[r["value"]["start"] : r["value"]["end"]]
     assert len({x["id"] for t in tasks for x in t["predictions"][0]["result"]}) == 3

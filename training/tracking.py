@@ -170,6 +170,11 @@ class Tracker:
             pr_chart(rows, t / "precision_recall.png")
             self._mlflow.log_artifacts(str(t), artifact_path="results")
 
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        """Log one file (e.g. the model card) as a run artifact."""
+        if self.enabled:
+            self._mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
     def log_model(self, model_dir: str | Path) -> None:
         """Log the model folder as an MLflow model and register it under ``name@alias``."""
         if not self.enabled:

@@ -19,6 +19,7 @@ from framescope.labels.taxonomy import Taxonomy, load_taxonomy
 from framescope.training.calibration import calibrate
 from framescope.training.config import resolve_path
 from framescope.training.evaluation import evaluate_tagger, gold_tuples, score_predictions
+from framescope.training.model_card import write_model_card
 from framescope.training.tracking import Tracker
 
 log = logging.getLogger("framescope.train")
@@ -41,7 +42,9 @@ def load_corpora(entries: list, taxonomy: Taxonomy, langs) -> list[Document]:
     for entry in entries:
         if isinstance(entry, str):
             entry = {"path": entry}
-        docs.extend(read_documents(resolve_path(entry["path"]), entry.get("format"), taxonomy=taxonomy, langs=langs))
+        found = read_documents(resolve_path(entry["path"]), entry.get("format"), taxonomy=taxonomy, langs=langs)
+        # articles without annotations (e.g. SemEval test articles) would teach "no technique"
+        docs.extend(d for d in found if d.meta.get("labeled", True))
     return docs
 
 
@@ -114,10 +117,12 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         tagger.settings.extra.update({"config_name": config["name"], "train_fingerprint": fingerprint(train_docs)})
         tagger.save_pretrained(out)
         (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        card = write_model_card(out, config, report, cal.report, train_docs, dev_docs, taxonomy, train_stats)
         seconds = time.time() - t0
         tracker.log_report(report, "dev")
         tracker.log_metrics({"train_seconds": seconds, **{k: float(v) for k, v in train_stats.items() if isinstance(v, (int, float))}})
         tracker.log_results(report, cal.report)
+        tracker.log_artifact(card)
         tracker.log_model(out)
         say(f"saved {out}" + (f"; MLflow run {tracker.run_id}" if tracker.run_id else ""))
         return TrainResult(out, report, cal.report, tracker.run_id, tracker.model_uri, tracker.registered_version, seconds, train_stats)

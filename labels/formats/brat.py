@@ -118,7 +118,8 @@ def _parse_textbound(
     if len(cols) != 3:
         problems.append(
             Problem(
-                f"a text-bound annotation needs 3 tab-separated columns (id, 'Type start end', text), found {len(cols)}",
+                "a text-bound annotation needs 3 tab-separated columns"
+                f" (id, 'Type start end', text), found {len(cols)}",
                 loc,
                 doc_id=doc_id,
             )

@@ -134,7 +134,9 @@ def read(
 
 def _pick_text(data: dict, text_key: str | None) -> tuple[str | None, str]:
     if text_key is not None:
-        return (data[text_key], "") if isinstance(data.get(text_key), str) else (None, f"no string field data.{text_key}")
+        if isinstance(data.get(text_key), str):
+            return data[text_key], ""
+        return None, f"no string field data.{text_key}"
     if isinstance(data.get("text"), str):
         return data["text"], ""
     keys = [k for k, v in data.items() if isinstance(v, str) and k not in ("id", "lang")]
@@ -194,12 +196,21 @@ def _read_task(
         start, end, labels = value.get("start"), value.get("end"), value.get("labels")
         if not (_is_int(start) and _is_int(end)):
             problems.append(
-                Problem(f"{rwhere}: value.start and value.end must be integers, found {start!r}, {end!r}", loc, doc_id=doc_id)
+                Problem(
+                    f"{rwhere}: value.start and value.end must be integers, found {start!r}, {end!r}",
+                    loc,
+                    doc_id=doc_id,
+                )
             )
             continue
         if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
             problems.append(
-                Problem(f"{rwhere}: value.labels must be a non-empty list of names", loc, doc_id=doc_id, span=(start, end))
+                Problem(
+                    f"{rwhere}: value.labels must be a non-empty list of names",
+                    loc,
+                    doc_id=doc_id,
+                    span=(start, end),
+                )
             )
             continue
         if not (0 <= start <= end <= len(text)):
@@ -215,7 +226,8 @@ def _read_task(
         if "text" in value and value["text"] != text[start:end]:
             problems.append(
                 Problem(
-                    f"{rwhere}: value.text {value['text']!r} differs from the text at these offsets {text[start:end]!r}",
+                    f"{rwhere}: value.text {value['text']!r} differs from"
+                    f" the text at these offsets {text[start:end]!r}",
                     loc,
                     doc_id=doc_id,
                     span=(start, end),

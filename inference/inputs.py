@@ -1,0 +1,402 @@
+"""Articles to score, streamed from files, folders, globs, JSONL, CSV or stdin.
+
+:func:`iter_inputs` yields one :class:`Article` per article, or one :class:`InputError`
+per article (or file) that cannot be read; it never raises for bad input and never
+skips an article without saying why. Inputs are read one file (one JSONL/CSV record)
+at a time, so memory stays bounded by the largest single article.
+
+Ids are stable across runs: a ``.txt`` file's path relative to its input root (the
+folder given, the non-wildcard prefix of a glob, or the file's own folder), with ``/``
+separators; the id field/column of a JSONL/CSV record, else ``<file name>:<line>``
+(the line the record starts on; ``stdin:<line>`` on standard input).
+
+Language, in order: the record's own language field (JSONL/CSV), the ``lang`` given to
+:func:`iter_inputs` (``--lang``), else detection with `lingua` (deterministic, low
+accuracy mode over all languages, on the first 4,096 characters; ``None`` when no
+language is recognised).
+"""
+
+from __future__ import annotations
+
+import csv
+import glob as globmod
+import hashlib
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator, Sequence
+
+TEXT_SUFFIXES_IN_FOLDERS = ("*.txt",)
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+CSV_SUFFIXES = (".csv",)
+DETECT_CHARS = 4096
+
+
+@dataclass
+class Article:
+    id: str
+    text: str
+    lang: str | None
+    source: str  # where it came from: a path, "<file>:<line>" or "stdin"
+
+    @property
+    def text_sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class InputError:
+    id: str | None
+    source: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "source": self.source, "reason": self.reason}
+
+
+@dataclass
+class Fields:
+    """Field (JSONL) / column (CSV) names; ``id``/``lang`` are optional in the data."""
+
+    id: str = "id"
+    text: str = "text"
+    lang: str = "lang"
+    id_required: bool = False  # True when the caller named the id field explicitly
+
+
+# -- language detection ---------------------------------------------------------------
+
+_DETECTOR = None
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language (lower case), or None when unsure."""
+    global _DETECTOR
+    if _DETECTOR is None:
+        from lingua import LanguageDetectorBuilder
+
+        _DETECTOR = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
+    found = _DETECTOR.detect_language_of(text[:DETECT_CHARS])
+    if found is None:
+        return None
+    return found.iso_code_639_1.name.lower()
+
+
+# -- decoding -------------------------------------------------------------------------
+
+
+def decode_article(raw: bytes, offset: int = 0) -> tuple[str | None, str]:
+    """``(text, "")`` or ``(None, reason)``: strict UTF-8, no NUL bytes, not empty."""
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        return None, f"binary file (NUL byte at byte {offset + nul})"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return None, f"not valid UTF-8 at byte {offset + err.start}: {err.reason}"
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        return None, "empty article"
+    return text, ""
+
+
+def _is_glob(s: str) -> bool:
+    return any(ch in s for ch in "*?[")
+
+
+def _glob_root(pattern: str) -> Path:
+    parts = Path(pattern).parts
+    static = []
+    for p in parts:
+        if _is_glob(p):
+            break
+        static.append(p)
+    return Path(*static) if static else Path(".")
+
+
+def _rel_id(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+# -- the iterator ---------------------------------------------------------------------
+
+
+def iter_inputs(
+    inputs: Sequence[str],
+    *,
+    lang: str | None = None,
+    detect: bool = True,
+    fields: Fields | None = None,
+    stdin: BinaryIO | None = None,
+) -> Iterator[Article | InputError]:
+    """Articles (or errors) from every input, in order; ids unique within one call."""
+    fields = fields or Fields()
+    seen: dict[str, str] = {}
+    for item in _iter_raw(inputs, fields, stdin):
+        if isinstance(item, InputError):
+            yield item
+            continue
+        if item.id in seen:
+            yield InputError(item.id, item.source, f"duplicate id (first seen in {seen[item.id]})")
+            continue
+        seen[item.id] = item.source
+        if item.lang is None:
+            item.lang = lang
+        if item.lang is None and detect:
+            item.lang = detect_language(item.text)
+        yield item
+
+
+def _iter_raw(inputs: Sequence[str], fields: Fields, stdin: BinaryIO | None) -> Iterator[Article | InputError]:
+    for spec in inputs:
+        if spec == "-":
+            yield from _iter_stdin(stdin if stdin is not None else sys.stdin.buffer, fields)
+            continue
+        path = Path(spec)
+        if path.is_dir():
+            files = sorted(
+                (p for pat in TEXT_SUFFIXES_IN_FOLDERS for p in path.rglob(pat) if p.is_file()),
+                key=lambda p: p.relative_to(path).as_posix(),
+            )
+            if not files:
+                yield InputError(None, spec, "folder contains no *.txt files")
+            for f in files:
+                yield from _iter_file(f, path, fields)
+        elif path.exists() or path.is_symlink():
+            yield from _iter_file(path, path.parent, fields)
+        elif _is_glob(spec):
+            matches = sorted(Path(m) for m in globmod.glob(spec, recursive=True))
+            files = [m for m in matches if m.is_file()]
+            if not files:
+                yield InputError(None, spec, "pattern matches no files")
+            root = _glob_root(spec)
+            for f in files:
+                yield from _iter_file(f, root, fields)
+        else:
+            yield InputError(None, spec, "no such file or folder")
+
+
+def _iter_file(path: Path, root: Path, fields: Fields) -> Iterator[Article | InputError]:
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        try:
+            fh = open(path, "rb")
+        except OSError as err:
+            yield InputError(None, str(path), f"cannot read: {err.strerror or err}")
+            return
+        with fh:
+            yield from _iter_jsonl(fh, str(path), path.name, fields)
+        return
+    if suffix in CSV_SUFFIXES:
+        try:
+            fh = open(path, "rb")
+        except OSError as err:
+            yield InputError(None, str(path), f"cannot read: {err.strerror or err}")
+            return
+        with fh:
+            yield from _iter_csv(fh, str(path), path.name, fields)
+        return
+    doc_id = _rel_id(path, root)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        yield InputError(doc_id, str(path), f"cannot read: {err.strerror or err}")
+        return
+    text, why = decode_article(raw)
+    del raw
+    if text is None:
+        yield InputError(doc_id, str(path), why)
+    else:
+        yield Article(doc_id, text, None, str(path))
+
+
+def _str_or_none(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return str(v).lower()
+    return v if isinstance(v, str) else str(v)
+
+
+def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article | InputError:
+    raw_id = obj.get(fields.id)
+    doc_id = _str_or_none(raw_id)
+    if doc_id is None or doc_id == "":
+        if fields.id_required:
+            return InputError(None, where, f"no {fields.id!r} value")
+        doc_id = fallback_id
+    text = obj.get(fields.text)
+    if not isinstance(text, str):
+        why = f"no {fields.text!r} field" if text is None else f"{fields.text!r} is not a string"
+        return InputError(doc_id, where, why)
+    if "\x00" in text:
+        return InputError(doc_id, where, "text contains a NUL character")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        return InputError(doc_id, where, "empty article")
+    lang = _str_or_none(obj.get(fields.lang)) or None
+    return Article(doc_id, text, lang.lower() if lang else None, where)
+
+
+def _iter_jsonl(
+    fh: Iterable[bytes], source: str, name: str, fields: Fields, first: tuple[int, int, bytes] | None = None
+) -> Iterator[Article | InputError]:
+    """Lines of a JSONL stream; ``first`` = (line number, byte offset, line) already read."""
+    offset = 0
+    lineno = 0
+
+    def lines():
+        nonlocal offset, lineno
+        if first is not None:
+            yield first
+            lineno, offset = first[0], first[1] + len(first[2])
+        for line in fh:
+            lineno += 1
+            yield lineno, offset, line
+            offset += len(line)
+
+    for n, off, raw in lines():
+        where = f"{source}:{n}"
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            yield InputError(None, where, f"not valid UTF-8 at byte {off + err.start}: {err.reason}")
+            continue
+        if n == 1 and line.startswith("\ufeff"):
+            line = line[1:]
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield InputError(None, where, f"not valid JSON: {err.msg} at column {err.colno}")
+            continue
+        if not isinstance(obj, dict):
+            yield InputError(None, where, "a JSONL line must be a JSON object")
+            continue
+        yield _record(obj, where, f"{name}:{n}", fields)
+
+
+def _iter_csv(fh: BinaryIO, source: str, name: str, fields: Fields) -> Iterator[Article | InputError]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    bad_lines: dict[int, str] = {}  # line number -> decoding problem
+    state = {"line": 0, "offset": 0}
+
+    def lines():
+        for raw in fh:
+            state["line"] += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                bad_lines[state["line"]] = f"not valid UTF-8 at byte {state['offset'] + err.start}: {err.reason}"
+                text = raw.decode("utf-8", errors="replace")
+            if state["line"] == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            state["offset"] += len(raw)
+            yield text
+
+    reader = csv.reader(lines())
+    try:
+        header = next(reader)
+    except StopIteration:
+        yield InputError(None, source, "empty CSV file (no header)")
+        return
+    except csv.Error as err:
+        yield InputError(None, source, f"not valid CSV: {err}")
+        return
+    if 1 in bad_lines:
+        yield InputError(None, f"{source}:1", f"CSV header: {bad_lines[1]}")
+        return
+    cols = {c: i for i, c in enumerate(header)}
+    if fields.text not in cols:
+        yield InputError(None, source, f"no column {fields.text!r} (columns: {', '.join(header)})")
+        return
+    if fields.id_required and fields.id not in cols:
+        yield InputError(None, source, f"no column {fields.id!r} (columns: {', '.join(header)})")
+        return
+    prev_line = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            yield InputError(None, f"{source}:{reader.line_num}", f"not valid CSV: {err}")
+            return
+        start_line = prev_line + 1
+        prev_line = reader.line_num
+        where = f"{source}:{start_line}"
+        if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
+            continue  # blank line
+        problems = [bad_lines.pop(n) for n in range(start_line, reader.line_num + 1) if n in bad_lines]
+        if problems:
+            yield InputError(None, where, problems[0])
+            continue
+        if len(row) != len(header):
+            yield InputError(None, where, f"{len(row)} fields where the header has {len(header)}")
+            continue
+        obj = {c: row[i] for c, i in cols.items()}
+        yield _record(obj, where, f"{name}:{start_line}", fields)
+
+
+def _iter_stdin(stream: BinaryIO, fields: Fields) -> Iterator[Article | InputError]:
+    """JSONL when the first non-blank line is a JSON object, else the whole stream is one text."""
+    head: list[bytes] = []
+    offset = 0
+    first = None
+    for line in stream:
+        head.append(line)
+        if line.strip():
+            first = line
+            break
+        offset += len(line)
+    if first is not None:
+        try:
+            obj = json.loads(first.decode("utf-8").lstrip("\ufeff"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            obj = None
+        if isinstance(obj, dict):
+            yield from _iter_jsonl(stream, "stdin", "stdin", fields, first=(len(head), offset, first))
+            return
+    raw = b"".join(head) + stream.read()
+    text, why = decode_article(raw)
+    if text is None:
+        yield InputError("stdin", "stdin", why)
+    else:
+        yield Article("stdin", text, None, "stdin")
+
+
+def count_inputs(inputs: Sequence[str]) -> int | None:
+    """A quick estimate of the number of articles (None when stdin is among the inputs)."""
+    total = 0
+    for spec in inputs:
+        if spec == "-":
+            return None
+        path = Path(spec)
+        if path.is_dir():
+            files = [p for pat in TEXT_SUFFIXES_IN_FOLDERS for p in path.rglob(pat)]
+        elif path.exists():
+            files = [path]
+        elif _is_glob(spec):
+            files = [Path(m) for m in globmod.glob(spec, recursive=True)]
+        else:
+            files = []
+        for f in files:
+            if f.suffix.lower() in JSONL_SUFFIXES + CSV_SUFFIXES:
+                try:
+                    with open(f, "rb") as fh:
+                        n = sum(1 for line in fh if line.strip())
+                except OSError:
+                    n = 1
+                total += max(n - (1 if f.suffix.lower() in CSV_SUFFIXES else 0), 0)
+            else:
+                total += 1
+    return total

@@ -1,0 +1,218 @@
+"""The scoring journal: finished articles, appended as they are scored, so a run can resume.
+
+Layout (inside the output folder)::
+
+    .framescope-journal/
+        meta.json            model identity, techniques, categories, schema version
+        chunk-000001.jsonl   one file per run, append-only; one line per scored article
+        lock                 flock()ed while a run writes (released by the OS on kill -9)
+
+A line is ``{"key": ..., "record": <results.jsonl record>, "text": <article text>}``;
+each batch is written with one ``write`` and ``fsync``ed. A killed run leaves at worst
+a torn last line, which readers ignore. The key is a hash of the article id, the
+SHA-256 of its text, its language and the model fingerprint: an edited article or a
+different language is scored again; the first line of a key wins (its ``scored_at`` is
+kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+from framescope.labels.atomic import atomic_open
+
+JOURNAL_DIR = ".framescope-journal"
+META_FILE = "meta.json"
+JOURNAL_VERSION = 1
+
+
+class JournalError(RuntimeError):
+    pass
+
+
+class JournalMismatch(JournalError):
+    pass
+
+
+def article_key(article_id: str, text_sha256: str, lang: str | None, model_fingerprint: str) -> str:
+    raw = "\x00".join([article_id, text_sha256, lang or "", model_fingerprint])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def model_fingerprint(scorer) -> str:
+    """SHA-256 over the model's settings and weights (works for folders and MLflow URIs alike)."""
+    from dataclasses import asdict
+
+    tagger = scorer.tagger
+    h = hashlib.sha256()
+    h.update(json.dumps(asdict(tagger.settings), sort_keys=True, default=str).encode("utf-8"))
+    for attr in ("coef_", "intercept_"):
+        arr = getattr(tagger, attr, None)
+        if arr is not None:
+            h.update(attr.encode())
+            h.update(memoryview(arr.tobytes()))
+    model = getattr(tagger, "model", None)
+    if model is not None and hasattr(model, "state_dict"):
+        import torch
+
+        for name, t in model.state_dict().items():
+            h.update(name.encode())
+            t = t.detach().cpu().contiguous().reshape(-1)
+            h.update(t.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+class Journal:
+    def __init__(self, out_dir: Path):
+        self.dir = Path(out_dir) / JOURNAL_DIR
+        self.index: dict[str, tuple[int, int, int]] = {}  # key -> (chunk no, offset, length)
+        self.torn = 0
+        self._chunks: dict[int, Path] = {}
+        self._fh = None
+        self._lock = None
+        self.meta: dict[str, Any] = {}
+
+    # -- opening ------------------------------------------------------------------
+    def open(self, meta: dict[str, Any], overwrite: bool = False) -> "Journal":
+        """Lock the journal, check it belongs to this model (unless overwriting) and index it."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._acquire_lock()
+        meta_path = self.dir / META_FILE
+        if overwrite:
+            for p in self.dir.iterdir():
+                if p.name != "lock":
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+        if meta_path.exists():
+            try:
+                old = json.loads(meta_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as err:
+                raise JournalError(f"{meta_path}: unreadable journal ({err}); rerun with --overwrite") from None
+            if old.get("journal_version") != JOURNAL_VERSION:
+                raise JournalMismatch(
+                    f"{self.dir} was written by another journal version ({old.get('journal_version')}); "
+                    "rerun with --overwrite"
+                )
+            if old.get("model", {}).get("fingerprint") != meta["model"]["fingerprint"]:
+                o, n = old.get("model", {}), meta["model"]
+                raise JournalMismatch(
+                    f"{self.dir.parent} holds results of another model: {o.get('name')} {o.get('version')} "
+                    f"(fingerprint {str(o.get('fingerprint'))[:12]}), this run uses {n['name']} {n['version']} "
+                    f"(fingerprint {n['fingerprint'][:12]}). Use --overwrite to start afresh with this model, "
+                    "or another --out folder."
+                )
+            self.meta = old
+        else:
+            self.meta = {"journal_version": JOURNAL_VERSION, **meta}
+            with atomic_open(meta_path) as fh:
+                json.dump(self.meta, fh, indent=2, ensure_ascii=False)
+                fh.write("\n")
+        self._load_index()
+        return self
+
+    def _acquire_lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no locking
+            return
+        fh = open(self.dir / "lock", "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise JournalError(f"another framescope run is writing to {self.dir.parent}") from None
+        self._lock = fh
+
+    def _load_index(self) -> None:
+        for p in sorted(self.dir.glob("chunk-*.jsonl")):
+            try:
+                n = int(p.stem.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            self._chunks[n] = p
+            offset = 0
+            with open(p, "rb") as fh:
+                for line in fh:
+                    length = len(line)
+                    key = None
+                    if line.endswith(b"\n"):
+                        try:
+                            key = json.loads(line)["key"]
+                        except (ValueError, KeyError, TypeError):
+                            key = None
+                    if key is None:
+                        self.torn += 1
+                    elif key not in self.index:
+                        self.index[key] = (n, offset, length)
+                    offset += length
+
+    # -- use ----------------------------------------------------------------------
+    def __contains__(self, key: str) -> bool:
+        return key in self.index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def append(self, entries: list[tuple[str, dict[str, Any], str]]) -> None:
+        """Durably add ``(key, record, text)`` entries: one write, flush and fsync per batch."""
+        if not entries:
+            return
+        if self._fh is None:
+            n = max(self._chunks, default=0) + 1
+            path = self.dir / f"chunk-{n:06d}.jsonl"
+            self._fh = open(path, "ab")
+            self._chunks[n] = path
+            self._chunk_no = n
+            self._offset = 0
+            _fsync_dir(self.dir)
+        lines = []
+        for key, rec, text in entries:
+            lines.append((json.dumps({"key": key, "record": rec, "text": text}, ensure_ascii=False) + "\n").encode("utf-8"))
+        data = b"".join(lines)
+        self._fh.write(data)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        offset = self._offset
+        for (key, _, _), line in zip(entries, lines):
+            if key not in self.index:
+                self.index[key] = (self._chunk_no, offset, len(line))
+            offset += len(line)
+        self._offset = offset
+
+    def read(self, key: str) -> tuple[dict[str, Any], str]:
+        """The ``(record, text)`` stored under ``key``."""
+        n, offset, length = self.index[key]
+        with open(self._chunks[n], "rb") as fh:
+            fh.seek(offset)
+            entry = json.loads(fh.read(length))
+        return entry["record"], entry["text"]
+
+    def iter_entries(self, keys: list[str]) -> Iterator[tuple[dict[str, Any], str]]:
+        for key in keys:
+            if key in self.index:
+                yield self.read(key)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,659 @@
+"""A static HTML report of scored articles: an index and one page per article.
+
+``write_report(results, out_dir)`` takes the JSONL that ``framescope score`` writes
+(or a list of :class:`~framescope.inference.scorer.ArticleResult`) and writes
+``index.html`` (articles sorted by overall score) and ``articles/<hash>.html`` (the
+text with every predicted span highlighted in the colour of its category, overlaps
+drawn as stacked underline stripes, and a bar chart of the technique scores).
+
+The pages are self-contained: inline CSS, no JavaScript, no network, so they open from
+``file://`` and can be mailed around. Every piece of text goes through Jinja2's
+autoescaping, and each page carries a Content-Security-Policy that forbids scripts, so
+an article that contains markup shows it as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import typer
+
+from framescope.inference.scorer import ArticleResult, ScoredSpan, TechniqueScore
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+# Colour-blind-safe hues (Paul Tol's "bright"/"vibrant" schemes) for the six SemEval-2023
+# categories; other taxonomies' categories take the fallback palette in order.
+CATEGORY_COLOURS: dict[str, str] = {
+    "attack_on_reputation": "#cc3311",
+    "justification": "#0077bb",
+    "simplification": "#009988",
+    "distraction": "#aa3377",
+    "call": "#ee7733",
+    "manipulative_wording": "#b59a00",
+}
+FALLBACK_COLOURS = [
+    "#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#332288",
+    "#117733", "#882255", "#44aa99", "#999933", "#dd7788", "#6699cc", "#997700",
+]
+UNKNOWN_COLOUR = "#777777"
+# Underline stripes beyond this many overlapping lanes share the last lane's position.
+MAX_LANES = 5
+LOW_CONFIDENCE = 0.5
+# Stretches where at least this many spans overlap get a count badge.
+BADGE_DEPTH = 3
+
+
+# --------------------------------------------------------------------------------------
+# Loading results
+# --------------------------------------------------------------------------------------
+def load_results(
+    source: Path | str | Sequence[ArticleResult | Mapping[str, Any]],
+    texts: Mapping[str, str] | None = None,
+) -> list[ArticleResult]:
+    """Results from a JSONL/JSON file, a folder holding ``results.jsonl``, or a list.
+
+    JSONL lines follow the export schema (``schema_version`` 1.0); every field but the
+    spans is optional. ``results.jsonl`` of ``framescope score`` leaves the article
+    text out; it is then taken from ``texts`` (id -> text) or from the
+    ``labelstudio.json`` written beside it, and only where it matches the record's
+    ``text_sha256`` (or, without one, the length and every span's text). A record whose
+    text is found nowhere still gets a page listing its spans.
+    """
+    loaded = _load(source)
+    items = [r for r, _ in loaded]
+    missing = [(r, check) for r, check in loaded if not r.text]
+    if missing:
+        candidates: list[Mapping[str, str]] = []
+        if texts:
+            candidates.append(texts)
+        if isinstance(source, (str, os.PathLike)):
+            sidecar = _sidecar_texts(Path(source))
+            if sidecar:
+                candidates.append(sidecar)
+        for r, check in missing:
+            for pool in candidates:
+                text = pool.get(r.id)
+                if isinstance(text, str) and _text_matches(r, check, text):
+                    r.text = text
+                    break
+    return items
+
+
+def _text_matches(result: ArticleResult, check: Mapping[str, Any], text: str) -> bool:
+    if check.get("sha256"):
+        return hashlib.sha256(text.encode("utf-8")).hexdigest() == check["sha256"]
+    if check.get("n_chars") is not None and int(check["n_chars"]) != len(text):
+        return False
+    return all(text[s.start : s.end] == s.text for s in result.spans if s.text)
+
+
+def _sidecar_texts(path: Path) -> dict[str, str]:
+    """Article texts from the Label Studio export that ``framescope score`` writes beside the JSONL."""
+    folder = path if path.is_dir() else path.parent
+    sidecar = folder / "labelstudio.json"
+    if not sidecar.is_file():
+        return {}
+    try:
+        tasks = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, str] = {}
+    for task in tasks if isinstance(tasks, list) else []:
+        data = task.get("data") if isinstance(task, Mapping) else None
+        if isinstance(data, Mapping) and isinstance(data.get("text"), str) and data.get("id") is not None:
+            out.setdefault(str(data["id"]), data["text"])
+    return out
+
+
+def _load(source: Path | str | Sequence[ArticleResult | Mapping[str, Any]]) -> list[tuple[ArticleResult, dict[str, Any]]]:
+    """Results, each with what a text found elsewhere must match (``text_sha256``, ``n_chars``)."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            candidates = [path / "results.jsonl", *sorted(path.glob("*.jsonl"))]
+            found = next((c for c in candidates if c.is_file()), None)
+            if found is None:
+                raise FileNotFoundError(f"{path}: no results.jsonl (or other .jsonl) in this folder")
+            path = found
+        raw = path.read_text(encoding="utf-8")
+        rows: list[Any]
+        stripped = raw.lstrip()
+        if stripped.startswith("["):
+            rows = json.loads(raw)
+        else:
+            rows = []
+            for n, line in enumerate(raw.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+        return [_from_dict(r, f"{path}:{i + 1}") for i, r in enumerate(rows)]
+    out = []
+    for i, item in enumerate(source):
+        if isinstance(item, ArticleResult):
+            out.append((item, {}))
+        elif isinstance(item, Mapping):
+            out.append(_from_dict(item, f"item {i}"))
+        else:
+            raise TypeError(f"item {i}: expected ArticleResult or mapping, got {type(item).__name__}")
+    return out
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _from_dict(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
+    if not isinstance(row, Mapping):
+        raise ValueError(f"{where}: expected a JSON object per article")
+    text = row.get("text")
+    text = text if isinstance(text, str) else ""
+    raw_spans = row.get("spans") or []
+    if isinstance(raw_spans, str):  # the flat CSV row keeps spans as a JSON string
+        raw_spans = json.loads(raw_spans)
+    spans = []
+    for s in raw_spans:
+        if not isinstance(s, Mapping) or "technique" not in s:
+            continue
+        start = int(_num(s.get("start"), -1))
+        end = int(_num(s.get("end"), -1))
+        span_text = s.get("text")
+        if not isinstance(span_text, str):
+            span_text = text[start:end] if 0 <= start < end <= len(text) else ""
+        spans.append(
+            ScoredSpan(
+                technique=str(s["technique"]),
+                category=str(s.get("category") or ""),
+                start=start,
+                end=end,
+                text=span_text,
+                confidence=_num(s.get("confidence")),
+            )
+        )
+    techniques: dict[str, TechniqueScore] = {}
+    for name, ts in (row.get("techniques") or {}).items():
+        if isinstance(ts, Mapping):
+            techniques[str(name)] = TechniqueScore(
+                score=_num(ts.get("score")), spans=int(_num(ts.get("spans"))), coverage=_num(ts.get("coverage"))
+            )
+        else:
+            techniques[str(name)] = TechniqueScore(score=_num(ts), spans=0, coverage=0.0)
+    if not techniques:  # derive from the spans, as the scorer does
+        for s in spans:
+            old = techniques.get(s.technique, TechniqueScore(0.0, 0, 0.0))
+            techniques[s.technique] = TechniqueScore(max(old.score, s.confidence), old.spans + 1, 0.0)
+    categories = {str(k): _num(v) for k, v in (row.get("categories") or {}).items()}
+    overall = row.get("overall_score", row.get("overall"))
+    overall = _num(overall) if overall is not None else max((t.score for t in techniques.values()), default=0.0)
+    kwargs = {}
+    if row.get("scored_at"):
+        kwargs["scored_at"] = str(row["scored_at"])
+    result = ArticleResult(
+        id=str(row.get("id", where)),
+        lang=None if row.get("lang") is None else str(row.get("lang")),
+        text=text,
+        spans=spans,
+        techniques=techniques,
+        categories=categories,
+        overall=overall,
+        model=str(row.get("model") or ""),
+        model_version=str(row.get("model_version") or ""),
+        **kwargs,
+    )
+    return result, {"sha256": row.get("text_sha256"), "n_chars": row.get("n_chars")}
+
+
+# --------------------------------------------------------------------------------------
+# Segmenting text at span boundaries
+# --------------------------------------------------------------------------------------
+@dataclass
+class Segment:
+    """A run of text between two consecutive span boundaries.
+
+    ``active`` holds the indices (into the article's span list) of the spans covering
+    the whole run, outermost (earliest start, then longest) first.
+    """
+
+    start: int
+    end: int
+    text: str
+    active: list[int] = field(default_factory=list)
+
+    @property
+    def depth(self) -> int:
+        return len(self.active)
+
+
+def valid_span(span: ScoredSpan, text: str) -> bool:
+    return 0 <= span.start < span.end <= len(text)
+
+
+def segment_text(text: str, spans: Sequence[ScoredSpan]) -> list[Segment]:
+    """Split ``text`` at every span start and end; spans with bad offsets are left out."""
+    good = [i for i, s in enumerate(spans) if valid_span(s, text)]
+    cuts = {0, len(text)}
+    for i in good:
+        cuts.add(spans[i].start)
+        cuts.add(spans[i].end)
+    order = sorted(good, key=lambda i: (spans[i].start, -spans[i].end, i))
+    bounds = sorted(cuts)
+    out = []
+    for a, b in zip(bounds, bounds[1:]):
+        if a == b:
+            continue
+        active = [i for i in order if spans[i].start <= a and b <= spans[i].end]
+        out.append(Segment(a, b, text[a:b], active))
+    return out
+
+
+def assign_lanes(spans: Sequence[ScoredSpan], text: str) -> dict[int, int]:
+    """Give each valid span the lowest underline lane free over its whole extent.
+
+    A span keeps its lane from its first character to its last, so its stripe runs
+    straight through the segments where other spans start and end.
+    """
+    lane_end: list[int] = []
+    lanes: dict[int, int] = {}
+    for i in sorted((i for i, s in enumerate(spans) if valid_span(s, text)), key=lambda i: (spans[i].start, -spans[i].end, i)):
+        s = spans[i]
+        for lane, end in enumerate(lane_end):
+            if end <= s.start:
+                lane_end[lane] = s.end
+                lanes[i] = lane
+                break
+        else:
+            lanes[i] = len(lane_end)
+            lane_end.append(s.end)
+    return lanes
+
+
+# --------------------------------------------------------------------------------------
+# View models
+# --------------------------------------------------------------------------------------
+def _slug(value: str) -> str:
+    slug = re.sub(r"[^a-z0-9_-]+", "-", value.lower()).strip("-")
+    return slug or "unknown"
+
+
+def _pretty(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _hex_rgba(colour: str, alpha: float) -> str:
+    c = colour.lstrip("#")
+    r, g, b = int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+    return f"rgba({r}, {g}, {b}, {alpha:.2f})"
+
+
+class _Palette:
+    """Category id -> display name, CSS class and colours, in taxonomy order."""
+
+    def __init__(self, taxonomy: Any):
+        self.taxonomy = taxonomy
+        self.cats: dict[str, dict[str, str]] = {}
+        self._fallback = 0
+        if taxonomy is not None:
+            for cid, meta in taxonomy.categories.items():
+                self.add(cid, str(meta.get("name") or cid))
+            if not taxonomy.categories:
+                for t in taxonomy.techniques:
+                    self.add(t.category)
+
+    def add(self, cid: str, name: str | None = None) -> dict[str, str]:
+        if cid in self.cats:
+            return self.cats[cid]
+        if not cid or cid == "unknown":
+            colour = UNKNOWN_COLOUR
+        elif cid in CATEGORY_COLOURS:
+            colour = CATEGORY_COLOURS[cid]
+        else:
+            colour = FALLBACK_COLOURS[self._fallback % len(FALLBACK_COLOURS)]
+            self._fallback += 1
+        cls = f"cat-{_slug(cid or 'unknown')}"
+        taken = {c["cls"] for c in self.cats.values()}
+        base, n = cls, 2
+        while cls in taken:
+            cls, n = f"{base}-{n}", n + 1
+        entry = {
+            "id": cid or "unknown",
+            "name": name or _pretty(cid or "unknown").capitalize(),
+            "cls": cls,
+            "colour": colour,
+            "bg": _hex_rgba(colour, 0.16),
+            "bg_strong": _hex_rgba(colour, 0.30),
+        }
+        self.cats[cid] = entry
+        return entry
+
+    def category_of(self, span: ScoredSpan) -> str:
+        if span.category:
+            return span.category
+        if self.taxonomy is not None:
+            try:
+                return self.taxonomy.category_of(span.technique)
+            except KeyError:
+                pass
+        return "unknown"
+
+    def technique_category(self, technique: str, spans: Iterable[ScoredSpan]) -> str:
+        for s in spans:
+            if s.technique == technique:
+                return self.category_of(s)
+        if self.taxonomy is not None:
+            try:
+                return self.taxonomy.category_of(technique)
+            except KeyError:
+                pass
+        return "unknown"
+
+
+def _page_name(article_id: str, used: set[str]) -> str:
+    n = 0
+    while True:
+        key = article_id if n == 0 else f"{article_id}\x00{n}"
+        name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20] + ".html"
+        if name not in used:
+            used.add(name)
+            return name
+        n += 1
+
+
+def _technique_rows(result: ArticleResult, palette: _Palette) -> list[dict[str, Any]]:
+    rows = []
+    for name, ts in result.techniques.items():
+        cat = palette.add(palette.technique_category(name, result.spans))
+        rows.append(
+            {
+                "name": name,
+                "label": _pretty(name),
+                "score": ts.score,
+                "pct": max(0.0, min(1.0, ts.score)) * 100.0,
+                "spans": ts.spans,
+                "coverage": ts.coverage,
+                "cat": cat,
+            }
+        )
+    rows.sort(key=lambda r: (-r["score"], -r["spans"], r["name"]))
+    return rows
+
+
+def _article_view(result: ArticleResult, palette: _Palette) -> dict[str, Any]:
+    text = result.text or ""
+    spans = result.spans
+    lanes = assign_lanes(spans, text)
+    span_views = []
+    for i, s in enumerate(spans):
+        cat = palette.add(palette.category_of(s))
+        span_views.append(
+            {
+                "index": i,
+                "technique": s.technique,
+                "label": _pretty(s.technique),
+                "cat": cat,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "confidence": s.confidence,
+                "low": s.confidence < LOW_CONFIDENCE,
+                "lane": min(lanes.get(i, 0), MAX_LANES - 1),
+                "placed": i in lanes,
+            }
+        )
+    segments = []
+    for seg in segment_text(text, spans):
+        views = [span_views[i] for i in seg.active]
+        tip = "\n".join(f"{v['label']} · {v['cat']['name']} · {v['confidence']:.2f}" for v in views)
+        segments.append(
+            {
+                "text": seg.text,
+                "spans": views,
+                "depth": seg.depth,
+                "tip": tip,
+                # the innermost span tints the background, stronger where spans overlap
+                "bg": views[-1]["cat"]["bg_strong" if seg.depth > 1 else "bg"] if views else "",
+                "badge": 0,
+            }
+        )
+    # a count badge at the start of each stretch where BADGE_DEPTH or more spans overlap
+    # (two are easy to read from the stripes), showing the deepest overlap of the stretch
+    run_start = None
+    for k, seg in enumerate(segments + [{"depth": 0}]):
+        if seg["depth"] >= 2 and run_start is None:
+            run_start = k
+        elif seg["depth"] < 2 and run_start is not None:
+            deepest = max(s["depth"] for s in segments[run_start:k])
+            if deepest >= BADGE_DEPTH:
+                segments[run_start]["badge"] = deepest
+            run_start = None
+    techniques = _technique_rows(result, palette)
+    detected = [t for t in techniques if t["score"] > 0 or t["spans"] > 0]
+    undetected = [t for t in techniques if not (t["score"] > 0 or t["spans"] > 0)]
+    cat_counts: dict[str, int] = {}
+    for v in span_views:
+        cat_counts[v["cat"]["id"]] = cat_counts.get(v["cat"]["id"], 0) + 1
+    for cid in result.categories:
+        palette.add(cid)
+    legend = [
+        {**c, "score": result.categories.get(c["id"]), "count": cat_counts.get(c["id"], 0)}
+        for c in palette.cats.values()
+        if c["id"] != "unknown" or cat_counts.get("unknown")
+    ]
+    max_lane = max((v["lane"] for v in span_views if v["placed"]), default=-1)
+    return {
+        "id": result.id,
+        "lang": result.lang or "",
+        "text": text,
+        "has_text": bool(text),
+        "overall": result.overall,
+        "n_spans": len(spans),
+        "n_unplaced": sum(1 for v in span_views if not v["placed"]),
+        "max_overlap": max((seg["depth"] for seg in segments), default=0),
+        "lanes": max_lane + 1,
+        "lane_px": 4 * max(0, min(max_lane + 1, MAX_LANES) - 1),
+        "segments": segments,
+        "spans": sorted(span_views, key=lambda v: (v["start"], -v["end"], v["index"])),
+        "techniques": detected,
+        "undetected": undetected,
+        "legend": legend,
+        "model": result.model,
+        "model_version": result.model_version,
+        "scored_at": result.scored_at,
+        "n_chars": len(text),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["fmt"] = lambda v, spec=".2f": format(v, spec) if v is not None else "–"
+    return env
+
+
+def render_report(
+    results: Path | str | Sequence[ArticleResult | Mapping[str, Any]],
+    taxonomy: Any = None,
+    texts: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The report as ``{relative path: HTML}``; ``write_report`` writes it to disk."""
+    items = load_results(results, texts=texts)
+    if taxonomy is None:
+        try:
+            from framescope.labels.taxonomy import load_taxonomy
+
+            taxonomy = load_taxonomy()
+        except Exception:  # pragma: no cover - the default taxonomy ships with the package
+            taxonomy = None
+    elif not hasattr(taxonomy, "categories"):
+        from framescope.labels.taxonomy import load_taxonomy
+
+        taxonomy = load_taxonomy(taxonomy)
+    palette = _Palette(taxonomy)
+    # the palette learns every category before any page is rendered: same colours everywhere
+    for r in items:
+        for s in r.spans:
+            palette.add(palette.category_of(s))
+        for cid in r.categories:
+            palette.add(cid)
+
+    order = sorted(range(len(items)), key=lambda i: (-items[i].overall, items[i].id, i))
+    used: set[str] = set()
+    pages = {i: "articles/" + _page_name(items[i].id, used) for i in range(len(items))}
+    env = _environment()
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    models = sorted({f"{r.model} {r.model_version}".strip() for r in items if r.model or r.model_version})
+    files: dict[str, str] = {}
+    rows = []
+    article_tpl = env.get_template("article.html.j2")
+    for rank, i in enumerate(order, 1):
+        view = _article_view(items[i], palette)
+        prev_page = pages[order[rank - 2]] if rank > 1 else None
+        next_page = pages[order[rank]] if rank < len(order) else None
+        files[pages[i]] = article_tpl.render(
+            a=view,
+            rank=rank,
+            total=len(order),
+            prev=prev_page and "../" + prev_page,
+            next=next_page and "../" + next_page,
+            css=_css(palette),
+            low=LOW_CONFIDENCE,
+            generated=generated,
+        )
+        rows.append(
+            {
+                "rank": rank,
+                "id": view["id"],
+                "lang": view["lang"],
+                "overall": view["overall"],
+                "pct": max(0.0, min(1.0, view["overall"])) * 100.0,
+                "n_spans": view["n_spans"],
+                "top": view["techniques"][:3],
+                "more": max(0, len(view["techniques"]) - 3),
+                "href": pages[i],
+                "chars": view["n_chars"],
+            }
+        )
+    files["index.html"] = env.get_template("index.html.j2").render(
+        rows=rows,
+        legend=list(palette.cats.values()),
+        models=models,
+        generated=generated,
+        css=_css(palette),
+        taxonomy=str(taxonomy.identity) if taxonomy is not None else "",
+    )
+    return files
+
+
+def _css(palette: _Palette) -> str:
+    """Per-category colour rules. Only sanitised class names and hex/rgba colours go in."""
+    lines = []
+    for c in palette.cats.values():
+        lines.append(
+            f".{c['cls']}{{--c:{c['colour']};--bg:{c['bg']};}}"
+        )
+    return "\n".join(lines)
+
+
+def write_report(
+    results: Path | str | Sequence[ArticleResult | Mapping[str, Any]],
+    out_dir: Path | str,
+    taxonomy: Any = None,
+    texts: Mapping[str, str] | None = None,
+) -> Path:
+    """Write the HTML report into ``out_dir`` and return the path of its ``index.html``.
+
+    ``results``: a JSONL export of ``framescope score`` (or a folder holding
+    ``results.jsonl``), or a list of ``ArticleResult``. ``taxonomy``: a Taxonomy, a
+    built-in name or a YAML path, for category names and order (default semeval2023).
+    ``texts``: article texts by id, for results that leave the text out (see
+    :func:`load_results`).
+
+    A new ``out_dir`` is built in a temporary sibling folder and renamed into place, so
+    it appears whole or not at all. Into an existing folder each file is replaced
+    atomically, article pages first and ``index.html`` last, so the index never links
+    to a page that is not there yet.
+    """
+    from framescope.labels.atomic import atomic_open
+
+    files = render_report(results, taxonomy, texts)
+    out = Path(out_dir)
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        try:
+            for rel, html in files.items():
+                target = tmp / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(html, encoding="utf-8")
+            os.chmod(tmp, 0o755)
+            os.rename(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    else:
+        if not out.is_dir():
+            raise NotADirectoryError(f"{out}: exists and is not a folder")
+        for rel in sorted(files, key=lambda r: r == "index.html"):
+            with atomic_open(out / rel) as fh:
+                fh.write(files[rel])
+    return out / "index.html"
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+def report_cmd(
+    results: Path = typer.Argument(
+        ...,
+        help="Results of `framescope score`: a JSONL file, or the folder holding results.jsonl.",
+        exists=True,
+        dir_okay=True,
+        file_okay=True,
+        readable=True,
+    ),
+    out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder to write index.html and the article pages into."),
+    taxonomy: Optional[str] = typer.Option(
+        None, "--taxonomy", help="Taxonomy for category names and order: a built-in name or a YAML file (default semeval2023)."
+    ),
+) -> None:
+    """Write a static HTML report: an index sorted by score and one page per article."""
+    try:
+        index = write_report(results, out, taxonomy=taxonomy)
+    except (ValueError, FileNotFoundError, NotADirectoryError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"report: {index}")
+
+
+def register_report(app: "typer.Typer") -> None:
+    """Add ``framescope report RESULTS --out DIR`` to the command line ``app``."""
+    app.command("report")(report_cmd)
+
+
+# ``framescope.inference.cli`` looks for ``register``; both names do the same.
+register = register_report

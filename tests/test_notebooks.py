@@ -1,0 +1,104 @@
+"""The notebooks: committed without outputs, and both run headless on the sample corpus.
+
+Executed with nbclient in a tmp dir holding a freshly trained quickstart model and its
+MLflow store; the kernel gets its settings from environment variables, as a user would
+set them (see docs/notebooks.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks() -> None:
+    names = {p.name for p in NOTEBOOKS}
+    assert {"01-annotations.ipynb", "02-errors.ipynb"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebooks_are_stripped(path: Path) -> None:
+    """No outputs, no execution counts: diffs stay readable and no data leaks into git."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    dirty = [
+        i for i, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    assert dirty == [], f"{path.name}: cells {dirty} have outputs or execution counts; strip them before committing"
+    assert not nb.get("metadata", {}).get("widgets"), f"{path.name}: widget state stored"
+    params = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, f"{path.name}: expected one cell tagged 'parameters' (papermill)"
+
+
+def png_outputs(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def errors(nb) -> list[str]:
+    return [
+        f"{o['ename']}: {o['evalue']}"
+        for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """A quickstart model and its MLflow store, trained into a tmp dir (the notebooks' working directory)."""
+    tmp = tmp_path_factory.mktemp("notebooks")
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'mlflow.db'}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "framescope", "train", "quickstart", "-o", str(tmp / "model")],
+        cwd=tmp, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return tmp
+
+
+def run_notebook(name: str, cwd: Path, env: dict[str, str]):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits this process's environment
+    try:
+        client = nbclient.NotebookClient(
+            nb, timeout=120, kernel_name="python3", allow_errors=True,
+            resources={"metadata": {"path": str(cwd)}},
+        )
+        client.execute(cwd=str(cwd))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
+
+
+def test_notebooks_run_and_plot(workdir: Path) -> None:
+    t0 = time.time()
+    base = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "FRAMESCOPE_DATA": "",  # the sample corpus, whatever the developer's shell says
+        "FRAMESCOPE_DATA_FORMAT": "",
+    }
+    nb1 = run_notebook("01-annotations.ipynb", workdir, base)
+    assert errors(nb1) == []
+    assert png_outputs(nb1) >= 4  # languages, techniques x languages, lengths, overlaps, meta
+    nb2 = run_notebook("02-errors.ipynb", workdir, {**base, "FRAMESCOPE_MODEL_URI": "models:/framescope@candidate"})
+    assert errors(nb2) == []
+    assert png_outputs(nb2) >= 2  # precision/recall bars and the confusion matrix
+    html = [o["data"]["text/html"] for c in nb2.cells if c.cell_type == "code" for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
+    assert any("<mark" in h for h in html), "no highlighted false positives / negatives"
+    assert time.time() - t0 < 120

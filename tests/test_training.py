@@ -1,0 +1,133 @@
+"""Training end to end: the linear baseline, tiny transformers, model folders and MLflow runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framescope.labels.sample import load_sample
+from framescope.training.config import ConfigError, load_config
+from framescope.training.tagger import load_tagger
+from framescope.training.train import train
+
+
+def tiny_config(tmp_path: Path, base: str | None = None, **over) -> dict:
+    cfg = load_config("quickstart")
+    cfg["output_dir"] = str(tmp_path / "model")
+    cfg["mlflow"]["enabled"] = False
+    if base is not None:
+        cfg["model"].update(type="transformer", base=base, max_length=32, stride=8)
+        cfg["training"].update(max_steps=4, batch_size=8, eval_every_epochs=1.0, learning_rate=1e-3)
+    for k, v in over.items():
+        section, key = k.split("__")
+        cfg[section][key] = v
+    return cfg
+
+
+def test_config_overrides_and_typos():
+    cfg = load_config("quickstart", ["training.epochs=2", "model.stride=16"])
+    assert cfg["training"]["epochs"] == 2 and cfg["model"]["stride"] == 16
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config("quickstart", ["training.epoch=2"])
+
+
+def test_linear_baseline_fit_predict_save_load(tmp_path):
+    result = train(tiny_config(tmp_path))
+    folder = result.output_dir
+    assert {p.name for p in folder.iterdir()} >= {"model.safetensors", "framescope.json", "taxonomy.yaml"}
+    assert not list(folder.glob("*.pkl")) and not list(folder.glob("*.bin"))
+    settings = json.loads((folder / "framescope.json").read_text())
+    assert settings["model_type"] == "linear" and settings["taxonomy"]["name"] == "semeval2023"
+    assert result.report["all"]["span_f1"] > 0.05  # well above nothing on the sample's dev split
+    tagger = load_tagger(folder)
+    docs = load_sample()[:5]
+    spans = tagger.predict(docs)
+    for doc, doc_spans in zip(docs, spans):
+        for s in doc_spans:
+            assert 0 <= s.start < s.end <= len(doc.text)
+            assert doc.text[s.start : s.end].strip() == doc.text[s.start : s.end]
+            assert 0.0 <= s.confidence <= 1.0
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_xlmr"])
+def test_tiny_transformer_trains_saves_and_reloads(fixture, request, tmp_path):
+    base = str(request.getfixturevalue(fixture))
+    result = train(tiny_config(tmp_path, base))
+    folder = result.output_dir
+    names = {p.name for p in folder.iterdir()}
+    assert "model.safetensors" in names and "tokenizer.json" in names and "framescope.json" in names
+    assert not [n for n in names if n.endswith((".bin", ".pkl", ".pt"))]
+    settings = json.loads((folder / "framescope.json").read_text())
+    assert settings["max_length"] == 32 and settings["stride"] == 8
+    assert set(settings["thresholds"]) <= set(settings["techniques"])
+    assert result.train_stats["train_tokens_per_second"] > 0
+    reloaded = load_tagger(folder)
+    text = load_sample()[0].text
+    a = reloaded.token_scores([text])[0]
+    b = load_tagger(folder).token_scores([text])[0]
+    np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
+
+
+def test_long_article_is_windowed_and_mapped_back(tiny_bert, tmp_path):
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.training.transformer import TransformerTagger
+
+    tagger = TransformerTagger.from_base(str(tiny_bert), load_taxonomy(), max_length=32, stride=8)
+    docs = load_sample()
+    text = "\r\n".join(d.text for d in docs[:12])
+    enc = tagger.encode(text)
+    assert len(enc.windows) > 20
+    scores = tagger.token_scores([text, "", docs[0].text])
+    assert scores[0].probs.shape == (len(enc.ids), 2 * len(tagger.techniques))
+    assert scores[1].probs.shape[0] == 0
+    spans = tagger.decode(scores[0], {t: 0.3 for t in tagger.techniques})
+    assert spans, "a random model at threshold 0.3 marks something"
+    for s in spans:
+        assert 0 <= s.start < s.end <= len(text)
+        piece = text[s.start : s.end]
+        assert piece == piece.strip()
+    # batching must not change the scores: the long article alone gives the same
+    alone = tagger.token_scores([text], batch_size=1)[0]
+    np.testing.assert_allclose(alone.probs, scores[0].probs, atol=1e-5)
+
+
+def test_bio_reference_scheme_trains(tiny_bert, tmp_path):
+    cfg = tiny_config(tmp_path, str(tiny_bert))
+    cfg["model"]["scheme"] = "bio"
+    result = train(cfg)
+    assert json.loads((result.output_dir / "framescope.json").read_text())["extra"]["scheme"] == "bio"
+
+
+def test_mlflow_run_contents(tmp_path, monkeypatch):
+    import mlflow
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    cfg = tiny_config(tmp_path)
+    cfg["mlflow"].update(enabled=True, experiment="test-exp", registered_model="fs-test", alias="candidate")
+    result = train(cfg)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.get_run(result.run_id)
+    assert run.data.params["model.type"] == "linear"
+    assert run.data.params["seed"] == "0" and run.data.params["training.batch_size"] == "16"
+    assert "dev.all.span_f1" in run.data.metrics and "dev.de.span_f1" in run.data.metrics
+    assert "dev.technique.Loaded_Language.f1" in run.data.metrics
+    for tag in ("train_fingerprint", "taxonomy", "taxonomy_sha256"):
+        assert run.data.tags[tag]
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert "config.yaml" in artifacts and "results" in artifacts
+    results = {a.path for a in client.list_artifacts(result.run_id, "results")}
+    assert {"results/per_technique.csv", "results/precision_recall.png"} <= results
+    version = client.get_model_version_by_alias("fs-test", "candidate")
+    assert str(version.version) == result.registered_version and version.run_id == result.run_id
+    # the registered model serves predictions through the pyfunc flavour
+    model = mlflow.pyfunc.load_model("models:/fs-test@candidate")
+    import pandas as pd
+
+    out = model.predict(pd.DataFrame({"id": ["a"], "text": ["Diese feigen Verräter lügen uns an."]}))
+    assert list(out["id"]) == ["a"]
