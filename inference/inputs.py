@@ -13,7 +13,7 @@ separators; the id field/column of a JSONL/CSV record, else ``<file name>:<line>
 Language, in order: the record's own language field (JSONL/CSV), the ``lang`` given to
 :func:`iter_inputs` (``--lang``), else detection with `lingua` (deterministic, low
 accuracy mode over all languages, on the first 4,096 characters; ``None`` when no
-language is recognised).
+language is clearly recognised, as for very short texts).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ TEXT_SUFFIXES_IN_FOLDERS = ("*.txt",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
 DETECT_CHARS = 4096
+MIN_RELATIVE_DISTANCE = 0.1  # lingua answers None (unknown) when the top languages are closer
 
 
 @dataclass
@@ -78,7 +79,12 @@ def detect_language(text: str) -> str | None:
     if _DETECTOR is None:
         from lingua import LanguageDetectorBuilder
 
-        _DETECTOR = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
+        _DETECTOR = (
+            LanguageDetectorBuilder.from_all_languages()
+            .with_low_accuracy_mode()
+            .with_minimum_relative_distance(MIN_RELATIVE_DISTANCE)
+            .build()
+        )
     found = _DETECTOR.detect_language_of(text[:DETECT_CHARS])
     if found is None:
         return None

@@ -82,6 +82,14 @@ class Journal:
         """Lock the journal, check it belongs to this model (unless overwriting) and index it."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self._acquire_lock()
+        try:
+            self._open(meta, overwrite)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _open(self, meta: dict[str, Any], overwrite: bool) -> None:
         meta_path = self.dir / META_FILE
         if overwrite:
             for p in self.dir.iterdir():
@@ -92,9 +100,10 @@ class Journal:
                 old = json.loads(meta_path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as err:
                 raise JournalError(f"{meta_path}: unreadable journal ({err}); rerun with --overwrite") from None
-            if old.get("journal_version") != JOURNAL_VERSION:
+            if old.get("journal_version") != JOURNAL_VERSION or old.get("schema_version") != meta.get("schema_version"):
                 raise JournalMismatch(
-                    f"{self.dir} was written by another journal version ({old.get('journal_version')}); "
+                    f"{self.dir} was written by another framescope (journal {old.get('journal_version')}, "
+                    f"schema {old.get('schema_version')}); "
                     "rerun with --overwrite"
                 )
             if old.get("model", {}).get("fingerprint") != meta["model"]["fingerprint"]:
@@ -112,7 +121,6 @@ class Journal:
                 json.dump(self.meta, fh, indent=2, ensure_ascii=False)
                 fh.write("\n")
         self._load_index()
-        return self
 
     def _acquire_lock(self) -> None:
         try:

@@ -14,6 +14,7 @@ an article that contains markup shows it as text.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -42,7 +43,7 @@ CATEGORY_COLOURS: dict[str, str] = {
     "manipulative_wording": "#b59a00",
 }
 FALLBACK_COLOURS = [
-    "#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#332288",
+    "#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#8c564b", "#332288",
     "#117733", "#882255", "#44aa99", "#999933", "#dd7788", "#6699cc", "#997700",
 ]
 UNKNOWN_COLOUR = "#777777"
@@ -71,7 +72,7 @@ def load_results(
     """
     loaded = _load(source)
     items = [r for r, _ in loaded]
-    missing = [(r, check) for r, check in loaded if not r.text]
+    missing = [(k, check) for k, (r, check) in enumerate(loaded) if not r.text]
     if missing:
         candidates: list[Mapping[str, str]] = []
         if texts:
@@ -80,11 +81,12 @@ def load_results(
             sidecar = _sidecar_texts(Path(source))
             if sidecar:
                 candidates.append(sidecar)
-        for r, check in missing:
+        for k, check in missing:
+            r = items[k]
             for pool in candidates:
                 text = pool.get(r.id)
-                if isinstance(text, str) and _text_matches(r, check, text):
-                    r.text = text
+                if isinstance(text, str) and text and _text_matches(r, check, text):
+                    items[k] = dataclasses.replace(r, text=text)  # the caller's object stays as it was
                     break
     return items
 
@@ -129,10 +131,14 @@ def _load(source: Path | str | Sequence[ArticleResult | Mapping[str, Any]]) -> l
         rows: list[Any]
         stripped = raw.lstrip()
         if stripped.startswith("["):
-            rows = json.loads(raw)
+            try:
+                rows = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}: not valid JSON ({err.msg})") from None
         else:
             rows = []
-            for n, line in enumerate(raw.splitlines(), 1):
+            # split on "\n" only: str.splitlines() would also cut at U+2028 inside strings
+            for n, line in enumerate(raw.split("\n"), 1):
                 if not line.strip():
                     continue
                 try:
@@ -253,11 +259,15 @@ def segment_text(text: str, spans: Sequence[ScoredSpan]) -> list[Segment]:
     order = sorted(good, key=lambda i: (spans[i].start, -spans[i].end, i))
     bounds = sorted(cuts)
     out = []
+    active: list[int] = []  # kept in ``order``: outermost first
+    nxt = 0
     for a, b in zip(bounds, bounds[1:]):
-        if a == b:
-            continue
-        active = [i for i in order if spans[i].start <= a and b <= spans[i].end]
-        out.append(Segment(a, b, text[a:b], active))
+        active = [i for i in active if spans[i].end > a]
+        while nxt < len(order) and spans[order[nxt]].start <= a:
+            active.append(order[nxt])
+            nxt += 1
+        # boundaries are cut points, so a span covering a covers the whole run [a, b)
+        out.append(Segment(a, b, text[a:b], list(active)))
     return out
 
 

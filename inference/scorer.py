@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from framescope import __version__
 from framescope.training.tagger import SpanTagger, load_tagger
 
 

@@ -140,6 +140,17 @@ class Taxonomy:
             return self._alias[label]
         raise KeyError(label)
 
+    def resolve_spans(self, spans):
+        """Spans with labels mapped onto this taxonomy; aliases documented as dropped are left out."""
+        from framescope.labels.document import Span
+
+        out = []
+        for s in spans:
+            t = self.resolve(s.technique)
+            if t is not None:
+                out.append(s if t == s.technique else Span(s.start, s.end, t, source=s.source))
+        return out
+
     # -- loading ----------------------------------------------------------------------
     @classmethod
     def from_file(cls, path: str | Path) -> "Taxonomy":

@@ -79,7 +79,7 @@ def sample_results() -> list[ArticleResult]:
         [("Loaded_Language", i, j, 0.97), ("Doubt", k, m, 0.30), ("Whataboutism", i, j, 0.51)],
         lang="de",
     )
-    r3 = make_result("quiet/../../etc", "Nothing to see here.", [], lang=None)
+    r3 = make_result("quiet/../../etc", "Nothing to see here.\u2028Really.", [], lang=None)
     return [r1, r2, r3]
 
 
@@ -303,6 +303,31 @@ def test_jsonl_round_trip_and_missing_fields(tmp_path):
     files = render_report(path)
     page = _article_page(files, "bare")
     assert "carry no article text" in page and "Attack on reputation" in page
+
+
+def test_text_left_out_of_jsonl_comes_from_texts_or_label_studio_sidecar(tmp_path):
+    import hashlib
+
+    results = sample_results()[:2]
+    lines = []
+    for r in results:
+        rec = _export_line(r)
+        del rec["text"]  # as `framescope score` writes it
+        rec["text_sha256"] = hashlib.sha256(r.text.encode("utf-8")).hexdigest()
+        rec["n_chars"] = len(r.text)
+        lines.append(json.dumps(rec, ensure_ascii=False))
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert [r.text for r in load_results(path)] == ["", ""]
+    # explicit texts; a text that does not match the record's hash is not used
+    got = load_results(path, texts={results[0].id: results[0].text, results[1].id: results[1].text + "x"})
+    assert [r.text for r in got] == [results[0].text, ""]
+    # the Label Studio tasks written beside results.jsonl carry the texts
+    tasks = [{"data": {"id": r.id, "text": r.text, "lang": r.lang}, "predictions": []} for r in results]
+    (tmp_path / "labelstudio.json").write_text(json.dumps(tasks), encoding="utf-8")
+    assert [r.text for r in load_results(tmp_path)] == [r.text for r in results]
+    page = _article_page(render_report(path), results[0].id)
+    assert _TextOf.get(page, "article-text") == results[0].text
 
 
 def test_write_report_new_and_existing_folder(tmp_path):

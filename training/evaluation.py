@@ -18,12 +18,7 @@ from framescope.training.metrics.spans import (
 
 def gold_tuples(doc: Document, taxonomy: Taxonomy) -> list[tuple[int, int, str]]:
     """Gold spans mapped onto the taxonomy; aliases documented as dropped are left out."""
-    out = []
-    for s in doc.spans:
-        t = taxonomy.resolve(s.technique)
-        if t is not None:
-            out.append((s.start, s.end, t))
-    return out
+    return [(s.start, s.end, s.technique) for s in taxonomy.resolve_spans(doc.spans)]
 
 
 def score_predictions(

@@ -99,7 +99,7 @@ class LinearTagger(SpanTagger):
         techniques = self.techniques
         offsets, x = self._matrix([d.text for d in docs])
         ys = [
-            token_targets(o, [s for s in _resolved(d, self.taxonomy)], techniques)
+            token_targets(o, self.taxonomy.resolve_spans(d.spans), techniques)
             for d, o in zip(docs, offsets)
         ]
         y = np.concatenate(ys) if ys else np.zeros((0, 2 * len(techniques)), np.float32)
@@ -160,12 +160,3 @@ class LinearTagger(SpanTagger):
             raise ValueError(f"{folder}: weights do not match the settings' techniques")
         return tagger
 
-
-def _resolved(doc: Document, taxonomy: Taxonomy):
-    """The document's spans with labels mapped onto the taxonomy (dropped aliases removed)."""
-    from framescope.labels.document import Span
-
-    for s in doc.spans:
-        t = taxonomy.resolve(s.technique)
-        if t is not None:
-            yield Span(s.start, s.end, t)

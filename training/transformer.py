@@ -12,16 +12,13 @@ token, overlaps resolved by the last span written) as a reference to beat.
 
 from __future__ import annotations
 
-import math
-import os
-import time
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from framescope.labels.document import Document, Span
+from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
 from framescope.training.settings import TaggerSettings, load_folder_taxonomy, save_taxonomy
 from framescope.training.tagger import SpanTagger, TokenScores
@@ -145,7 +142,7 @@ class TransformerTagger(SpanTagger):
         rows = []
         for doc in docs:
             enc = self.encode(doc.text)
-            spans = [Span(s.start, s.end, t) for s in doc.spans if (t := self.taxonomy.resolve(s.technique))]
+            spans = self.taxonomy.resolve_spans(doc.spans)
             y = token_targets(enc.offsets, spans, self.techniques)
             if self.scheme == "bio":
                 y = _to_bio(y, k)

@@ -1,0 +1,73 @@
+"""Compare trained models with the two references on the minilm-semeval dev split.
+
+Usage (from the project root, after `framescope train minilm-semeval` and
+`framescope train bio-reference`):
+
+    python benchmarks/semeval_references.py runs/minilm-semeval/model runs/bio-reference/model \
+        --out docs/results/semeval-dev.json
+
+References: (a) the textbook single-label BIO recipe (the bio-reference model, decoded both
+textbook-style at 0.5 and with framescope's calibrated thresholds), (b) the degenerate
+baseline marking every paragraph as the language's most frequent training technique.
+Everything is scored on the same article-level dev split the training config makes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from framescope.labels.taxonomy import load_taxonomy
+from framescope.training.config import load_config
+from framescope.training.evaluation import most_frequent_technique_baseline, score_predictions
+from framescope.training.tagger import load_tagger
+from framescope.training.train import prepare_data
+
+KEYS = ("span_precision", "span_recall", "span_f1", "span_identification_f1", "paragraph_micro_f1",
+        "mean_pred_span_length", "mean_gold_span_length", "n_pred", "n_gold")
+
+
+def summarise(report: dict) -> dict:
+    return {g: {k: m[k] for k in KEYS} | {"per_technique": m["per_technique"]} for g, m in report.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="*", help="model folders to compare")
+    ap.add_argument("--config", default="minilm-semeval", help="the config whose data split to use")
+    ap.add_argument("--out", type=Path, help="write all figures as JSON here")
+    args = ap.parse_args()
+    cfg = load_config(args.config)
+    taxonomy = load_taxonomy(cfg["taxonomy"])
+    train_docs, dev_docs = prepare_data(cfg, taxonomy)
+    results = {"split": {"train": len(train_docs), "dev": len(dev_docs), "config": args.config}}
+    results["most_frequent_paragraphs"] = summarise(most_frequent_technique_baseline(train_docs, dev_docs, taxonomy))
+    for folder in args.models:
+        tagger = load_tagger(folder)
+        scores = tagger.token_scores([d.text for d in dev_docs])
+        name = Path(folder).parent.name if Path(folder).name == "model" else Path(folder).name
+        preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
+        results[f"{name} (calibrated)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
+        if tagger.settings.extra.get("scheme") == "bio":
+            fixed = {t: 0.5 for t in tagger.techniques}
+            preds = [[p.as_tuple() for p in tagger.decode(s, fixed)] for s in scores]
+            results[f"{name} (textbook argmax-like, 0.5)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
+    print(f"{'system':45s} {'lang':4s} {'spanP':>6s} {'spanR':>6s} {'spanF1':>6s} {'paraF1':>6s} {'predLen':>7s} {'goldLen':>7s}")
+    for system, rep in results.items():
+        if system == "split":
+            continue
+        for lang in ("de", "en", "all"):
+            m = rep.get(lang)
+            if m:
+                print(f"{system:45s} {lang:4s} {m['span_precision']:6.3f} {m['span_recall']:6.3f} {m['span_f1']:6.3f} "
+                      f"{m['paragraph_micro_f1']:6.3f} {m['mean_pred_span_length']:7.1f} {m['mean_gold_span_length']:7.1f}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""framescope.inference.exports: the versioned schema, enforced on every written format."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from framescope.inference import exports as ex
+
+EXAMPLES = resources.files("framescope.inference") / "examples"
+SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """The quickstart baseline, trained once per session (shared by the inference test files)."""
+    out = tmp_path_factory.getbasetemp() / "quickstart-model"
+    if not (out / "framescope.json").exists():
+        from framescope.training.config import load_config
+        from framescope.training.train import train
+
+        cfg = load_config("quickstart")
+        cfg["mlflow"]["enabled"] = False
+        cfg["output_dir"] = str(out)
+        train(cfg)
+    return out
+
+
+@pytest.fixture(scope="module")
+def written(model_dir, tmp_path_factory):
+    from framescope.inference.scorer import Scorer
+
+    scorer = Scorer.from_pretrained(model_dir)
+    texts = {name: (EXAMPLES / name).read_text(encoding="utf-8") for name in ("de_article.txt", "en_article.txt")}
+    texts["plain.txt"] = "A short, calm sentence."
+    techniques = scorer.tagger.techniques
+    categories = ex.categories_of(scorer.taxonomy, techniques)
+    out = tmp_path_factory.mktemp("exports")
+    results = scorer.score_texts(list(texts.values()), list(texts), ["de", "en", None])
+    with ex.ExportWriter(out, ex.FORMATS, techniques, categories) as w:
+        for r in results:
+            w.add(ex.result_record(r, "0" * 64), r.text)
+    ex.write_errors(out, [{"id": None, "source": "x.jsonl:3", "reason": "not valid JSON"}], ex.FORMATS)
+    return out, texts, techniques, categories
+
+
+def test_every_file_matches_its_schema(written):
+    out, texts, techniques, categories = written
+    art_schema = ex.articles_schema(techniques, categories)
+    a_pq = ex.validate_parquet(out / ex.ARTICLES_PARQUET, art_schema)
+    a_csv = ex.validate_csv(out / ex.ARTICLES_CSV, art_schema)
+    s_pq = ex.validate_parquet(out / ex.SPANS_PARQUET, ex.SPANS_SCHEMA)
+    s_csv = ex.validate_csv(out / ex.SPANS_CSV, ex.SPANS_SCHEMA)
+    res = ex.validate_jsonl(out / ex.RESULTS_FILE, ex.results_schema(techniques, categories))
+    ex.validate_csv(out / ex.ERRORS_CSV, ex.ERRORS_SCHEMA)
+    assert a_pq.equals(a_csv) and s_pq.equals(s_csv)  # CSV round-trips to the same values
+    assert a_pq.num_rows == res.num_rows == 3
+    assert s_pq.num_rows == sum(len(r["spans"]) for r in res.to_pylist()) > 0
+    assert a_pq.column("n_spans").to_pylist() == [len(r["spans"]) for r in res.to_pylist()]
+    assert set(a_pq.column("schema_version").to_pylist()) == {ex.SCHEMA_VERSION}
+    cols = a_pq.column_names
+    assert [c for c in cols if c.startswith("score_")] == [f"score_{t}" for t in techniques]
+    assert [c for c in cols if c.startswith("category_")] == [f"category_{c}" for c in categories]
+    errors = [json.loads(line) for line in (out / ex.ERRORS_JSONL).read_text(encoding="utf-8").splitlines()]
+    assert errors == [{"id": None, "source": "x.jsonl:3", "reason": "not valid JSON", "schema_version": ex.SCHEMA_VERSION}]
+
+
+def test_scores_follow_the_documented_definition(written):
+    out, *_ = written
+    for rec in map(json.loads, (out / ex.RESULTS_FILE).read_text(encoding="utf-8").splitlines()):
+        for tech, ts in rec["techniques"].items():
+            mine = [s["confidence"] for s in rec["spans"] if s["technique"] == tech]
+            assert ts["score"] == max(mine, default=0.0) and ts["spans"] == len(mine)
+            assert 0.0 <= ts["coverage"] <= 1.0
+        for cat, score in rec["categories"].items():
+            assert score == max((s["confidence"] for s in rec["spans"] if s["category"] == cat), default=0.0)
+        assert rec["overall"] == max(rec["categories"].values())
+
+
+def test_span_text_is_the_article_slice(written):
+    out, texts, *_ = written
+    spans = pq.read_table(out / ex.SPANS_PARQUET).to_pylist()
+    assert spans
+    for s in spans:
+        assert texts[s["article_id"]][s["start"] : s["end"]] == s["text"]
+    for rec in map(json.loads, (out / ex.RESULTS_FILE).read_text(encoding="utf-8").splitlines()):
+        for s in rec["spans"]:
+            assert texts[rec["id"]][s["start"] : s["end"]] == s["text"]
+    tasks = json.loads((out / ex.LABELSTUDIO_FILE).read_text(encoding="utf-8"))
+    assert [t["data"]["id"] for t in tasks] == list(texts)
+    for t in tasks:
+        for r in t["predictions"][0]["result"]:
+            v = r["value"]
+            assert t["data"]["text"][v["start"] : v["end"]] == v["text"] and 0 <= r["score"] <= 1
+
+
+def test_validators_reject_drift(written, tmp_path):
+    out, _, techniques, categories = written
+    schema = ex.articles_schema(techniques, categories)
+    table = pq.read_table(out / ex.ARTICLES_PARQUET)
+    pq.write_table(table.drop_columns(["n_spans"]), tmp_path / "a.parquet")
+    with pytest.raises(ex.SchemaError):
+        ex.validate_parquet(tmp_path / "a.parquet", schema)
+    pq.write_table(table.set_column(0, "id", pa.array([1, 2, 3])), tmp_path / "b.parquet")
+    with pytest.raises(ex.SchemaError):
+        ex.validate_parquet(tmp_path / "b.parquet", schema)
+    lines = (out / ex.ARTICLES_CSV).read_text(encoding="utf-8").splitlines()
+    (tmp_path / "c.csv").write_text("\n".join([lines[0].replace('"n_spans"', '"spans"')] + lines[1:]) + "\n", encoding="utf-8")
+    with pytest.raises(ex.SchemaError):
+        ex.validate_csv(tmp_path / "c.csv", schema)
+    rec = json.loads((out / ex.RESULTS_FILE).read_text(encoding="utf-8").splitlines()[0])
+    rec["extra"] = 1
+    (tmp_path / "d.jsonl").write_text(json.dumps(rec) + "\n", encoding="utf-8")
+    with pytest.raises(ex.SchemaError):
+        ex.validate_jsonl(tmp_path / "d.jsonl", ex.results_schema(techniques, categories))
+
+
+def test_parse_formats():
+    assert ex.parse_formats(None) == list(ex.FORMATS) == ex.parse_formats("all")
+    assert ex.parse_formats("csv, JSONL,csv") == ["csv", "jsonl"]
+    with pytest.raises(ValueError, match="unknown format 'xlsx'"):
+        ex.parse_formats("csv,xlsx")
+
+
+def test_schema_doc_covers_every_field():
+    doc = SCHEMA_DOC.read_text(encoding="utf-8")
+    assert f"`SCHEMA_VERSION = \"{ex.SCHEMA_VERSION}\"`" in doc or f"schema version {ex.SCHEMA_VERSION}" in doc.lower()
+    documented = set(re.findall(r"^\| `([^`]+)`", doc, flags=re.M))
+    fixed = [f.name for f in ex.articles_schema([], [])]
+    needed = set(fixed) | {"score_<Technique>", "category_<id>"}
+    needed |= set(ex.SPANS_SCHEMA.names) | set(ex.ERRORS_SCHEMA.names)
+    needed |= set(ex.results_schema([], []).names) | {"techniques.<Technique>.score", "techniques.<Technique>.spans",
+                                                     "techniques.<Technique>.coverage", "categories.<id>"}
+    needed |= {f"spans[].{n}" for n in ex.SPAN_STRUCT.names}
+    assert needed <= documented, sorted(needed - documented)
