@@ -75,17 +75,6 @@ def _load_scorer(model: str | None):
         raise UsageError(f"--model {model}: cannot load: {err}") from None
 
 
-def _public(paths: Sequence[Path]) -> None:
-    """Temp-file writes create 0600 files; exports are meant to be shared: honour the umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for p in paths:
-        try:
-            os.chmod(p, 0o666 & ~mask)
-        except OSError:
-            pass
-
-
 def run_score(
     inputs: Sequence[str],
     *,
@@ -180,9 +169,12 @@ def run_score(
             progress.update(task, total=done, completed=done)
 
         # exports, from the journal, in input order
+        texts: dict[str, str] = {}
         with ex.ExportWriter(out, fmts, techniques, categories) as writer:
             for rec, text in journal.iter_entries(order):
                 writer.add(rec, text)
+                if html:  # the report highlights spans in the text, which results.jsonl leaves out
+                    texts[rec["id"]] = text
                 summary.articles += 1
                 for s in rec["spans"]:
                     summary.spans_per_technique[s["technique"]] += 1
@@ -208,9 +200,8 @@ def run_score(
             },
         )
     )
-    _public(summary.files)
     if html:
-        summary.report = _html_report(out / ex.RESULTS_FILE, out)
+        summary.report = _html_report(out / ex.RESULTS_FILE, out, texts)
     return summary
 
 
@@ -278,13 +269,13 @@ def _progress(enabled: bool):
     )
 
 
-def _html_report(results: Path, out_dir: Path) -> Path | None:
+def _html_report(results: Path, out_dir: Path, texts: dict[str, str] | None = None) -> Path | None:
     try:
         from framescope.inference.report import write_report
     except ImportError:
         err_console.print("[yellow]warning[/yellow] the HTML report is not available in this version (no framescope.inference.report)")
         return None
-    return write_report(results, out_dir)
+    return write_report(results, out_dir, texts=texts)
 
 
 def print_summary(summary: ScoreSummary) -> None:

@@ -131,3 +131,14 @@ def test_mlflow_run_contents(tmp_path, monkeypatch):
 
     out = model.predict(pd.DataFrame({"id": ["a"], "text": ["Diese feigen Verräter lügen uns an."]}))
     assert list(out["id"]) == ["a"]
+
+
+def test_linear_scores_in_bounded_chunks_match_one_pass(tmp_path):
+    from framescope.training.linear import LinearTagger
+
+    result = train(tiny_config(tmp_path))
+    tagger = LinearTagger.from_pretrained(result.output_dir)
+    text = "\n".join(d.text for d in load_sample()[:10])
+    chunked = tagger.token_scores([text], chunk=37)[0].probs
+    whole = tagger.token_scores([text], chunk=10**9)[0].probs
+    np.testing.assert_array_equal(chunked, whole)

@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
         "stride": 64,
         "scheme": "multilabel",  # multilabel (framescope) | bio (the textbook single-label reference)
     },
-    "linear": {"n_features": 65536, "alpha": 1.0e-5, "epochs": 10},
+    "linear": {"n_features": 65536, "alpha": 1.0e-3, "epochs": 15, "pos_weight_max": 10.0},
     "training": {
         "epochs": 3.0,
         "max_steps": -1,

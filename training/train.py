@@ -66,7 +66,10 @@ def build_tagger(config: dict, taxonomy: Taxonomy):
         from framescope.training.linear import LinearTagger
 
         lc = config["linear"]
-        return LinearTagger(taxonomy, n_features=lc["n_features"], alpha=lc["alpha"], epochs=lc["epochs"], seed=config["seed"])
+        return LinearTagger(
+            taxonomy, n_features=lc["n_features"], alpha=lc["alpha"], epochs=lc["epochs"],
+            seed=config["seed"], pos_weight_max=lc["pos_weight_max"],
+        )
     if m["type"] == "transformer":
         from framescope.training.transformer import TransformerTagger
 

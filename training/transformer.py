@@ -163,18 +163,33 @@ class TransformerTagger(SpanTagger):
         return rows
 
     # -- inference -------------------------------------------------------------------------
+    #: Windows per forward pass and the cap on padded tokens per batch (rows x longest row).
+    #: Tuned on a 2-core CPU with MiniLM-L6 (docs/benchmarks.md); batching never changes the
+    #: scores beyond float rounding because every window is scored on its own attention mask.
+    batch_size: int = 32
+    max_batch_tokens: int = 8192
+
+    def set_threads(self, threads: int | None) -> None:
+        """Intra-op threads of the forward pass (``torch.set_num_threads``; process-wide)."""
+        if threads:
+            torch.set_num_threads(int(threads))
+
     @torch.inference_mode()
     def token_scores(
-        self, texts: Sequence[str], progress: bool = False, batch_size: int = 32, max_batch_tokens: int = 8192
+        self,
+        texts: Sequence[str],
+        progress: bool = False,
+        batch_size: int | None = None,
+        max_batch_tokens: int | None = None,
     ) -> list[TokenScores]:
         """Score all windows of all texts in length-sorted batches, then merge per article."""
-        self.model.eval()
+        batch_size = batch_size or self.batch_size
+        max_batch_tokens = max_batch_tokens or self.max_batch_tokens
         encoded = [self.encode(t) for t in texts]
         jobs = [(d, w) for d, enc in enumerate(encoded) for w, (a, b) in enumerate(enc.windows) if b > a]
         jobs.sort(key=lambda j: encoded[j[0]].windows[j[1]][1] - encoded[j[0]].windows[j[1]][0])
         results: dict[tuple[int, int], np.ndarray] = {}
         pad = self.tokenizer.pad_token_id or 0
-        device = next(self.model.parameters()).device
         i = 0
         while i < len(jobs):
             longest = 0
@@ -189,13 +204,12 @@ class TransformerTagger(SpanTagger):
             batch = jobs[i:j]
             inputs = [self._inputs(encoded[d].ids[slice(*encoded[d].windows[w])]) for d, w in batch]
             width = max(len(x) for x in inputs)
-            ids = torch.full((len(inputs), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(inputs), width), dtype=torch.long)
+            ids = np.full((len(inputs), width), pad, dtype=np.int64)
+            mask = np.zeros((len(inputs), width), dtype=np.int64)
             for r, x in enumerate(inputs):
-                ids[r, : len(x)] = torch.tensor(x)
+                ids[r, : len(x)] = x
                 mask[r, : len(x)] = 1
-            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float().cpu()
-            probs = self._channel_probs(logits).numpy()
+            probs = self._window_probs(ids, mask)
             for r, (d, w) in enumerate(batch):
                 a, b = encoded[d].windows[w]
                 results[(d, w)] = probs[r, self._prefix : self._prefix + (b - a)]
@@ -211,6 +225,19 @@ class TransformerTagger(SpanTagger):
             wins = [(a, b) for a, b in enc.windows if b > a]
             out.append(TokenScores(enc.offsets, merge_window_scores(n, wins, scores, channels)))
         return out
+
+    def _window_probs(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """One padded batch ``[B, L]`` (int64 ids and mask) -> channel probabilities ``[B, L, 2K]``.
+
+        The only backend-specific step of scoring: :class:`framescope.inference.onnx_backend.OnnxTagger`
+        overrides it with an ONNX Runtime session.
+        """
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        logits = self.model(
+            input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device)
+        ).logits.float().cpu()
+        return self._channel_probs(logits).numpy()
 
     def _channel_probs(self, logits: torch.Tensor) -> torch.Tensor:
         if self.scheme == "multilabel":
