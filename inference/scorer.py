@@ -78,7 +78,10 @@ class Scorer:
         self.version = version or tagger.settings.framescope_version
 
     @classmethod
-    def from_pretrained(cls, path_or_uri: str | Path, expected_taxonomy: str | None = None) -> "Scorer":
+    def from_pretrained(
+        cls, path_or_uri: str | Path, expected_taxonomy: str | None = None, backend: str = "torch"
+    ) -> "Scorer":
+        """``backend``: ``torch`` (default), ``onnx-fp32`` or ``onnx-int8`` (see ``load_tagger``)."""
         text = str(path_or_uri)
         name = "framescope"
         version = ""
@@ -95,7 +98,7 @@ class Scorer:
             name, version = text, ""
         else:
             folder = Path(text)
-        tagger = load_tagger(folder)
+        tagger = load_tagger(folder, backend=backend)
         if expected_taxonomy is not None:
             from framescope.labels.taxonomy import load_taxonomy
 

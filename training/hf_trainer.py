@@ -97,6 +97,22 @@ class SpanTrainer(Trainer):
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
         """Article-level dev evaluation: whole articles, calibrated thresholds, span F1."""
+        metrics = self._dev_metrics(metric_key_prefix) if _rank() == 0 else None
+        if _world_size() > 1:
+            # DDP keeps the weights equal on every rank, but only the main process scores
+            # the dev articles; its metrics go to all ranks, so best-checkpoint and early
+            # stopping decisions agree (every rank evaluates at the same steps: no deadlock)
+            box = [metrics]
+            torch.distributed.broadcast_object_list(box, src=0)
+            metrics = box[0]
+        self.log(metrics)
+        if self.on_eval is not None:
+            self.on_eval(metrics, self.state)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        self.model.train()
+        return metrics
+
+    def _dev_metrics(self, metric_key_prefix: str) -> dict:
         t0 = time.time()
         cal_cfg = self.fs_config["calibration"]
         scores = self.tagger.token_scores([d.text for d in self.dev_docs])
@@ -116,12 +132,19 @@ class SpanTrainer(Trainer):
             f"{metric_key_prefix}_n_pred": float(m["n_pred"]),
             f"{metric_key_prefix}_seconds": time.time() - t0,
         }
-        self.log(metrics)
-        if self.on_eval is not None:
-            self.on_eval(metrics, self.state)
-        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
-        self.model.train()
         return metrics
+
+
+def _world_size() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size()
+    return 1
+
+
+def _rank() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return 0
 
 
 def _pos_weight(rows: Sequence[dict], cap: float) -> torch.Tensor:

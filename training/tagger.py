@@ -57,14 +57,27 @@ class SpanTagger:
         raise NotImplementedError
 
 
-def load_tagger(folder: str | Path) -> SpanTagger:
-    """Open a model folder written by any framescope tagger's ``save_pretrained``."""
+def load_tagger(folder: str | Path, backend: str = "torch") -> SpanTagger:
+    """Open a model folder written by any framescope tagger's ``save_pretrained``.
+
+    ``backend`` picks the transformer's forward pass: ``torch`` (the safetensors weights),
+    ``onnx-fp32`` or ``onnx-int8`` (``model.onnx`` / ``model.int8.onnx`` written by
+    ``framescope export-onnx``; needs the ``onnx`` extra). The linear baseline has only ``torch``.
+    """
+    if backend not in ("torch", "onnx-fp32", "onnx-int8"):
+        raise ValueError(f"backend must be torch, onnx-fp32 or onnx-int8, not {backend!r}")
     settings = TaggerSettings.load(folder)
     if settings.model_type == "linear":
+        if backend != "torch":
+            raise ValueError(f"{folder}: the linear baseline has no {backend} backend")
         from framescope.training.linear import LinearTagger
 
         return LinearTagger.from_pretrained(folder)
     if settings.model_type == "transformer":
+        if backend != "torch":
+            from framescope.inference.onnx_backend import OnnxTagger
+
+            return OnnxTagger.from_pretrained(folder, quantized=backend == "onnx-int8")
         from framescope.training.transformer import TransformerTagger
 
         return TransformerTagger.from_pretrained(folder)

@@ -115,7 +115,7 @@ class Tracker:
         import mlflow
 
         self._mlflow = mlflow
-        if os.environ.get("LOCAL_RANK", "0") not in ("0", "-1"):
+        if os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) not in ("0", "-1", ""):
             self.enabled = False  # only the main process of a distributed run logs
             return self
         mlflow.set_experiment(self.config["mlflow"]["experiment"])

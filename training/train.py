@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,15 @@ def prepare_data(config: dict, taxonomy: Taxonomy) -> tuple[list[Document], list
     return train, dev
 
 
+def is_main_process() -> bool:
+    """False in the non-main processes of a distributed run (``torchrun``, ``accelerate launch``).
+
+    The launchers set ``RANK`` (global) and ``LOCAL_RANK``; a single process sets neither.
+    """
+    rank = os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))
+    return rank in ("0", "-1", "")
+
+
 def build_tagger(config: dict, taxonomy: Taxonomy):
     m = config["model"]
     if m["type"] == "linear":
@@ -100,6 +110,11 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
             train_stats: dict = {}
         else:
             train_stats = tagger.fit(train_docs, dev_docs, config, tracker=tracker, say=say)
+        out = Path(config["output_dir"])
+        if not is_main_process():
+            # distributed training: the weights are the same on every rank; only the main
+            # process calibrates, evaluates, writes the folder and logs to MLflow
+            return TrainResult(out, {}, {}, None, None, None, time.time() - t0, train_stats)
         say(f"trained in {time.time() - t0:.1f}s; calibrating on dev")
         cal_cfg = config["calibration"]
         scores = tagger.token_scores([d.text for d in dev_docs])
@@ -116,7 +131,6 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         tagger.settings.name = config["mlflow"].get("registered_model") or config["name"]
         preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
         report = score_predictions(dev_docs, preds, taxonomy)
-        out = Path(config["output_dir"])
         tagger.settings.extra.update({"config_name": config["name"], "train_fingerprint": fingerprint(train_docs)})
         tagger.save_pretrained(out)
         (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

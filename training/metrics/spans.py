@@ -500,3 +500,21 @@ def span_lengths(predictions: Sequence[DocSpans]) -> float:
             total += e - s
             count += 1
     return total / count if count else 0.0
+
+
+def span_record_feature():
+    """The ``datasets`` feature of one document's spans, shared by the evaluate modules.
+
+    A list of span records: ``datasets.Sequence(dict)`` would store spans column-wise and,
+    since datasets 4, only accept ``{"start": [...], ...}``; a list of structs takes the
+    natural list-of-dicts input on every datasets version.
+    """
+    import datasets
+
+    return [
+        {
+            "start": datasets.Value("int32"),
+            "end": datasets.Value("int32"),
+            "technique": datasets.Value("string"),
+        }
+    ]

@@ -10,7 +10,7 @@ Load it offline with ``framescope.training.metrics.load_metric("framescope_parag
 import datasets
 import evaluate
 
-from framescope.training.metrics.spans import paragraph_micro_f1
+from framescope.training.metrics.spans import paragraph_micro_f1, span_record_feature
 
 _CITATION = """\
 @inproceedings{piskorski-etal-2023-semeval,
@@ -52,21 +52,14 @@ Examples:
     0.6666666666666666
 """
 
-_SPAN = {
-    "start": datasets.Value("int32"),
-    "end": datasets.Value("int32"),
-    "technique": datasets.Value("string"),
-}
-
-
 def _features():
     # `texts` is its own input column (evaluate passes every feature column to
     # _compute), which keeps predictions and references the same shape as in the
     # other framescope span metrics: one list of span records per document.
     return datasets.Features(
         {
-            "predictions": [dict(_SPAN)],
-            "references": [dict(_SPAN)],
+            "predictions": span_record_feature(),
+            "references": span_record_feature(),
             "texts": datasets.Value("string"),
         }
     )

@@ -9,7 +9,7 @@ module can never disagree. Load it offline with
 import datasets
 import evaluate
 
-from framescope.training.metrics.spans import span_prf
+from framescope.training.metrics.spans import span_prf, span_record_feature
 
 _CITATION = """\
 @inproceedings{da-san-martino-etal-2020-semeval,
@@ -48,18 +48,8 @@ Examples:
     0.6666666666666666
 """
 
-_SPAN = {
-    "start": datasets.Value("int32"),
-    "end": datasets.Value("int32"),
-    "technique": datasets.Value("string"),
-}
-
-
 def _span_features():
-    # One list of span records per document. (`datasets.Sequence(dict)` would store the
-    # spans column-wise and, since datasets 4, only accept {"start": [...], ...}; a list
-    # of structs takes the natural list-of-dicts input on every datasets version.)
-    return datasets.Features({"predictions": [dict(_SPAN)], "references": [dict(_SPAN)]})
+    return datasets.Features({"predictions": span_record_feature(), "references": span_record_feature()})
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)

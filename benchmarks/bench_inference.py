@@ -1,0 +1,239 @@
+"""Inference speed: Hugging Face pipeline vs framescope (PyTorch fp32, ONNX fp32, ONNX int8).
+
+    python benchmarks/bench_inference.py --model /work/runs/runs/minilm-semeval/model \\
+        --threads 2 --repeats 3 --out benchmarks/results/inference.json
+
+One process, one model folder, one set of articles (default: the 50 unlabeled German
+articles of ``../shared/data/semeval2023/de/test-articles-subtask-3``, else the sample
+corpus), every backend on 2 intra-op threads (``torch.set_num_threads`` and ONNX Runtime's
+``intra_op_num_threads``). Missing ``model.onnx`` / ``model.int8.onnx`` are exported first
+(not timed).
+
+What is timed, per backend, for the whole article set:
+
+* **framescope torch fp32 / onnx fp32 / onnx int8**: ``tagger.token_scores(texts)`` (tokenize
+  every article whole, plan its windows, score the windows of all articles in length-sorted
+  batches, average overlapping windows) plus ``tagger.decode`` of every article with the
+  model's calibrated thresholds, i.e. texts in, character spans out.
+* **pipeline**: ``transformers.pipeline("token-classification", model=tagger.model,
+  tokenizer=tagger.tokenizer, aggregation_strategy=None)`` (the same PyTorch module object)
+  fed *the same windows* framescope scores, as text: for every article, framescope's
+  ``tagger.encode(text)`` gives the token offsets and the window plan, and window
+  ``[first, last)`` becomes ``text[offsets[first][0]:offsets[last - 1][1]]``. The pipeline
+  re-tokenizes each window text (adding [CLS]/[SEP]), so it gets the same window contents
+  (its token counts are reported beside framescope's; a few tokens can differ at window
+  edges). The window texts are cut before the clock starts; the pipeline does not merge
+  overlapping windows or decode spans (it returns per-token argmax labels), so it does less
+  work than framescope. Batch sizes 1, 8 and 32 are timed and the best is the baseline.
+
+Repetitions are interleaved (every backend once, then again) and the median is reported,
+so load that changes during the run hits all backends alike.
+
+Checks (same run):
+
+* framescope torch fp32 spans == ONNX fp32 spans, exactly (start, end, technique);
+* torch fp32 batched (all articles in one ``token_scores`` call) == each article scored alone;
+* ONNX int8 spans against torch fp32 spans: ``span_prf`` F1 (SemEval partial-overlap credit).
+
+``tokens/s`` counts model input tokens (window tokens + the 2 special tokens per window) as
+planned by framescope, identical for every backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+
+def load_articles(limit: int | None) -> tuple[list[str], str]:
+    from framescope.labels.io import read_documents
+    from framescope.labels.sample import load_sample
+
+    shared = Path(os.environ.get("FRAMESCOPE_SHARED_DATA", "../shared/data"))
+    path = shared / "semeval2023" / "de" / "test-articles-subtask-3"
+    if path.is_dir():
+        docs = read_documents(path, "semeval2023", check=False)
+        source = str(path)
+    else:
+        docs = load_sample()
+        source = "framescope sample corpus"
+    docs = sorted(docs, key=lambda d: d.id)
+    if limit:
+        docs = docs[:limit]
+    return [d.text for d in docs], source
+
+
+def window_texts(tagger, texts: list[str]) -> tuple[list[str], int]:
+    """framescope's windows as text slices, and the model input tokens framescope scores."""
+    out, tokens = [], 0
+    for text in texts:
+        enc = tagger.encode(text)
+        for a, b in enc.windows:
+            if b > a:
+                out.append(text[int(enc.offsets[a][0]) : int(enc.offsets[b - 1][1])])
+                tokens += b - a + tagger._n_special
+    return out, tokens
+
+
+def spans_of(tagger, scores) -> list[list[tuple[int, int, str]]]:
+    return [[s.as_tuple() for s in tagger.decode(ts)] for ts in scores]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="/work/runs/runs/minilm-semeval/model")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=None, help="only the first N articles (development)")
+    ap.add_argument("--pipeline-batch-sizes", default="1,8,32")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    from transformers import pipeline
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+
+    from framescope.inference.onnx_backend import FP32_FILE, INT8_FILE, OnnxTagger, export_onnx
+    from framescope.training.metrics.spans import span_prf
+    from framescope.training.tagger import load_tagger
+
+    folder = Path(args.model)
+    if not (folder / FP32_FILE).is_file() or not (folder / INT8_FILE).is_file():
+        print(f"exporting ONNX files into {folder} ...", flush=True)
+        export_onnx(folder, quantize=True)
+
+    texts, source = load_articles(args.limit)
+    torch_tagger = load_tagger(folder)
+    onnx_fp32 = OnnxTagger.from_pretrained(folder, quantized=False, threads=args.threads)
+    onnx_int8 = OnnxTagger.from_pretrained(folder, quantized=True, threads=args.threads)
+    windows, n_tokens = window_texts(torch_tagger, texts)
+    n_chars = sum(map(len, texts))
+    print(f"{len(texts)} articles from {source}: {n_chars:,} characters, {len(windows)} windows, "
+          f"{n_tokens:,} model input tokens; threads={args.threads}", flush=True)
+
+    pipe = pipeline("token-classification", model=torch_tagger.model, tokenizer=torch_tagger.tokenizer,
+                    aggregation_strategy=None, device=-1)
+    pipe_tokens = sum(len(torch_tagger.tokenizer(w)["input_ids"]) for w in windows)
+    batch_sizes = [int(b) for b in args.pipeline_batch_sizes.split(",") if b]
+
+    def run_framescope(tagger):
+        return spans_of(tagger, tagger.token_scores(texts))
+
+    runs = {f"pipeline bs={b}": (lambda b=b: pipe(windows, batch_size=b)) for b in batch_sizes}
+    runs["framescope torch fp32"] = lambda: run_framescope(torch_tagger)
+    runs["framescope onnx fp32"] = lambda: run_framescope(onnx_fp32)
+    runs["framescope onnx int8"] = lambda: run_framescope(onnx_int8)
+
+    # warm-up (one small call each: allocators, ORT kernels, pipeline setup)
+    for name, fn in runs.items():
+        if name.startswith("pipeline"):
+            pipe(windows[:2], batch_size=2)
+    for tagger in (torch_tagger, onnx_fp32, onnx_int8):
+        tagger.token_scores(texts[:1])
+
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    outputs: dict[str, object] = {}
+    for rep in range(args.repeats):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            outputs[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+            print(f"  rep {rep + 1}/{args.repeats} {name:24s} {times[name][-1]:8.2f} s", flush=True)
+
+    rows = {}
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        rows[name] = {
+            "seconds_median": round(med, 3),
+            "seconds_all": [round(t, 3) for t in ts],
+            "articles_per_s": round(len(texts) / med, 3),
+            "tokens_per_s": round(n_tokens / med, 1),
+        }
+    pipe_names = [n for n in rows if n.startswith("pipeline")]
+    best_pipe = max(pipe_names, key=lambda n: rows[n]["articles_per_s"])
+    base = rows[best_pipe]["articles_per_s"]
+    for name in rows:
+        rows[name]["speedup_vs_best_pipeline"] = round(rows[name]["articles_per_s"] / base, 3)
+
+    # -- checks ------------------------------------------------------------------------
+    ref = outputs["framescope torch fp32"]
+    fp32 = outputs["framescope onnx fp32"]
+    int8 = outputs["framescope onnx int8"]
+    alone = [spans_of(torch_tagger, torch_tagger.token_scores([t]))[0] for t in texts]
+    n_ref = sum(map(len, ref))
+
+    def differing(a, b):
+        return sum(len(set(x) ^ set(y)) for x, y in zip(a, b))
+
+    prf = span_prf(int8, ref)
+    checks = {
+        "torch_fp32_spans": n_ref,
+        "onnx_fp32_identical_spans": fp32 == ref,
+        "onnx_fp32_differing_spans": differing(fp32, ref),
+        "batched_vs_alone_identical_spans": alone == ref,
+        "batched_vs_alone_differing_spans": differing(alone, ref),
+        "onnx_int8_spans": sum(map(len, int8)),
+        "onnx_int8_vs_torch_fp32": {k: round(prf[k], 4) for k in ("precision", "recall", "f1")},
+        "onnx_int8_identical_spans": int8 == ref,
+    }
+
+    import onnxruntime
+    import transformers
+
+    result = {
+        "model": str(folder),
+        "articles": len(texts),
+        "source": source,
+        "characters": n_chars,
+        "windows": len(windows),
+        "model_input_tokens": n_tokens,
+        "pipeline_input_tokens": pipe_tokens,
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "best_pipeline": best_pipe,
+        "results": rows,
+        "checks": checks,
+        "targets": {
+            "torch_fp32_vs_pipeline >= 1.5": rows["framescope torch fp32"]["speedup_vs_best_pipeline"],
+            "onnx_int8_vs_pipeline >= 3": rows["framescope onnx int8"]["speedup_vs_best_pipeline"],
+        },
+        "environment": {
+            "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "batch_size": torch_tagger.batch_size,
+            "max_batch_tokens": torch_tagger.max_batch_tokens,
+        },
+    }
+
+    print()
+    print(f"| backend | median s | articles/s | tokens/s | vs best pipeline |")
+    print(f"|---|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['seconds_median']:.2f} | {r['articles_per_s']:.2f} | {r['tokens_per_s']:,.0f} "
+              f"| {r['speedup_vs_best_pipeline']:.2f}x |")
+    print()
+    print(json.dumps(checks, indent=2))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

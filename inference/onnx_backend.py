@@ -1,0 +1,233 @@
+"""ONNX Runtime backend for the transformer tagger: export, dynamic int8 quantization, scoring.
+
+Only the forward pass changes. :class:`OnnxTagger` *is* a :class:`TransformerTagger`
+(same tokenizer, same window plan, same length-sorted batching, same window merging, same
+decoding and thresholds), with ``_window_probs`` answered by an ``onnxruntime``
+``InferenceSession`` instead of the PyTorch module, so spans map to exactly the same
+character offsets as with the ``torch`` backend.
+
+Files, next to the safetensors weights of a model folder (or in ``--out``, which then gets
+a copy of the folder's tokenizer, taxonomy and ``framescope.json`` so that it loads alone):
+
+* ``model.onnx`` — fp32 graph exported with ``torch.onnx.export`` (TorchScript exporter,
+  opset 17, eager attention), inputs ``input_ids`` / ``attention_mask`` ``[batch, sequence]``
+  int64 with both axes dynamic, output ``logits`` ``[batch, sequence, 2K]``.
+* ``model.int8.onnx`` — ``onnxruntime.quantization.quantize_dynamic`` of the fp32 graph:
+  int8 (QInt8) weights of every MatMul, activations quantized per batch at run time.
+
+Load with ``load_tagger(folder, backend="onnx-fp32" | "onnx-int8")`` or
+``Scorer.from_pretrained(folder, backend=...)``; export with ``framescope export-onnx MODEL
+[--int8]`` or :func:`export_onnx`. Needs the ``onnx`` extra (``pip install framescope[onnx]``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from framescope.training.settings import TaggerSettings, load_folder_taxonomy
+from framescope.training.transformer import TransformerTagger
+
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+OPSET = 17
+#: Files a model folder needs besides its weights (copied when exporting to another folder).
+_WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".bin", ".pt")
+
+
+def _need_onnx() -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the ONNX backend needs onnx and onnxruntime: pip install 'framescope[onnx]'"
+        ) from err
+
+
+class _Logits(torch.nn.Module):
+    """``(input_ids, attention_mask) -> logits``: the one graph that is exported."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def export_onnx(
+    model_folder: str | Path,
+    out_folder: str | Path | None = None,
+    quantize: bool = False,
+    opset: int = OPSET,
+) -> Path:
+    """Write ``model.onnx`` (and with ``quantize`` also ``model.int8.onnx``); return the last written.
+
+    The fp32 export is checked against the PyTorch model on a padded two-row batch of a
+    different shape than the one traced (max |logit difference| <= 1e-3), so a graph that
+    baked in a shape or dropped the attention mask is never written silently.
+    """
+    _need_onnx()
+    import onnx
+    from transformers import AutoModelForTokenClassification
+
+    model_folder = Path(model_folder)
+    settings = TaggerSettings.load(model_folder)
+    if settings.model_type != "transformer":
+        raise ValueError(f"{model_folder}: only transformer taggers export to ONNX, not {settings.model_type!r}")
+    if not any(model_folder.glob("*.safetensors")):
+        raise ValueError(f"{model_folder}: no safetensors weights (framescope never loads pickled weights)")
+    out = Path(out_folder) if out_folder is not None else model_folder
+    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() != model_folder.resolve():
+        for f in model_folder.iterdir():
+            if f.is_file() and not f.name.endswith(_WEIGHT_SUFFIXES):
+                shutil.copy2(f, out / f.name)
+
+    # Eager attention: the plain MatMul/Softmax pattern that ONNX Runtime's fusions know.
+    model = AutoModelForTokenClassification.from_pretrained(
+        model_folder, trust_remote_code=False, use_safetensors=True, attn_implementation="eager"
+    )
+    wrapped = _Logits(model).eval()
+    vocab = int(model.config.vocab_size)
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, vocab, (2, 16), generator=gen)
+    mask = torch.ones_like(ids)
+    mask[1, 11:] = 0  # trace with padding so the mask path is in the graph
+    fp32 = out / FP32_FILE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings about python-side shape checks
+        torch.onnx.export(
+            wrapped,
+            (ids, mask),
+            str(fp32),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={name: {0: "batch", 1: "sequence"} for name in ("input_ids", "attention_mask", "logits")},
+            do_constant_folding=True,
+        )
+    wrapped.eval()  # the exporter restores the wrapper's training flag
+    onnx.checker.check_model(str(fp32))
+    graph_inputs = {i.name for i in onnx.load(str(fp32), load_external_data=False).graph.input}
+    if graph_inputs != {"input_ids", "attention_mask"}:
+        raise RuntimeError(f"unexpected ONNX inputs {sorted(graph_inputs)}")
+    _check_export(wrapped, fp32, vocab)
+    written = fp32
+    if quantize:
+        written = quantize_onnx(fp32, out / INT8_FILE)
+    return written
+
+
+def quantize_onnx(fp32: str | Path, int8: str | Path) -> Path:
+    """Dynamic int8 quantization: QInt8 weights for every MatMul, per-tensor."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    return Path(int8)
+
+
+def _check_export(wrapped: torch.nn.Module, path: Path, vocab: int) -> None:
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(5, vocab, (3, 23), generator=gen)
+    mask = torch.ones_like(ids)
+    mask[1, 17:] = 0
+    mask[2, 4:] = 0
+    with torch.inference_mode():
+        ref = wrapped(ids, mask).numpy()
+    got = _session(path, threads=1).run(["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+    keep = mask.numpy().astype(bool)
+    diff = float(np.abs(got - ref)[keep].max())
+    if diff > 1e-3:
+        raise RuntimeError(f"{path}: ONNX logits differ from PyTorch by {diff:.2e}; not using this export")
+
+
+def _session(path: str | Path, threads: int | None = None):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.inter_op_num_threads = 1
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+class OnnxTagger(TransformerTagger):
+    """A :class:`TransformerTagger` whose forward pass is an ONNX Runtime session."""
+
+    def __init__(self, onnx_path, tokenizer, taxonomy, settings: TaggerSettings, threads: int | None = None):
+        _need_onnx()
+        super().__init__(None, tokenizer, taxonomy, settings)
+        self.onnx_path = Path(onnx_path)
+        self.threads = threads
+        self.session = _session(self.onnx_path, threads)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, quantized: bool = False, threads: int | None = None) -> "OnnxTagger":
+        from transformers import AutoTokenizer
+
+        folder = Path(folder)
+        path = folder / (INT8_FILE if quantized else FP32_FILE)
+        if not path.is_file():
+            flag = " --int8" if quantized else ""
+            raise FileNotFoundError(f"{path} not found: run `framescope export-onnx {folder}{flag}` first")
+        settings = TaggerSettings.load(folder)
+        taxonomy = load_folder_taxonomy(folder, settings)
+        tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
+        return cls(path, tokenizer, taxonomy, settings, threads=threads)
+
+    @property
+    def backend(self) -> str:
+        return "onnx-int8" if self.onnx_path.name == INT8_FILE else "onnx-fp32"
+
+    def set_threads(self, threads: int | None) -> None:
+        """Rebuild the session with ``intra_op_num_threads=threads`` (``None``: ORT's default)."""
+        self.threads = threads
+        self.session = _session(self.onnx_path, threads)
+
+    def _window_probs(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        logits = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+        return self._channel_probs(torch.from_numpy(logits)).numpy()
+
+    def training_windows(self, *args, **kwargs):  # pragma: no cover - guard
+        raise NotImplementedError("the ONNX backend scores only; train with the torch backend")
+
+    def fit(self, *args, **kwargs):  # pragma: no cover - guard
+        raise NotImplementedError("the ONNX backend scores only; train with the torch backend")
+
+    def save_pretrained(self, folder: str | Path) -> None:  # pragma: no cover - guard
+        raise NotImplementedError("export ONNX files with export_onnx() from a torch model folder")
+
+
+def register_onnx(app) -> None:
+    """Add ``framescope export-onnx MODEL [--int8] [--out DIR]`` to a Typer app."""
+    import typer
+
+    def export_onnx_cmd(
+        model: Path = typer.Argument(..., help="A transformer model folder (framescope.json + safetensors)."),
+        int8: bool = typer.Option(False, "--int8", help="Also write model.int8.onnx (dynamic int8 quantization)."),
+        out: Path | None = typer.Option(None, "--out", help="Write here instead of into MODEL (tokenizer etc. copied)."),
+        opset: int = typer.Option(OPSET, "--opset", help="ONNX opset (>= 17)."),
+    ) -> None:
+        """Export a transformer tagger to ONNX (fp32, optionally int8) for the onnx-fp32/onnx-int8 backends."""
+        if opset < 17:
+            raise typer.BadParameter("opset must be >= 17")
+        written = export_onnx(model, out, quantize=int8, opset=opset)
+        folder = written.parent
+        for name in (FP32_FILE, INT8_FILE):
+            f = folder / name
+            if f.is_file() and (name == FP32_FILE or int8):
+                typer.echo(f"wrote {f} ({f.stat().st_size / 2**20:.1f} MiB)")
+
+    app.command("export-onnx")(export_onnx_cmd)
