@@ -13,7 +13,35 @@ from framescope.training.metrics.spans import (
     paragraph_micro_f1,
     span_identification_prf,
     span_prf,
+    token_seqeval,
 )
+from framescope.training.targets import word_offsets
+
+
+def _bio_tags(offsets: np.ndarray, spans, technique: str) -> list[str]:
+    tags = ["O"] * len(offsets)
+    for s, e, t in sorted(spans):
+        if t != technique:
+            continue
+        hit = np.nonzero((offsets[:, 0] < e) & (offsets[:, 1] > s))[0]
+        for n, i in enumerate(hit):
+            tags[i] = f"{'B' if n == 0 else 'I'}-{technique}"
+    return tags
+
+
+def seqeval_on_words(texts, predictions, references) -> dict:
+    """seqeval entity F1 on word tokens, one BIO sequence per (document, technique).
+
+    For familiarity only: the span metrics are the ones framescope optimises. A technique
+    absent from both sides of a document adds nothing and is skipped.
+    """
+    pred_tags, gold_tags = [], []
+    for text, pred, gold in zip(texts, predictions, references):
+        offsets = word_offsets(text)
+        for tech in sorted({t for *_, t in pred} | {t for *_, t in gold}):
+            pred_tags.append(_bio_tags(offsets, pred, tech))
+            gold_tags.append(_bio_tags(offsets, gold, tech))
+    return token_seqeval(pred_tags, gold_tags)
 
 
 def gold_tuples(doc: Document, taxonomy: Taxonomy) -> list[tuple[int, int, str]]:
@@ -39,6 +67,7 @@ def score_predictions(
         sp = span_prf(pred, gold)
         si = span_identification_prf(pred, gold)
         para = paragraph_micro_f1(texts, pred, gold)
+        seq = seqeval_on_words(texts, pred, gold)
         pl = [e - s for doc in pred for s, e, _ in doc]
         gl = [e - s for doc in gold for s, e, _ in doc]
         out[name] = {
@@ -51,6 +80,7 @@ def score_predictions(
             "span_identification_f1": si["f1"],
             "paragraph_micro_f1": para["f1"],
             "paragraph_macro_f1": para.get("macro_f1", 0.0),
+            "token_seqeval_f1": seq["f1"],
             "mean_pred_span_length": float(np.mean(pl)) if pl else 0.0,
             "mean_gold_span_length": float(np.mean(gl)) if gl else 0.0,
             "per_technique": sp["per_technique"],
