@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="only the first N articles (development)")
-    ap.add_argument("--pipeline-batch-sizes", default="1,8,32")
+    ap.add_argument("--pipeline-batch-sizes", default="1,8,32", help='comma-separated; "" skips the pipeline')
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -161,10 +161,11 @@ def main() -> None:
             "tokens_per_s": round(n_tokens / med, 1),
         }
     pipe_names = [n for n in rows if n.startswith("pipeline")]
-    best_pipe = max(pipe_names, key=lambda n: rows[n]["articles_per_s"])
-    base = rows[best_pipe]["articles_per_s"]
+    best_pipe = max(pipe_names, key=lambda n: rows[n]["articles_per_s"]) if pipe_names else None
     for name in rows:
-        rows[name]["speedup_vs_best_pipeline"] = round(rows[name]["articles_per_s"] / base, 3)
+        rows[name]["speedup_vs_best_pipeline"] = (
+            round(rows[name]["articles_per_s"] / rows[best_pipe]["articles_per_s"], 3) if best_pipe else None
+        )
 
     # -- checks ------------------------------------------------------------------------
     ref = outputs["framescope torch fp32"]
@@ -225,7 +226,7 @@ def main() -> None:
     print(f"|---|---:|---:|---:|---:|")
     for name, r in rows.items():
         print(f"| {name} | {r['seconds_median']:.2f} | {r['articles_per_s']:.2f} | {r['tokens_per_s']:,.0f} "
-              f"| {r['speedup_vs_best_pipeline']:.2f}x |")
+              f"| {'-' if r['speedup_vs_best_pipeline'] is None else format(r['speedup_vs_best_pipeline'], '.2f') + 'x'} |")
     print()
     print(json.dumps(checks, indent=2))
     if args.out:

@@ -311,8 +311,8 @@ def print_summary(summary: ScoreSummary) -> None:
 
 
 def score_cmd(
-    inputs: List[str] = typer.Argument(
-        ..., help="Articles: .txt files, folders (recursive *.txt), globs, .jsonl/.csv files, or - for stdin."
+    inputs: Optional[List[str]] = typer.Argument(
+        None, help="Articles: .txt files, folders (recursive *.txt), globs, .jsonl/.csv files, or - for stdin."
     ),
     model: Optional[str] = typer.Option(
         None, "--model", "-m", help="Model folder or MLflow URI (default: runs/quickstart/model)."
@@ -330,9 +330,23 @@ def score_cmd(
     text_field: str = typer.Option("text", "--text-column", "--text-field", help="JSONL field / CSV column of the text."),
     lang_field: str = typer.Option("lang", "--lang-column", "--lang-field", help="JSONL field / CSV column of the language."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or spark (MLflow UDF, see docs/scaling.md)."),
+    spark_input: Optional[str] = typer.Option(None, "--input", help="--engine spark: a Parquet path or a table name."),
+    partition_by: str = typer.Option("lang", "--partition-by", help="--engine spark: lang, date or none."),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master", help="--engine spark: master URL (default $SPARK_MASTER or local[*])."),
 ) -> None:
     """Score articles and write exports for dashboards (resumable: rerun the same command)."""
     from framescope.inference.inputs import Fields
+
+    if engine == "spark":
+        _score_spark(spark_input, inputs, model, out, partition_by, spark_master, id_field, text_field, lang_field, overwrite)
+        return
+    if engine != "local":
+        err_console.print(f"[red]error[/red] --engine must be local or spark, not {engine!r}")
+        raise typer.Exit(2)
+    if not inputs:
+        err_console.print("[red]error[/red] no articles given (INPUTS...)")
+        raise typer.Exit(2)
 
     ctx = click_ctx()
     explicit_id = ctx is not None and ctx.get_parameter_source("id_field").name != "DEFAULT"
@@ -346,6 +360,32 @@ def score_cmd(
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(2)
     print_summary(summary)
+    raise typer.Exit(summary.exit_code)
+
+
+def _score_spark(spark_input, inputs, model, out, partition_by, master, id_field, text_field, lang_field, overwrite) -> None:
+    """``--engine spark``: :func:`framescope.inference.spark.run_spark_scoring` (Parquet tables, no journal)."""
+    source = spark_input or (inputs[0] if inputs and len(inputs) == 1 else None)
+    if source is None:
+        err_console.print("[red]error[/red] --engine spark needs --input PARQUET_OR_TABLE")
+        raise typer.Exit(2)
+    try:
+        from framescope.inference.spark import run_spark_scoring
+
+        summary = run_spark_scoring(
+            source, out, model, partition_by=partition_by, master=master, text_col=text_field,
+            id_col=id_field, lang_col=lang_field, overwrite=overwrite,
+        )
+    except ImportError:
+        err_console.print("[red]error[/red] --engine spark needs pyspark: pip install 'framescope[spark]'")
+        raise typer.Exit(2)
+    except ValueError as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2)
+    console.print(
+        f"spark: {summary.articles} articles, {summary.spans} spans, {summary.errors} failed in {summary.seconds:.1f}s; "
+        f"tables in [bold]{summary.out_dir}[/bold] (partitioned by {summary.partition_by})"
+    )
     raise typer.Exit(summary.exit_code)
 
 

@@ -66,7 +66,7 @@ class FramescopeModel(PythonModel):
             raise ValueError("framescope expects a 'text' column")
         detect = bool((params or {}).get("detect_lang", True))
         n = len(frame)
-        texts = [t[1:] if t.startswith("\ufeff") else t for t in (_str(v) or "" for v in frame["text"])]
+        texts = [t.removeprefix("\ufeff") for t in (_str(v) or "" for v in frame["text"])]
         ids = [_str(v) for v in frame["id"]] if "id" in frame.columns else [None] * n
         ids = [i if i not in (None, "") else str(k) for k, i in enumerate(ids)]
         langs = [(_str(v) or None) for v in frame["lang"]] if "lang" in frame.columns else [None] * n
@@ -100,7 +100,15 @@ def signature(techniques: list[str], categories: list[str] | None = None):
     end, text, confidence>>`` in Spark. ``categories`` defaults to none (older callers).
     """
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import Array, ColSpec, Object, ParamSchema, ParamSpec, Property, Schema
+    from mlflow.types.schema import (
+        Array,
+        ColSpec,
+        Object,
+        ParamSchema,
+        ParamSpec,
+        Property,
+        Schema,
+    )
 
     inputs = Schema([
         ColSpec("string", "id", required=False),

@@ -22,6 +22,7 @@ Load with ``load_tagger(folder, backend="onnx-fp32" | "onnx-int8")`` or
 
 from __future__ import annotations
 
+import logging
 import shutil
 import warnings
 from pathlib import Path
@@ -129,9 +130,15 @@ def quantize_onnx(fp32: str | Path, int8: str | Path) -> Path:
     """Dynamic int8 quantization: QInt8 weights for every MatMul, per-tensor."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # "consider pre-processing" advice logged on the root logger
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
     return Path(int8)
 
 

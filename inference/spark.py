@@ -107,10 +107,9 @@ def score_spark(
     ``num_partitions`` repartitions the input first (one Python worker per task loads
     the model once per task; more partitions than cores only adds loading time).
     """
+    from framescope.inference import exports as ex
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
-
-    from framescope.inference import exports as ex
 
     if partition_by not in PARTITIONS:
         raise ValueError(f"partition_by must be one of {', '.join(PARTITIONS)}, not {partition_by!r}")
@@ -193,7 +192,6 @@ def _typed(F, f, source: str | None = None):
     and leaves values unchanged where (as here, by construction) none is null.
     """
     import pyarrow as pa
-
     from framescope.inference import exports as ex
 
     spark_type = {
@@ -267,7 +265,6 @@ def read_table(out_path: str | Path, table: str, keep_partition: bool = False):
     """
     import pyarrow as pa
     import pyarrow.dataset as ds
-
     from framescope.inference import exports as ex
 
     if table not in TABLES:

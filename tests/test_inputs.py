@@ -6,9 +6,7 @@ import io
 import json
 import types
 from importlib import resources
-from pathlib import Path
 
-import pytest
 
 from framescope.inference.inputs import Article, Fields, InputError, count_inputs, iter_inputs
 

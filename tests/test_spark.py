@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -20,10 +19,9 @@ pytest.importorskip("pyspark")
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Java is not installed (PySpark needs a JVM)", allow_module_level=True)
 
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-
-from framescope.inference import exports as ex  # noqa: E402
+import pyarrow as pa
+import pyarrow.parquet as pq
+from framescope.inference import exports as ex
 
 URI = "models:/framescope@candidate"
 

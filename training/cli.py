@@ -41,6 +41,10 @@ def train_cmd(
     except AnnotationError as err:
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(1)
+    from framescope.training.train import is_main_process
+
+    if not is_main_process():
+        return  # another process of a distributed run: the main process reports
     print_report(result.report, title=f"dev results: {cfg['name']}")
     console.print(f"model folder: [bold]{result.output_dir}[/bold]")
     if result.run_id:

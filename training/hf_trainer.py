@@ -135,6 +135,13 @@ class SpanTrainer(Trainer):
         return metrics
 
 
+def _has_accelerator() -> bool:
+    if torch.cuda.is_available():
+        return True
+    xpu = getattr(torch, "xpu", None)
+    return bool(xpu is not None and xpu.is_available())
+
+
 def _world_size() -> int:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_world_size()
@@ -209,6 +216,10 @@ def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Docum
         kwargs["warmup_steps"] = kwargs.pop("warmup_ratio")
     if "save_safetensors" in params:
         kwargs["save_safetensors"] = True
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not _has_accelerator():
+        # torchrun on a CPU-only machine: without use_cpu, accelerate sees LOCAL_RANK but no
+        # GPU and silently trains each process alone; with it, DDP over gloo
+        kwargs["use_cpu"] = True
     args = TrainingArguments(**kwargs)
     callbacks = []
     if dev_docs and int(tc["early_stopping_patience"]) > 0:
