@@ -11,7 +11,6 @@ Exit codes: 0 all articles scored, 1 some article failed (see errors.jsonl), 2 u
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import Counter

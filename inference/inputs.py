@@ -21,9 +21,7 @@ from __future__ import annotations
 import csv
 import glob as globmod
 import hashlib
-import io
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
