@@ -81,8 +81,9 @@ def window_texts(tagger, texts: list[str]) -> tuple[list[str], int]:
     return out, tokens
 
 
-def spans_of(tagger, scores) -> list[list[tuple[int, int, str]]]:
-    return [[s.as_tuple() for s in tagger.decode(ts)] for ts in scores]
+def spans_of(tagger, scores, threshold: float | None = None) -> list[list[tuple[int, int, str]]]:
+    thresholds = {t: threshold for t in tagger.techniques} if threshold is not None else None
+    return [[s.as_tuple() for s in tagger.decode(ts, thresholds)] for ts in scores]
 
 
 def main() -> None:
@@ -92,6 +93,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="only the first N articles (development)")
     ap.add_argument("--pipeline-batch-sizes", default="1,8,32", help='comma-separated; "" skips the pipeline')
+    ap.add_argument("--threshold", type=float, default=None,
+                    help="decode every technique at this threshold instead of the model's calibrated ones "
+                         "(for uncalibrated checkpoints whose probabilities never reach 0.5)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -128,7 +132,7 @@ def main() -> None:
     batch_sizes = [int(b) for b in args.pipeline_batch_sizes.split(",") if b]
 
     def run_framescope(tagger):
-        return spans_of(tagger, tagger.token_scores(texts))
+        return spans_of(tagger, tagger.token_scores(texts), args.threshold)
 
     runs = {f"pipeline bs={b}": (lambda b=b: pipe(windows, batch_size=b)) for b in batch_sizes}
     runs["framescope torch fp32"] = lambda: run_framescope(torch_tagger)
@@ -171,7 +175,7 @@ def main() -> None:
     ref = outputs["framescope torch fp32"]
     fp32 = outputs["framescope onnx fp32"]
     int8 = outputs["framescope onnx int8"]
-    alone = [spans_of(torch_tagger, torch_tagger.token_scores([t]))[0] for t in texts]
+    alone = [spans_of(torch_tagger, torch_tagger.token_scores([t]), args.threshold)[0] for t in texts]
     n_ref = sum(map(len, ref))
 
     def differing(a, b):
@@ -201,6 +205,7 @@ def main() -> None:
         "model_input_tokens": n_tokens,
         "pipeline_input_tokens": pipe_tokens,
         "threads": args.threads,
+        "threshold_override": args.threshold,
         "repeats": args.repeats,
         "best_pipeline": best_pipe,
         "results": rows,
