@@ -38,11 +38,11 @@ def _register() -> None:
     app.add_typer(data_app, name="data")
     app.command("train")(train_cmd)
     app.command("evaluate")(evaluate_cmd)
-    try:
-        from framescope.inference.cli import register as register_inference
-    except ImportError:  # pragma: no cover - during bootstrap
-        return
+    from framescope.inference.cli import register as register_inference
+    from framescope.inference.onnx_backend import register_onnx
+
     register_inference(app)
+    register_onnx(app)
 
 
 def main() -> None:

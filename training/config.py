@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "eval_batch_size": 64,
         "gradient_accumulation_steps": 1,
         "learning_rate": 5.0e-5,
+        "head_learning_rate": None,  # a separate rate for the new classifier head
         "weight_decay": 0.01,
         "warmup_ratio": 0.1,
         "loss": "bce",  # bce | focal

@@ -81,6 +81,35 @@ class SpanTrainer(Trainer):
         self.on_eval = on_eval
         self.tokens_seen = 0
 
+    def create_optimizer(self, model=None):
+        """AdamW with its own learning rate for the freshly initialised classifier head.
+
+        A new head over ``2K`` sigmoid channels starts far from useful while the encoder is
+        already good: one shared rate is either too slow for the head or, raised to suit it,
+        destabilises the encoder (at 1e-4 MiniLM's token states collapsed to a constant).
+        """
+        head_lr = self.fs_config["training"].get("head_learning_rate") if self.fs_config else None
+        if not head_lr or self.optimizer is not None:
+            return super().create_optimizer(model)
+        model = model if model is not None else self.model
+        groups = []
+        for is_head in (False, True):
+            for decays in (True, False):
+                params = [
+                    p for n, p in model.named_parameters()
+                    if p.requires_grad
+                    and ("classifier" in n) == is_head
+                    and (not (n.endswith("bias") or "norm" in n.lower())) == decays
+                ]
+                if params:
+                    groups.append({
+                        "params": params,
+                        "lr": float(head_lr) if is_head else self.args.learning_rate,
+                        "weight_decay": self.args.weight_decay if decays else 0.0,
+                    })
+        self.optimizer = torch.optim.AdamW(groups, lr=self.args.learning_rate)
+        return self.optimizer
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
         self.tokens_seen += int(inputs["attention_mask"].sum())
