@@ -33,11 +33,12 @@ def _root(
 def _register() -> None:
     """Subcommands live next to the code they drive; imports stay lazy for a fast --help."""
     from framescope.labels.cli import data_app
-    from framescope.training.cli import evaluate_cmd, train_cmd
+    from framescope.training.cli import calibrate_cmd, evaluate_cmd, train_cmd
 
     app.add_typer(data_app, name="data")
     app.command("train")(train_cmd)
     app.command("evaluate")(evaluate_cmd)
+    app.command("calibrate")(calibrate_cmd)
     from framescope.inference.cli import register as register_inference
     from framescope.inference.onnx_backend import register_onnx
 

@@ -157,3 +157,37 @@ def test_gold_targets_roundtrip_on_shared_corpora_with_minilm(shared_data):
             figures[key] = span_prf(p, g)["f1"]
     print("gold-target round-trip span F1 (MiniLM tokenizer):", {k: round(v, 4) for k, v in figures.items()})
     assert figures and min(figures.values()) >= 0.98
+
+
+def test_smoothing_keeps_a_flickering_span_whole():
+    from framescope.training.decoding import decode_technique
+
+    text = " ".join(["w"] * 12)
+    off = word_offsets(text)
+    inside = np.array([0.0, 0.0, 0.7, 0.4, 0.7, 0.45, 0.8, 0.4, 0.7, 0.0, 0.0, 0.0])
+    begin = np.zeros(12)
+    assert len(decode_technique(inside, begin, off, 0.5)) == 4  # shattered
+    whole = decode_technique(inside, begin, off, 0.5, smoothing=3)
+    assert len(whole) == 1 and off[2][0] <= whole[0][0] and whole[0][1] <= off[8][1]
+
+
+def test_calibration_prefers_whole_spans_and_respects_the_length_guard():
+    from framescope.training.calibration import calibrate
+    from framescope.training.tagger import TokenScores
+
+    text = " ".join(f"w{i}" for i in range(40))
+    off = word_offsets(text)
+    techs = ["Doubt"]
+    probs = np.full((len(off), 2), 0.3)  # background noise outside the span
+    probs[:, 1] = 0.0
+    probs[10:20, 0] = [0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.9, 0.9]  # flickering inside
+    gold = [[(int(off[10][0]), int(off[19][1]), "Doubt")]]
+    cal = calibrate([TokenScores(off, probs)], gold, techs, min_support=1, texts=[text])
+    unsmoothed = calibrate([TokenScores(off, probs)], gold, techs, min_support=1, texts=[text], smoothing_grid=(1,))
+    assert cal.smoothing["Doubt"] > 1
+    assert cal.report["Doubt"]["f1"] > unsmoothed.report["Doubt"]["f1"] + 0.1
+    # a model that paints everything never gets a threshold that produces paragraph-long spans
+    flat = np.full((len(off), 2), 0.6)
+    flat[:, 1] = 0.0
+    cal = calibrate([TokenScores(off, flat)], gold, techs, min_support=1, texts=[text])
+    assert cal.report["Doubt"]["source"] == "global"

@@ -142,3 +142,16 @@ def test_linear_scores_in_bounded_chunks_match_one_pass(tmp_path):
     chunked = tagger.token_scores([text], chunk=37)[0].probs
     whole = tagger.token_scores([text], chunk=10**9)[0].probs
     np.testing.assert_array_equal(chunked, whole)
+
+
+def test_recalibrate_rewrites_thresholds_and_is_deterministic(tmp_path):
+    from framescope.training.train import recalibrate
+
+    cfg = tiny_config(tmp_path)
+    result = train(cfg)
+    before = json.loads((result.output_dir / "framescope.json").read_text())
+    report, cal = recalibrate(result.output_dir, cfg)
+    after = json.loads((result.output_dir / "framescope.json").read_text())
+    assert after["thresholds"] == before["thresholds"] and after["begin_thresholds"] == before["begin_thresholds"]
+    assert report["all"]["span_f1"] == pytest.approx(result.report["all"]["span_f1"])
+    assert all(0.5 <= v <= 1.01 for v in after["begin_thresholds"].values())

@@ -99,3 +99,21 @@ def print_report(report: dict, title: str = "results") -> None:
         for tech, m in sorted(per.items(), key=lambda kv: -kv[1]["n_gold"]):
             t.add_row(tech, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["n_pred"]), str(m["n_gold"]))
         console.print(t)
+
+
+def calibrate_cmd(
+    model: Path = typer.Argument(..., help="A trained model folder."),
+    config: str = typer.Argument(..., help="The config (name or YAML) whose dev split to calibrate on."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config value (repeatable)."),
+) -> None:
+    """Re-choose a model's per-technique thresholds on dev and rewrite its settings and card."""
+    from framescope.training.config import ConfigError, load_config
+    from framescope.training.train import recalibrate
+
+    try:
+        cfg = load_config(config, set_)
+    except ConfigError as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2)
+    report, _ = recalibrate(model, cfg)
+    print_report(report, title=f"dev results after calibration: {model}")

@@ -53,7 +53,8 @@ DEFAULTS: dict[str, Any] = {
         "threads": None,
         "max_train_windows": None,
     },
-    "calibration": {"min_support": 10, "max_length_ratio": 2.0, "begin_threshold": 0.5},
+    # objective: span (span F1), mean or harmonic (of span F1 and paragraph F1); see calibration.py
+    "calibration": {"min_support": 10, "max_length_ratio": 2.0, "begin_threshold": 0.5, "objective": "mean"},
     "mlflow": {
         "enabled": True,
         "experiment": "framescope",

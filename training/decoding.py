@@ -29,8 +29,14 @@ def decode_technique(
     offsets: np.ndarray,
     threshold: float,
     begin_threshold: float = 0.5,
+    smoothing: int = 1,
 ) -> list[tuple[int, int, float]]:
     """Runs of tokens with ``inside >= threshold`` become spans; a confident begin splits a run.
+
+    ``smoothing`` > 1 first averages the inside probabilities over that many neighbouring
+    tokens: a weak model's probabilities flicker around the threshold inside one span and
+    would shatter it into fragments; the average keeps a span whole (and the calibration
+    guard keeps it from growing into a paragraph).
 
     Tokens without characters (special or whitespace pieces) neither break nor extend a
     run. Confidence is the mean inside probability over the span's tokens. Vectorised,
@@ -40,6 +46,8 @@ def decode_technique(
     if len(real) == 0:
         return []
     ins = inside[real]
+    if smoothing > 1 and len(ins) > 1:
+        ins = _moving_average(ins.astype(np.float64), smoothing)
     on = ins >= threshold
     if not on.any():
         return []
@@ -59,21 +67,37 @@ def decode_technique(
     return [(int(a), int(b), float(c)) for a, b, c in zip(s_char, e_char, conf)]
 
 
+def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
+    half = width // 2
+    padded = np.concatenate(([0.0], np.cumsum(x)))
+    idx = np.arange(len(x))
+    lo = np.maximum(idx - half, 0)
+    hi = np.minimum(idx + half + 1, len(x))
+    return (padded[hi] - padded[lo]) / (hi - lo)
+
+
 def decode_spans(
     probs: np.ndarray,
     offsets: np.ndarray,
     techniques: Sequence[str],
     thresholds: Mapping[str, float] | float,
-    begin_threshold: float = 0.5,
+    begin_threshold: Mapping[str, float] | float = 0.5,
+    smoothing: Mapping[str, int] | int = 1,
 ) -> list[PredictedSpan]:
-    """All techniques' spans for one article, sorted by start."""
+    """All techniques' spans for one article, sorted by start.
+
+    ``begin_threshold`` may be one value or one per technique; above 1 a technique's runs
+    are never split at begin tokens.
+    """
     k = len(techniques)
     if probs.shape[1] != 2 * k:
         raise ValueError(f"expected {2 * k} channels, got {probs.shape[1]}")
     out: list[PredictedSpan] = []
     for j, tech in enumerate(techniques):
         thr = thresholds if isinstance(thresholds, (int, float)) else thresholds[tech]
-        for s, e, c in decode_technique(probs[:, j], probs[:, k + j], offsets, thr, begin_threshold):
+        bthr = begin_threshold if isinstance(begin_threshold, (int, float)) else begin_threshold[tech]
+        width = smoothing if isinstance(smoothing, int) else int(smoothing.get(tech, 1))
+        for s, e, c in decode_technique(probs[:, j], probs[:, k + j], offsets, thr, bthr, width):
             out.append(PredictedSpan(s, e, tech, round(c, 6)))
     out.sort()
     return out

@@ -148,11 +148,16 @@ class SpanTrainer(Trainer):
         gold = [gold_tuples(d, self.tagger.taxonomy) for d in self.dev_docs]
         if self.tagger.scheme == "multilabel":
             cal = calibrate(scores, gold, self.tagger.techniques, min_support=cal_cfg["min_support"],
-                            max_length_ratio=cal_cfg["max_length_ratio"], begin_threshold=cal_cfg["begin_threshold"])
-            thresholds = {t: cal.thresholds.get(t, cal.global_threshold) for t in self.tagger.techniques}
+                            max_length_ratio=cal_cfg["max_length_ratio"], begin_threshold=cal_cfg["begin_threshold"],
+                            texts=[d.text for d in self.dev_docs], objective=cal_cfg["objective"])
+            thresholds = cal.all_thresholds(self.tagger.techniques)
+            begins = cal.all_begin_thresholds(self.tagger.techniques, cal_cfg["begin_threshold"])
+            smoothing = cal.smoothing
         else:
             thresholds = {t: 0.5 for t in self.tagger.techniques}
-        preds = [[p.as_tuple() for p in self.tagger.decode(s, thresholds)] for s in scores]
+            begins = {t: 0.5 for t in self.tagger.techniques}
+            smoothing = {}
+        preds = [[p.as_tuple() for p in self.tagger.decode(s, thresholds, begins, smoothing)] for s in scores]
         m = span_prf(preds, gold)
         metrics = {
             f"{metric_key_prefix}_span_f1": m["f1"],

@@ -29,6 +29,8 @@ class TaggerSettings:
     thresholds: dict[str, float] = field(default_factory=dict)
     global_threshold: float = 0.5
     begin_threshold: float = 0.5
+    begin_thresholds: dict[str, float] = field(default_factory=dict)
+    smoothing: dict[str, int] = field(default_factory=dict)  # tokens averaged before thresholding
     max_length: int = 256
     stride: int = 64
     encoding: str = "inside+begin per technique (sigmoid)"
@@ -42,6 +44,9 @@ class TaggerSettings:
 
     def all_thresholds(self) -> dict[str, float]:
         return {t: self.threshold(t) for t in self.techniques}
+
+    def all_begin_thresholds(self) -> dict[str, float]:
+        return {t: float(self.begin_thresholds.get(t, self.begin_threshold)) for t in self.techniques}
 
     def save(self, folder: str | Path) -> None:
         with atomic_open(Path(folder) / SETTINGS_FILE) as fh:

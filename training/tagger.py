@@ -39,13 +39,20 @@ class SpanTagger:
     def token_scores(self, texts: Sequence[str], progress: bool = False) -> list[TokenScores]:
         raise NotImplementedError
 
-    def decode(self, scores: TokenScores, thresholds: dict[str, float] | None = None) -> list[PredictedSpan]:
+    def decode(
+        self,
+        scores: TokenScores,
+        thresholds: dict[str, float] | None = None,
+        begin_thresholds: dict[str, float] | float | None = None,
+        smoothing: dict[str, int] | int | None = None,
+    ) -> list[PredictedSpan]:
         return decode_spans(
             scores.probs,
             scores.offsets,
             self.techniques,
             thresholds or self.settings.all_thresholds(),
-            self.settings.begin_threshold,
+            begin_thresholds if begin_thresholds is not None else self.settings.all_begin_thresholds(),
+            smoothing if smoothing is not None else self.settings.smoothing,
         )
 
     def predict(self, texts: Sequence[str] | Iterable[Document]) -> list[list[PredictedSpan]]:

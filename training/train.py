@@ -116,21 +116,8 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
             # process calibrates, evaluates, writes the folder and logs to MLflow
             return TrainResult(out, {}, {}, None, None, None, time.time() - t0, train_stats)
         say(f"trained in {time.time() - t0:.1f}s; calibrating on dev")
-        cal_cfg = config["calibration"]
-        scores = tagger.token_scores([d.text for d in dev_docs])
-        gold = [gold_tuples(d, taxonomy) for d in dev_docs]
-        cal = calibrate(
-            scores, gold, tagger.techniques,
-            min_support=cal_cfg["min_support"],
-            max_length_ratio=cal_cfg["max_length_ratio"],
-            begin_threshold=cal_cfg["begin_threshold"],
-        )
-        tagger.settings.thresholds = cal.thresholds
-        tagger.settings.global_threshold = cal.global_threshold
-        tagger.settings.begin_threshold = cal_cfg["begin_threshold"]
+        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
         tagger.settings.name = config["mlflow"].get("registered_model") or config["name"]
-        preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
-        report = score_predictions(dev_docs, preds, taxonomy)
         tagger.settings.extra.update({"config_name": config["name"], "train_fingerprint": fingerprint(train_docs)})
         tagger.save_pretrained(out)
         (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -143,6 +130,47 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         tracker.log_model(out)
         say(f"saved {out}" + (f"; MLflow run {tracker.run_id}" if tracker.run_id else ""))
         return TrainResult(out, report, cal.report, tracker.run_id, tracker.model_uri, tracker.registered_version, seconds, train_stats)
+
+
+def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict):
+    """Choose the tagger's thresholds on dev (in place) and score dev with them."""
+    scores = tagger.token_scores([d.text for d in dev_docs])
+    gold = [gold_tuples(d, taxonomy) for d in dev_docs]
+    cal = calibrate(
+        scores, gold, tagger.techniques,
+        min_support=cal_cfg["min_support"],
+        max_length_ratio=cal_cfg["max_length_ratio"],
+        begin_threshold=cal_cfg["begin_threshold"],
+        texts=[d.text for d in dev_docs],
+        objective=cal_cfg["objective"],
+    )
+    tagger.settings.thresholds = cal.thresholds
+    tagger.settings.begin_thresholds = cal.begin_thresholds
+    tagger.settings.smoothing = cal.smoothing
+    tagger.settings.global_threshold = cal.global_threshold
+    tagger.settings.begin_threshold = cal_cfg["begin_threshold"]
+    preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
+    return cal, score_predictions(dev_docs, preds, taxonomy)
+
+
+def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
+    """Re-choose a trained model's thresholds on its config's dev split and rewrite its folder.
+
+    The weights are untouched, so this is what ``train`` would have saved with the current
+    calibration code; researchers also use it to calibrate on fresh dev annotations.
+    Returns the dev report and the calibration report.
+    """
+    from framescope.training.tagger import load_tagger
+
+    tagger = load_tagger(model_dir)
+    taxonomy = tagger.taxonomy
+    train_docs, dev_docs = prepare_data(config, taxonomy)
+    cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
+    out = Path(model_dir)
+    tagger.settings.save(out)
+    (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_model_card(out, config, report, cal.report, train_docs, dev_docs, taxonomy, {})
+    return report, cal.report
 
 
 def evaluate_folder(model: str | Path, docs: list[Document]) -> dict:
