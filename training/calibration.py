@@ -5,8 +5,9 @@ share of it that covers gold, and recall for the share of gold it covers; one lo
 prediction over a whole paragraph scores recall cheaply and loses little precision
 when the paragraph is dense with techniques. Left alone, a threshold search drifts
 towards painting paragraphs. So a threshold is only eligible when the mean length of
-the spans it produces stays within ``max_length_ratio`` times the gold mean for that
-technique. Techniques with too little dev support share one global threshold.
+the spans it produces stays within a factor ``max_length_ratio`` of the gold mean for
+that technique, in both directions: too long is paragraph painting, too short is a cloud
+of fragments that the metric also rewards. Techniques with too little dev support share one global threshold.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def calibrate(
                 mean_len = float(np.mean(lengths)) if lengths else 0.0
                 if bthr == begin_threshold and width == 1:
                     table[thr].append((m["precision"] * n_pred, n_pred, m["recall"] * n_gold, n_gold, sum(lengths)))
-                ok = mean_len <= max_length_ratio * gold_mean
+                # span-like both ways: neither paragraphs nor shards of the technique's spans
+                ok = gold_mean / max_length_ratio <= mean_len <= max_length_ratio * gold_mean
                 para = _paragraph_f1(paragraphs, pred, g) if paragraphs is not None else None
                 objective = _objective(objective_name, m["f1"], para)
                 if ok and n_pred and (best is None or objective > best[8]):
