@@ -88,3 +88,34 @@ def tiny_xlmr(tmp_path_factory) -> Path:
                               pad_token_id=1, bos_token_id=0, eos_token_id=2)
     XLMRobertaModel(config).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """The quickstart baseline (no MLflow), trained once per session for the inference tests."""
+    out = tmp_path_factory.getbasetemp() / "quickstart-model"
+    if not (out / "framescope.json").exists():
+        from framescope.training.config import load_config
+        from framescope.training.train import train
+
+        cfg = load_config("quickstart")
+        cfg["mlflow"]["enabled"] = False
+        cfg["output_dir"] = str(out)
+        train(cfg)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tracked_quickstart(tmp_path_factory) -> Path:
+    """A folder holding a quickstart model trained by the CLI (``model/``) and its MLflow store."""
+    import subprocess
+    import sys
+
+    tmp = tmp_path_factory.mktemp("tracked-quickstart")
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'mlflow.db'}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "framescope", "train", "quickstart", "-o", str(tmp / "model")],
+        cwd=tmp, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return tmp

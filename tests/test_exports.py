@@ -17,20 +17,6 @@ EXAMPLES = resources.files("framescope.inference") / "examples"
 SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 
 
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    """The quickstart baseline, trained once per session (shared by the inference test files)."""
-    out = tmp_path_factory.getbasetemp() / "quickstart-model"
-    if not (out / "framescope.json").exists():
-        from framescope.training.config import load_config
-        from framescope.training.train import train
-
-        cfg = load_config("quickstart")
-        cfg["mlflow"]["enabled"] = False
-        cfg["output_dir"] = str(out)
-        train(cfg)
-    return out
-
 
 @pytest.fixture(scope="module")
 def written(model_dir, tmp_path_factory):

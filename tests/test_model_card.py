@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,16 +11,8 @@ from framescope.training.model_card import fmt
 
 
 @pytest.fixture(scope="module")
-def quickstart(tmp_path_factory) -> Path:
-    """The quickstart (scikit-learn baseline on the sample corpus) trained into a tmp dir, MLflow there too."""
-    tmp = tmp_path_factory.mktemp("card")
-    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'mlflow.db'}")
-    proc = subprocess.run(
-        [sys.executable, "-m", "framescope", "train", "quickstart", "-o", str(tmp / "model")],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return tmp
+def quickstart(tracked_quickstart) -> Path:
+    return tracked_quickstart
 
 
 def card_rows(card: str) -> dict[str, list[str]]:

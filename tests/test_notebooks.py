@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -51,16 +49,8 @@ def errors(nb) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    """A quickstart model and its MLflow store, trained into a tmp dir (the notebooks' working directory)."""
-    tmp = tmp_path_factory.mktemp("notebooks")
-    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'mlflow.db'}")
-    proc = subprocess.run(
-        [sys.executable, "-m", "framescope", "train", "quickstart", "-o", str(tmp / "model")],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return tmp
+def workdir(tracked_quickstart) -> Path:
+    return tracked_quickstart
 
 
 def run_notebook(name: str, cwd: Path, env: dict[str, str]):

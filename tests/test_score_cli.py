@@ -12,7 +12,6 @@ from importlib import resources
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 from typer.testing import CliRunner
 
 from framescope.cli import _register, app
@@ -26,20 +25,6 @@ EN = (EXAMPLES / "en_article.txt").read_text(encoding="utf-8")
 _register()
 runner = CliRunner()
 
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    """The quickstart baseline, trained once per session (shared by the inference test files)."""
-    out = tmp_path_factory.getbasetemp() / "quickstart-model"
-    if not (out / "framescope.json").exists():
-        from framescope.training.config import load_config
-        from framescope.training.train import train
-
-        cfg = load_config("quickstart")
-        cfg["mlflow"]["enabled"] = False
-        cfg["output_dir"] = str(out)
-        train(cfg)
-    return out
 
 
 def score(*args, input=None):
