@@ -227,8 +227,8 @@ def main() -> None:
     }
 
     print()
-    print(f"| backend | median s | articles/s | tokens/s | vs best pipeline |")
-    print(f"|---|---:|---:|---:|---:|")
+    print("| backend | median s | articles/s | tokens/s | vs best pipeline |")
+    print("|---|---:|---:|---:|---:|")
     for name, r in rows.items():
         print(f"| {name} | {r['seconds_median']:.2f} | {r['articles_per_s']:.2f} | {r['tokens_per_s']:,.0f} "
               f"| {'-' if r['speedup_vs_best_pipeline'] is None else format(r['speedup_vs_best_pipeline'], '.2f') + 'x'} |")

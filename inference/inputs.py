@@ -189,23 +189,15 @@ def _iter_raw(inputs: Sequence[str], fields: Fields, stdin: BinaryIO | None) -> 
 
 def _iter_file(path: Path, root: Path, fields: Fields) -> Iterator[Article | InputError]:
     suffix = path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
+    table_reader = _iter_jsonl if suffix in JSONL_SUFFIXES else _iter_csv if suffix in CSV_SUFFIXES else None
+    if table_reader is not None:
         try:
             fh = open(path, "rb")
         except OSError as err:
             yield InputError(None, str(path), f"cannot read: {err.strerror or err}")
             return
         with fh:
-            yield from _iter_jsonl(fh, str(path), path.name, fields)
-        return
-    if suffix in CSV_SUFFIXES:
-        try:
-            fh = open(path, "rb")
-        except OSError as err:
-            yield InputError(None, str(path), f"cannot read: {err.strerror or err}")
-            return
-        with fh:
-            yield from _iter_csv(fh, str(path), path.name, fields)
+            yield from table_reader(fh, str(path), path.name, fields)
         return
     doc_id = _rel_id(path, root)
     try:
