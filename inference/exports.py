@@ -401,6 +401,8 @@ def validate_csv(path: Path, schema: pa.Schema) -> pa.Table:
     try:
         table = pacsv.read_csv(
             path,
+            # span texts may cross line ends; the writer quotes them, the reader must allow it
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={f.name: f.type for f in schema},
                 strings_can_be_null=True,

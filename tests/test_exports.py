@@ -125,3 +125,21 @@ def test_schema_doc_covers_every_field():
                                                      "techniques.<Technique>.coverage", "categories.<id>"}
     needed |= {f"spans[].{n}" for n in ex.SPAN_STRUCT.names}
     assert needed <= documented, sorted(needed - documented)
+
+
+def test_csv_with_a_span_text_across_lines_validates(tmp_path):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pa.table(
+        {
+            "article_id": ["a"], "technique": ["Doubt"], "category": ["attack_on_reputation"],
+            "start": [0], "end": [12], "text": ["first line\r\nsecond"], "confidence": [0.5],
+            "schema_version": [ex.SCHEMA_VERSION],
+        },
+        schema=ex.SPANS_SCHEMA,
+    )
+    path = tmp_path / "spans.csv"
+    pacsv.write_csv(table, path)
+    back = ex.validate_csv(path, ex.SPANS_SCHEMA)
+    assert back.column("text").to_pylist() == ["first line\r\nsecond"]
