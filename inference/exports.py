@@ -64,16 +64,8 @@ TECHNIQUE_STRUCT = pa.struct(
 )
 
 SPANS_SCHEMA = pa.schema(
-    [
-        pa.field("article_id", pa.string(), nullable=False),
-        pa.field("technique", pa.string(), nullable=False),
-        pa.field("category", pa.string(), nullable=False),
-        pa.field("start", pa.int64(), nullable=False),
-        pa.field("end", pa.int64(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("confidence", pa.float64(), nullable=False),
-        pa.field("schema_version", pa.string(), nullable=False),
-    ],
+    # the flat spans table: one SPAN_STRUCT per row, keyed by its article
+    [pa.field("article_id", pa.string(), nullable=False), *SPAN_STRUCT, pa.field("schema_version", pa.string(), nullable=False)],
     metadata=_META,
 )
 

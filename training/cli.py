@@ -15,6 +15,17 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _load_config_or_exit(config: str, overrides: List[str]) -> dict:
+    """A config merged with ``--set`` overrides; a bad one ends the command with exit 2."""
+    from framescope.training.config import ConfigError, load_config
+
+    try:
+        return load_config(config, overrides)
+    except ConfigError as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2)
+
+
 def train_cmd(
     config: str = typer.Argument(..., help="A config YAML file, or a built-in config name (quickstart, minilm-semeval, xlmr-semeval)."),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: --set training.epochs=2 (repeatable)."),
@@ -23,14 +34,9 @@ def train_cmd(
 ) -> None:
     """Train a tagger from a config; track the run in MLflow and register the model."""
     from framescope.labels.document import AnnotationError
-    from framescope.training.config import ConfigError, load_config
     from framescope.training.train import train
 
-    try:
-        cfg = load_config(config, set_)
-    except ConfigError as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(2)
+    cfg = _load_config_or_exit(config, set_)
     if output_dir is not None:
         cfg["output_dir"] = str(output_dir)
     if no_mlflow:
@@ -107,13 +113,7 @@ def calibrate_cmd(
     set_: List[str] = typer.Option([], "--set", help="Override a config value (repeatable)."),
 ) -> None:
     """Re-choose a model's per-technique thresholds on dev and rewrite its settings and card."""
-    from framescope.training.config import ConfigError, load_config
     from framescope.training.train import recalibrate
 
-    try:
-        cfg = load_config(config, set_)
-    except ConfigError as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(2)
-    report, _ = recalibrate(model, cfg)
+    report, _ = recalibrate(model, _load_config_or_exit(config, set_))
     print_report(report, title=f"dev results after calibration: {model}")
