@@ -24,7 +24,7 @@ What is timed, per backend, for the whole article set:
   (its token counts are reported beside framescope's; a few tokens can differ at window
   edges). The window texts are cut before the clock starts; the pipeline does not merge
   overlapping windows or decode spans (it returns per-token argmax labels), so it does less
-  work than framescope. Batch sizes 1, 8 and 32 are timed and the best is the baseline.
+  work than framescope. Batch sizes 1, 8, 16 and 32 are timed and the best is the baseline.
 
 Repetitions are interleaved (every backend once, then again) and the median is reported,
 so load that changes during the run hits all backends alike.
@@ -33,7 +33,13 @@ Checks (same run):
 
 * framescope torch fp32 spans == ONNX fp32 spans, exactly (start, end, technique);
 * torch fp32 batched (all articles in one ``token_scores`` call) == each article scored alone;
-* ONNX int8 spans against torch fp32 spans: ``span_prf`` F1 (SemEval partial-overlap credit).
+* ONNX int8 spans against torch fp32 spans: ``span_prf`` F1 (SemEval partial-overlap credit);
+* with ``--dev-config`` (default ``minilm-semeval``, skipped when its data is absent): span F1
+  and paragraph micro-F1 *against gold* on that config's dev split, torch fp32 vs ONNX int8, i.e.
+  what int8 costs in quality (the test articles carry no labels);
+* the ceiling: fp32 GEMM GFLOP/s of this CPU at MiniLM's shapes against the GFLOP/s the best
+  pipeline reaches (MiniLM-L6 forward FLOPs per token times its tokens/s); a PyTorch fp32 speed-up
+  over the pipeline cannot exceed their ratio unless it skips work.
 
 ``tokens/s`` counts model input tokens (window tokens + the 2 special tokens per window) as
 planned by framescope, identical for every backend.
@@ -86,16 +92,64 @@ def spans_of(tagger, scores, threshold: float | None = None) -> list[list[tuple[
     return [[s.as_tuple() for s in tagger.decode(ts, thresholds)] for ts in scores]
 
 
+def dev_quality(config_name: str, fp32_tagger, int8_tagger) -> dict | None:
+    """Gold span F1 and paragraph micro-F1 on the config's dev split, fp32 vs int8."""
+    from framescope.training.config import load_config
+    from framescope.training.evaluation import score_predictions
+    from framescope.training.train import prepare_data
+
+    try:
+        _, dev = prepare_data(load_config(config_name), fp32_tagger.taxonomy)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"dev quality skipped: {err}")
+        return None
+    out = {}
+    for name, tagger in (("torch_fp32", fp32_tagger), ("onnx_int8", int8_tagger)):
+        preds = [[p.as_tuple() for p in tagger.decode(s)] for s in tagger.token_scores([d.text for d in dev])]
+        rep = score_predictions(dev, preds, fp32_tagger.taxonomy)
+        out[name] = {g: {k: round(rep[g][k], 4) for k in ("span_f1", "paragraph_micro_f1")} for g in rep}
+    out["span_f1_points_lost_by_int8"] = round(100 * (out["torch_fp32"]["all"]["span_f1"] - out["onnx_int8"]["all"]["span_f1"]), 2)
+    out["articles"] = len(dev)
+    return out
+
+
+def fp32_ceiling(tagger, pipeline_tokens_per_s: float) -> dict:
+    """How far above the pipeline any fp32 forward pass can go on this CPU (GEMM-bound)."""
+    import torch
+
+    cfg = tagger.model.config
+    h, f, layers, length = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, tagger.settings.max_length
+    flops_per_token = layers * (2 * (4 * h * h + 2 * h * f) + 2 * 2 * length * h)
+    rates = []
+    for m, k, n in ((4096, h, h), (4096, h, f), (4096, f, h), (4096, h, 3 * h)):
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        for _ in range(3):
+            a @ b
+        t0 = time.perf_counter()
+        for _ in range(20):
+            a @ b
+        rates.append(2 * m * k * n * 20 / (time.perf_counter() - t0) / 1e9)
+    pipe_gflops = pipeline_tokens_per_s * flops_per_token / 1e9
+    return {
+        "model_mflop_per_token": round(flops_per_token / 1e6, 1),
+        "gemm_gflops_at_model_shapes": [round(r, 1) for r in rates],
+        "best_pipeline_gflops": round(pipe_gflops, 1),
+        "max_possible_fp32_speedup": round(max(rates) / pipe_gflops, 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="/work/runs/runs/minilm-semeval/model")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="only the first N articles (development)")
-    ap.add_argument("--pipeline-batch-sizes", default="1,8,32", help='comma-separated; "" skips the pipeline')
+    ap.add_argument("--pipeline-batch-sizes", default="1,8,16,32", help='comma-separated; "" skips the pipeline')
     ap.add_argument("--threshold", type=float, default=None,
                     help="decode every technique at this threshold instead of the model's calibrated ones "
                          "(for uncalibrated checkpoints whose probabilities never reach 0.5)")
+    ap.add_argument("--dev-config", default="minilm-semeval",
+                    help='config whose dev split measures int8 quality against gold ("" skips)')
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -192,6 +246,11 @@ def main() -> None:
         "onnx_int8_vs_torch_fp32": {k: round(prf[k], 4) for k in ("precision", "recall", "f1")},
         "onnx_int8_identical_spans": int8 == ref,
     }
+
+    if args.dev_config:
+        checks["dev_quality"] = dev_quality(args.dev_config, torch_tagger, onnx_int8)
+    if best_pipe:
+        checks["fp32_ceiling"] = fp32_ceiling(torch_tagger, rows[best_pipe]["tokens_per_s"])
 
     import onnxruntime
     import transformers

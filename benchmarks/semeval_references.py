@@ -33,29 +33,46 @@ def summarise(report: dict) -> dict:
     return {g: {k: m[k] for k in KEYS} | {"per_technique": m["per_technique"]} for g, m in report.items()}
 
 
-def cross_calibrated(tagger, dev_docs, scores, taxonomy) -> list:
+def cross_calibrated(tagger, dev_docs, scores, taxonomy, cal_cfg: dict) -> list:
     """Thresholds chosen on one half of dev, applied to the other, and vice versa.
 
     The model's own thresholds were chosen on all of dev, which flatters dev figures; this
-    gives an unbiased estimate from the same articles.
+    gives an unbiased estimate from the same articles. Each half is calibrated exactly as
+    ``framescope train`` calibrates (same objective, guard and grids), and its thresholds,
+    begin thresholds and smoothing are applied to the other half.
     """
     from framescope.labels.dataset import split_documents
     from framescope.training.calibration import calibrate
     from framescope.training.evaluation import gold_tuples
 
-    s = tagger.settings
     half_a, half_b = split_documents(dev_docs, 0.5, seed=1)
     index = {d.id: i for i, d in enumerate(dev_docs)}
     preds: list = [None] * len(dev_docs)
+    techniques = tagger.techniques
     for fit, apply in ((half_a, half_b), (half_b, half_a)):
         idx = [index[d.id] for d in fit]
-        cal = calibrate([scores[i] for i in idx], [gold_tuples(dev_docs[i], taxonomy) for i in idx], tagger.techniques,
-                        min_support=5, begin_threshold=s.begin_threshold)
-        thresholds = {t: cal.thresholds.get(t, cal.global_threshold) for t in tagger.techniques}
+        cal = calibrate(
+            [scores[i] for i in idx], [gold_tuples(dev_docs[i], taxonomy) for i in idx], techniques,
+            min_support=cal_cfg["min_support"], max_length_ratio=cal_cfg["max_length_ratio"],
+            begin_threshold=cal_cfg["begin_threshold"], texts=[dev_docs[i].text for i in idx],
+            objective=cal_cfg["objective"],
+        )
+        thresholds = cal.all_thresholds(techniques)
+        begins = cal.all_begin_thresholds(techniques, cal_cfg["begin_threshold"])
         for d in apply:
             i = index[d.id]
-            preds[i] = [p.as_tuple() for p in tagger.decode(scores[i], thresholds)]
+            preds[i] = [p.as_tuple() for p in tagger.decode(scores[i], thresholds, begins, cal.smoothing)]
     return preds
+
+
+def overlap_share(preds: list) -> float:
+    """Share of predicted spans that overlap a predicted span of another technique."""
+    hit = total = 0
+    for doc in preds:
+        total += len(doc)
+        for s, e, t in doc:
+            hit += any(t2 != t and s2 < e and s < e2 for s2, e2, t2 in doc)
+    return hit / total if total else 0.0
 
 
 def main() -> int:
@@ -69,13 +86,16 @@ def main() -> int:
     train_docs, dev_docs = prepare_data(cfg, taxonomy)
     results = {"split": {"train": len(train_docs), "dev": len(dev_docs), "config": args.config}}
     results["most_frequent_paragraphs"] = summarise(most_frequent_technique_baseline(train_docs, dev_docs, taxonomy))
+    gold = [[(s.start, s.end, s.technique) for s in taxonomy.resolve_spans(d.spans)] for d in dev_docs]
+    results["split"]["gold_overlapping_span_share"] = overlap_share(gold)
     for folder in args.models:
         tagger = load_tagger(folder)
         scores = tagger.token_scores([d.text for d in dev_docs])
         name = Path(folder).parent.name if Path(folder).name == "model" else Path(folder).name
         preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
         results[f"{name} (calibrated)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
-        preds = cross_calibrated(tagger, dev_docs, scores, taxonomy)
+        results[f"{name} (calibrated)"]["overlapping_pred_share"] = overlap_share(preds)
+        preds = cross_calibrated(tagger, dev_docs, scores, taxonomy, cfg["calibration"])
         results[f"{name} (2-fold cross-calibrated)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
         if tagger.settings.extra.get("scheme") == "bio":
             fixed = {t: 0.5 for t in tagger.techniques}
@@ -85,6 +105,8 @@ def main() -> int:
     for system, rep in results.items():
         if system == "split":
             continue
+        if "overlapping_pred_share" in rep:
+            print(f"{system}: {rep['overlapping_pred_share']:.1%} of predicted spans overlap another technique's")
         for lang in ("de", "en", "all"):
             m = rep.get(lang)
             if m:

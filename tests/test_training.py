@@ -75,7 +75,7 @@ def test_long_article_is_windowed_and_mapped_back(tiny_bert, tmp_path):
     from framescope.labels.taxonomy import load_taxonomy
     from framescope.training.transformer import TransformerTagger
 
-    tagger = TransformerTagger.from_base(str(tiny_bert), load_taxonomy(), max_length=32, stride=8)
+    tagger = TransformerTagger.from_base(str(tiny_bert), load_taxonomy(), max_length=32, stride=8, scheme="multilabel")
     docs = load_sample()
     text = "\r\n".join(d.text for d in docs[:12])
     enc = tagger.encode(text)
@@ -92,6 +92,48 @@ def test_long_article_is_windowed_and_mapped_back(tiny_bert, tmp_path):
     # batching must not change the scores: the long article alone gives the same
     alone = tagger.token_scores([text], batch_size=1)[0]
     np.testing.assert_allclose(alone.probs, scores[0].probs, atol=1e-5)
+
+
+def test_soft_targets_keep_overlaps_and_decode_back():
+    """The softmax scheme's targets share a token among its techniques; decoding them as if
+    they were the model's output (inside = p(B)+p(I)) gives back both overlapping spans."""
+    import torch
+
+    from framescope.labels.document import Span
+    from framescope.training.decoding import decode_spans
+    from framescope.training.targets import token_targets, word_offsets
+    from framescope.training.transformer import bio_channels, soft_bio_targets
+
+    text = "Die feigen Verräter und ihre Lügen"
+    techniques = ["Loaded_Language", "Name_Calling-Labeling"]
+    spans = [Span(4, 19, "Loaded_Language"), Span(4, 34, "Name_Calling-Labeling"), Span(24, 34, "Loaded_Language")]
+    offsets = word_offsets(text)
+    y = token_targets(offsets, spans, techniques)
+    soft = soft_bio_targets(y, 2)
+    np.testing.assert_allclose(soft.sum(1), 1.0)
+    assert soft[0].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # "Die": O
+    assert soft[1].tolist() == [0.0, 0.5, 0.5, 0.0, 0.0]  # "feigen" begins both
+    assert soft[2].tolist() == [0.0, 0.0, 0.0, 0.5, 0.5]  # "Verräter" is inside both
+    assert soft[3].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]  # "und": Name_Calling only
+    assert soft[4].tolist() == [0.0, 0.5, 0.0, 0.0, 0.5]  # "ihre" begins a second Loaded_Language
+    channels = bio_channels(torch.from_numpy(soft), 2).numpy()
+    got = decode_spans(channels, offsets, techniques, {t: 0.4 for t in techniques}, {t: 0.4 for t in techniques}, {})
+    assert sorted(p.as_tuple() for p in got) == sorted((s.start, s.end, s.technique) for s in spans)
+
+
+def test_softmax_scheme_is_the_default_and_trains(tiny_bert, tmp_path):
+    cfg = tiny_config(tmp_path, str(tiny_bert))
+    assert cfg["model"]["scheme"] == "multilabel-softmax"
+    result = train(cfg)
+    settings = json.loads((result.output_dir / "framescope.json").read_text())
+    assert settings["extra"]["scheme"] == "multilabel-softmax"
+    tagger = load_tagger(result.output_dir)
+    k = len(tagger.techniques)
+    assert tagger.model.config.num_labels == 2 * k + 1
+    probs = tagger.token_scores([load_sample()[0].text])[0].probs
+    assert probs.shape[1] == 2 * k
+    inside, begin = probs[:, :k], probs[:, k:]
+    assert (begin <= inside + 1e-6).all() and inside.sum(1).max() <= 1 + 1e-5
 
 
 def test_bio_reference_scheme_trains(tiny_bert, tmp_path):

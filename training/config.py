@@ -32,7 +32,9 @@ DEFAULTS: dict[str, Any] = {
         "base": "minilm",  # transformer: "minilm" (the packaged MiniLM), a local folder, or a hub name
         "max_length": 256,
         "stride": 64,
-        "scheme": "multilabel",  # multilabel (framescope) | bio (the textbook single-label reference)
+        # multilabel-softmax (soft k-hot targets, softmax) | multilabel (sigmoid per channel)
+        # | bio (the textbook single-label reference); see training/transformer.py
+        "scheme": "multilabel-softmax",
     },
     "linear": {"n_features": 65536, "alpha": 1.0e-3, "epochs": 15, "pos_weight_max": 10.0},
     "training": {

@@ -70,6 +70,14 @@ def multilabel_loss(
     return torch.nn.functional.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight)
 
 
+def soft_target_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Softmax cross-entropy against soft multi-label targets, over the labelled tokens only."""
+    mask = labels[..., 0] != IGNORE
+    if not bool(mask.any()):
+        return logits.sum() * 0.0
+    return torch.nn.functional.cross_entropy(logits[mask], labels[mask])
+
+
 class SpanTrainer(Trainer):
     def __init__(self, *args, tagger=None, dev_docs=None, fs_config=None, pos_weight=None, gamma=0.0, on_eval=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -118,6 +126,8 @@ class SpanTrainer(Trainer):
         if self.tagger.scheme == "multilabel":
             pw = self.pos_weight.to(logits.device) if self.pos_weight is not None else None
             loss = multilabel_loss(logits, labels, pw, self.gamma)
+        elif self.tagger.scheme == "multilabel-softmax":
+            loss = soft_target_loss(logits, labels)
         else:
             loss = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
@@ -146,7 +156,7 @@ class SpanTrainer(Trainer):
         cal_cfg = self.fs_config["calibration"]
         scores = self.tagger.token_scores([d.text for d in self.dev_docs])
         gold = [gold_tuples(d, self.tagger.taxonomy) for d in self.dev_docs]
-        if self.tagger.scheme == "multilabel":
+        if self.tagger.scheme != "bio":
             cal = calibrate(scores, gold, self.tagger.techniques, min_support=cal_cfg["min_support"],
                             max_length_ratio=cal_cfg["max_length_ratio"], begin_threshold=cal_cfg["begin_threshold"],
                             texts=[d.text for d in self.dev_docs], objective=cal_cfg["objective"])
@@ -209,8 +219,8 @@ def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Docum
     rows = tagger.training_windows(train_docs, max_windows=tc.get("max_train_windows"), seed=seed)
     if not rows:
         raise ValueError("no training windows: the training articles are empty")
-    multilabel = tagger.scheme == "multilabel"
-    pos_weight = _pos_weight(rows, float(tc["pos_weight_max"])) if multilabel else None
+    multilabel = tagger.scheme != "bio"  # float target rows (sigmoid or soft softmax targets)
+    pos_weight = _pos_weight(rows, float(tc["pos_weight_max"])) if tagger.scheme == "multilabel" else None
     n_tokens = sum(len(r["input_ids"]) for r in rows)
     say(f"{len(rows)} training windows, {n_tokens:,} tokens; {len(dev_docs)} dev articles")
     out_dir = tempfile.mkdtemp(prefix="framescope-trainer-")

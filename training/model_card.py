@@ -72,6 +72,19 @@ def _data_entries(entries: list) -> list[str]:
     return out
 
 
+def _output_note(m: dict) -> str:
+    scheme = m.get("scheme", "multilabel")
+    if m.get("type") != "transformer" or scheme == "multilabel":
+        how = "independent sigmoids, so techniques overlap freely"
+    elif scheme == "multilabel-softmax":
+        how = ("inside = p(B-t) + p(I-t) of a softmax trained on soft targets shared among a token's "
+               "techniques; each technique is thresholded on its own, so spans may overlap")
+    else:
+        how = "one textbook BIO tag per token: spans never overlap"
+    return (f"per technique, an inside and a begin probability per token ({how}), decoded into "
+            "character spans with per-technique thresholds")
+
+
 def _base_encoder(config: dict) -> str:
     m = config["model"]
     if m["type"] == "transformer":
@@ -130,8 +143,7 @@ def render_model_card(
         f"- **Type:** `{m['type']}`",
         f"- **Base encoder:** {_base_encoder(config)}",
         f"- **Config:** `{config['name']}`, seed {config.get('seed')}",
-        "- **Output:** per technique, an inside and a begin probability per token (sigmoid, so "
-        "techniques overlap freely), decoded into character spans with per-technique thresholds",
+        f"- **Output:** {_output_note(m)}",
     ]
     nums = {k: v for k, v in train_stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if nums:

@@ -1,11 +1,13 @@
 """From character spans to per-token multi-label targets, and windows over whole articles.
 
-Encoding (why): each technique k gets two sigmoid channels, *inside_k* (the token has at
+Encoding (why): each technique k gets two channels, *inside_k* (the token has at
 least one character inside a span of k) and *begin_k* (the token is the first token of a
 span of k). A single BIO tag per token cannot say "Loaded_Language and Name_Calling at
 once", which real data says constantly; independent inside channels can. The begin
 channel keeps two adjacent spans of the same technique apart, which inside alone would
-fuse. Channels are laid out as ``[inside_0 .. inside_{K-1}, begin_0 .. begin_{K-1}]``.
+fuse. Channels are laid out as ``[inside_0 .. inside_{K-1}, begin_0 .. begin_{K-1}]``; the
+heads that learn them (sigmoids, or a softmax over soft targets) are in
+:mod:`framescope.training.transformer`.
 
 Tokens are whatever a tokenizer yields with character offsets: a Hugging Face fast
 tokenizer for the transformer tagger, a regex word splitter for the linear baseline.
