@@ -53,7 +53,7 @@ class ScoreSummary:
         return 1 if self.errors else 0
 
 
-def _load_scorer(model: str | None):
+def _load_scorer(model: str | None, backend: str = "torch"):
     from framescope.inference.scorer import Scorer
 
     if model is None:
@@ -67,8 +67,8 @@ def _load_scorer(model: str | None):
     if not is_uri and not Path(model).exists():
         raise UsageError(f"--model {model}: no such folder")
     try:
-        return Scorer.from_pretrained(model)
-    except (FileNotFoundError, ValueError, OSError) as err:
+        return Scorer.from_pretrained(model, backend=backend)
+    except (FileNotFoundError, ValueError, OSError, ImportError) as err:
         raise UsageError(f"--model {model}: {err}") from None
     except Exception as err:  # MLflow errors and the like
         raise UsageError(f"--model {model}: cannot load: {err}") from None
@@ -84,6 +84,7 @@ def run_score(
     formats: str | Sequence[str] | None = None,
     batch_size: int = 8,
     threads: int | None = None,
+    backend: str = "torch",
     overwrite: bool = False,
     html: bool = False,
     fields=None,
@@ -108,9 +109,11 @@ def run_score(
         raise UsageError(f"--out {out}: exists and is not a folder")
     t0 = time.time()
     if scorer is None:
-        scorer = _load_scorer(model)
+        scorer = _load_scorer(model, backend)
     if threads:
         _set_threads(threads)
+        if hasattr(scorer.tagger, "set_threads"):
+            scorer.tagger.set_threads(threads)  # ONNX Runtime sessions have their own pool
     techniques = list(scorer.tagger.techniques)
     categories = ex.categories_of(scorer.taxonomy, techniques)
     fingerprint = model_fingerprint(scorer)
@@ -323,6 +326,11 @@ def score_cmd(
     fmt: str = typer.Option("all", "--format", "-f", help="Comma-separated: jsonl,parquet,csv,labelstudio (default all)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Articles scored per batch (bounds memory)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for the model."),
+    backend: str = typer.Option(
+        "torch", "--backend",
+        help="Forward pass: torch (fp32), torch-bf16, onnx-fp32 or onnx-int8 (after `framescope export-onnx "
+        "MODEL --int8`); see docs/benchmarks.md.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard the journal of an earlier run in --out."),
     html: bool = typer.Option(False, "--html", help="Also write the HTML report."),
     id_field: str = typer.Option("id", "--id-column", "--id-field", help="JSONL field / CSV column of the article id."),
@@ -353,7 +361,7 @@ def score_cmd(
     try:
         summary = run_score(
             inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
-            overwrite=overwrite, html=html, fields=fields, show_progress=not quiet,
+            backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet,
         )
     except UsageError as err:
         err_console.print(f"[red]error[/red] {err}")

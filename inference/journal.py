@@ -45,12 +45,21 @@ def article_key(article_id: str, text_sha256: str, lang: str | None, model_finge
 
 
 def model_fingerprint(scorer) -> str:
-    """SHA-256 over the model's settings and weights (works for folders and MLflow URIs alike)."""
+    """SHA-256 over the model's settings, weights and backend (folders and MLflow URIs alike)."""
     from dataclasses import asdict
 
     tagger = scorer.tagger
     h = hashlib.sha256()
     h.update(json.dumps(asdict(tagger.settings), sort_keys=True, default=str).encode("utf-8"))
+    # the backend changes the numbers (bf16, int8): a resumed run must not mix backends
+    backend = getattr(tagger, "backend", "torch")
+    if backend != "torch":
+        h.update(f"backend={backend}".encode())
+    onnx_path = getattr(tagger, "onnx_path", None)
+    if onnx_path is not None:
+        with open(onnx_path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     for attr in ("coef_", "intercept_"):
         arr = getattr(tagger, attr, None)
         if arr is not None:

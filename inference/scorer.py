@@ -81,7 +81,7 @@ class Scorer:
     def from_pretrained(
         cls, path_or_uri: str | Path, expected_taxonomy: str | None = None, backend: str = "torch"
     ) -> "Scorer":
-        """``backend``: ``torch`` (default), ``onnx-fp32`` or ``onnx-int8`` (see ``load_tagger``)."""
+        """``backend``: ``torch`` (default), ``torch-bf16``, ``onnx-fp32`` or ``onnx-int8`` (see ``load_tagger``)."""
         text = str(path_or_uri)
         name = "framescope"
         version = ""

@@ -64,15 +64,19 @@ class SpanTagger:
         raise NotImplementedError
 
 
+BACKENDS = ("torch", "torch-bf16", "onnx-fp32", "onnx-int8")
+
+
 def load_tagger(folder: str | Path, backend: str = "torch") -> SpanTagger:
     """Open a model folder written by any framescope tagger's ``save_pretrained``.
 
-    ``backend`` picks the transformer's forward pass: ``torch`` (the safetensors weights),
-    ``onnx-fp32`` or ``onnx-int8`` (``model.onnx`` / ``model.int8.onnx`` written by
+    ``backend`` picks the transformer's forward pass: ``torch`` (the safetensors weights, fp32),
+    ``torch-bf16`` (the same weights under bfloat16 autocast: fast where the CPU has AVX-512 BF16
+    or AMX), ``onnx-fp32`` or ``onnx-int8`` (``model.onnx`` / ``model.int8.onnx`` written by
     ``framescope export-onnx``; needs the ``onnx`` extra). The linear baseline has only ``torch``.
     """
-    if backend not in ("torch", "onnx-fp32", "onnx-int8"):
-        raise ValueError(f"backend must be torch, onnx-fp32 or onnx-int8, not {backend!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     settings = TaggerSettings.load(folder)
     if settings.model_type == "linear":
         if backend != "torch":
@@ -81,11 +85,16 @@ def load_tagger(folder: str | Path, backend: str = "torch") -> SpanTagger:
 
         return LinearTagger.from_pretrained(folder)
     if settings.model_type == "transformer":
-        if backend != "torch":
+        if backend.startswith("onnx"):
             from framescope.inference.onnx_backend import OnnxTagger
 
             return OnnxTagger.from_pretrained(folder, quantized=backend == "onnx-int8")
+        import torch
+
         from framescope.training.transformer import TransformerTagger
 
-        return TransformerTagger.from_pretrained(folder)
+        tagger = TransformerTagger.from_pretrained(folder)
+        if backend == "torch-bf16":
+            tagger.compute_dtype = torch.bfloat16
+        return tagger
     raise ValueError(f"{folder}: unknown model_type {settings.model_type!r}")
