@@ -1,10 +1,10 @@
-"""The transformer tagger: any Hugging Face encoder, multi-label heads, whole-article windows.
+"""The transformer tagger: any Hugging Face encoder, multi-label targets, whole-article windows.
 
-``AutoModelForTokenClassification`` with ``2K`` outputs (inside/begin per technique,
-see :mod:`framescope.training.targets`) trained with a masked, class-weighted sigmoid
-loss through the Hugging Face ``Trainer``. Articles are tokenized once, whole, and cut
-into overlapping windows; at inference the windows of many articles are packed into
-length-sorted batches and their scores averaged back onto the article's tokens.
+``AutoModelForTokenClassification`` whose outputs become inside/begin scores per technique
+(see :mod:`framescope.training.targets`), trained through the Hugging Face ``Trainer``.
+Articles are tokenized once, whole, and cut into overlapping windows; at inference the
+windows of many articles are packed into length-sorted batches and their scores averaged
+back onto the article's tokens.
 
 Three target schemes (``model.scheme``), all decoded and calibrated the same way:
 
@@ -52,6 +52,7 @@ def resolve_base(base: str) -> str:
 
 
 SCHEMES = ("multilabel-softmax", "multilabel", "bio")
+
 
 class Encoded:
     """One article tokenized whole: ids, trimmed offsets, and its window plan."""
