@@ -42,7 +42,7 @@ def cross_calibrated(tagger, dev_docs, scores, taxonomy, cal_cfg: dict) -> list:
     begin thresholds and smoothing are applied to the other half.
     """
     from framescope.labels.dataset import split_documents
-    from framescope.training.calibration import calibrate
+    from framescope.training.calibration import calibrate_from_config
     from framescope.training.evaluation import gold_tuples
 
     half_a, half_b = split_documents(dev_docs, 0.5, seed=1)
@@ -51,11 +51,9 @@ def cross_calibrated(tagger, dev_docs, scores, taxonomy, cal_cfg: dict) -> list:
     techniques = tagger.techniques
     for fit, apply in ((half_a, half_b), (half_b, half_a)):
         idx = [index[d.id] for d in fit]
-        cal = calibrate(
+        cal = calibrate_from_config(
             [scores[i] for i in idx], [gold_tuples(dev_docs[i], taxonomy) for i in idx], techniques,
-            min_support=cal_cfg["min_support"], max_length_ratio=cal_cfg["max_length_ratio"],
-            begin_threshold=cal_cfg["begin_threshold"], texts=[dev_docs[i].text for i in idx],
-            objective=cal_cfg["objective"],
+            [dev_docs[i].text for i in idx], cal_cfg,
         )
         thresholds = cal.all_thresholds(techniques)
         begins = cal.all_begin_thresholds(techniques, cal_cfg["begin_threshold"])
@@ -65,14 +63,15 @@ def cross_calibrated(tagger, dev_docs, scores, taxonomy, cal_cfg: dict) -> list:
     return preds
 
 
-def overlap_share(preds: list) -> float:
+def overlap_share(dev_docs, preds: list) -> float:
     """Share of predicted spans that overlap a predicted span of another technique."""
-    hit = total = 0
-    for doc in preds:
-        total += len(doc)
-        for s, e, t in doc:
-            hit += any(t2 != t and s2 < e and s < e2 for s2, e2, t2 in doc)
-    return hit / total if total else 0.0
+    from framescope.labels.document import Document, Span
+    from framescope.labels.stats import corpus_stats
+
+    st = corpus_stats(
+        Document(d.id, d.text, d.lang, [Span(s, e, t) for s, e, t in p]) for d, p in zip(dev_docs, preds)
+    )
+    return st.cross_technique_overlaps / st.spans if st.spans else 0.0
 
 
 def main() -> int:
@@ -87,14 +86,14 @@ def main() -> int:
     results = {"split": {"train": len(train_docs), "dev": len(dev_docs), "config": args.config}}
     results["most_frequent_paragraphs"] = summarise(most_frequent_technique_baseline(train_docs, dev_docs, taxonomy))
     gold = [[(s.start, s.end, s.technique) for s in taxonomy.resolve_spans(d.spans)] for d in dev_docs]
-    results["split"]["gold_overlapping_span_share"] = overlap_share(gold)
+    results["split"]["gold_overlapping_span_share"] = overlap_share(dev_docs, gold)
     for folder in args.models:
         tagger = load_tagger(folder)
         scores = tagger.token_scores([d.text for d in dev_docs])
         name = Path(folder).parent.name if Path(folder).name == "model" else Path(folder).name
         preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
         results[f"{name} (calibrated)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
-        results[f"{name} (calibrated)"]["overlapping_pred_share"] = overlap_share(preds)
+        results[f"{name} (calibrated)"]["overlapping_pred_share"] = overlap_share(dev_docs, preds)
         preds = cross_calibrated(tagger, dev_docs, scores, taxonomy, cfg["calibration"])
         results[f"{name} (2-fold cross-calibrated)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
         if tagger.settings.extra.get("scheme") == "bio":

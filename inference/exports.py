@@ -263,19 +263,18 @@ class ExportWriter:
             self._jsonl = self._stack.enter_context(atomic_open(od / RESULTS_FILE, "w"))
             self.written.append(od / RESULTS_FILE)
         schemas = {"articles": self.articles_schema, "spans": SPANS_SCHEMA}
-        if "parquet" in self.formats:
-            for table, name in (("articles", ARTICLES_PARQUET), ("spans", SPANS_PARQUET)):
+        flat = (
+            ("parquet", pq.ParquetWriter, self._pq, {"articles": ARTICLES_PARQUET, "spans": SPANS_PARQUET}),
+            ("csv", pacsv.CSVWriter, self._csv, {"articles": ARTICLES_CSV, "spans": SPANS_CSV}),
+        )
+        for fmt, writer_cls, writers, names in flat:
+            if fmt not in self.formats:
+                continue
+            for table, name in names.items():
                 fh = self._stack.enter_context(atomic_open(od / name, "wb"))
-                w = pq.ParquetWriter(fh, schemas[table])
+                w = writer_cls(fh, schemas[table])
                 self._stack.callback(w.close)
-                self._pq[table] = w
-                self.written.append(od / name)
-        if "csv" in self.formats:
-            for table, name in (("articles", ARTICLES_CSV), ("spans", SPANS_CSV)):
-                fh = self._stack.enter_context(atomic_open(od / name, "wb"))
-                w = pacsv.CSVWriter(fh, schemas[table])
-                self._stack.callback(w.close)
-                self._csv[table] = w
+                writers[table] = w
                 self.written.append(od / name)
         return self
 

@@ -91,6 +91,30 @@ def tiny_xlmr(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def random_tagger_folder(tiny_bert, tmp_path_factory):
+    """Save an untrained tiny tagger; ``scale`` stretches the classifier so probabilities spread out.
+
+    A factory, so the ONNX and bf16 tests each get their own folder (exports are written into it).
+    """
+
+    def make(name: str, scale: float) -> Path:
+        import torch
+
+        from framescope.labels.taxonomy import load_taxonomy
+        from framescope.training.transformer import TransformerTagger
+
+        torch.manual_seed(0)
+        tagger = TransformerTagger.from_base(str(tiny_bert), load_taxonomy(), max_length=48, stride=12)
+        with torch.no_grad():
+            tagger.model.classifier.weight.mul_(scale)
+        folder = tmp_path_factory.mktemp(name)
+        tagger.save_pretrained(folder)
+        return folder
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     """The quickstart baseline (no MLflow), trained once per session for the inference tests."""
     out = tmp_path_factory.getbasetemp() / "quickstart-model"

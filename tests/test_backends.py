@@ -14,19 +14,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_bert, tmp_path_factory):
-    import torch
-
-    from framescope.labels.taxonomy import load_taxonomy
-    from framescope.training.transformer import TransformerTagger
-
-    torch.manual_seed(0)
-    tagger = TransformerTagger.from_base(str(tiny_bert), load_taxonomy(), max_length=48, stride=12)
-    with torch.no_grad():
-        tagger.model.classifier.weight.mul_(20.0)
-    folder = tmp_path_factory.mktemp("bf16-model")
-    tagger.save_pretrained(folder)
-    return folder
+def tiny_model(random_tagger_folder):
+    return random_tagger_folder("bf16-model", 20.0)
 
 
 def test_bf16_backend_stays_close_to_fp32(tiny_model):

@@ -22,20 +22,11 @@ def _gap(values: np.ndarray, near: float, width: float = 1e-4) -> float:
 
 
 @pytest.fixture(scope="module")
-def onnx_model(tiny_bert, tmp_path_factory):
+def onnx_model(random_tagger_folder):
     """A tiny random tagger (classifier scaled so probabilities spread around the threshold), exported."""
-    import torch
-
     from framescope.inference.onnx_backend import export_onnx
-    from framescope.labels.taxonomy import load_taxonomy
-    from framescope.training.transformer import TransformerTagger
 
-    torch.manual_seed(0)
-    tagger = TransformerTagger.from_base(str(tiny_bert), load_taxonomy(), max_length=48, stride=12)
-    with torch.no_grad():
-        tagger.model.classifier.weight.mul_(40.0)
-    folder = tmp_path_factory.mktemp("onnx-model")
-    tagger.save_pretrained(folder)
+    folder = random_tagger_folder("onnx-model", 40.0)
     written = export_onnx(folder, quantize=True)
     assert written == folder / "model.int8.onnx"
     return folder

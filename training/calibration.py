@@ -173,3 +173,25 @@ def calibrate(
             entry["threshold"] = best_global
             entry["begin_threshold"] = begin_threshold
     return Calibration(thresholds=thresholds, global_threshold=best_global, report=report, begin_thresholds=begin_thresholds, smoothing=smoothing)
+
+
+def calibrate_from_config(
+    scores: Sequence[TokenScores],
+    gold: Sequence[Sequence[tuple[int, int, str]]],
+    techniques: Sequence[str],
+    texts: Sequence[str],
+    cal_cfg: dict,
+) -> Calibration:
+    """:func:`calibrate` with a training config's ``calibration`` section.
+
+    Training, its per-epoch evaluation and the benchmarks all calibrate through this, so
+    they cannot drift apart in which settings they pass.
+    """
+    return calibrate(
+        scores, gold, techniques,
+        min_support=cal_cfg["min_support"],
+        max_length_ratio=cal_cfg["max_length_ratio"],
+        begin_threshold=cal_cfg["begin_threshold"],
+        texts=texts,
+        objective=cal_cfg["objective"],
+    )

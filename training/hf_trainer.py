@@ -22,7 +22,7 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from framescope.labels.document import Document
-from framescope.training.calibration import calibrate
+from framescope.training.calibration import calibrate_from_config
 from framescope.training.evaluation import gold_tuples
 from framescope.training.metrics.spans import span_prf
 from framescope.training.targets import IGNORE
@@ -157,9 +157,7 @@ class SpanTrainer(Trainer):
         scores = self.tagger.token_scores([d.text for d in self.dev_docs])
         gold = [gold_tuples(d, self.tagger.taxonomy) for d in self.dev_docs]
         if self.tagger.scheme != "bio":
-            cal = calibrate(scores, gold, self.tagger.techniques, min_support=cal_cfg["min_support"],
-                            max_length_ratio=cal_cfg["max_length_ratio"], begin_threshold=cal_cfg["begin_threshold"],
-                            texts=[d.text for d in self.dev_docs], objective=cal_cfg["objective"])
+            cal = calibrate_from_config(scores, gold, self.tagger.techniques, [d.text for d in self.dev_docs], cal_cfg)
             thresholds = cal.all_thresholds(self.tagger.techniques)
             begins = cal.all_begin_thresholds(self.tagger.techniques, cal_cfg["begin_threshold"])
             smoothing = cal.smoothing

@@ -17,7 +17,7 @@ from framescope.labels.dataset import fingerprint, split_documents
 from framescope.labels.document import Document
 from framescope.labels.io import read_documents
 from framescope.labels.taxonomy import Taxonomy, load_taxonomy
-from framescope.training.calibration import calibrate
+from framescope.training.calibration import calibrate_from_config
 from framescope.training.config import resolve_path
 from framescope.training.evaluation import evaluate_tagger, gold_tuples, score_predictions
 from framescope.training.model_card import write_model_card
@@ -136,14 +136,7 @@ def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_c
     """Choose the tagger's thresholds on dev (in place) and score dev with them."""
     scores = tagger.token_scores([d.text for d in dev_docs])
     gold = [gold_tuples(d, taxonomy) for d in dev_docs]
-    cal = calibrate(
-        scores, gold, tagger.techniques,
-        min_support=cal_cfg["min_support"],
-        max_length_ratio=cal_cfg["max_length_ratio"],
-        begin_threshold=cal_cfg["begin_threshold"],
-        texts=[d.text for d in dev_docs],
-        objective=cal_cfg["objective"],
-    )
+    cal = calibrate_from_config(scores, gold, tagger.techniques, [d.text for d in dev_docs], cal_cfg)
     tagger.settings.thresholds = cal.thresholds
     tagger.settings.begin_thresholds = cal.begin_thresholds
     tagger.settings.smoothing = cal.smoothing
