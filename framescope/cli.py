@@ -40,10 +40,8 @@ def _register() -> None:
     app.command("evaluate")(evaluate_cmd)
     app.command("calibrate")(calibrate_cmd)
     from framescope.inference.cli import register as register_inference
-    from framescope.inference.onnx_backend import register_onnx
 
     register_inference(app)
-    register_onnx(app)
 
 
 def main() -> None:

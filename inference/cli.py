@@ -480,12 +480,27 @@ def quickstart_cmd(
     console.print(f"done in {time.time() - t0:.1f}s. Score your own articles: framescope score ARTICLES... --out results")
 
 
+def export_onnx_cmd(
+    model: Path = typer.Argument(..., help="A transformer model folder (framescope.json + safetensors)."),
+    int8: bool = typer.Option(False, "--int8", help="Also write model.int8.onnx (dynamic int8 quantization)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write here instead of into MODEL (tokenizer etc. copied)."),
+    opset: int = typer.Option(17, "--opset", min=17, help="ONNX opset."),
+) -> None:
+    """Export a transformer tagger to ONNX (fp32, optionally int8) for the onnx-fp32/onnx-int8 backends."""
+    from framescope.inference.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
+
+    written = export_onnx(model, out, quantize=int8, opset=opset)
+    for name in (FP32_FILE, INT8_FILE):
+        f = written.parent / name
+        if f.is_file() and (name == FP32_FILE or int8):
+            typer.echo(f"wrote {f} ({f.stat().st_size / 2**20:.1f} MiB)")
+
+
 def register(app: typer.Typer) -> None:
+    """Add ``score``, ``quickstart``, ``report`` and ``export-onnx``; torch loads only when one runs."""
+    from framescope.inference.report import register as register_report
+
     app.command("score")(score_cmd)
     app.command("quickstart")(quickstart_cmd)
-    # `framescope report` is added by framescope.inference.report when it exists
-    try:
-        from framescope.inference.report import register as register_report
-    except ImportError:
-        return
     register_report(app)
+    app.command("export-onnx")(export_onnx_cmd)

@@ -219,26 +219,3 @@ class OnnxTagger(TransformerTagger):
 
     def save_pretrained(self, folder: str | Path) -> None:  # pragma: no cover - guard
         raise NotImplementedError("export ONNX files with export_onnx() from a torch model folder")
-
-
-def register_onnx(app) -> None:
-    """Add ``framescope export-onnx MODEL [--int8] [--out DIR]`` to a Typer app."""
-    import typer
-
-    def export_onnx_cmd(
-        model: Path = typer.Argument(..., help="A transformer model folder (framescope.json + safetensors)."),
-        int8: bool = typer.Option(False, "--int8", help="Also write model.int8.onnx (dynamic int8 quantization)."),
-        out: Path | None = typer.Option(None, "--out", help="Write here instead of into MODEL (tokenizer etc. copied)."),
-        opset: int = typer.Option(OPSET, "--opset", help="ONNX opset (>= 17)."),
-    ) -> None:
-        """Export a transformer tagger to ONNX (fp32, optionally int8) for the onnx-fp32/onnx-int8 backends."""
-        if opset < 17:
-            raise typer.BadParameter("opset must be >= 17")
-        written = export_onnx(model, out, quantize=int8, opset=opset)
-        folder = written.parent
-        for name in (FP32_FILE, INT8_FILE):
-            f = folder / name
-            if f.is_file() and (name == FP32_FILE or int8):
-                typer.echo(f"wrote {f} ({f.stat().st_size / 2**20:.1f} MiB)")
-
-    app.command("export-onnx")(export_onnx_cmd)

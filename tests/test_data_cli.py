@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from typer.testing import CliRunner
 
@@ -87,6 +89,14 @@ def test_convert_roundtrip_and_refuses_bad_input(tmp_path):
 def test_version_and_help():
     assert runner.invoke(app, ["--version"]).output.startswith("framescope ")
     assert runner.invoke(app, ["data", "--help"]).exit_code == 0
+    assert "--int8" in runner.invoke(app, ["export-onnx", "--help"]).output
+
+
+def test_registering_commands_leaves_torch_unloaded():
+    """--help, --version and `data` must answer in a blink: torch (~2 s to import) loads only when a command needs it."""
+    code = "import sys; from framescope.cli import _register; _register(); print(sorted(m for m in ('torch', 'transformers', 'mlflow') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_dataset_roundtrip_and_article_level_split():
