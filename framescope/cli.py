@@ -31,7 +31,12 @@ def _root(
 
 
 def _register() -> None:
-    """Subcommands live next to the code they drive; imports stay lazy for a fast --help."""
+    """Subcommands live next to the code they drive; imports stay lazy for a fast --help.
+
+    Idempotent, so tests and embedding code may call it more than once.
+    """
+    if app.registered_commands:
+        return
     from framescope.labels.cli import data_app
     from framescope.training.cli import calibrate_cmd, evaluate_cmd, train_cmd
 

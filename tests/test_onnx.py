@@ -88,11 +88,17 @@ def test_int8_runs_and_scorer_backend(onnx_model, texts):
 
 
 def test_export_to_out_folder_loads_alone(onnx_model, tmp_path, texts):
-    from framescope.inference.onnx_backend import export_onnx
+    """``framescope export-onnx MODEL --out DIR``: a folder that scores without the safetensors."""
+    from typer.testing import CliRunner
+
+    from framescope.cli import _register, app
     from framescope.training.tagger import load_tagger
 
+    _register()
     out = tmp_path / "exported"
-    assert export_onnx(onnx_model, out) == out / "model.onnx"
+    result = CliRunner().invoke(app, ["export-onnx", str(onnx_model), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out / 'model.onnx'}" in result.output and "model.int8.onnx" not in result.output
     assert not list(out.glob("*.safetensors"))
     assert json.loads((out / "framescope.json").read_text())["model_type"] == "transformer"
     tagger = load_tagger(out, backend="onnx-fp32")
