@@ -50,3 +50,15 @@ def test_score_backend_flag_and_no_mixed_resume(tiny_model, model_dir, tmp_path)
     res = runner.invoke(app, ["score", "-q", "-", "--model", str(model_dir), "--out", str(tmp_path / "o2"),
                               "--backend", "onnx-int8"], input=feed)
     assert res.exit_code == 2 and "onnx-int8" in res.output
+
+
+def test_loading_a_model_prints_no_progress_bar(tiny_model, capfd):
+    """`framescope score -q` must stay quiet: transformers' "Loading weights" bar is hidden, then restored."""
+    from transformers.utils import logging as hf_logging
+
+    from framescope.training.tagger import load_tagger
+
+    assert hf_logging.is_progress_bar_enabled()
+    load_tagger(tiny_model)
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()

@@ -23,8 +23,9 @@ Three target schemes (``model.scheme``), all decoded and calibrated the same way
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -95,13 +96,14 @@ class TransformerTagger(SpanTagger):
         else:
             labels = ["O"] + [f"B-{t}" for t in taxonomy.names] + [f"I-{t}" for t in taxonomy.names]
         tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, trust_remote_code=False)
-        model = AutoModelForTokenClassification.from_pretrained(
-            path,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={l: i for i, l in enumerate(labels)},
-            trust_remote_code=False,
-        )
+        with _no_loading_bar():
+            model = AutoModelForTokenClassification.from_pretrained(
+                path,
+                num_labels=len(labels),
+                id2label=dict(enumerate(labels)),
+                label2id={l: i for i, l in enumerate(labels)},
+                trust_remote_code=False,
+            )
         if scheme == "multilabel":
             model.config.problem_type = "multi_label_classification"
         max_pos = getattr(model.config, "max_position_embeddings", max_length)
@@ -131,7 +133,8 @@ class TransformerTagger(SpanTagger):
         if not any(folder.glob("*.safetensors")):
             raise ValueError(f"{folder}: no safetensors weights (framescope never loads pickled weights)")
         tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
-        model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
+        with _no_loading_bar():
+            model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
         model.eval()
         return cls(model, tokenizer, taxonomy, settings)
 
@@ -283,6 +286,21 @@ class TransformerTagger(SpanTagger):
         from framescope.training.hf_trainer import run_trainer
 
         return run_trainer(self, train_docs, dev_docs, config, tracker=tracker, say=say)
+
+
+@contextmanager
+def _no_loading_bar() -> Iterator[None]:
+    """Hide transformers' per-tensor "Loading weights" bar: a local model loads in under a
+    second, and the bar would land in ``framescope score -q`` output and in CI logs."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _special_tokens(tokenizer) -> tuple[list[int], list[int]]:
