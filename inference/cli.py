@@ -111,9 +111,7 @@ def run_score(
     if scorer is None:
         scorer = _load_scorer(model, backend)
     if threads:
-        _set_threads(threads)
-        if hasattr(scorer.tagger, "set_threads"):
-            scorer.tagger.set_threads(threads)  # ONNX Runtime sessions have their own pool
+        scorer.tagger.set_threads(threads)
     techniques = list(scorer.tagger.techniques)
     categories = ex.categories_of(scorer.taxonomy, techniques)
     fingerprint = model_fingerprint(scorer)
@@ -233,19 +231,6 @@ def _score_batch(scorer, batch):
 def _why() -> str:
     exc = sys.exc_info()[1]
     return f"{type(exc).__name__}: {exc}"
-
-
-def _set_threads(n: int) -> None:
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=n)
-    except ImportError:  # pragma: no cover
-        pass
-    if "torch" in sys.modules:
-        import torch
-
-        torch.set_num_threads(n)
 
 
 def _progress(enabled: bool):

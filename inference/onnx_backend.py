@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from framescope.training.settings import TaggerSettings, load_folder_taxonomy
+from framescope.training.tagger import SpanTagger
 from framescope.training.transformer import TransformerTagger
 
 FP32_FILE = "model.onnx"
@@ -204,6 +205,7 @@ class OnnxTagger(TransformerTagger):
 
     def set_threads(self, threads: int | None) -> None:
         """Rebuild the session with ``intra_op_num_threads=threads`` (``None``: ORT's default)."""
+        SpanTagger.set_threads(self, threads)  # not torch's pool: the forward pass is ORT's
         self.threads = threads
         self.session = _session(self.onnx_path, threads)
 

@@ -52,6 +52,18 @@ def test_good_inputs_exit_0_and_all_formats(model_dir, tmp_path):
     assert manifest["schema_version"] == ex.SCHEMA_VERSION and manifest["articles"] == 2
 
 
+def test_threads_caps_the_linear_models_blas_pool(model_dir, tmp_path):
+    """--threads reaches every tagger: the linear baseline has no torch, only numpy's BLAS pool."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    (tmp_path / "de.txt").write_text(DE, encoding="utf-8")
+    with threadpool_limits(limits=None):  # whatever the command sets is undone afterwards
+        res = score(tmp_path / "de.txt", "--model", model_dir, "--out", tmp_path / "out", "--threads", "1")
+        assert res.exit_code == 0, res.output
+        pools = threadpool_info()
+        assert pools and all(pool["num_threads"] == 1 for pool in pools)
+
+
 def test_bad_inputs_exit_1_with_reasons(model_dir, tmp_path):
     (tmp_path / "ok.txt").write_text(DE, encoding="utf-8")
     (tmp_path / "bad.txt").write_bytes(b"caf\xe9")

@@ -39,6 +39,16 @@ class SpanTagger:
     def token_scores(self, texts: Sequence[str], progress: bool = False) -> list[TokenScores]:
         raise NotImplementedError
 
+    def set_threads(self, threads: int | None) -> None:
+        """Cap the BLAS/OpenMP pools numpy and scikit-learn use (``threadpoolctl``).
+
+        Backends with a pool of their own (torch, ONNX Runtime) extend this.
+        """
+        if threads:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=int(threads))
+
     def decode(
         self,
         scores: TokenScores,

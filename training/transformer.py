@@ -200,6 +200,7 @@ class TransformerTagger(SpanTagger):
 
     def set_threads(self, threads: int | None) -> None:
         """Intra-op threads of the forward pass (``torch.set_num_threads``; process-wide)."""
+        super().set_threads(threads)
         if threads:
             torch.set_num_threads(int(threads))
 
