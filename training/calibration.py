@@ -108,7 +108,6 @@ def calibrate(
     paragraph falsely flagged with a technique, which pulls thresholds back towards
     precision. The length guard still applies.
     """
-    objective_name = objective
     k = len(techniques)
     paragraphs = [_paragraph_bounds(t) for t in texts] if texts is not None else None
     begin_grid = sorted(set(begin_grid) | {begin_threshold})
@@ -138,9 +137,9 @@ def calibrate(
                 # span-like both ways: neither paragraphs nor shards of the technique's spans
                 ok = gold_mean / max_length_ratio <= mean_len <= max_length_ratio * gold_mean
                 para = _paragraph_f1(paragraphs, pred, g) if paragraphs is not None else None
-                objective = _objective(objective_name, m["f1"], para)
-                if ok and n_pred and (best is None or objective > best[8]):
-                    best = (thr, m["f1"], m["precision"], m["recall"], n_pred, mean_len, bthr, width, objective, para)
+                value = _objective(objective, m["f1"], para)
+                if ok and n_pred and (best is None or value > best[8]):
+                    best = (thr, m["f1"], m["precision"], m["recall"], n_pred, mean_len, bthr, width, value, para)
         entry = {"support": n_gold, "gold_mean_length": round(gold_mean, 1)}
         if n_gold >= min_support and best is not None and best[1] > 0:
             thresholds[tech] = best[0]
