@@ -162,9 +162,9 @@ def main() -> None:
 
     hf_logging.set_verbosity_error()
 
-    from framescope.inference.onnx_backend import FP32_FILE, INT8_FILE, OnnxTagger, export_onnx
+    from framescope.model.onnx_backend import FP32_FILE, INT8_FILE, OnnxTagger, export_onnx
     from framescope.training.metrics.spans import span_prf
-    from framescope.training.tagger import load_tagger
+    from framescope.model.tagger import load_tagger
 
     folder = Path(args.model)
     if not (folder / FP32_FILE).is_file() or not (folder / INT8_FILE).is_file():

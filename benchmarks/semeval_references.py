@@ -22,7 +22,7 @@ from pathlib import Path
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.config import load_config
 from framescope.training.evaluation import most_frequent_technique_baseline, score_predictions
-from framescope.training.tagger import load_tagger
+from framescope.model.tagger import load_tagger
 from framescope.training.train import prepare_data
 
 KEYS = ("span_precision", "span_recall", "span_f1", "span_identification_f1", "paragraph_micro_f1",

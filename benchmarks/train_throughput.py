@@ -21,7 +21,7 @@ from framescope.labels.sample import load_sample
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.config import load_config
 from framescope.training.hf_trainer import WindowCollator, soft_target_loss
-from framescope.training.transformer import TransformerTagger
+from framescope.model.transformer import TransformerTagger
 
 
 def windows(tagger, n: int):

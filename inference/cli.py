@@ -54,7 +54,7 @@ class ScoreSummary:
 
 
 def _load_scorer(model: str | None, backend: str = "torch"):
-    from framescope.inference.scorer import Scorer
+    from framescope.model.scorer import Scorer
 
     if model is None:
         if not (DEFAULT_MODEL / "framescope.json").exists():
@@ -392,7 +392,7 @@ def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
     from framescope import __version__
     from framescope.labels.dataset import fingerprint
     from framescope.labels.taxonomy import load_taxonomy
-    from framescope.training.settings import TaggerSettings
+    from framescope.model.settings import TaggerSettings
     from framescope.training.train import prepare_data
 
     try:
@@ -472,7 +472,7 @@ def export_onnx_cmd(
     opset: int = typer.Option(17, "--opset", min=17, help="ONNX opset."),
 ) -> None:
     """Export a transformer tagger to ONNX (fp32, optionally int8) for the onnx-fp32/onnx-int8 backends."""
-    from framescope.inference.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
+    from framescope.model.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
 
     written = export_onnx(model, out, quantize=int8, opset=opset)
     for name in (FP32_FILE, INT8_FILE):

@@ -152,7 +152,7 @@ def iso_utc(value: str | datetime) -> str:
 
 
 def result_record(result, text_sha256: str) -> dict[str, Any]:
-    """The canonical ``results.jsonl`` record of an :class:`~framescope.inference.scorer.ArticleResult`."""
+    """The canonical ``results.jsonl`` record of an :class:`~framescope.model.scorer.ArticleResult`."""
     return {
         "schema_version": SCHEMA_VERSION,
         "id": result.id,

@@ -44,7 +44,7 @@ def pin_texts() -> list[tuple[str, str, str]]:
 
 
 def _load(folder: Path | str, backend: str = "torch"):
-    from framescope.inference.scorer import Scorer
+    from framescope.model.scorer import Scorer
 
     return Scorer.from_pretrained(folder, backend=backend)
 
@@ -71,7 +71,7 @@ def pyfunc_outputs(folder: Path, tmp: Path) -> list[dict]:
     import mlflow.pyfunc
     import pandas as pd
 
-    from framescope.inference import mlflow_model
+    from framescope.model import mlflow_model
 
     path = tmp / "pyfunc"
     mlflow.pyfunc.save_model(
@@ -91,7 +91,7 @@ def pyfunc_outputs(folder: Path, tmp: Path) -> list[dict]:
 
 def onnx_outputs(folder: Path, tmp: Path) -> list[dict]:
     """The ONNX fp32 backend on a copy of ``folder`` exported with today's exporter."""
-    from framescope.inference.onnx_backend import export_onnx
+    from framescope.model.onnx_backend import export_onnx
 
     copy = tmp / "onnx"
     shutil.copytree(folder, copy)

@@ -17,9 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
-from framescope.training.decoding import decode_technique
+from framescope.model.decoding import decode_technique
 from framescope.training.metrics.spans import span_prf
-from framescope.training.tagger import TokenScores
+from framescope.model.tagger import TokenScores
 
 GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 # where a confident "begin" splits a run; above 1 never splits (adjacent spans fuse, but

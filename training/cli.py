@@ -68,7 +68,7 @@ def evaluate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Score a model against annotated data: per language and per technique."""
-    from framescope.inference.scorer import Scorer
+    from framescope.model.scorer import Scorer
     from framescope.labels.document import AnnotationError
     from framescope.labels.io import read_documents
     from framescope.training.evaluation import evaluate_tagger

@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
         "max_length": 256,
         "stride": 64,
         # multilabel-softmax (soft k-hot targets, softmax) | multilabel (sigmoid per channel)
-        # | bio (the textbook single-label reference); see training/transformer.py
+        # | bio (the textbook single-label reference); see model/transformer.py
         "scheme": "multilabel-softmax",
     },
     "linear": {"n_features": 65536, "alpha": 1.0e-3, "epochs": 15, "pos_weight_max": 10.0},

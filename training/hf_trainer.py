@@ -25,7 +25,7 @@ from framescope.labels.document import Document
 from framescope.training.calibration import calibrate_from_config
 from framescope.training.evaluation import gold_tuples
 from framescope.training.metrics.spans import span_prf
-from framescope.training.targets import IGNORE
+from framescope.model.targets import IGNORE
 
 
 class WindowCollator:

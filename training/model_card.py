@@ -269,7 +269,7 @@ def render_model_card(
     L += ["## How to load and score", ""]
     L += [
         "```python",
-        "from framescope.inference.scorer import Scorer",
+        "from framescope.model.scorer import Scorer",
         "",
         'scorer = Scorer.from_pretrained("path/to/this/folder")  # or "models:/framescope@candidate"',
         'result = scorer.score("They are cowards and traitors.", lang="en")',
@@ -310,7 +310,7 @@ def write_model_card(
     folder = Path(folder)
     techniques = None
     try:
-        from framescope.training.settings import TaggerSettings
+        from framescope.model.settings import TaggerSettings
 
         techniques = TaggerSettings.load(folder).techniques
     except (FileNotFoundError, ValueError):

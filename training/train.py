@@ -73,7 +73,7 @@ def is_main_process() -> bool:
 def build_tagger(config: dict, taxonomy: Taxonomy):
     m = config["model"]
     if m["type"] == "linear":
-        from framescope.training.linear import LinearTagger
+        from framescope.model.linear import LinearTagger
 
         lc = config["linear"]
         return LinearTagger(
@@ -81,7 +81,7 @@ def build_tagger(config: dict, taxonomy: Taxonomy):
             seed=config["seed"], pos_weight_max=lc["pos_weight_max"],
         )
     if m["type"] == "transformer":
-        from framescope.training.transformer import TransformerTagger
+        from framescope.model.transformer import TransformerTagger
 
         return TransformerTagger.from_base(m["base"], taxonomy, max_length=m["max_length"], stride=m["stride"], scheme=m["scheme"])
     raise ValueError(f"model.type must be linear or transformer, not {m['type']!r}")
@@ -153,7 +153,7 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     calibration code; researchers also use it to calibrate on fresh dev annotations.
     Returns the dev report and the calibration report.
     """
-    from framescope.training.tagger import load_tagger
+    from framescope.model.tagger import load_tagger
 
     tagger = load_tagger(model_dir)
     taxonomy = tagger.taxonomy
@@ -167,6 +167,6 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
 
 
 def evaluate_folder(model: str | Path, docs: list[Document]) -> dict:
-    from framescope.training.tagger import load_tagger
+    from framescope.model.tagger import load_tagger
 
     return evaluate_tagger(load_tagger(model), docs)

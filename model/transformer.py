@@ -1,7 +1,7 @@
 """The transformer tagger: any Hugging Face encoder, multi-label targets, whole-article windows.
 
 ``AutoModelForTokenClassification`` whose outputs become inside/begin scores per technique
-(see :mod:`framescope.training.targets`), trained through the Hugging Face ``Trainer``.
+(see :mod:`framescope.model.targets`), trained through the Hugging Face ``Trainer``.
 Articles are tokenized once, whole, and cut into overlapping windows; at inference the
 windows of many articles are packed into length-sorted batches and their scores averaged
 back onto the article's tokens.
@@ -32,9 +32,9 @@ import torch
 
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
-from framescope.training.settings import TaggerSettings, load_folder_taxonomy, save_taxonomy
-from framescope.training.tagger import SpanTagger, TokenScores
-from framescope.training.targets import (
+from framescope.model.settings import TaggerSettings, load_folder_taxonomy, save_taxonomy
+from framescope.model.tagger import SpanTagger, TokenScores
+from framescope.model.targets import (
     IGNORE,
     merge_window_scores,
     plan_windows,
@@ -259,7 +259,7 @@ class TransformerTagger(SpanTagger):
     def _window_probs(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """One padded batch ``[B, L]`` (int64 ids and mask) -> channel probabilities ``[B, L, 2K]``.
 
-        The only backend-specific step of scoring: :class:`framescope.inference.onnx_backend.OnnxTagger`
+        The only backend-specific step of scoring: :class:`framescope.model.onnx_backend.OnnxTagger`
         overrides it with an ONNX Runtime session.
         """
         self.model.eval()

@@ -18,13 +18,13 @@ from sklearn.linear_model import SGDClassifier
 
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
-from framescope.training.settings import (
+from framescope.model.settings import (
     TaggerSettings,
     load_folder_taxonomy,
     save_taxonomy,
 )
-from framescope.training.tagger import SpanTagger, TokenScores
-from framescope.training.targets import IGNORE, token_targets, word_offsets
+from framescope.model.tagger import SpanTagger, TokenScores
+from framescope.model.targets import IGNORE, token_targets, word_offsets
 
 WEIGHTS_FILE = "model.safetensors"
 

@@ -1,7 +1,7 @@
 """The interface every framescope tagger implements, whatever its weights.
 
 A tagger turns texts into per-token probabilities over the ``[inside, begin]`` channels
-(:mod:`framescope.training.targets`) with the tokens' character offsets; decoding and
+(:mod:`framescope.model.targets`) with the tokens' character offsets; decoding and
 calibration are shared, so the linear baseline and the transformer are compared on
 exactly the same footing.
 """
@@ -16,8 +16,8 @@ import numpy as np
 
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
-from framescope.training.decoding import PredictedSpan, decode_spans
-from framescope.training.settings import TaggerSettings
+from framescope.model.decoding import PredictedSpan, decode_spans
+from framescope.model.settings import TaggerSettings
 
 
 @dataclass
@@ -91,17 +91,17 @@ def load_tagger(folder: str | Path, backend: str = "torch") -> SpanTagger:
     if settings.model_type == "linear":
         if backend != "torch":
             raise ValueError(f"{folder}: the linear baseline has no {backend} backend")
-        from framescope.training.linear import LinearTagger
+        from framescope.model.linear import LinearTagger
 
         return LinearTagger.from_pretrained(folder)
     if settings.model_type == "transformer":
         if backend.startswith("onnx"):
-            from framescope.inference.onnx_backend import OnnxTagger
+            from framescope.model.onnx_backend import OnnxTagger
 
             return OnnxTagger.from_pretrained(folder, quantized=backend == "onnx-int8")
         import torch
 
-        from framescope.training.transformer import TransformerTagger
+        from framescope.model.transformer import TransformerTagger
 
         tagger = TransformerTagger.from_pretrained(folder)
         if backend == "torch-bf16":

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from framescope.training.settings import TaggerSettings, load_folder_taxonomy
-from framescope.training.tagger import SpanTagger
-from framescope.training.transformer import TransformerTagger
+from framescope.model.settings import TaggerSettings, load_folder_taxonomy
+from framescope.model.tagger import SpanTagger
+from framescope.model.transformer import TransformerTagger
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"

@@ -52,7 +52,7 @@ def _detect(text: str) -> str | None:
 class FramescopeModel(PythonModel):
     def load_context(self, context) -> None:
         from framescope.inference.exports import categories_of
-        from framescope.inference.scorer import Scorer
+        from framescope.model.scorer import Scorer
 
         self.scorer = Scorer.from_pretrained(context.artifacts["model_dir"])
         techniques = list(self.scorer.tagger.techniques)
@@ -127,7 +127,7 @@ def signature(techniques: list[str], categories: list[str] | None = None):
 def log_model(model_dir: str | Path, registered_model_name: str | None = None, name: str = "model"):
     """Log ``model_dir`` with this file as the model's code; returns MLflow's ModelInfo."""
     from framescope.inference.exports import categories_of
-    from framescope.training.settings import TaggerSettings, load_folder_taxonomy
+    from framescope.model.settings import TaggerSettings, load_folder_taxonomy
 
     code = str(Path(__file__).resolve())
     settings = TaggerSettings.load(model_dir)

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from framescope.training.tagger import SpanTagger, load_tagger
+from framescope.model.tagger import SpanTagger, load_tagger
 
 
 @dataclass
