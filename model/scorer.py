@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 from framescope.model.tagger import SpanTagger, load_tagger
 
+DIGITS = 6  # scores, confidences and coverage are rounded to 6 decimals everywhere
+
 
 @dataclass
 class ScoredSpan:
@@ -34,7 +36,7 @@ class ScoredSpan:
             "start": self.start,
             "end": self.end,
             "text": self.text,
-            "confidence": round(self.confidence, 6),
+            "confidence": round(float(self.confidence), DIGITS),
         }
 
 
@@ -66,6 +68,24 @@ class ArticleResult:
             row[f"score_{tech}"] = ts.score
         row["spans"] = json.dumps([s.to_dict() for s in self.spans], ensure_ascii=False)
         return row
+
+
+def categories_of(taxonomy, techniques: Sequence[str]) -> list[str]:
+    """Category ids in order of first appearance among the techniques (the exports' column order)."""
+    out: list[str] = []
+    for t in techniques:
+        c = taxonomy.category_of(t)
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def iso_utc(value: str | datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds): how every export writes ``scored_at``."""
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Scorer:

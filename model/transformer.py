@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -274,20 +274,6 @@ class TransformerTagger(SpanTagger):
         if self.scheme == "multilabel":
             return torch.sigmoid(logits)
         return bio_channels(torch.softmax(logits, dim=-1), len(self.techniques))
-
-    # -- training --------------------------------------------------------------------------
-    def fit(
-        self,
-        train_docs: Sequence[Document],
-        dev_docs: Sequence[Document],
-        config: dict,
-        tracker=None,
-        say: Callable[[str], None] = print,
-    ) -> dict:
-        from framescope.training.hf_trainer import run_trainer
-
-        return run_trainer(self, train_docs, dev_docs, config, tracker=tracker, say=say)
-
 
 @contextmanager
 def _no_loading_bar() -> Iterator[None]:

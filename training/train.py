@@ -109,7 +109,9 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
             tagger.fit(train_docs)
             train_stats: dict = {}
         else:
-            train_stats = tagger.fit(train_docs, dev_docs, config, tracker=tracker, say=say)
+            from framescope.training.hf_trainer import run_trainer
+
+            train_stats = run_trainer(tagger, train_docs, dev_docs, config, tracker=tracker, say=say)
         out = Path(config["output_dir"])
         if not is_main_process():
             # distributed training: the weights are the same on every rank; only the main
