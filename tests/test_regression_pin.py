@@ -139,6 +139,15 @@ def build_tiny_bert(folder: Path) -> Path:
     return folder
 
 
+def fingerprints() -> dict[str, str]:
+    """The journal's model fingerprints (resume keys): a change would refuse to resume old runs."""
+    from framescope.inference.journal import model_fingerprint
+
+    out = {name: model_fingerprint(_load(FOLDERS / name)) for name in ("linear", "transformer-softmax", "transformer-sigmoid-noscheme")}
+    out["transformer-softmax torch-bf16"] = model_fingerprint(_load(FOLDERS / "transformer-softmax", "torch-bf16"))
+    return out
+
+
 def compute_all() -> dict:
     """Every pin, by name (``pin-<name>.json``)."""
     import tempfile
@@ -199,6 +208,11 @@ def test_old_model_folders_load_and_reproduce_their_pins(name):
     pinned = _pinned(f"folder-{name}")
     _check_nontrivial(pinned)
     _same(scorer_outputs(FOLDERS / name), pinned, name)
+
+
+def test_model_fingerprints_reproduce_their_pins():
+    """Pinned on 358564c, before the fingerprint moved onto the tagger (old journals must still resume)."""
+    assert fingerprints() == json.loads((FIXTURES / "pin-fingerprints.json").read_text(encoding="utf-8"))
 
 
 def test_model_folder_fixtures_stay_small():
