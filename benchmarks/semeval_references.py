@@ -56,7 +56,7 @@ def cross_calibrated(tagger, dev_docs, scores, taxonomy, cal_cfg: dict) -> list:
             [dev_docs[i].text for i in idx], cal_cfg,
         )
         thresholds = cal.all_thresholds(techniques)
-        begins = cal.all_begin_thresholds(techniques, cal_cfg["begin_threshold"])
+        begins = cal.all_begin_thresholds(techniques)
         for d in apply:
             i = index[d.id]
             preds[i] = [p.as_tuple() for p in tagger.decode(scores[i], thresholds, begins, cal.smoothing)]

@@ -25,8 +25,9 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
-from framescope.model.scorer import DIGITS, ArticleResult, Scorer, categories_of, iso_utc
+from framescope.model.scorer import DIGITS, ArticleResult, categories_of, iso_utc
 from framescope.model.settings import TaggerSettings, load_folder_taxonomy
+from framescope.model.tagger import SpanTagger
 
 SPAN_FIELDS = (("technique", "string"), ("category", "string"), ("start", "long"), ("end", "long"),
                ("text", "string"), ("confidence", "double"))
@@ -69,9 +70,9 @@ def _row(result: ArticleResult, columns: list[str]) -> dict:
 
 class FramescopeModel(PythonModel):
     def load_context(self, context) -> None:
-        self.scorer = Scorer.from_pretrained(context.artifacts["model_dir"])
-        techniques = list(self.scorer.tagger.techniques)
-        self.columns = [c for c, _ in output_columns(techniques, categories_of(self.scorer.taxonomy, techniques))]
+        self.tagger = SpanTagger.from_pretrained(context.artifacts["model_dir"])
+        techniques = self.tagger.techniques
+        self.columns = [c for c, _ in output_columns(techniques, categories_of(self.tagger.taxonomy, techniques))]
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
@@ -84,7 +85,7 @@ class FramescopeModel(PythonModel):
         ids = [i if i not in (None, "") else str(k) for k, i in enumerate(ids)]
         langs = [(_str(v) or None) for v in frame["lang"]] if "lang" in frame.columns else [None] * n
         langs = [lang.lower() if lang else (_detect(t) if detect and t.strip() else None) for lang, t in zip(langs, texts)]
-        results = self.scorer.score_texts(texts, ids=ids, langs=langs)
+        results = self.tagger.score(texts, ids=ids, langs=langs)
         out = pd.DataFrame([_row(r, self.columns) for r in results], columns=[*self.columns, "spans"])
         # object dtype keeps None a None (not "None"/NaN) through MLflow's Spark conversion
         return out.astype({"id": object, "lang": object, "spans": object})

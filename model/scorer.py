@@ -1,4 +1,4 @@
-"""Score articles with a trained model folder: spans with confidences and article scores.
+"""What scoring returns: typed article results (spans with confidences, article scores).
 
 Article-level score of a technique (documented in docs/schema.md): the highest
 confidence of any span of that technique in the article, 0.0 when there is none. It
@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from framescope.model.tagger import SpanTagger, load_tagger
+from framescope.model.tagger import SpanTagger
 
 DIGITS = 6  # scores, confidences and coverage are rounded to 6 decimals everywhere
 
@@ -60,15 +60,6 @@ class ArticleResult:
     model_version: str = ""
     scored_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
-    def to_flat_row(self) -> dict[str, Any]:
-        import json
-
-        row: dict[str, Any] = {"id": self.id, "lang": self.lang, "overall_score": self.overall, "n_spans": len(self.spans)}
-        for tech, ts in self.techniques.items():
-            row[f"score_{tech}"] = ts.score
-        row["spans"] = json.dumps([s.to_dict() for s in self.spans], ensure_ascii=False)
-        return row
-
 
 def categories_of(taxonomy, techniques: Sequence[str]) -> list[str]:
     """Category ids in order of first appearance among the techniques (the exports' column order)."""
@@ -89,45 +80,24 @@ def iso_utc(value: str | datetime) -> str:
 
 
 class Scorer:
-    """Hugging Face conventions: ``Scorer.from_pretrained(folder_or_mlflow_uri)``."""
+    """The older scoring API, kept for notebooks and callers: a thin wrapper of a tagger.
 
-    def __init__(self, tagger: SpanTagger, name: str = "framescope", version: str = ""):
+    ``Scorer.from_pretrained(path_or_uri, backend=...)`` is ``SpanTagger.from_pretrained``;
+    ``score_texts`` is ``tagger.score``. New code uses the tagger directly.
+    """
+
+    def __init__(self, tagger: SpanTagger):
         self.tagger = tagger
         self.taxonomy = tagger.taxonomy
-        self.name = name
-        self.version = version or tagger.settings.framescope_version
+        self.name = tagger.name
+        self.version = tagger.version
 
     @classmethod
     def from_pretrained(
         cls, path_or_uri: str | Path, expected_taxonomy: str | None = None, backend: str = "torch"
     ) -> "Scorer":
-        """``backend``: ``torch`` (default), ``torch-bf16``, ``onnx-fp32`` or ``onnx-int8`` (see ``load_tagger``)."""
-        text = str(path_or_uri)
-        name = "framescope"
-        version = ""
-        if text.startswith(("models:/", "runs:/")):
-            import mlflow
-
-            local = mlflow.artifacts.download_artifacts(artifact_uri=text)
-            folder = Path(local) / "artifacts" / "model_dir"
-            if not folder.exists():
-                candidates = list(Path(local).rglob("framescope.json"))
-                if not candidates:
-                    raise FileNotFoundError(f"{text}: no framescope model folder inside the MLflow model")
-                folder = candidates[0].parent
-            name, version = text, ""
-        else:
-            folder = Path(text)
-        tagger = load_tagger(folder, backend=backend)
-        if expected_taxonomy is not None:
-            from framescope.labels.taxonomy import load_taxonomy
-
-            want = load_taxonomy(expected_taxonomy).identity
-            have = tagger.taxonomy.identity
-            if want.sha256 != have.sha256:
-                raise ValueError(f"{folder}: model taxonomy {have} is not the expected {want}")
-        settings = tagger.settings
-        return cls(tagger, name=settings.name if name == "framescope" else name, version=version or str(settings.extra.get("model_version", settings.framescope_version)))
+        """``backend``: ``torch`` (default), ``torch-bf16``, ``onnx-fp32`` or ``onnx-int8`` (see ``SpanTagger.from_pretrained``)."""
+        return cls(SpanTagger.from_pretrained(path_or_uri, backend=backend, expected_taxonomy=expected_taxonomy))
 
     def score_texts(
         self,
@@ -135,37 +105,33 @@ class Scorer:
         ids: Sequence[str] | None = None,
         langs: Sequence[str | None] | None = None,
     ) -> list[ArticleResult]:
-        ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
-        langs = list(langs) if langs is not None else [None] * len(texts)
-        token_scores = self.tagger.token_scores(list(texts))
-        out = []
-        for text, id_, lang, ts in zip(texts, ids, langs, token_scores):
-            spans = self.tagger.decode(ts)
-            out.append(self._result(id_, lang, text, spans))
-        return out
+        return self.tagger.score(texts, ids, langs)
 
     def score(self, text: str, id: str = "0", lang: str | None = None) -> ArticleResult:
-        return self.score_texts([text], [id], [lang])[0]
+        return self.tagger.score([text], [id], [lang])[0]
 
-    def _result(self, id_: str, lang: str | None, text: str, spans) -> ArticleResult:
-        scored = [
-            ScoredSpan(s.technique, self.taxonomy.category_of(s.technique), s.start, s.end, text[s.start : s.end], s.confidence)
-            for s in spans
-        ]
-        n = max(len(text), 1)
-        techniques: dict[str, TechniqueScore] = {}
-        for tech in self.tagger.techniques:
-            mine = [s for s in scored if s.technique == tech]
-            covered = _covered([(s.start, s.end) for s in mine])
-            techniques[tech] = TechniqueScore(
-                score=max((s.confidence for s in mine), default=0.0), spans=len(mine), coverage=covered / n
-            )
-        categories: dict[str, float] = {}
-        for tech, ts in techniques.items():
-            cat = self.taxonomy.category_of(tech)
-            categories[cat] = max(categories.get(cat, 0.0), ts.score)
-        overall = max((ts.score for ts in techniques.values()), default=0.0)
-        return ArticleResult(id_, lang, text, scored, techniques, categories, overall, self.name, self.version)
+
+def article_result(tagger: SpanTagger, id_: str, lang: str | None, text: str, spans) -> ArticleResult:
+    """One article's decoded spans -> its typed result with technique, category and overall scores."""
+    taxonomy = tagger.taxonomy
+    scored = [
+        ScoredSpan(s.technique, taxonomy.category_of(s.technique), s.start, s.end, text[s.start : s.end], s.confidence)
+        for s in spans
+    ]
+    n = max(len(text), 1)
+    techniques: dict[str, TechniqueScore] = {}
+    for tech in tagger.techniques:
+        mine = [s for s in scored if s.technique == tech]
+        covered = _covered([(s.start, s.end) for s in mine])
+        techniques[tech] = TechniqueScore(
+            score=max((s.confidence for s in mine), default=0.0), spans=len(mine), coverage=covered / n
+        )
+    categories: dict[str, float] = {}
+    for tech, ts in techniques.items():
+        cat = taxonomy.category_of(tech)
+        categories[cat] = max(categories.get(cat, 0.0), ts.score)
+    overall = max((ts.score for ts in techniques.values()), default=0.0)
+    return ArticleResult(id_, lang, text, scored, techniques, categories, overall, tagger.name, tagger.version)
 
 
 def _covered(intervals: list[tuple[int, int]]) -> int:

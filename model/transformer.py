@@ -48,11 +48,57 @@ class Encoded:
         self.windows = windows
 
 
+class TorchForward:
+    """The forward pass of the PyTorch module: a padded batch -> float32 logits on the CPU.
+
+    ``dtype=torch.bfloat16`` runs it under autocast (the ``torch-bf16`` backend): about 1.9x
+    fp32 on CPUs with AVX-512 BF16 or AMX, at the same dev F1 (docs/benchmarks.md), but
+    slower than fp32 on CPUs that must emulate bf16. Probabilities stay float32.
+    """
+
+    def __init__(self, model, dtype: torch.dtype | None = None):
+        self.model = model
+        self.dtype = dtype
+
+    @property
+    def name(self) -> str:
+        return "torch-bf16" if self.dtype == torch.bfloat16 else "torch"
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        with torch.autocast(device.type, dtype=self.dtype, enabled=self.dtype is not None):
+            logits = self.model(
+                input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device)
+            ).logits
+        return logits.float().cpu()
+
+    def set_threads(self, threads: int | None) -> None:
+        """Intra-op threads (``torch.set_num_threads``; process-wide)."""
+        if threads:
+            torch.set_num_threads(int(threads))
+
+    def digest(self, h) -> None:
+        for name, t in self.model.state_dict().items():
+            h.update(name.encode())
+            t = t.detach().cpu().contiguous().reshape(-1)
+            h.update(t.view(torch.uint8).numpy().tobytes())
+
+
 class TransformerTagger(SpanTagger):
-    def __init__(self, model, tokenizer, taxonomy: Taxonomy, settings: TaggerSettings):
+    """Tokenizer, window plan, batching and merging around an injected forward pass.
+
+    ``forward`` is a callable ``(ids [B, L], mask [B, L]) -> logits [B, L, labels]`` with a
+    ``name`` (the backend), ``set_threads`` and ``digest`` (for the fingerprint):
+    :class:`TorchForward` (``torch``, ``torch-bf16``) or
+    :class:`~framescope.model.onnx_backend.OnnxForward` (``onnx-fp32``, ``onnx-int8``).
+    Everything else, and so every character offset, is the same whatever the backend.
+    """
+
+    def __init__(self, model, tokenizer, taxonomy: Taxonomy, settings: TaggerSettings, forward=None):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("framescope needs a fast tokenizer (character offsets)")
-        self.model = model
+        self.forward = forward if forward is not None else TorchForward(model)
         self.tokenizer = tokenizer
         self.taxonomy = taxonomy
         self.settings = settings
@@ -99,19 +145,35 @@ class TransformerTagger(SpanTagger):
         return cls(model, tokenizer, taxonomy, settings)
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path) -> "TransformerTagger":
+    def _from_folder(cls, folder: Path, settings: TaggerSettings, backend: str) -> "TransformerTagger":
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
         folder = Path(folder)
-        settings = TaggerSettings.load(folder)
-        taxonomy = load_folder_taxonomy(folder, settings)
-        if not any(folder.glob("*.safetensors")):
-            raise ValueError(f"{folder}: no safetensors weights (framescope never loads pickled weights)")
+        if backend.startswith("onnx"):
+            from framescope.model.onnx_backend import OnnxForward
+
+            forward = OnnxForward.from_folder(folder, quantized=backend == "onnx-int8")
+            taxonomy = load_folder_taxonomy(folder, settings)
+        else:
+            taxonomy = load_folder_taxonomy(folder, settings)
+            if not any(folder.glob("*.safetensors")):
+                raise ValueError(f"{folder}: no safetensors weights (framescope never loads pickled weights)")
         tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
-        with _no_loading_bar():
-            model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
-        model.eval()
-        return cls(model, tokenizer, taxonomy, settings)
+        if not backend.startswith("onnx"):
+            with _no_loading_bar():
+                model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
+            model.eval()
+            forward = TorchForward(model, torch.bfloat16 if backend == "torch-bf16" else None)
+        return cls(None, tokenizer, taxonomy, settings, forward=forward)
+
+    @property
+    def model(self):
+        """The PyTorch module (``None`` when the forward pass is ONNX Runtime's)."""
+        return getattr(self.forward, "model", None)
+
+    @model.setter
+    def model(self, module) -> None:
+        self.forward = TorchForward(module, getattr(self.forward, "dtype", None))
 
     def save_pretrained(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -137,26 +199,23 @@ class TransformerTagger(SpanTagger):
     #: scores beyond float rounding because every window is scored on its own attention mask.
     batch_size: int = 16
     max_batch_tokens: int = 4096
-    #: ``torch.bfloat16`` runs the forward pass under autocast (the ``torch-bf16`` backend):
-    #: about 1.9x fp32 on CPUs with AVX-512 BF16 or AMX, at the same dev F1 (docs/benchmarks.md),
-    #: but slower than fp32 on CPUs that must emulate bf16. Probabilities stay float32.
-    compute_dtype: torch.dtype | None = None
 
     @property
     def backend(self) -> str:
-        return "torch-bf16" if self.compute_dtype == torch.bfloat16 else "torch"
+        return self.forward.name
 
     def set_threads(self, threads: int | None) -> None:
-        """Intra-op threads of the forward pass (``torch.set_num_threads``; process-wide)."""
+        """BLAS pools (the base) and the forward pass's own pool (torch's, or ONNX Runtime's)."""
         super().set_threads(threads)
-        if threads:
-            torch.set_num_threads(int(threads))
+        self.forward.set_threads(threads)
+
+    def _digest_weights(self, h) -> None:
+        self.forward.digest(h)
 
     @torch.inference_mode()
     def token_scores(
         self,
         texts: Sequence[str],
-        progress: bool = False,
         batch_size: int | None = None,
         max_batch_tokens: int | None = None,
     ) -> list[TokenScores]:
@@ -205,21 +264,9 @@ class TransformerTagger(SpanTagger):
         return out
 
     def _window_probs(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """One padded batch ``[B, L]`` (int64 ids and mask) -> channel probabilities ``[B, L, 2K]``.
+        """One padded batch ``[B, L]`` (int64 ids and mask) -> channel probabilities ``[B, L, 2K]``."""
+        return self.scheme.channel_probs(self.forward(ids, mask)).numpy()
 
-        The only backend-specific step of scoring: :class:`framescope.model.onnx_backend.OnnxTagger`
-        overrides it with an ONNX Runtime session.
-        """
-        self.model.eval()
-        device = next(self.model.parameters()).device
-        with torch.autocast(device.type, dtype=self.compute_dtype, enabled=self.compute_dtype is not None):
-            logits = self.model(
-                input_ids=torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device)
-            ).logits
-        return self._channel_probs(logits.float().cpu()).numpy()
-
-    def _channel_probs(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.scheme.channel_probs(logits)
 
 @contextmanager
 def _no_loading_bar() -> Iterator[None]:

@@ -23,6 +23,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 
 from framescope.labels.document import Document
 from framescope.training.calibration import calibrate_from_config
+from framescope.training.class_weights import positive_weight
 from framescope.training.evaluation import gold_tuples
 from framescope.training.metrics.spans import span_prf
 from framescope.model.targets import IGNORE, token_targets
@@ -153,7 +154,7 @@ class SpanTrainer(Trainer):
         if self.tagger.scheme.calibrated:
             cal = calibrate_from_config(scores, gold, self.tagger.techniques, [d.text for d in self.dev_docs], cal_cfg)
             thresholds = cal.all_thresholds(self.tagger.techniques)
-            begins = cal.all_begin_thresholds(self.tagger.techniques, cal_cfg["begin_threshold"])
+            begins = cal.all_begin_thresholds(self.tagger.techniques)
             smoothing = cal.smoothing
         else:
             thresholds = {t: 0.5 for t in self.tagger.techniques}
@@ -198,8 +199,7 @@ def _pos_weight(rows: Sequence[dict], cap: float) -> torch.Tensor:
         y = y[y[:, 0] != IGNORE]
         pos += y.sum(0)
         neg += len(y) - y.sum(0)
-    w = np.sqrt(neg / np.maximum(pos, 1.0))
-    return torch.tensor(np.clip(w, 1.0, cap), dtype=torch.float32)
+    return torch.tensor(positive_weight(pos, neg, cap, floor=1.0), dtype=torch.float32)
 
 
 def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Document], config: dict, tracker=None, say: Callable[[str], None] = print) -> dict:
