@@ -162,9 +162,9 @@ def main() -> None:
 
     hf_logging.set_verbosity_error()
 
-    from framescope.inference.onnx_backend import FP32_FILE, INT8_FILE, OnnxTagger, export_onnx
+    from framescope.model.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
     from framescope.training.metrics.spans import span_prf
-    from framescope.training.tagger import load_tagger
+    from framescope.model.tagger import load_tagger
 
     folder = Path(args.model)
     if not (folder / FP32_FILE).is_file() or not (folder / INT8_FILE).is_file():
@@ -173,8 +173,10 @@ def main() -> None:
 
     texts, source = load_articles(args.limit)
     torch_tagger = load_tagger(folder)
-    onnx_fp32 = OnnxTagger.from_pretrained(folder, quantized=False, threads=args.threads)
-    onnx_int8 = OnnxTagger.from_pretrained(folder, quantized=True, threads=args.threads)
+    onnx_fp32 = load_tagger(folder, backend="onnx-fp32")
+    onnx_int8 = load_tagger(folder, backend="onnx-int8")
+    for tagger in (onnx_fp32, onnx_int8):
+        tagger.set_threads(args.threads)
     windows, n_tokens = window_texts(torch_tagger, texts)
     n_chars = sum(map(len, texts))
     print(f"{len(texts)} articles from {source}: {n_chars:,} characters, {len(windows)} windows, "

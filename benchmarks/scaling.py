@@ -45,7 +45,7 @@ def bench_scorer(args) -> dict:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads)
-    from framescope.inference.scorer import Scorer
+    from framescope.model.scorer import Scorer
 
     before = rss_mb()
     scorer = Scorer.from_pretrained(args.model)

@@ -22,7 +22,7 @@ from pathlib import Path
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.config import load_config
 from framescope.training.evaluation import most_frequent_technique_baseline, score_predictions
-from framescope.training.tagger import load_tagger
+from framescope.model.tagger import load_tagger
 from framescope.training.train import prepare_data
 
 KEYS = ("span_precision", "span_recall", "span_f1", "span_identification_f1", "paragraph_micro_f1",
@@ -56,7 +56,7 @@ def cross_calibrated(tagger, dev_docs, scores, taxonomy, cal_cfg: dict) -> list:
             [dev_docs[i].text for i in idx], cal_cfg,
         )
         thresholds = cal.all_thresholds(techniques)
-        begins = cal.all_begin_thresholds(techniques, cal_cfg["begin_threshold"])
+        begins = cal.all_begin_thresholds(techniques)
         for d in apply:
             i = index[d.id]
             preds[i] = [p.as_tuple() for p in tagger.decode(scores[i], thresholds, begins, cal.smoothing)]
@@ -96,7 +96,7 @@ def main() -> int:
         results[f"{name} (calibrated)"]["overlapping_pred_share"] = overlap_share(dev_docs, preds)
         preds = cross_calibrated(tagger, dev_docs, scores, taxonomy, cfg["calibration"])
         results[f"{name} (2-fold cross-calibrated)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
-        if tagger.settings.extra.get("scheme") == "bio":
+        if not tagger.scheme.calibrated:  # the textbook BIO reference
             fixed = {t: 0.5 for t in tagger.techniques}
             preds = [[p.as_tuple() for p in tagger.decode(s, fixed)] for s in scores]
             results[f"{name} (textbook argmax-like, 0.5)"] = summarise(score_predictions(dev_docs, preds, taxonomy))

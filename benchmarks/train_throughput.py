@@ -20,15 +20,16 @@ from framescope.labels.io import read_documents
 from framescope.labels.sample import load_sample
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.config import load_config
-from framescope.training.hf_trainer import WindowCollator, soft_target_loss
-from framescope.training.transformer import TransformerTagger
+from framescope.model.transformer import TransformerTagger
+from framescope.training import hf_trainer
+from framescope.training.hf_trainer import WindowCollator, training_windows
 
 
 def windows(tagger, n: int):
     shared = os.environ.get("FRAMESCOPE_SHARED_DATA", "../shared/data")
     path = os.path.join(shared, "semeval2023", "en")
     docs = read_documents(path, "semeval2023") if os.path.isdir(path) else load_sample()
-    rows = [r for r in tagger.training_windows(docs) if len(r["input_ids"]) == tagger.settings.max_length]
+    rows = [r for r in training_windows(tagger, docs) if len(r["input_ids"]) == tagger.settings.max_length]
     while len(rows) < n:
         rows = rows + rows
     return rows[:n]
@@ -50,12 +51,12 @@ def main() -> None:
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=5e-5)
     for b in batches[:2]:  # warm-up
-        loss = soft_target_loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
+        loss = tagger.scheme.loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
         loss.backward(); opt.step(); opt.zero_grad()
     t0 = time.time()
     tokens = 0
     for b in batches:
-        loss = soft_target_loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
+        loss = tagger.scheme.loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
         loss.backward(); opt.step(); opt.zero_grad()
         tokens += int(b["attention_mask"].sum())
     bare = tokens / (time.time() - t0)
@@ -67,7 +68,7 @@ def main() -> None:
     cfg = load_config("minilm-semeval")
     cfg["training"].update(max_steps=args.steps, batch_size=args.batch_size, threads=args.threads)
     tagger2 = TransformerTagger.from_base("minilm", tax, max_length=256, stride=32, scheme="multilabel-softmax")
-    tagger2.training_windows = lambda docs, max_windows=None, seed=0: rows  # same windows
+    hf_trainer.training_windows = lambda tagger, docs, max_windows=None, seed=0: rows  # same windows
     stats = run_trainer(tagger2, [], [], cfg, say=lambda m: None)
     print(f"framescope Trainer path:    {stats['train_tokens_per_second']:,.0f} tokens/s over {stats['global_steps']} steps")
 

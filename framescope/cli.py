@@ -45,8 +45,10 @@ def _register() -> None:
     app.command("evaluate")(evaluate_cmd)
     app.command("calibrate")(calibrate_cmd)
     from framescope.inference.cli import register as register_inference
+    from framescope.quickstart import quickstart_cmd
 
     register_inference(app)
+    app.command("quickstart")(quickstart_cmd)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``framescope score`` and ``framescope quickstart``.
+"""``framescope score`` and ``framescope export-onnx``.
 
 ``score`` streams articles from its inputs (:mod:`framescope.inference.inputs`), scores
 them in batches, appends every finished batch to a journal in the output folder
@@ -26,7 +26,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 DEFAULT_MODEL = Path("runs/quickstart/model")
-QUICKSTART_DIR = Path("runs/quickstart")
 
 
 class UsageError(Exception):
@@ -54,7 +53,7 @@ class ScoreSummary:
 
 
 def _load_scorer(model: str | None, backend: str = "torch"):
-    from framescope.inference.scorer import Scorer
+    from framescope.model.scorer import Scorer
 
     if model is None:
         if not (DEFAULT_MODEL / "framescope.json").exists():
@@ -387,84 +386,6 @@ def click_ctx():
     return click.get_current_context(silent=True)
 
 
-def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
-    """The model folder exists, was trained from this config by this framescope on today's sample."""
-    from framescope import __version__
-    from framescope.labels.dataset import fingerprint
-    from framescope.labels.taxonomy import load_taxonomy
-    from framescope.training.settings import TaggerSettings
-    from framescope.training.train import prepare_data
-
-    try:
-        settings = TaggerSettings.load(model_dir)
-    except (FileNotFoundError, ValueError, TypeError):
-        return False
-    if settings.framescope_version != __version__ or settings.extra.get("config_name") != cfg["name"]:
-        return False
-    try:
-        train_docs, _ = prepare_data(cfg, load_taxonomy(cfg["taxonomy"]))
-    except Exception:
-        return False
-    return settings.extra.get("train_fingerprint") == fingerprint(train_docs)
-
-
-def quickstart_cmd(
-    retrain: bool = typer.Option(False, "--retrain", help="Train again even when the model is current."),
-    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track the training run in MLflow."),
-) -> None:
-    """Train the quickstart model, score the German example article and show the results."""
-    from importlib import resources
-
-    from framescope.inference.exports import SCHEMA_VERSION  # noqa: F401  (fail early if broken)
-    from framescope.training.config import load_config
-    from framescope.training.train import train
-
-    t0 = time.time()
-    cfg = load_config("quickstart")
-    model_dir = Path(cfg["output_dir"])
-    if no_mlflow:
-        cfg["mlflow"]["enabled"] = False
-    if not retrain and _quickstart_current(model_dir, cfg):
-        console.print(f"model: [bold]{model_dir}[/bold] is current (use --retrain to train again)")
-    else:
-        console.print(f"training the quickstart model into [bold]{model_dir}[/bold] ...")
-        result = train(cfg, progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False))
-        if result.run_id:
-            console.print(f"MLflow run: {result.run_id}")
-    example = resources.files("framescope.inference") / "examples" / "de_article.txt"
-    with resources.as_file(example) as path:
-        report_dir = QUICKSTART_DIR / "report"
-        try:
-            summary = run_score([str(path)], model=str(model_dir), out=report_dir, overwrite=True, html=True,
-                                show_progress=False)
-        except UsageError as err:
-            err_console.print(f"[red]error[/red] {err}")
-            raise typer.Exit(2)
-        text = Path(path).read_text(encoding="utf-8")
-    import json
-
-    from framescope.inference.exports import RESULTS_FILE
-
-    with open(report_dir / RESULTS_FILE, encoding="utf-8") as fh:
-        rec = json.loads(fh.readline())
-    spans = Table(title=f"spans in {rec['id']} ({rec['lang']}, {len(text)} characters)")
-    for col in ("technique", "confidence", "text"):
-        spans.add_column(col, justify="right" if col == "confidence" else "left")
-    for s in rec["spans"]:
-        spans.add_row(s["technique"], f"{s['confidence']:.3f}", s["text"].replace("\n", " "))
-    console.print(spans)
-    scores = Table(title=f"article scores (overall {rec['overall']:.3f})")
-    for col in ("technique", "score", "spans", "coverage"):
-        scores.add_column(col, justify="left" if col == "technique" else "right")
-    for tech, ts in sorted(rec["techniques"].items(), key=lambda kv: -kv[1]["score"]):
-        scores.add_row(tech, f"{ts['score']:.3f}", str(ts["spans"]), f"{ts['coverage']:.1%}")
-    console.print(scores)
-    console.print(f"exports: [bold]{report_dir}[/bold]")
-    if summary.report is not None:
-        console.print(f"HTML report: [bold]{summary.report}[/bold]")
-    console.print(f"done in {time.time() - t0:.1f}s. Score your own articles: framescope score ARTICLES... --out results")
-
-
 def export_onnx_cmd(
     model: Path = typer.Argument(..., help="A transformer model folder (framescope.json + safetensors)."),
     int8: bool = typer.Option(False, "--int8", help="Also write model.int8.onnx (dynamic int8 quantization)."),
@@ -472,7 +393,7 @@ def export_onnx_cmd(
     opset: int = typer.Option(17, "--opset", min=17, help="ONNX opset."),
 ) -> None:
     """Export a transformer tagger to ONNX (fp32, optionally int8) for the onnx-fp32/onnx-int8 backends."""
-    from framescope.inference.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
+    from framescope.model.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
 
     written = export_onnx(model, out, quantize=int8, opset=opset)
     for name in (FP32_FILE, INT8_FILE):
@@ -482,10 +403,9 @@ def export_onnx_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``score``, ``quickstart``, ``report`` and ``export-onnx``; torch loads only when one runs."""
+    """Add ``score``, ``report`` and ``export-onnx``; torch loads only when one runs."""
     from framescope.inference.report import register as register_report
 
     app.command("score")(score_cmd)
-    app.command("quickstart")(quickstart_cmd)
     register_report(app)
     app.command("export-onnx")(export_onnx_cmd)

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pyarrow as pa
 
 from framescope.labels.atomic import atomic_open
+from framescope.model.scorer import DIGITS, categories_of, iso_utc  # noqa: F401  (defined once, with the results)
 
 SCHEMA_VERSION = "1.0"
 FORMATS = ("jsonl", "parquet", "csv", "labelstudio")
-DIGITS = 6  # scores, confidences and coverage are rounded to 6 decimals everywhere
 
 RESULTS_FILE = "results.jsonl"
 ARTICLES_PARQUET = "articles.parquet"
@@ -126,16 +126,6 @@ def results_schema(techniques: Sequence[str], categories: Sequence[str]) -> pa.S
     )
 
 
-def categories_of(taxonomy, techniques: Sequence[str]) -> list[str]:
-    """Category ids in order of first appearance among the techniques."""
-    out: list[str] = []
-    for t in techniques:
-        c = taxonomy.category_of(t)
-        if c not in out:
-            out.append(c)
-    return out
-
-
 # -- records and rows -----------------------------------------------------------------
 
 
@@ -143,16 +133,8 @@ def _r(x: float) -> float:
     return round(float(x), DIGITS)
 
 
-def iso_utc(value: str | datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds)."""
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def result_record(result, text_sha256: str) -> dict[str, Any]:
-    """The canonical ``results.jsonl`` record of an :class:`~framescope.inference.scorer.ArticleResult`."""
+    """The canonical ``results.jsonl`` record of an :class:`~framescope.model.scorer.ArticleResult`."""
     return {
         "schema_version": SCHEMA_VERSION,
         "id": result.id,

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Sequence
 
+from framescope.labels.language import DETECT_CHARS, MIN_RELATIVE_DISTANCE, detect_language  # noqa: F401
+
 TEXT_SUFFIXES_IN_FOLDERS = ("*.txt",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
-DETECT_CHARS = 4096
-MIN_RELATIVE_DISTANCE = 0.1  # lingua answers None (unknown) when the top languages are closer
 
 
 @dataclass
@@ -66,28 +66,7 @@ class Fields:
     id_required: bool = False  # True when the caller named the id field explicitly
 
 
-# -- language detection ---------------------------------------------------------------
-
-_DETECTOR = None
-
-
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the text's language (lower case), or None when unsure."""
-    global _DETECTOR
-    if _DETECTOR is None:
-        from lingua import LanguageDetectorBuilder
-
-        _DETECTOR = (
-            LanguageDetectorBuilder.from_all_languages()
-            .with_low_accuracy_mode()
-            .with_minimum_relative_distance(MIN_RELATIVE_DISTANCE)
-            .build()
-        )
-    found = _DETECTOR.detect_language_of(text[:DETECT_CHARS])
-    if found is None:
-        return None
-    return found.iso_code_639_1.name.lower()
-
+# -- language detection: framescope.labels.language (shared with the MLflow pyfunc) ---
 
 # -- decoding -------------------------------------------------------------------------
 

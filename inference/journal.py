@@ -45,35 +45,12 @@ def article_key(article_id: str, text_sha256: str, lang: str | None, model_finge
 
 
 def model_fingerprint(scorer) -> str:
-    """SHA-256 over the model's settings, weights and backend (folders and MLflow URIs alike)."""
-    from dataclasses import asdict
+    """SHA-256 over the model's settings, weights and backend (folders and MLflow URIs alike).
 
-    tagger = scorer.tagger
-    h = hashlib.sha256()
-    h.update(json.dumps(asdict(tagger.settings), sort_keys=True, default=str).encode("utf-8"))
-    # the backend changes the numbers (bf16, int8): a resumed run must not mix backends
-    backend = getattr(tagger, "backend", "torch")
-    if backend != "torch":
-        h.update(f"backend={backend}".encode())
-    onnx_path = getattr(tagger, "onnx_path", None)
-    if onnx_path is not None:
-        with open(onnx_path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    for attr in ("coef_", "intercept_"):
-        arr = getattr(tagger, attr, None)
-        if arr is not None:
-            h.update(attr.encode())
-            h.update(memoryview(arr.tobytes()))
-    model = getattr(tagger, "model", None)
-    if model is not None and hasattr(model, "state_dict"):
-        import torch
-
-        for name, t in model.state_dict().items():
-            h.update(name.encode())
-            t = t.detach().cpu().contiguous().reshape(-1)
-            h.update(t.view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    The tagger computes it (:meth:`framescope.model.tagger.SpanTagger.fingerprint`); ``scorer``
+    is a tagger or a :class:`~framescope.model.scorer.Scorer` wrapping one.
+    """
+    return getattr(scorer, "tagger", scorer).fingerprint()
 
 
 class Journal:

@@ -1,7 +1,7 @@
 """A static HTML report of scored articles: an index and one page per article.
 
 ``write_report(results, out_dir)`` takes the JSONL that ``framescope score`` writes
-(or a list of :class:`~framescope.inference.scorer.ArticleResult`) and writes
+(or a list of :class:`~framescope.model.scorer.ArticleResult`) and writes
 ``index.html`` (articles sorted by overall score) and ``articles/<hash>.html`` (the
 text with every predicted span highlighted in the colour of its category, overlaps
 drawn as stacked underline stripes, and a bar chart of the technique scores).
@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import typer
 
-from framescope.inference.scorer import ArticleResult, ScoredSpan, TechniqueScore
+from framescope.model.scorer import ArticleResult, ScoredSpan, TechniqueScore
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

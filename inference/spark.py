@@ -2,7 +2,7 @@
 
 :func:`score_spark` scores a Spark DataFrame (or a table name, or a Parquet path) with
 ``mlflow.pyfunc.spark_udf(spark, model_uri)`` — the UDF's result type is the struct the
-model's signature declares (:mod:`framescope.inference.mlflow_model`) — and writes the
+model's signature declares (:mod:`framescope.model.mlflow_model`) — and writes the
 ``articles`` and ``spans`` tables of the CLI's Parquet export (same column names and
 types as :mod:`framescope.inference.exports` defines, docs/schema.md) as Hive-style
 partitioned Parquet datasets::

@@ -101,7 +101,7 @@ def random_tagger_folder(tiny_bert, tmp_path_factory):
         import torch
 
         from framescope.labels.taxonomy import load_taxonomy
-        from framescope.training.transformer import TransformerTagger
+        from framescope.model.transformer import TransformerTagger
 
         torch.manual_seed(0)
         tagger = TransformerTagger.from_base(str(tiny_bert), load_taxonomy(), max_length=48, stride=12)

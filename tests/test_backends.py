@@ -19,7 +19,7 @@ def tiny_model(random_tagger_folder):
 
 
 def test_bf16_backend_stays_close_to_fp32(tiny_model):
-    from framescope.training.tagger import load_tagger
+    from framescope.model.tagger import load_tagger
 
     texts = [d.text for d in load_sample()[:4]] + [""]
     fp32 = load_tagger(tiny_model)
@@ -56,7 +56,7 @@ def test_loading_a_model_prints_no_progress_bar(tiny_model, capfd):
     """`framescope score -q` must stay quiet: transformers' "Loading weights" bar is hidden, then restored."""
     from transformers.utils import logging as hf_logging
 
-    from framescope.training.tagger import load_tagger
+    from framescope.model.tagger import load_tagger
 
     hf_logging.enable_progress_bar()  # as on a terminal, whatever the environment says
     load_tagger(tiny_model)

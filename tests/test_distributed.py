@@ -66,7 +66,7 @@ def test_two_process_training_logs_one_run(tiny_bert, tmp_path):
     assert len(versions) == 1 and versions[0].run_id == runs[0].info.run_id
     assert client.get_model_version_by_alias("fs-ddp", "candidate").version == versions[0].version
     # one complete model folder, loadable
-    from framescope.inference.scorer import Scorer
+    from framescope.model.scorer import Scorer
 
     scorer = Scorer.from_pretrained(tmp_path / "model")
     assert scorer.score("Diese feigen Verräter lügen uns an.").id == "0"

@@ -20,7 +20,7 @@ SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 
 @pytest.fixture(scope="module")
 def written(model_dir, tmp_path_factory):
-    from framescope.inference.scorer import Scorer
+    from framescope.model.scorer import Scorer
 
     scorer = Scorer.from_pretrained(model_dir)
     texts = {name: (EXAMPLES / name).read_text(encoding="utf-8") for name in ("de_article.txt", "en_article.txt")}

@@ -24,7 +24,7 @@ def _gap(values: np.ndarray, near: float, width: float = 1e-4) -> float:
 @pytest.fixture(scope="module")
 def onnx_model(random_tagger_folder):
     """A tiny random tagger (classifier scaled so probabilities spread around the threshold), exported."""
-    from framescope.inference.onnx_backend import export_onnx
+    from framescope.model.onnx_backend import export_onnx
 
     folder = random_tagger_folder("onnx-model", 40.0)
     written = export_onnx(folder, quantize=True)
@@ -46,11 +46,11 @@ def _spans(tagger, scores, threshold=THRESHOLD):
 
 
 def test_fp32_matches_torch(onnx_model, texts):
-    from framescope.training.tagger import load_tagger
+    from framescope.model.tagger import load_tagger
 
     ref = load_tagger(onnx_model)
     onnx = load_tagger(onnx_model, backend="onnx-fp32")
-    assert type(onnx).__name__ == "OnnxTagger" and onnx.backend == "onnx-fp32"
+    assert type(onnx).__name__ == "TransformerTagger" and onnx.backend == "onnx-fp32" and onnx.model is None
     onnx.set_threads(1)
     a, b = ref.token_scores(texts), onnx.token_scores(texts)
     for x, y in zip(a, b):
@@ -71,8 +71,8 @@ def test_fp32_matches_torch(onnx_model, texts):
 
 
 def test_int8_runs_and_scorer_backend(onnx_model, texts):
-    from framescope.inference.scorer import Scorer
-    from framescope.training.tagger import load_tagger
+    from framescope.model.scorer import Scorer
+    from framescope.model.tagger import load_tagger
 
     int8 = load_tagger(onnx_model, backend="onnx-int8")
     assert int8.backend == "onnx-int8"
@@ -92,7 +92,7 @@ def test_export_to_out_folder_loads_alone(onnx_model, tmp_path, texts):
     from typer.testing import CliRunner
 
     from framescope.cli import _register, app
-    from framescope.training.tagger import load_tagger
+    from framescope.model.tagger import load_tagger
 
     _register()
     out = tmp_path / "exported"

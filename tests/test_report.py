@@ -26,7 +26,7 @@ from framescope.inference.report import (
     segment_text,
     write_report,
 )
-from framescope.inference.scorer import ArticleResult, ScoredSpan, TechniqueScore
+from framescope.model.scorer import ArticleResult, ScoredSpan, TechniqueScore
 from framescope.labels.taxonomy import load_taxonomy
 
 TAX = load_taxonomy("semeval2023")

@@ -7,9 +7,9 @@ import pytest
 
 from framescope.labels.document import Span
 from framescope.labels.sample import load_sample
-from framescope.training.decoding import decode_spans
+from framescope.model.decoding import decode_spans
 from framescope.training.metrics.spans import span_prf
-from framescope.training.targets import (
+from framescope.model.targets import (
     IGNORE,
     merge_window_scores,
     plan_windows,
@@ -138,7 +138,7 @@ def test_gold_targets_roundtrip_on_shared_corpora_with_minilm(shared_data):
     from transformers import AutoTokenizer
 
     from framescope.labels.io import read_documents
-    from framescope.training.transformer import resolve_base
+    from framescope.model.transformer import resolve_base
 
     tok = AutoTokenizer.from_pretrained(resolve_base("minilm"))
     corpora = [(shared_data / "semeval2023", "semeval2023"), (shared_data / "ptc2020", "ptc2020")]
@@ -160,7 +160,7 @@ def test_gold_targets_roundtrip_on_shared_corpora_with_minilm(shared_data):
 
 
 def test_smoothing_keeps_a_flickering_span_whole():
-    from framescope.training.decoding import decode_technique
+    from framescope.model.decoding import decode_technique
 
     text = " ".join(["w"] * 12)
     off = word_offsets(text)
@@ -173,7 +173,7 @@ def test_smoothing_keeps_a_flickering_span_whole():
 
 def test_calibration_prefers_whole_spans_and_respects_the_length_guard():
     from framescope.training.calibration import calibrate
-    from framescope.training.tagger import TokenScores
+    from framescope.model.tagger import TokenScores
 
     text = " ".join(f"w{i}" for i in range(40))
     off = word_offsets(text)

@@ -10,7 +10,7 @@ import pytest
 
 from framescope.labels.sample import load_sample
 from framescope.training.config import ConfigError, load_config
-from framescope.training.tagger import load_tagger
+from framescope.model.tagger import load_tagger
 from framescope.training.train import train
 
 
@@ -73,7 +73,7 @@ def test_tiny_transformer_trains_saves_and_reloads(fixture, request, tmp_path):
 
 def test_long_article_is_windowed_and_mapped_back(tiny_bert, tmp_path):
     from framescope.labels.taxonomy import load_taxonomy
-    from framescope.training.transformer import TransformerTagger
+    from framescope.model.transformer import TransformerTagger
 
     tagger = TransformerTagger.from_base(str(tiny_bert), load_taxonomy(), max_length=32, stride=8, scheme="multilabel")
     docs = load_sample()
@@ -100,9 +100,9 @@ def test_soft_targets_keep_overlaps_and_decode_back():
     import torch
 
     from framescope.labels.document import Span
-    from framescope.training.decoding import decode_spans
-    from framescope.training.targets import token_targets, word_offsets
-    from framescope.training.transformer import bio_channels, soft_bio_targets
+    from framescope.model.decoding import decode_spans
+    from framescope.model.targets import token_targets, word_offsets
+    from framescope.model.schemes import bio_channels, soft_bio_targets
 
     text = "Die feigen Verräter und ihre Lügen"
     techniques = ["Loaded_Language", "Name_Calling-Labeling"]
@@ -176,7 +176,7 @@ def test_mlflow_run_contents(tmp_path, monkeypatch):
 
 
 def test_linear_scores_in_bounded_chunks_match_one_pass(tmp_path):
-    from framescope.training.linear import LinearTagger
+    from framescope.model.linear import LinearTagger
 
     result = train(tiny_config(tmp_path))
     tagger = LinearTagger.from_pretrained(result.output_dir)

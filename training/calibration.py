@@ -17,9 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from framescope.training.decoding import decode_technique
+from framescope.model.decoding import decode_technique
 from framescope.training.metrics.spans import span_prf
-from framescope.training.tagger import TokenScores
+from framescope.model.settings import DecodingCalibration
+from framescope.model.tagger import TokenScores
 
 GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 # where a confident "begin" splits a run; above 1 never splits (adjacent spans fuse, but
@@ -30,18 +31,10 @@ SMOOTHING_GRID = (1, 5, 9, 15, 25)
 
 
 @dataclass
-class Calibration:
-    thresholds: dict[str, float]
-    global_threshold: float
+class Calibration(DecodingCalibration):
+    """The chosen decoding calibration (store it with ``settings.calibration = cal``) and its dev report."""
+
     report: dict[str, dict] = field(default_factory=dict)
-    begin_thresholds: dict[str, float] = field(default_factory=dict)
-    smoothing: dict[str, int] = field(default_factory=dict)
-
-    def all_thresholds(self, techniques: Sequence[str]) -> dict[str, float]:
-        return {t: self.thresholds.get(t, self.global_threshold) for t in techniques}
-
-    def all_begin_thresholds(self, techniques: Sequence[str], default: float) -> dict[str, float]:
-        return {t: self.begin_thresholds.get(t, default) for t in techniques}
 
 
 def _decode_one(scores: Sequence[TokenScores], j: int, k: int, thr: float, begin_thr: float, tech: str, width: int = 1):
@@ -171,7 +164,8 @@ def calibrate(
         if entry["source"] == "global":
             entry["threshold"] = best_global
             entry["begin_threshold"] = begin_threshold
-    return Calibration(thresholds=thresholds, global_threshold=best_global, report=report, begin_thresholds=begin_thresholds, smoothing=smoothing)
+    return Calibration(thresholds=thresholds, global_threshold=best_global, begin_threshold=begin_threshold,
+                       begin_thresholds=begin_thresholds, smoothing=smoothing, report=report)
 
 
 def calibrate_from_config(

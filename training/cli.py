@@ -68,18 +68,18 @@ def evaluate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Score a model against annotated data: per language and per technique."""
-    from framescope.inference.scorer import Scorer
     from framescope.labels.document import AnnotationError
     from framescope.labels.io import read_documents
+    from framescope.model.tagger import SpanTagger
     from framescope.training.evaluation import evaluate_tagger
 
-    scorer = Scorer.from_pretrained(model)
+    tagger = SpanTagger.from_pretrained(model)
     try:
-        docs = read_documents(data, fmt, taxonomy=scorer.taxonomy, langs=langs or None)
+        docs = read_documents(data, fmt, taxonomy=tagger.taxonomy, langs=langs or None)
     except AnnotationError as err:
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(1)
-    report = evaluate_tagger(scorer.tagger, docs)
+    report = evaluate_tagger(tagger, docs)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:

@@ -15,6 +15,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from framescope.model.schemes import CONFIG_DEFAULT
+
 DEFAULTS: dict[str, Any] = {
     "name": "framescope",
     "taxonomy": "semeval2023",
@@ -33,8 +35,8 @@ DEFAULTS: dict[str, Any] = {
         "max_length": 256,
         "stride": 64,
         # multilabel-softmax (soft k-hot targets, softmax) | multilabel (sigmoid per channel)
-        # | bio (the textbook single-label reference); see training/transformer.py
-        "scheme": "multilabel-softmax",
+        # | bio (the textbook single-label reference); see model/schemes.py
+        "scheme": CONFIG_DEFAULT,
     },
     "linear": {"n_features": 65536, "alpha": 1.0e-3, "epochs": 15, "pos_weight_max": 10.0},
     "training": {

@@ -15,7 +15,7 @@ from framescope.training.metrics.spans import (
     span_prf,
     token_seqeval,
 )
-from framescope.training.targets import word_offsets
+from framescope.model.targets import word_offsets
 
 
 def _bio_tags(offsets: np.ndarray, spans, technique: str) -> list[str]:

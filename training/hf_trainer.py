@@ -23,17 +23,18 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 
 from framescope.labels.document import Document
 from framescope.training.calibration import calibrate_from_config
+from framescope.training.class_weights import positive_weight
 from framescope.training.evaluation import gold_tuples
 from framescope.training.metrics.spans import span_prf
-from framescope.training.targets import IGNORE
+from framescope.model.targets import IGNORE, token_targets
 
 
 class WindowCollator:
     """Pads to the longest window of the batch; padded label rows are ignored by the loss."""
 
-    def __init__(self, pad_id: int, multilabel: bool):
+    def __init__(self, pad_id: int, float_targets: bool):
         self.pad_id = pad_id
-        self.multilabel = multilabel
+        self.float_targets = float_targets
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         width = max(len(r["input_ids"]) for r in rows)
@@ -41,7 +42,7 @@ class WindowCollator:
         ids = torch.full((n, width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((n, width), dtype=torch.long)
         first = rows[0]["labels"]
-        if self.multilabel:
+        if self.float_targets:
             labels = torch.full((n, width, first.shape[1]), IGNORE, dtype=torch.float32)
         else:
             labels = torch.full((n, width), -100, dtype=torch.long)
@@ -53,29 +54,30 @@ class WindowCollator:
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def multilabel_loss(
-    logits: torch.Tensor, labels: torch.Tensor, pos_weight: torch.Tensor | None, gamma: float = 0.0
-) -> torch.Tensor:
-    """Sigmoid BCE (optionally focal) over the labelled tokens only."""
-    mask = labels[..., 0] != IGNORE
-    x = logits[mask]
-    y = labels[mask]
-    if x.numel() == 0:
-        return logits.sum() * 0.0
-    if gamma > 0:
-        p = torch.sigmoid(x)
-        ce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none", pos_weight=pos_weight)
-        pt = torch.where(y > 0.5, p, 1 - p)
-        return ((1 - pt) ** gamma * ce).mean()
-    return torch.nn.functional.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight)
+def training_windows(tagger, docs: Sequence[Document], max_windows: int | None = None, seed: int = 0) -> list[dict]:
+    """The tagger's training rows: every window of every article with its scheme's targets.
 
-
-def soft_target_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Softmax cross-entropy against soft multi-label targets, over the labelled tokens only."""
-    mask = labels[..., 0] != IGNORE
-    if not bool(mask.any()):
-        return logits.sum() * 0.0
-    return torch.nn.functional.cross_entropy(logits[mask], labels[mask])
+    Special tokens get the scheme's ignored rows; ``max_windows`` keeps a seeded random
+    subset (in order) so that a quick run sees all of the corpus's variety.
+    """
+    scheme = tagger.scheme
+    rows = []
+    for doc in docs:
+        enc = tagger.encode(doc.text)
+        spans = tagger.taxonomy.resolve_spans(doc.spans)
+        y = scheme.targets(token_targets(enc.offsets, spans, tagger.techniques))
+        for a, b in enc.windows:
+            if b == a:
+                continue
+            input_ids = tagger._inputs(enc.ids[a:b])
+            labels = scheme.ignored(len(input_ids), y.shape[1] if y.ndim == 2 else 0)
+            labels[tagger._prefix : tagger._prefix + (b - a)] = y[a:b]
+            rows.append({"input_ids": input_ids, "labels": labels})
+    if max_windows is not None and len(rows) > max_windows:
+        rng = np.random.default_rng(seed)
+        keep = sorted(rng.choice(len(rows), size=max_windows, replace=False))
+        rows = [rows[i] for i in keep]
+    return rows
 
 
 class SpanTrainer(Trainer):
@@ -123,15 +125,8 @@ class SpanTrainer(Trainer):
         self.tokens_seen += int(inputs["attention_mask"].sum())
         outputs = model(**inputs)
         logits = outputs.logits
-        if self.tagger.scheme == "multilabel":
-            pw = self.pos_weight.to(logits.device) if self.pos_weight is not None else None
-            loss = multilabel_loss(logits, labels, pw, self.gamma)
-        elif self.tagger.scheme == "multilabel-softmax":
-            loss = soft_target_loss(logits, labels)
-        else:
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
-            )
+        pw = self.pos_weight.to(logits.device) if self.pos_weight is not None else None
+        loss = self.tagger.scheme.loss(logits, labels, pw, self.gamma)
         return (loss, outputs) if return_outputs else loss
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
@@ -156,10 +151,10 @@ class SpanTrainer(Trainer):
         cal_cfg = self.fs_config["calibration"]
         scores = self.tagger.token_scores([d.text for d in self.dev_docs])
         gold = [gold_tuples(d, self.tagger.taxonomy) for d in self.dev_docs]
-        if self.tagger.scheme != "bio":
+        if self.tagger.scheme.calibrated:
             cal = calibrate_from_config(scores, gold, self.tagger.techniques, [d.text for d in self.dev_docs], cal_cfg)
             thresholds = cal.all_thresholds(self.tagger.techniques)
-            begins = cal.all_begin_thresholds(self.tagger.techniques, cal_cfg["begin_threshold"])
+            begins = cal.all_begin_thresholds(self.tagger.techniques)
             smoothing = cal.smoothing
         else:
             thresholds = {t: 0.5 for t in self.tagger.techniques}
@@ -204,8 +199,7 @@ def _pos_weight(rows: Sequence[dict], cap: float) -> torch.Tensor:
         y = y[y[:, 0] != IGNORE]
         pos += y.sum(0)
         neg += len(y) - y.sum(0)
-    w = np.sqrt(neg / np.maximum(pos, 1.0))
-    return torch.tensor(np.clip(w, 1.0, cap), dtype=torch.float32)
+    return torch.tensor(positive_weight(pos, neg, cap, floor=1.0), dtype=torch.float32)
 
 
 def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Document], config: dict, tracker=None, say: Callable[[str], None] = print) -> dict:
@@ -214,11 +208,10 @@ def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Docum
     set_seed(seed)
     threads = tc.get("threads") or os.cpu_count() or 1
     torch.set_num_threads(int(threads))
-    rows = tagger.training_windows(train_docs, max_windows=tc.get("max_train_windows"), seed=seed)
+    rows = training_windows(tagger, train_docs, max_windows=tc.get("max_train_windows"), seed=seed)
     if not rows:
         raise ValueError("no training windows: the training articles are empty")
-    multilabel = tagger.scheme != "bio"  # float target rows (sigmoid or soft softmax targets)
-    pos_weight = _pos_weight(rows, float(tc["pos_weight_max"])) if tagger.scheme == "multilabel" else None
+    pos_weight = _pos_weight(rows, float(tc["pos_weight_max"])) if tagger.scheme.weighted else None
     n_tokens = sum(len(r["input_ids"]) for r in rows)
     say(f"{len(rows)} training windows, {n_tokens:,} tokens; {len(dev_docs)} dev articles")
     out_dir = tempfile.mkdtemp(prefix="framescope-trainer-")
@@ -286,7 +279,7 @@ def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Docum
         args=args,
         train_dataset=rows,
         eval_dataset=rows[:1] if dev_docs else None,  # placeholder: evaluate() scores whole dev articles
-        data_collator=WindowCollator(tagger.tokenizer.pad_token_id or 0, multilabel),
+        data_collator=WindowCollator(tagger.tokenizer.pad_token_id or 0, tagger.scheme.float_targets),
         callbacks=callbacks,
         tagger=tagger,
         dev_docs=list(dev_docs),

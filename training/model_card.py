@@ -17,6 +17,7 @@ from framescope.labels.atomic import atomic_write_bytes
 from framescope.labels.dataset import fingerprint
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
+from framescope.model.schemes import FOLDER_DEFAULT, get_scheme
 
 CARD_FILE = "README.md"
 RARE_SUPPORT = 10  # training spans below which a technique is called rare in the card
@@ -73,14 +74,9 @@ def _data_entries(entries: list) -> list[str]:
 
 
 def _output_note(m: dict) -> str:
-    scheme = m.get("scheme", "multilabel")
-    if m.get("type") != "transformer" or scheme == "multilabel":
-        how = "independent sigmoids, so techniques overlap freely"
-    elif scheme == "multilabel-softmax":
-        how = ("inside = p(B-t) + p(I-t) of a softmax trained on soft targets shared among a token's "
-               "techniques; each technique is thresholded on its own, so spans may overlap")
-    else:
-        how = "one textbook BIO tag per token: spans never overlap"
+    # the linear baseline's channels are independent sigmoids too
+    scheme = get_scheme(m.get("scheme", FOLDER_DEFAULT) if m.get("type") == "transformer" else "multilabel")
+    how = scheme.description
     return (f"per technique, an inside and a begin probability per token ({how}), decoded into "
             "character spans with per-technique thresholds")
 
@@ -269,7 +265,7 @@ def render_model_card(
     L += ["## How to load and score", ""]
     L += [
         "```python",
-        "from framescope.inference.scorer import Scorer",
+        "from framescope.model.scorer import Scorer",
         "",
         'scorer = Scorer.from_pretrained("path/to/this/folder")  # or "models:/framescope@candidate"',
         'result = scorer.score("They are cowards and traitors.", lang="en")',
@@ -310,7 +306,7 @@ def write_model_card(
     folder = Path(folder)
     techniques = None
     try:
-        from framescope.training.settings import TaggerSettings
+        from framescope.model.settings import TaggerSettings
 
         techniques = TaggerSettings.load(folder).techniques
     except (FileNotFoundError, ValueError):

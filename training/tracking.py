@@ -179,7 +179,7 @@ class Tracker:
         """Log the model folder as an MLflow model and register it under ``name@alias``."""
         if not self.enabled:
             return
-        from framescope.inference.mlflow_model import log_model
+        from framescope.model.mlflow_model import log_model
 
         cfg = self.config["mlflow"]
         info = log_model(model_dir, registered_model_name=cfg.get("registered_model"))

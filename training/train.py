@@ -19,7 +19,8 @@ from framescope.labels.io import read_documents
 from framescope.labels.taxonomy import Taxonomy, load_taxonomy
 from framescope.training.calibration import calibrate_from_config
 from framescope.training.config import resolve_path
-from framescope.training.evaluation import evaluate_tagger, gold_tuples, score_predictions
+from framescope.training.evaluation import gold_tuples, score_predictions
+from framescope.training.fit import fit_tagger
 from framescope.training.model_card import write_model_card
 from framescope.training.tracking import Tracker
 
@@ -73,7 +74,7 @@ def is_main_process() -> bool:
 def build_tagger(config: dict, taxonomy: Taxonomy):
     m = config["model"]
     if m["type"] == "linear":
-        from framescope.training.linear import LinearTagger
+        from framescope.model.linear import LinearTagger
 
         lc = config["linear"]
         return LinearTagger(
@@ -81,7 +82,7 @@ def build_tagger(config: dict, taxonomy: Taxonomy):
             seed=config["seed"], pos_weight_max=lc["pos_weight_max"],
         )
     if m["type"] == "transformer":
-        from framescope.training.transformer import TransformerTagger
+        from framescope.model.transformer import TransformerTagger
 
         return TransformerTagger.from_base(m["base"], taxonomy, max_length=m["max_length"], stride=m["stride"], scheme=m["scheme"])
     raise ValueError(f"model.type must be linear or transformer, not {m['type']!r}")
@@ -105,11 +106,7 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         )
         tracker.log_params({"data.train_articles": len(train_docs), "data.dev_articles": len(dev_docs)})
         tagger = build_tagger(config, taxonomy)
-        if config["model"]["type"] == "linear":
-            tagger.fit(train_docs)
-            train_stats: dict = {}
-        else:
-            train_stats = tagger.fit(train_docs, dev_docs, config, tracker=tracker, say=say)
+        train_stats = fit_tagger(tagger, train_docs, dev_docs, config, tracker=tracker, say=say)
         out = Path(config["output_dir"])
         if not is_main_process():
             # distributed training: the weights are the same on every rank; only the main
@@ -137,11 +134,7 @@ def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_c
     scores = tagger.token_scores([d.text for d in dev_docs])
     gold = [gold_tuples(d, taxonomy) for d in dev_docs]
     cal = calibrate_from_config(scores, gold, tagger.techniques, [d.text for d in dev_docs], cal_cfg)
-    tagger.settings.thresholds = cal.thresholds
-    tagger.settings.begin_thresholds = cal.begin_thresholds
-    tagger.settings.smoothing = cal.smoothing
-    tagger.settings.global_threshold = cal.global_threshold
-    tagger.settings.begin_threshold = cal_cfg["begin_threshold"]
+    tagger.settings.calibration = cal
     preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
     return cal, score_predictions(dev_docs, preds, taxonomy)
 
@@ -153,7 +146,7 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     calibration code; researchers also use it to calibrate on fresh dev annotations.
     Returns the dev report and the calibration report.
     """
-    from framescope.training.tagger import load_tagger
+    from framescope.model.tagger import load_tagger
 
     tagger = load_tagger(model_dir)
     taxonomy = tagger.taxonomy
@@ -164,9 +157,3 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     write_model_card(out, config, report, cal.report, train_docs, dev_docs, taxonomy, {})
     return report, cal.report
-
-
-def evaluate_folder(model: str | Path, docs: list[Document]) -> dict:
-    from framescope.training.tagger import load_tagger
-
-    return evaluate_tagger(load_tagger(model), docs)

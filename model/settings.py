@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from framescope import __version__
 from framescope.labels.atomic import atomic_open
@@ -19,6 +19,33 @@ from framescope.labels.taxonomy import Taxonomy
 SETTINGS_FILE = "framescope.json"
 TAXONOMY_FILE = "taxonomy.yaml"
 FORMAT_VERSION = 1
+
+
+@dataclass
+class DecodingCalibration:
+    """What calibration chooses on dev and decoding applies: thresholds, begin splits, smoothing.
+
+    A technique without a threshold of its own (too little dev support) falls back to
+    ``global_threshold``; that fallback is defined here, once, for calibration and scoring.
+    """
+
+    thresholds: dict[str, float] = field(default_factory=dict)
+    global_threshold: float = 0.5
+    begin_threshold: float = 0.5
+    begin_thresholds: dict[str, float] = field(default_factory=dict)
+    smoothing: dict[str, int] = field(default_factory=dict)  # tokens averaged before thresholding
+
+    def threshold(self, technique: str) -> float:
+        return float(self.thresholds.get(technique, self.global_threshold))
+
+    def all_thresholds(self, techniques: Sequence[str]) -> dict[str, float]:
+        return {t: self.threshold(t) for t in techniques}
+
+    def all_begin_thresholds(self, techniques: Sequence[str]) -> dict[str, float]:
+        return {t: float(self.begin_thresholds.get(t, self.begin_threshold)) for t in techniques}
+
+
+_CALIBRATION_FIELDS = ("thresholds", "global_threshold", "begin_threshold", "begin_thresholds", "smoothing")
 
 
 @dataclass
@@ -39,14 +66,24 @@ class TaggerSettings:
     name: str = "framescope"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def calibration(self) -> DecodingCalibration:
+        """The decoding calibration, typed (stored flat in ``framescope.json``, as it always was)."""
+        return DecodingCalibration(**{f: getattr(self, f) for f in _CALIBRATION_FIELDS})
+
+    @calibration.setter
+    def calibration(self, cal: DecodingCalibration) -> None:
+        for f in _CALIBRATION_FIELDS:
+            setattr(self, f, getattr(cal, f))
+
     def threshold(self, technique: str) -> float:
-        return float(self.thresholds.get(technique, self.global_threshold))
+        return self.calibration.threshold(technique)
 
     def all_thresholds(self) -> dict[str, float]:
-        return {t: self.threshold(t) for t in self.techniques}
+        return self.calibration.all_thresholds(self.techniques)
 
     def all_begin_thresholds(self) -> dict[str, float]:
-        return {t: float(self.begin_thresholds.get(t, self.begin_threshold)) for t in self.techniques}
+        return self.calibration.all_begin_thresholds(self.techniques)
 
     def save(self, folder: str | Path) -> None:
         with atomic_open(Path(folder) / SETTINGS_FILE) as fh:

@@ -3,7 +3,8 @@
 It needs no pretrained weights and trains in seconds, which makes it the embedded
 default behind the quickstart and a floor every transformer run must clear. It goes
 through the same targets, decoding, calibration and metrics as the transformer.
-Weights are stored as plain arrays in safetensors, never pickled.
+Weights are stored as plain arrays in safetensors, never pickled. Fitting (one
+``SGDClassifier`` per channel) is :func:`framescope.training.fit.fit_linear`.
 """
 
 from __future__ import annotations
@@ -14,17 +15,15 @@ from typing import Sequence
 import numpy as np
 from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction import FeatureHasher
-from sklearn.linear_model import SGDClassifier
 
-from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
-from framescope.training.settings import (
+from framescope.model.settings import (
     TaggerSettings,
     load_folder_taxonomy,
     save_taxonomy,
 )
-from framescope.training.tagger import SpanTagger, TokenScores
-from framescope.training.targets import IGNORE, token_targets, word_offsets
+from framescope.model.tagger import SpanTagger, TokenScores
+from framescope.model.targets import word_offsets
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -62,7 +61,7 @@ def token_features(text: str, offsets: np.ndarray, context: int = 2, bag: int = 
 
 
 class LinearTagger(SpanTagger):
-    """scikit-learn estimator conventions: ``fit`` then ``predict``; HF-style folders."""
+    """scikit-learn estimator conventions (hyperparameters in the constructor, ``coef_``), HF-style folders."""
 
     def __init__(
         self,
@@ -97,42 +96,7 @@ class LinearTagger(SpanTagger):
             rows.extend(token_features(t, o))
         return offsets, self._hasher.transform(rows) if rows else None
 
-    def fit(self, docs: Sequence[Document]) -> "LinearTagger":
-        techniques = self.techniques
-        offsets, x = self._matrix([d.text for d in docs])
-        ys = [
-            token_targets(o, self.taxonomy.resolve_spans(d.spans), techniques)
-            for d, o in zip(docs, offsets)
-        ]
-        y = np.concatenate(ys) if ys else np.zeros((0, 2 * len(techniques)), np.float32)
-        keep = y[:, 0] != IGNORE if len(y) else np.zeros(0, bool)
-        x, y = x[keep], y[keep]
-        k2 = 2 * len(techniques)
-        coef = np.zeros((k2, self.n_features), dtype=np.float32)
-        intercept = np.full(k2, -20.0, dtype=np.float32)  # never fires without positives
-        for c in range(k2):
-            target = y[:, c].astype(np.int64)
-            if target.min(initial=0) == target.max(initial=0):
-                continue
-            # positives weighted by sqrt(neg/pos), capped: rare techniques are heard without
-            # the fully "balanced" weighting that saturates every probability at 1.0
-            pos = max(int(target.sum()), 1)
-            weight = min(np.sqrt((len(target) - pos) / pos), self.pos_weight_max)
-            clf = SGDClassifier(
-                loss="log_loss",
-                alpha=self.alpha,
-                max_iter=self.epochs,
-                tol=None,
-                class_weight={0: 1.0, 1: float(weight)},
-                random_state=self.seed,
-            )
-            clf.fit(x, target)
-            coef[c] = clf.coef_[0]
-            intercept[c] = clf.intercept_[0]
-        self.coef_, self.intercept_ = coef, intercept
-        return self
-
-    def token_scores(self, texts: Sequence[str], progress: bool = False, chunk: int = 20_000) -> list[TokenScores]:
+    def token_scores(self, texts: Sequence[str], chunk: int = 20_000) -> list[TokenScores]:
         """Per-token probabilities; features are built ``chunk`` tokens at a time.
 
         Features look at most ``bag`` words either side, so scoring a chunk with that margin
@@ -166,8 +130,9 @@ class LinearTagger(SpanTagger):
         self.settings.save(folder)
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path) -> "LinearTagger":
-        settings = TaggerSettings.load(folder)
+    def _from_folder(cls, folder: Path, settings: TaggerSettings, backend: str) -> "LinearTagger":
+        if backend != "torch":
+            raise ValueError(f"{folder}: the linear baseline has no {backend} backend")
         taxonomy = load_folder_taxonomy(folder, settings)
         tagger = cls(taxonomy, n_features=int(settings.extra["n_features"]), settings=settings)
         weights = load_file(str(Path(folder) / WEIGHTS_FILE))
@@ -176,3 +141,9 @@ class LinearTagger(SpanTagger):
             raise ValueError(f"{folder}: weights do not match the settings' techniques")
         return tagger
 
+    def _digest_weights(self, h) -> None:
+        for attr in ("coef_", "intercept_"):
+            arr = getattr(self, attr, None)
+            if arr is not None:
+                h.update(attr.encode())
+                h.update(memoryview(arr.tobytes()))

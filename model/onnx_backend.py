@@ -1,10 +1,10 @@
 """ONNX Runtime backend for the transformer tagger: export, dynamic int8 quantization, scoring.
 
-Only the forward pass changes. :class:`OnnxTagger` *is* a :class:`TransformerTagger`
-(same tokenizer, same window plan, same length-sorted batching, same window merging, same
-decoding and thresholds), with ``_window_probs`` answered by an ``onnxruntime``
-``InferenceSession`` instead of the PyTorch module, so spans map to exactly the same
-character offsets as with the ``torch`` backend.
+Only the forward pass changes: a :class:`~framescope.model.transformer.TransformerTagger`
+loaded with an ONNX backend gets an :class:`OnnxForward` (an ``onnxruntime``
+``InferenceSession``) instead of the PyTorch module, and keeps the same tokenizer, window
+plan, length-sorted batching, window merging, decoding and thresholds, so spans map to
+exactly the same character offsets as with the ``torch`` backend.
 
 Files, next to the safetensors weights of a model folder (or in ``--out``, which then gets
 a copy of the folder's tokenizer, taxonomy and ``framescope.json`` so that it loads alone):
@@ -15,8 +15,7 @@ a copy of the folder's tokenizer, taxonomy and ``framescope.json`` so that it lo
 * ``model.int8.onnx`` — ``onnxruntime.quantization.quantize_dynamic`` of the fp32 graph:
   int8 (QInt8, per-channel) weights of every MatMul, activations quantized per batch at run time.
 
-Load with ``load_tagger(folder, backend="onnx-fp32" | "onnx-int8")`` or
-``Scorer.from_pretrained(folder, backend=...)``; export with ``framescope export-onnx MODEL
+Load with ``SpanTagger.from_pretrained(folder, backend="onnx-fp32" | "onnx-int8")``; export with ``framescope export-onnx MODEL
 [--int8]`` or :func:`export_onnx`. Needs the ``onnx`` extra (``pip install framescope[onnx]``).
 """
 
@@ -30,9 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from framescope.training.settings import TaggerSettings, load_folder_taxonomy
-from framescope.training.tagger import SpanTagger
-from framescope.training.transformer import TransformerTagger
+from framescope.model.settings import TaggerSettings
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -175,49 +172,37 @@ def _session(path: str | Path, threads: int | None = None):
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-class OnnxTagger(TransformerTagger):
-    """A :class:`TransformerTagger` whose forward pass is an ONNX Runtime session."""
+class OnnxForward:
+    """The transformer tagger's forward pass as an ONNX Runtime session (``onnx-fp32``, ``onnx-int8``)."""
 
-    def __init__(self, onnx_path, tokenizer, taxonomy, settings: TaggerSettings, threads: int | None = None):
+    def __init__(self, onnx_path: str | Path, threads: int | None = None):
         _need_onnx()
-        super().__init__(None, tokenizer, taxonomy, settings)
         self.onnx_path = Path(onnx_path)
         self.threads = threads
         self.session = _session(self.onnx_path, threads)
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, quantized: bool = False, threads: int | None = None) -> "OnnxTagger":
-        from transformers import AutoTokenizer
-
-        folder = Path(folder)
-        path = folder / (INT8_FILE if quantized else FP32_FILE)
+    def from_folder(cls, folder: str | Path, quantized: bool = False, threads: int | None = None) -> "OnnxForward":
+        path = Path(folder) / (INT8_FILE if quantized else FP32_FILE)
         if not path.is_file():
             flag = " --int8" if quantized else ""
             raise FileNotFoundError(f"{path} not found: run `framescope export-onnx {folder}{flag}` first")
-        settings = TaggerSettings.load(folder)
-        taxonomy = load_folder_taxonomy(folder, settings)
-        tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
-        return cls(path, tokenizer, taxonomy, settings, threads=threads)
+        return cls(path, threads)
 
     @property
-    def backend(self) -> str:
+    def name(self) -> str:
         return "onnx-int8" if self.onnx_path.name == INT8_FILE else "onnx-fp32"
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+        logits = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+        return torch.from_numpy(logits)
 
     def set_threads(self, threads: int | None) -> None:
         """Rebuild the session with ``intra_op_num_threads=threads`` (``None``: ORT's default)."""
-        SpanTagger.set_threads(self, threads)  # not torch's pool: the forward pass is ORT's
         self.threads = threads
         self.session = _session(self.onnx_path, threads)
 
-    def _window_probs(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        logits = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
-        return self._channel_probs(torch.from_numpy(logits)).numpy()
-
-    def training_windows(self, *args, **kwargs):  # pragma: no cover - guard
-        raise NotImplementedError("the ONNX backend scores only; train with the torch backend")
-
-    def fit(self, *args, **kwargs):  # pragma: no cover - guard
-        raise NotImplementedError("the ONNX backend scores only; train with the torch backend")
-
-    def save_pretrained(self, folder: str | Path) -> None:  # pragma: no cover - guard
-        raise NotImplementedError("export ONNX files with export_onnx() from a torch model folder")
+    def digest(self, h) -> None:
+        with open(self.onnx_path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)

@@ -2,9 +2,8 @@
 
 ``mlflow.pyfunc.load_model("models:/framescope@candidate").predict(df)`` takes a
 DataFrame with a ``text`` column (optional ``id``, ``lang``) and returns one row per
-input: the columns of the ``articles`` export table (:mod:`framescope.inference.exports`,
-docs/schema.md) except ``schema_version``, with ``scored_at`` as an ISO 8601 UTC string,
-followed by ``spans``, a list of span dicts (``technique``, ``category``, ``start``,
+input: the columns of the ``articles`` export table (docs/schema.md) except
+``schema_version``, with ``scored_at`` as an ISO 8601 UTC string, followed by ``spans``, a list of span dicts (``technique``, ``category``, ``start``,
 ``end``, ``text``, ``confidence``) — the rows of the ``spans`` table of that article.
 
 The declared output schema (:func:`signature`) types ``spans`` as an array of structs,
@@ -26,6 +25,10 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
+from framescope.model.scorer import DIGITS, ArticleResult, categories_of, iso_utc
+from framescope.model.settings import TaggerSettings, load_folder_taxonomy
+from framescope.model.tagger import SpanTagger
+
 SPAN_FIELDS = (("technique", "string"), ("category", "string"), ("start", "long"), ("end", "long"),
                ("text", "string"), ("confidence", "double"))
 
@@ -42,25 +45,36 @@ def output_columns(techniques: list[str], categories: list[str]) -> list[tuple[s
 
 def _detect(text: str) -> str | None:
     try:
-        from framescope.inference.inputs import detect_language
+        from framescope.labels.language import detect_language
 
         return detect_language(text)
     except ImportError:  # the language detector is an optional dependency
         return None
 
 
+def _row(result: ArticleResult, columns: list[str]) -> dict:
+    """One output row: the article's export columns (rounded as the exports round), then its spans."""
+    text_sha256 = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
+    row = {
+        "id": result.id, "lang": result.lang, "model": result.model, "model_version": result.model_version,
+        # ISO 8601 string: Spark UDFs take no pandas timestamps
+        "scored_at": iso_utc(result.scored_at), "n_chars": len(result.text), "text_sha256": text_sha256,
+    }
+    row.update({f"score_{t}": round(float(ts.score), DIGITS) for t, ts in result.techniques.items()})
+    row.update({f"category_{c}": round(float(v), DIGITS) for c, v in result.categories.items()})
+    row.update(overall_score=round(float(result.overall), DIGITS), n_spans=len(result.spans))
+    row = {c: row[c] for c in columns}
+    row["spans"] = [s.to_dict() for s in result.spans]
+    return row
+
+
 class FramescopeModel(PythonModel):
     def load_context(self, context) -> None:
-        from framescope.inference.exports import categories_of
-        from framescope.inference.scorer import Scorer
-
-        self.scorer = Scorer.from_pretrained(context.artifacts["model_dir"])
-        techniques = list(self.scorer.tagger.techniques)
-        self.columns = [c for c, _ in output_columns(techniques, categories_of(self.scorer.taxonomy, techniques))]
+        self.tagger = SpanTagger.from_pretrained(context.artifacts["model_dir"])
+        techniques = self.tagger.techniques
+        self.columns = [c for c, _ in output_columns(techniques, categories_of(self.tagger.taxonomy, techniques))]
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        from framescope.inference.exports import article_row, result_record
-
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         if "text" not in frame.columns:
             raise ValueError("framescope expects a 'text' column")
@@ -71,16 +85,8 @@ class FramescopeModel(PythonModel):
         ids = [i if i not in (None, "") else str(k) for k, i in enumerate(ids)]
         langs = [(_str(v) or None) for v in frame["lang"]] if "lang" in frame.columns else [None] * n
         langs = [lang.lower() if lang else (_detect(t) if detect and t.strip() else None) for lang, t in zip(langs, texts)]
-        results = self.scorer.score_texts(texts, ids=ids, langs=langs)
-        rows = []
-        for text, r in zip(texts, results):
-            rec = result_record(r, hashlib.sha256(text.encode("utf-8")).hexdigest())
-            row = article_row(rec)
-            row["scored_at"] = rec["scored_at"]  # ISO 8601 string: Spark UDFs take no pandas timestamps
-            row = {c: row[c] for c in self.columns}
-            row["spans"] = rec["spans"]
-            rows.append(row)
-        out = pd.DataFrame(rows, columns=[*self.columns, "spans"])
+        results = self.tagger.score(texts, ids=ids, langs=langs)
+        out = pd.DataFrame([_row(r, self.columns) for r in results], columns=[*self.columns, "spans"])
         # object dtype keeps None a None (not "None"/NaN) through MLflow's Spark conversion
         return out.astype({"id": object, "lang": object, "spans": object})
 
@@ -126,9 +132,6 @@ def signature(techniques: list[str], categories: list[str] | None = None):
 
 def log_model(model_dir: str | Path, registered_model_name: str | None = None, name: str = "model"):
     """Log ``model_dir`` with this file as the model's code; returns MLflow's ModelInfo."""
-    from framescope.inference.exports import categories_of
-    from framescope.training.settings import TaggerSettings, load_folder_taxonomy
-
     code = str(Path(__file__).resolve())
     settings = TaggerSettings.load(model_dir)
     techniques = list(settings.techniques)

@@ -7,7 +7,7 @@ once", which real data says constantly; independent inside channels can. The beg
 channel keeps two adjacent spans of the same technique apart, which inside alone would
 fuse. Channels are laid out as ``[inside_0 .. inside_{K-1}, begin_0 .. begin_{K-1}]``; the
 heads that learn them (sigmoids, or a softmax over soft targets) are in
-:mod:`framescope.training.transformer`.
+:mod:`framescope.model.transformer`.
 
 Tokens are whatever a tokenizer yields with character offsets: a Hugging Face fast
 tokenizer for the transformer tagger, a regex word splitter for the linear baseline.

@@ -1,0 +1,96 @@
+"""``framescope quickstart``: train the embedded baseline, score an example, show the results.
+
+It drives both stages (training, then scoring), so it lives above them in the root
+package, the one place allowed to import both ``framescope.training`` and
+``framescope.inference`` (see the layer contracts in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+QUICKSTART_DIR = Path("runs/quickstart")
+
+
+def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
+    """The model folder exists, was trained from this config by this framescope on today's sample."""
+    from framescope import __version__
+    from framescope.labels.dataset import fingerprint
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.model.settings import TaggerSettings
+    from framescope.training.train import prepare_data
+
+    try:
+        settings = TaggerSettings.load(model_dir)
+    except (FileNotFoundError, ValueError, TypeError):
+        return False
+    if settings.framescope_version != __version__ or settings.extra.get("config_name") != cfg["name"]:
+        return False
+    try:
+        train_docs, _ = prepare_data(cfg, load_taxonomy(cfg["taxonomy"]))
+    except Exception:
+        return False
+    return settings.extra.get("train_fingerprint") == fingerprint(train_docs)
+
+
+def quickstart_cmd(
+    retrain: bool = typer.Option(False, "--retrain", help="Train again even when the model is current."),
+    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track the training run in MLflow."),
+) -> None:
+    """Train the quickstart model, score the German example article and show the results."""
+    from importlib import resources
+
+    from framescope.inference.cli import UsageError, run_score
+    from framescope.inference.exports import RESULTS_FILE
+    from framescope.training.config import load_config
+    from framescope.training.train import train
+
+    t0 = time.time()
+    cfg = load_config("quickstart")
+    model_dir = Path(cfg["output_dir"])
+    if no_mlflow:
+        cfg["mlflow"]["enabled"] = False
+    if not retrain and _quickstart_current(model_dir, cfg):
+        console.print(f"model: [bold]{model_dir}[/bold] is current (use --retrain to train again)")
+    else:
+        console.print(f"training the quickstart model into [bold]{model_dir}[/bold] ...")
+        result = train(cfg, progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False))
+        if result.run_id:
+            console.print(f"MLflow run: {result.run_id}")
+    example = resources.files("framescope.inference") / "examples" / "de_article.txt"
+    with resources.as_file(example) as path:
+        report_dir = QUICKSTART_DIR / "report"
+        try:
+            summary = run_score([str(path)], model=str(model_dir), out=report_dir, overwrite=True, html=True,
+                                show_progress=False)
+        except UsageError as err:
+            err_console.print(f"[red]error[/red] {err}")
+            raise typer.Exit(2)
+        text = Path(path).read_text(encoding="utf-8")
+    with open(report_dir / RESULTS_FILE, encoding="utf-8") as fh:
+        rec = json.loads(fh.readline())
+    spans = Table(title=f"spans in {rec['id']} ({rec['lang']}, {len(text)} characters)")
+    for col in ("technique", "confidence", "text"):
+        spans.add_column(col, justify="right" if col == "confidence" else "left")
+    for s in rec["spans"]:
+        spans.add_row(s["technique"], f"{s['confidence']:.3f}", s["text"].replace("\n", " "))
+    console.print(spans)
+    scores = Table(title=f"article scores (overall {rec['overall']:.3f})")
+    for col in ("technique", "score", "spans", "coverage"):
+        scores.add_column(col, justify="left" if col == "technique" else "right")
+    for tech, ts in sorted(rec["techniques"].items(), key=lambda kv: -kv[1]["score"]):
+        scores.add_row(tech, f"{ts['score']:.3f}", str(ts["spans"]), f"{ts['coverage']:.1%}")
+    console.print(scores)
+    console.print(f"exports: [bold]{report_dir}[/bold]")
+    if summary.report is not None:
+        console.print(f"HTML report: [bold]{summary.report}[/bold]")
+    console.print(f"done in {time.time() - t0:.1f}s. Score your own articles: framescope score ARTICLES... --out results")
