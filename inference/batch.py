@@ -8,6 +8,12 @@ batch to a journal in the output folder (:mod:`framescope.inference.journal`) an
 the end, writes the exports (:mod:`framescope.inference.exports`) from the journal in
 input order. Rerunning the same call resumes: articles already in the journal are not
 scored again.
+
+The exports of a run form one *generation*, staged in full and then switched into place
+at once (:mod:`framescope.inference.outdir`), so a reader never sees a mix of two runs,
+and ``--out`` is checked before anything is written: framescope writes only into a
+new or empty folder or one it wrote before. Failure behaviour and exit codes:
+docs/failures.md.
 """
 
 from __future__ import annotations
@@ -16,18 +22,17 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
 
+from framescope.errors import EXIT_OK, EXIT_PARTIAL, ModelError, OutputError, UsageError
+
 err_console = Console(stderr=True)
 
 DEFAULT_MODEL = Path("runs/quickstart/model")
-
-
-class UsageError(Exception):
-    pass
 
 
 @dataclass
@@ -36,7 +41,7 @@ class ScoreSummary:
     articles: int = 0  # articles exported (scored now or earlier)
     scored: int = 0  # scored by this run
     reused: int = 0  # taken from the journal
-    errors: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)  # rows of errors.*: level "error" or "warning"
     spans_per_technique: Counter = field(default_factory=Counter)
     articles_per_technique: Counter = field(default_factory=Counter)
     seconds: float = 0.0
@@ -46,8 +51,25 @@ class ScoreSummary:
     model_version: str = ""
 
     @property
+    def failed(self) -> list[dict]:
+        """Articles (or inputs) that could not be scored; warnings leave the article exported."""
+        return [e for e in self.errors if e.get("level", "error") == "error"]
+
+    @property
+    def warnings(self) -> list[dict]:
+        return [e for e in self.errors if e.get("level") == "warning"]
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.errors else 0
+        return EXIT_PARTIAL if self.failed else EXIT_OK
+
+
+@lru_cache(maxsize=None)
+def is_iso639_1(code: str) -> bool:
+    """A two-letter ISO 639-1 language code, lower case (``de``, ``en``), per pycountry's ISO tables."""
+    import pycountry
+
+    return len(code) == 2 and code.isascii() and code.islower() and pycountry.languages.get(alpha_2=code) is not None
 
 
 def _load_scorer(model: str | None, backend: str = "torch"):
@@ -66,9 +88,9 @@ def _load_scorer(model: str | None, backend: str = "torch"):
     try:
         return Scorer.from_pretrained(model, backend=backend)
     except (FileNotFoundError, ValueError, OSError, ImportError) as err:
-        raise UsageError(f"--model {model}: {err}") from None
+        raise ModelError(f"--model {model}: {err}") from None
     except Exception as err:  # MLflow errors and the like
-        raise UsageError(f"--model {model}: cannot load: {err}") from None
+        raise ModelError(f"--model {model}: cannot load: {err}") from None
 
 
 def run_score(
@@ -88,8 +110,14 @@ def run_score(
     show_progress: bool = True,
     stdin=None,
 ) -> ScoreSummary:
-    """Score ``inputs`` into the folder ``out``; raises :class:`UsageError` for bad usage."""
+    """Score ``inputs`` into the folder ``out``.
+
+    Raises :class:`~framescope.errors.UsageError` or :class:`~framescope.errors.ModelError`
+    (exit 2) before anything is written, :class:`~framescope.errors.OutputError` (exit 3)
+    when ``out`` cannot be written. Articles that fail are listed in ``summary.errors``.
+    """
     from framescope.inference import exports as ex
+    from framescope.inference import outdir
     from framescope.inference.inputs import Article, count_inputs, iter_inputs
     from framescope.inference.journal import Journal, JournalError, article_key, model_fingerprint
 
@@ -101,9 +129,10 @@ def run_score(
         fmts.append("jsonl")  # the HTML report is built from results.jsonl
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    if lang is not None and not is_iso639_1(lang):
+        raise UsageError(f"--lang {lang!r}: not an ISO 639-1 language code (such as de, en)")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
+    outdir.check_out_dir(out, inputs)
     t0 = time.time()
     if scorer is None:
         scorer = _load_scorer(model, backend)
@@ -123,9 +152,16 @@ def run_score(
         journal.open(meta, overwrite=overwrite)
     except JournalError as err:
         raise UsageError(str(err)) from None
+    except OSError as err:
+        raise _output_error(out, err) from None
     summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
     order: list[str] = []
     try:
+        try:  # under the journal's lock: no other run is staging
+            outdir.clean_leftovers(out)
+            outdir.adopt_legacy(out)
+        except OSError as err:
+            raise _output_error(out, err) from None
         progress = _progress(show_progress)
         total = count_inputs(inputs) if show_progress else None
         with progress:
@@ -138,7 +174,10 @@ def run_score(
                 if not batch:
                     return
                 entries, errors = _score_batch(scorer, batch)
-                journal.append(entries)
+                try:
+                    journal.append(entries)
+                except OSError as err:
+                    raise _output_error(out, err) from None
                 summary.errors.extend(errors)
                 summary.scored += len(entries)
                 done += len(batch)
@@ -152,6 +191,12 @@ def run_score(
                     done += 1
                     progress.update(task, completed=done)
                     continue
+                if item.lang is not None and not is_iso639_1(item.lang):
+                    summary.errors.append({
+                        "id": item.id, "source": item.source, "level": "warning",
+                        "reason": f"lang {item.lang!r} is not an ISO 639-1 code; exported as null",
+                    })
+                    item.lang = None
                 key = article_key(item.id, item.text_sha256, item.lang, fingerprint)
                 order.append(key)
                 if key in journal:
@@ -165,41 +210,64 @@ def run_score(
             flush()
             progress.update(task, total=done, completed=done)
 
-        # exports, from the journal, in input order
-        texts: dict[str, str] = {}
-        with ex.ExportWriter(out, fmts, techniques, categories) as writer:
-            for rec, text in journal.iter_entries(order):
-                writer.add(rec, text)
-                if html:  # the report highlights spans in the text, which results.jsonl leaves out
-                    texts[rec["id"]] = text
-                summary.articles += 1
-                for s in rec["spans"]:
-                    summary.spans_per_technique[s["technique"]] += 1
-                for t, ts in rec["techniques"].items():
-                    if ts["spans"]:
-                        summary.articles_per_technique[t] += 1
-        summary.files = list(writer.written)
+        try:
+            _write_generation(summary, out, journal, order, fmts, meta, html)
+        except OSError as err:
+            raise _output_error(out, err) from None
     finally:
         journal.close()
-    summary.files += ex.write_errors(out, summary.errors, fmts)
     summary.seconds = time.time() - t0
-    summary.files.append(
-        ex.write_manifest(
-            out,
-            {
-                "model": meta["model"],
-                "techniques": techniques,
-                "categories": categories,
-                "articles": summary.articles,
-                "failed": len(summary.errors),
-                "formats": fmts,
-                "files": sorted(p.name for p in summary.files),
-            },
-        )
-    )
-    if html:
-        summary.report = _html_report(out / ex.RESULTS_FILE, out, texts)
     return summary
+
+
+def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str], fmts: list[str],
+                      meta: dict, html: bool) -> None:
+    """Write every export into a staging folder, from the journal in input order, then publish it."""
+    from framescope.inference import exports as ex
+    from framescope.inference import outdir
+
+    number, stage = outdir.new_generation(out)
+    techniques, categories = meta["techniques"], meta["categories"]
+    texts: dict[str, str] = {}
+    with ex.ExportWriter(stage, fmts, techniques, categories) as writer:
+        for rec, text in journal.iter_entries(order):
+            writer.add(rec, text)
+            if html:  # the report highlights spans in the text, which results.jsonl leaves out
+                texts[rec["id"]] = text
+            summary.articles += 1
+            for s in rec["spans"]:
+                summary.spans_per_technique[s["technique"]] += 1
+            for t, ts in rec["techniques"].items():
+                if ts["spans"]:
+                    summary.articles_per_technique[t] += 1
+    names = [p.name for p in writer.written]
+    names += [p.name for p in ex.write_errors(stage, summary.errors, fmts)]
+    if html and _html_report(stage / ex.RESULTS_FILE, stage, texts) is not None:
+        names += list(outdir.REPORT_NAMES)
+    ex.write_manifest(
+        stage,
+        {
+            "generation": number,
+            "model": meta["model"],
+            "techniques": techniques,
+            "categories": categories,
+            "articles": summary.articles,
+            "failed": len(summary.failed),
+            "formats": fmts,
+            "files": sorted(names),
+        },
+    )
+    names.append(ex.MANIFEST_FILE)
+    outdir.publish(out, stage, number, names)
+    summary.files = [out / n for n in names if n not in outdir.REPORT_NAMES]
+    if html and "index.html" in names:
+        summary.report = out / "index.html"
+
+
+def _output_error(out: Path, err: OSError) -> OutputError:
+    """One line for a failed write: which file, and the system's reason (read-only, disk full...)."""
+    where = err.filename or out
+    return OutputError(f"cannot write to --out {out}: {where}: {err.strerror or err}")
 
 
 def _score_batch(scorer, batch):

@@ -33,7 +33,9 @@ def print_summary(summary: ScoreSummary) -> None:
     t.add_row("articles exported", str(summary.articles))
     t.add_row("  scored now", str(summary.scored))
     t.add_row("  from the journal (resumed)", str(summary.reused))
-    t.add_row("failed", f"[red]{len(summary.errors)}[/red]" if summary.errors else "0")
+    t.add_row("failed", f"[red]{len(summary.failed)}[/red]" if summary.failed else "0")
+    if summary.warnings:
+        t.add_row("warnings (articles exported)", f"[yellow]{len(summary.warnings)}[/yellow]")
     rate = summary.scored / summary.seconds if summary.seconds else 0.0
     t.add_row("seconds", f"{summary.seconds:.1f} ({rate:.1f} articles/s)")
     console.print(t)
@@ -47,11 +49,11 @@ def print_summary(summary: ScoreSummary) -> None:
         console.print(tt)
     if summary.errors:
         n_err = len(summary.errors)
-        et = Table(title=f"failures ({'first 20 of ' if n_err > 20 else ''}{n_err}; all in errors.jsonl)")
-        for col in ("id", "source", "reason"):
+        et = Table(title=f"failures and warnings ({'first 20 of ' if n_err > 20 else ''}{n_err}; all in errors.jsonl)")
+        for col in ("level", "id", "source", "reason"):
             et.add_column(col)
         for e in summary.errors[:20]:
-            et.add_row(str(e.get("id") or ""), e["source"], e["reason"])
+            et.add_row(e.get("level", "error"), str(e.get("id") or ""), e["source"], e["reason"])
         console.print(et)
     console.print(f"exports: [bold]{summary.out_dir}[/bold]")
     if summary.report is not None:
@@ -104,14 +106,11 @@ def score_cmd(
     ctx = click_ctx()
     explicit_id = ctx is not None and ctx.get_parameter_source("id_field").name != "DEFAULT"
     fields = Fields(id=id_field, text=text_field, lang=lang_field, id_required=explicit_id)
-    try:
-        summary = run_score(
-            inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
-            backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet,
-        )
-    except UsageError as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(2)
+    # user errors (FramescopeError) reach framescope.cli's root group: one line, exit 2 or 3
+    summary = run_score(
+        inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
+        backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet,
+    )
     print_summary(summary)
     raise typer.Exit(summary.exit_code)
 
@@ -195,12 +194,8 @@ def quickstart_cmd(
     example = resources.files("framescope.inference") / "examples" / "de_article.txt"
     with resources.as_file(example) as path:
         report_dir = QUICKSTART_DIR / "report"
-        try:
-            summary = run_score([str(path)], model=str(model_dir), out=report_dir, overwrite=True, html=True,
-                                show_progress=False)
-        except UsageError as err:
-            err_console.print(f"[red]error[/red] {err}")
-            raise typer.Exit(2)
+        summary = run_score([str(path)], model=str(model_dir), out=report_dir, overwrite=True, html=True,
+                            show_progress=False)
         text = Path(path).read_text(encoding="utf-8")
     import json
 
