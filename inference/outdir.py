@@ -290,7 +290,8 @@ def publish(out: Path, stage: Path, number: int, names: Iterable[str]) -> None:
 
     Order matters: the top-level links of new names are created first (they resolve
     through ``current``, so they show nothing new until the switch), then ``current``
-    is switched, then links whose file the new set lacks are removed.
+    is switched, then links whose file the new set lacks and generations older than
+    the previous one are removed.
     """
     out = Path(out)
     final = _finish_stage(out, stage, number)
@@ -303,6 +304,7 @@ def publish(out: Path, stage: Path, number: int, names: Iterable[str]) -> None:
         if name not in names and _is_own_link(out, name):
             (out / name).unlink()
     _fsync_dir(out)
+    clean_leftovers(out)  # keeps the new set and the one before it
 
 
 def _switch_current(out: Path, generation: Path) -> None:
