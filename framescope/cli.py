@@ -47,7 +47,8 @@ class _Group(TyperGroup):
                 _fail(str(err), err.exit_code)
             if isinstance(err, OSError):
                 where = f"{err.filename}: " if err.filename else ""
-                _fail(f"{where}{err.strerror or err}", EXIT_USAGE if err.errno in _PATH_ERRNOS else EXIT_IO)
+                named = isinstance(err, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
+                _fail(f"{where}{err.strerror or err}", EXIT_USAGE if named or err.errno in _PATH_ERRNOS else EXIT_IO)
             traceback.print_exc()
             _fail("internal error (a bug in framescope; please report it with the traceback above)", EXIT_INTERNAL)
 

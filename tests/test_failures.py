@@ -309,6 +309,18 @@ def test_data_convert_with_problems_exits_2_and_writes_nothing(tmp_path):
     assert not (tmp_path / "out.jsonl").exists()
 
 
+def test_export_onnx_of_a_linear_model_exits_2(model_dir):
+    res = run("export-onnx", model_dir)
+    assert res.exit_code == 2
+    assert "only transformer taggers" in _one_error_line(res)
+
+
+def test_calibrate_a_missing_model_exits_2(tmp_path):
+    res = run("calibrate", tmp_path / "no-model", "quickstart")
+    assert res.exit_code == 2
+    assert "no-model" in _one_error_line(res)
+
+
 def test_a_bug_exits_4_with_its_traceback(monkeypatch, tmp_path):
     import framescope.inference.cli as inference_cli
 
