@@ -266,8 +266,8 @@ def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str
 
 def _output_error(out: Path, err: OSError) -> OutputError:
     """One line for a failed write: which file, and the system's reason (read-only, disk full...)."""
-    where = err.filename or out
-    return OutputError(f"cannot write to --out {out}: {where}: {err.strerror or err}")
+    where = f" ({err.filename})" if err.filename and Path(err.filename) != out else ""
+    return OutputError(f"cannot write to --out {out}{where}: {err.strerror or err}")
 
 
 def _score_batch(scorer, batch):
