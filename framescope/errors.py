@@ -11,6 +11,7 @@ code  meaning
       (``errors.*``), or ``data validate`` found problems in the data
 2     usage, input or model error: nothing (new) was written
 3     I/O failure (read-only or full disk, permission denied) with a one-line reason
+4     internal error: a bug in framescope (the only case that prints a traceback)
 ====  ==========================================================================
 
 This module sits at the package root, below every layer, and imports nothing, so that
@@ -24,6 +25,7 @@ EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_IO = 3
+EXIT_INTERNAL = 4
 
 
 class FramescopeError(Exception):

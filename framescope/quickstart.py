@@ -49,7 +49,7 @@ def quickstart_cmd(
     """Train the quickstart model, score the German example article and show the results."""
     from importlib import resources
 
-    from framescope.inference.cli import UsageError, run_score
+    from framescope.inference.batch import run_score
     from framescope.inference.exports import RESULTS_FILE
     from framescope.training.config import load_config
     from framescope.training.train import train
@@ -69,12 +69,8 @@ def quickstart_cmd(
     example = resources.files("framescope.inference") / "examples" / "de_article.txt"
     with resources.as_file(example) as path:
         report_dir = QUICKSTART_DIR / "report"
-        try:
-            summary = run_score([str(path)], model=str(model_dir), out=report_dir, overwrite=True, html=True,
-                                show_progress=False)
-        except UsageError as err:
-            err_console.print(f"[red]error[/red] {err}")
-            raise typer.Exit(2)
+        summary = run_score([str(path)], model=str(model_dir), out=report_dir, overwrite=True, html=True,
+                            show_progress=False)
         text = Path(path).read_text(encoding="utf-8")
     with open(report_dir / RESULTS_FILE, encoding="utf-8") as fh:
         rec = json.loads(fh.readline())

@@ -1,267 +1,27 @@
-"""``framescope score`` and ``framescope export-onnx``.
+"""``framescope score`` and ``export-onnx``: argument parsing and summaries.
 
-``score`` streams articles from its inputs (:mod:`framescope.inference.inputs`), scores
-them in batches, appends every finished batch to a journal in the output folder
-(:mod:`framescope.inference.journal`) and, at the end, writes the exports
-(:mod:`framescope.inference.exports`) from the journal in input order. Rerunning the
-same command resumes: articles already in the journal are not scored again.
+The work itself is done by :func:`framescope.inference.batch.run_score` (journal and
+exports); this module turns options into its arguments and prints what it did.
 
 Exit codes: 0 all articles scored, 1 some article failed (see errors.jsonl), 2 usage error.
 """
 
 from __future__ import annotations
 
-import sys
-import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from framescope.inference.batch import ScoreSummary, UsageError, run_score
+
+__all__ = ["ScoreSummary", "UsageError", "run_score", "register"]
+
 console = Console()
 err_console = Console(stderr=True)
 
-DEFAULT_MODEL = Path("runs/quickstart/model")
-
-
-class UsageError(Exception):
-    pass
-
-
-@dataclass
-class ScoreSummary:
-    out_dir: Path
-    articles: int = 0  # articles exported (scored now or earlier)
-    scored: int = 0  # scored by this run
-    reused: int = 0  # taken from the journal
-    errors: list[dict] = field(default_factory=list)
-    spans_per_technique: Counter = field(default_factory=Counter)
-    articles_per_technique: Counter = field(default_factory=Counter)
-    seconds: float = 0.0
-    files: list[Path] = field(default_factory=list)
-    report: Path | None = None
-    model: str = ""
-    model_version: str = ""
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.errors else 0
-
-
-def _load_scorer(model: str | None, backend: str = "torch"):
-    from framescope.model.scorer import Scorer
-
-    if model is None:
-        if not (DEFAULT_MODEL / "framescope.json").exists():
-            raise UsageError(
-                f"no --model given and {DEFAULT_MODEL} does not exist: run `framescope quickstart` to train "
-                "the quickstart model, or pass --model FOLDER (or an MLflow URI such as models:/framescope@candidate)"
-            )
-        model = str(DEFAULT_MODEL)
-    is_uri = model.startswith(("models:/", "runs:/"))
-    if not is_uri and not Path(model).exists():
-        raise UsageError(f"--model {model}: no such folder")
-    try:
-        return Scorer.from_pretrained(model, backend=backend)
-    except (FileNotFoundError, ValueError, OSError, ImportError) as err:
-        raise UsageError(f"--model {model}: {err}") from None
-    except Exception as err:  # MLflow errors and the like
-        raise UsageError(f"--model {model}: cannot load: {err}") from None
-
-
-def run_score(
-    inputs: Sequence[str],
-    *,
-    model: str | None = None,
-    scorer=None,
-    out: Path,
-    lang: str | None = None,
-    formats: str | Sequence[str] | None = None,
-    batch_size: int = 8,
-    threads: int | None = None,
-    backend: str = "torch",
-    overwrite: bool = False,
-    html: bool = False,
-    fields=None,
-    show_progress: bool = True,
-    stdin=None,
-) -> ScoreSummary:
-    """Score ``inputs`` into the folder ``out``; raises :class:`UsageError` for bad usage."""
-    from framescope.inference import exports as ex
-    from framescope.inference.inputs import Article, count_inputs, iter_inputs
-    from framescope.inference.journal import Journal, JournalError, article_key, model_fingerprint
-
-    try:
-        fmts = ex.parse_formats(formats)
-    except ValueError as err:
-        raise UsageError(f"--format: {err}") from None
-    if html and "jsonl" not in fmts:
-        fmts.append("jsonl")  # the HTML report is built from results.jsonl
-    if batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
-    t0 = time.time()
-    if scorer is None:
-        scorer = _load_scorer(model, backend)
-    if threads:
-        scorer.tagger.set_threads(threads)
-    techniques = list(scorer.tagger.techniques)
-    categories = ex.categories_of(scorer.taxonomy, techniques)
-    fingerprint = model_fingerprint(scorer)
-    meta = {
-        "schema_version": ex.SCHEMA_VERSION,
-        "model": {"name": scorer.name, "version": scorer.version, "fingerprint": fingerprint},
-        "techniques": techniques,
-        "categories": categories,
-    }
-    journal = Journal(out)
-    try:
-        journal.open(meta, overwrite=overwrite)
-    except JournalError as err:
-        raise UsageError(str(err)) from None
-    summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
-    order: list[str] = []
-    try:
-        progress = _progress(show_progress)
-        total = count_inputs(inputs) if show_progress else None
-        with progress:
-            task = progress.add_task("scoring", total=total, rate="")
-            done = 0
-            batch: list[tuple[str, Article]] = []
-
-            def flush() -> None:
-                nonlocal done
-                if not batch:
-                    return
-                entries, errors = _score_batch(scorer, batch)
-                journal.append(entries)
-                summary.errors.extend(errors)
-                summary.scored += len(entries)
-                done += len(batch)
-                batch.clear()
-                elapsed = max(time.time() - t0, 1e-6)
-                progress.update(task, completed=done, rate=f"{done / elapsed:.1f} articles/s")
-
-            for item in iter_inputs(inputs, lang=lang, fields=fields, stdin=stdin):
-                if not isinstance(item, Article):
-                    summary.errors.append(item.to_dict())
-                    done += 1
-                    progress.update(task, completed=done)
-                    continue
-                key = article_key(item.id, item.text_sha256, item.lang, fingerprint)
-                order.append(key)
-                if key in journal:
-                    summary.reused += 1
-                    done += 1
-                    progress.update(task, completed=done)
-                    continue
-                batch.append((key, item))
-                if len(batch) >= batch_size:
-                    flush()
-            flush()
-            progress.update(task, total=done, completed=done)
-
-        # exports, from the journal, in input order
-        texts: dict[str, str] = {}
-        with ex.ExportWriter(out, fmts, techniques, categories) as writer:
-            for rec, text in journal.iter_entries(order):
-                writer.add(rec, text)
-                if html:  # the report highlights spans in the text, which results.jsonl leaves out
-                    texts[rec["id"]] = text
-                summary.articles += 1
-                for s in rec["spans"]:
-                    summary.spans_per_technique[s["technique"]] += 1
-                for t, ts in rec["techniques"].items():
-                    if ts["spans"]:
-                        summary.articles_per_technique[t] += 1
-        summary.files = list(writer.written)
-    finally:
-        journal.close()
-    summary.files += ex.write_errors(out, summary.errors, fmts)
-    summary.seconds = time.time() - t0
-    summary.files.append(
-        ex.write_manifest(
-            out,
-            {
-                "model": meta["model"],
-                "techniques": techniques,
-                "categories": categories,
-                "articles": summary.articles,
-                "failed": len(summary.errors),
-                "formats": fmts,
-                "files": sorted(p.name for p in summary.files),
-            },
-        )
-    )
-    if html:
-        summary.report = _html_report(out / ex.RESULTS_FILE, out, texts)
-    return summary
-
-
-def _score_batch(scorer, batch):
-    """Score a batch; when it fails, score its articles one by one to isolate the culprit."""
-    from framescope.inference.exports import result_record
-
-    def one_go(items):
-        results = scorer.score_texts([a.text for _, a in items], [a.id for _, a in items], [a.lang for _, a in items])
-        return [(key, result_record(r, a.text_sha256), a.text) for (key, a), r in zip(items, results)]
-
-    try:
-        return one_go(batch), []
-    except Exception:
-        if len(batch) == 1:
-            key, a = batch[0]
-            return [], [{"id": a.id, "source": a.source, "reason": f"scoring failed: {_why()}"}]
-    entries, errors = [], []
-    for item in batch:
-        try:
-            entries.extend(one_go([item]))
-        except Exception:
-            errors.append({"id": item[1].id, "source": item[1].source, "reason": f"scoring failed: {_why()}"})
-    return entries, errors
-
-
-def _why() -> str:
-    exc = sys.exc_info()[1]
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _progress(enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=not enabled,
-        transient=False,
-    )
-
-
-def _html_report(results: Path, out_dir: Path, texts: dict[str, str] | None = None) -> Path | None:
-    try:
-        from framescope.inference.report import write_report
-    except ImportError:
-        err_console.print("[yellow]warning[/yellow] the HTML report is not available in this version (no framescope.inference.report)")
-        return None
-    return write_report(results, out_dir, texts=texts)
 
 
 def print_summary(summary: ScoreSummary) -> None:
@@ -271,7 +31,9 @@ def print_summary(summary: ScoreSummary) -> None:
     t.add_row("articles exported", str(summary.articles))
     t.add_row("  scored now", str(summary.scored))
     t.add_row("  from the journal (resumed)", str(summary.reused))
-    t.add_row("failed", f"[red]{len(summary.errors)}[/red]" if summary.errors else "0")
+    t.add_row("failed", f"[red]{len(summary.failed)}[/red]" if summary.failed else "0")
+    if summary.warnings:
+        t.add_row("warnings (articles exported)", f"[yellow]{len(summary.warnings)}[/yellow]")
     rate = summary.scored / summary.seconds if summary.seconds else 0.0
     t.add_row("seconds", f"{summary.seconds:.1f} ({rate:.1f} articles/s)")
     console.print(t)
@@ -285,11 +47,11 @@ def print_summary(summary: ScoreSummary) -> None:
         console.print(tt)
     if summary.errors:
         n_err = len(summary.errors)
-        et = Table(title=f"failures ({'first 20 of ' if n_err > 20 else ''}{n_err}; all in errors.jsonl)")
-        for col in ("id", "source", "reason"):
+        et = Table(title=f"failures and warnings ({'first 20 of ' if n_err > 20 else ''}{n_err}; all in errors.jsonl)")
+        for col in ("level", "id", "source", "reason"):
             et.add_column(col)
         for e in summary.errors[:20]:
-            et.add_row(str(e.get("id") or ""), e["source"], e["reason"])
+            et.add_row(e.get("level", "error"), str(e.get("id") or ""), e["source"], e["reason"])
         console.print(et)
     console.print(f"exports: [bold]{summary.out_dir}[/bold]")
     if summary.report is not None:
@@ -342,14 +104,11 @@ def score_cmd(
     ctx = click_ctx()
     explicit_id = ctx is not None and ctx.get_parameter_source("id_field").name != "DEFAULT"
     fields = Fields(id=id_field, text=text_field, lang=lang_field, id_required=explicit_id)
-    try:
-        summary = run_score(
-            inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
-            backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet,
-        )
-    except UsageError as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(2)
+    # user errors (FramescopeError) reach framescope.cli's root group: one line, exit 2 or 3
+    summary = run_score(
+        inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
+        backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet,
+    )
     print_summary(summary)
     raise typer.Exit(summary.exit_code)
 
@@ -393,9 +152,16 @@ def export_onnx_cmd(
     opset: int = typer.Option(17, "--opset", min=17, help="ONNX opset."),
 ) -> None:
     """Export a transformer tagger to ONNX (fp32, optionally int8) for the onnx-fp32/onnx-int8 backends."""
-    from framescope.model.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
+    from framescope.errors import ModelError, UsageError
 
-    written = export_onnx(model, out, quantize=int8, opset=opset)
+    try:
+        from framescope.model.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
+    except ImportError as err:
+        raise UsageError(f"export-onnx needs the onnx extra: pip install 'framescope[onnx]' ({err})") from None
+    try:
+        written = export_onnx(model, out, quantize=int8, opset=opset)
+    except (ValueError, FileNotFoundError) as err:  # not a transformer model folder: a model error (exit 2)
+        raise ModelError(str(err)) from None
     for name in (FP32_FILE, INT8_FILE):
         f = written.parent / name
         if f.is_file() and (name == FP32_FILE or int8):

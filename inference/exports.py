@@ -9,7 +9,16 @@ functions check written files against them (the tests use them, so may consumers
 Files in an output folder (each written atomically, temp file + rename):
 ``results.jsonl``, ``articles.parquet``, ``spans.parquet``, ``articles.csv``,
 ``spans.csv``, ``labelstudio.json``, ``errors.jsonl`` (always) and ``errors.csv``
-(with the csv format), ``manifest.json`` (always).
+(with the csv format), ``manifest.json`` (always). ``framescope score`` writes them into
+a staging folder and publishes the whole set at once (:mod:`framescope.inference.outdir`).
+
+CSV files are opened by people in spreadsheets, and a cell such as ``=HYPERLINK(...)``
+taken from an article id or a news text would run as a formula there. So string cells
+of the CSV exports that start with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return get a leading ``'`` (OWASP's "CSV injection" advice), and so do cells already
+starting with ``'``, so that a reader recovers the exact value by removing one leading
+``'`` from any cell that has one (:func:`neutralise_formulas`). Parquet and JSONL keep
+the exact values.
 """
 
 from __future__ import annotations
@@ -21,11 +30,12 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from framescope.labels.atomic import atomic_open
 from framescope.model.scorer import DIGITS, categories_of, iso_utc  # noqa: F401  (defined once, with the results)
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 FORMATS = ("jsonl", "parquet", "csv", "labelstudio")
 
 RESULTS_FILE = "results.jsonl"
@@ -74,6 +84,7 @@ ERRORS_SCHEMA = pa.schema(
         pa.field("id", pa.string(), nullable=True),
         pa.field("source", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
+        pa.field("level", pa.string(), nullable=False),  # "error" (not exported) or "warning" (exported), 1.1
         pa.field("schema_version", pa.string(), nullable=False),
     ],
     metadata=_META,
@@ -190,6 +201,23 @@ def span_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
 
 # -- writing --------------------------------------------------------------------------
 
+#: a cell a spreadsheet would run as a formula (OWASP), or one already carrying the escape quote
+FORMULA_START = r"^([=+\-@\t\r'])"
+
+
+def neutralise_formulas(table: pa.Table) -> pa.Table:
+    """The CSV form of ``table``: ``'`` before every string cell that starts like a formula.
+
+    Only for CSV: Parquet and JSONL are read by programs, which must get the exact value.
+    """
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            column = pc.replace_substring_regex(column, pattern=FORMULA_START, replacement="'\\1")
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
 
 def parse_formats(value: str | Iterable[str] | None) -> list[str]:
     """``"jsonl,csv"`` -> ``["jsonl", "csv"]``; None or ``"all"`` -> every format."""
@@ -290,7 +318,7 @@ class ExportWriter:
             if table in self._pq:
                 self._pq[table].write_table(t)
             if table in self._csv:
-                self._csv[table].write_table(t)
+                self._csv[table].write_table(neutralise_formulas(t))
             rows.clear()
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -317,7 +345,11 @@ def write_errors(out_dir: Path, errors: Sequence[dict[str, Any]], formats: Seque
     import pyarrow.csv as pacsv
 
     out_dir = Path(out_dir)
-    rows = [{"id": e.get("id"), "source": e["source"], "reason": e["reason"], "schema_version": SCHEMA_VERSION} for e in errors]
+    rows = [
+        {"id": e.get("id"), "source": e["source"], "reason": e["reason"], "level": e.get("level", "error"),
+         "schema_version": SCHEMA_VERSION}
+        for e in errors
+    ]
     written = [out_dir / ERRORS_JSONL]
     with atomic_open(out_dir / ERRORS_JSONL, "w") as fh:
         for r in rows:
@@ -325,7 +357,7 @@ def write_errors(out_dir: Path, errors: Sequence[dict[str, Any]], formats: Seque
     if "csv" in formats:
         table = pa.Table.from_pylist(rows, schema=ERRORS_SCHEMA)
         with atomic_open(out_dir / ERRORS_CSV, "wb") as fh:
-            pacsv.write_csv(table, fh)
+            pacsv.write_csv(neutralise_formulas(table), fh)
         written.append(out_dir / ERRORS_CSV)
     return written
 

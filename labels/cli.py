@@ -115,7 +115,7 @@ def convert_cmd(
     if problems:
         _report_problems(problems, limit=50)
         err_console.print("[red]nothing written[/red]")
-        raise typer.Exit(1)
+        raise typer.Exit(2)  # an input error: nothing written (framescope.errors)
     try:
         write_documents(docs, out, fmt_out)
     except ValueError as err:

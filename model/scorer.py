@@ -65,7 +65,15 @@ def categories_of(taxonomy, techniques: Sequence[str]) -> list[str]:
     """Category ids in order of first appearance among the techniques (the exports' column order)."""
     out: list[str] = []
     for t in techniques:
-        c = taxonomy.category_of(t)
+        try:
+            c = taxonomy.category_of(t)
+        except KeyError:
+            from framescope.errors import ModelError
+
+            raise ModelError(
+                f"the model's technique {t!r} is not in its taxonomy {getattr(taxonomy, 'name', '')!r}: "
+                "framescope.json and taxonomy.yaml do not match"
+            ) from None
         if c not in out:
             out.append(c)
     return out

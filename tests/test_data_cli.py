@@ -83,7 +83,7 @@ def test_convert_roundtrip_and_refuses_bad_input(tmp_path):
     write_jsonl(bad, [{"id": "a", "text": "x", "spans": [{"start": 0, "end": 9, "technique": "Doubt"}]}])
     target = tmp_path / "never.jsonl"
     result = runner.invoke(app, ["data", "convert", str(bad), "-o", str(target)])
-    assert result.exit_code == 1 and not target.exists()
+    assert result.exit_code == 2 and not target.exists()  # an input error: nothing written
 
 
 def test_version_and_help():

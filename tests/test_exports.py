@@ -54,7 +54,8 @@ def test_every_file_matches_its_schema(written):
     assert [c for c in cols if c.startswith("score_")] == [f"score_{t}" for t in techniques]
     assert [c for c in cols if c.startswith("category_")] == [f"category_{c}" for c in categories]
     errors = [json.loads(line) for line in (out / ex.ERRORS_JSONL).read_text(encoding="utf-8").splitlines()]
-    assert errors == [{"id": None, "source": "x.jsonl:3", "reason": "not valid JSON", "schema_version": ex.SCHEMA_VERSION}]
+    assert errors == [{"id": None, "source": "x.jsonl:3", "reason": "not valid JSON", "level": "error",
+                       "schema_version": ex.SCHEMA_VERSION}]
 
 
 def test_scores_follow_the_documented_definition(written):

@@ -17,13 +17,26 @@ err_console = Console(stderr=True)
 
 def _load_config_or_exit(config: str, overrides: List[str]) -> dict:
     """A config merged with ``--set`` overrides; a bad one ends the command with exit 2."""
+    from framescope.errors import UsageError
     from framescope.training.config import ConfigError, load_config
 
     try:
         return load_config(config, overrides)
     except ConfigError as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(2)
+        raise UsageError(str(err)) from None  # one line and exit 2 (framescope.cli)
+
+
+def _load_tagger(model: str):
+    """The model to evaluate; one that does not load is a model error (exit 2), not a traceback."""
+    from framescope.errors import FramescopeError, ModelError
+    from framescope.model.tagger import SpanTagger
+
+    try:
+        return SpanTagger.from_pretrained(model)
+    except FramescopeError:
+        raise
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        raise ModelError(f"{model}: cannot load the model: {err}") from None
 
 
 def train_cmd(
@@ -44,9 +57,9 @@ def train_cmd(
     logging.basicConfig(level=logging.WARNING)
     try:
         result = train(cfg, progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False))
-    except AnnotationError as err:
+    except AnnotationError as err:  # bad input data: nothing trained or scored (exit 2)
         err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     from framescope.training.train import is_main_process
 
     if not is_main_process():
@@ -68,17 +81,16 @@ def evaluate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Score a model against annotated data: per language and per technique."""
+    from framescope.errors import InputError
     from framescope.labels.document import AnnotationError
     from framescope.labels.io import read_documents
-    from framescope.model.tagger import SpanTagger
     from framescope.training.evaluation import evaluate_tagger
 
-    tagger = SpanTagger.from_pretrained(model)
+    tagger = _load_tagger(model)
     try:
         docs = read_documents(data, fmt, taxonomy=tagger.taxonomy, langs=langs or None)
-    except AnnotationError as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(1)
+    except (AnnotationError, ValueError) as err:  # bad or unrecognised data: an input error (exit 2)
+        raise InputError(str(err)) from None
     report = evaluate_tagger(tagger, docs)
     if as_json:
         typer.echo(json.dumps(report, indent=2))

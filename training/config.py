@@ -96,7 +96,11 @@ def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as err:  # e.g. a !!python/object tag: safe_load refuses, the user gets one line
+            reason = " ".join(str(getattr(err, "problem", None) or err).split())
+            raise ConfigError(f"--set {key}: {raw!r} is not a plain YAML value ({reason})") from None
         node = config
         parts = key.split(".")
         for p in parts[:-1]:

@@ -1,0 +1,330 @@
+"""Batch scoring: stream articles from the inputs, journal every scored batch, write the exports.
+
+This is the engine behind ``framescope score`` (and the quickstart's example run); the
+command line (:mod:`framescope.inference.cli`) only parses arguments and prints the
+summary. :func:`run_score` streams articles from its inputs
+(:mod:`framescope.inference.inputs`), scores them in batches, appends every finished
+batch to a journal in the output folder (:mod:`framescope.inference.journal`) and, at
+the end, writes the exports (:mod:`framescope.inference.exports`) from the journal in
+input order. Rerunning the same call resumes: articles already in the journal are not
+scored again.
+
+The exports of a run form one *generation*, staged in full and then switched into place
+at once (:mod:`framescope.inference.outdir`), so a reader never sees a mix of two runs,
+and ``--out`` is checked before anything is written: framescope writes only into a
+new or empty folder or one it wrote before. Failure behaviour and exit codes:
+docs/failures.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+
+from framescope.errors import EXIT_OK, EXIT_PARTIAL, ModelError, OutputError, UsageError
+
+err_console = Console(stderr=True)
+
+DEFAULT_MODEL = Path("runs/quickstart/model")
+
+
+@dataclass
+class ScoreSummary:
+    out_dir: Path
+    articles: int = 0  # articles exported (scored now or earlier)
+    scored: int = 0  # scored by this run
+    reused: int = 0  # taken from the journal
+    errors: list[dict] = field(default_factory=list)  # rows of errors.*: level "error" or "warning"
+    spans_per_technique: Counter = field(default_factory=Counter)
+    articles_per_technique: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    files: list[Path] = field(default_factory=list)
+    report: Path | None = None
+    model: str = ""
+    model_version: str = ""
+
+    @property
+    def failed(self) -> list[dict]:
+        """Articles (or inputs) that could not be scored; warnings leave the article exported."""
+        return [e for e in self.errors if e.get("level", "error") == "error"]
+
+    @property
+    def warnings(self) -> list[dict]:
+        return [e for e in self.errors if e.get("level") == "warning"]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.failed else EXIT_OK
+
+
+@lru_cache(maxsize=None)
+def is_iso639_1(code: str) -> bool:
+    """A two-letter ISO 639-1 language code, lower case (``de``, ``en``), per pycountry's ISO tables."""
+    import pycountry
+
+    return len(code) == 2 and code.isascii() and code.islower() and pycountry.languages.get(alpha_2=code) is not None
+
+
+def _load_scorer(model: str | None, backend: str = "torch"):
+    from framescope.model.scorer import Scorer
+
+    if model is None:
+        if not (DEFAULT_MODEL / "framescope.json").exists():
+            raise UsageError(
+                f"no --model given and {DEFAULT_MODEL} does not exist: run `framescope quickstart` to train "
+                "the quickstart model, or pass --model FOLDER (or an MLflow URI such as models:/framescope@candidate)"
+            )
+        model = str(DEFAULT_MODEL)
+    is_uri = model.startswith(("models:/", "runs:/"))
+    if not is_uri and not Path(model).exists():
+        raise UsageError(f"--model {model}: no such folder")
+    try:
+        return Scorer.from_pretrained(model, backend=backend)
+    except (FileNotFoundError, ValueError, OSError, ImportError) as err:
+        raise ModelError(f"--model {model}: {err}") from None
+    except Exception as err:  # MLflow errors and the like
+        raise ModelError(f"--model {model}: cannot load: {err}") from None
+
+
+def run_score(
+    inputs: Sequence[str],
+    *,
+    model: str | None = None,
+    scorer=None,
+    out: Path,
+    lang: str | None = None,
+    formats: str | Sequence[str] | None = None,
+    batch_size: int = 8,
+    threads: int | None = None,
+    backend: str = "torch",
+    overwrite: bool = False,
+    html: bool = False,
+    fields=None,
+    show_progress: bool = True,
+    stdin=None,
+) -> ScoreSummary:
+    """Score ``inputs`` into the folder ``out``.
+
+    Raises :class:`~framescope.errors.UsageError` or :class:`~framescope.errors.ModelError`
+    (exit 2) before anything is written, :class:`~framescope.errors.OutputError` (exit 3)
+    when ``out`` cannot be written. Articles that fail are listed in ``summary.errors``.
+    """
+    from framescope.inference import exports as ex
+    from framescope.inference import outdir
+    from framescope.inference.inputs import Article, count_inputs, iter_inputs
+    from framescope.inference.journal import Journal, JournalError, article_key, model_fingerprint
+
+    try:
+        fmts = ex.parse_formats(formats)
+    except ValueError as err:
+        raise UsageError(f"--format: {err}") from None
+    if html and "jsonl" not in fmts:
+        fmts.append("jsonl")  # the HTML report is built from results.jsonl
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if lang is not None and not is_iso639_1(lang):
+        raise UsageError(f"--lang {lang!r}: not an ISO 639-1 language code (such as de, en)")
+    out = Path(out)
+    outdir.check_out_dir(out, inputs)
+    t0 = time.time()
+    if scorer is None:
+        scorer = _load_scorer(model, backend)
+    if threads:
+        scorer.tagger.set_threads(threads)
+    techniques = list(scorer.tagger.techniques)
+    categories = ex.categories_of(scorer.taxonomy, techniques)
+    fingerprint = model_fingerprint(scorer)
+    meta = {
+        "schema_version": ex.SCHEMA_VERSION,
+        "model": {"name": scorer.name, "version": scorer.version, "fingerprint": fingerprint},
+        "techniques": techniques,
+        "categories": categories,
+    }
+    journal = Journal(out)
+    try:
+        journal.open(meta, overwrite=overwrite)
+    except JournalError as err:
+        raise UsageError(str(err)) from None
+    except OSError as err:
+        raise _output_error(out, err) from None
+    summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
+    order: list[str] = []
+    try:
+        try:  # under the journal's lock: no other run is staging
+            outdir.clean_leftovers(out)
+            outdir.adopt_legacy(out)
+        except OSError as err:
+            raise _output_error(out, err) from None
+        progress = _progress(show_progress)
+        total = count_inputs(inputs) if show_progress else None
+        with progress:
+            task = progress.add_task("scoring", total=total, rate="")
+            done = 0
+            batch: list[tuple[str, Article]] = []
+
+            def flush() -> None:
+                nonlocal done
+                if not batch:
+                    return
+                entries, errors = _score_batch(scorer, batch)
+                try:
+                    journal.append(entries)
+                except OSError as err:
+                    raise _output_error(out, err) from None
+                summary.errors.extend(errors)
+                summary.scored += len(entries)
+                done += len(batch)
+                batch.clear()
+                elapsed = max(time.time() - t0, 1e-6)
+                progress.update(task, completed=done, rate=f"{done / elapsed:.1f} articles/s")
+
+            for item in iter_inputs(inputs, lang=lang, fields=fields, stdin=stdin):
+                if not isinstance(item, Article):
+                    summary.errors.append(item.to_dict())
+                    done += 1
+                    progress.update(task, completed=done)
+                    continue
+                if item.lang is not None and not is_iso639_1(item.lang):
+                    summary.errors.append({
+                        "id": item.id, "source": item.source, "level": "warning",
+                        "reason": f"lang {item.lang!r} is not an ISO 639-1 code; exported as null",
+                    })
+                    item.lang = None
+                key = article_key(item.id, item.text_sha256, item.lang, fingerprint)
+                order.append(key)
+                if key in journal:
+                    summary.reused += 1
+                    done += 1
+                    progress.update(task, completed=done)
+                    continue
+                batch.append((key, item))
+                if len(batch) >= batch_size:
+                    flush()
+            flush()
+            progress.update(task, total=done, completed=done)
+
+        try:
+            _write_generation(summary, out, journal, order, fmts, meta, html)
+        except OSError as err:
+            raise _output_error(out, err) from None
+    finally:
+        journal.close()
+    summary.seconds = time.time() - t0
+    return summary
+
+
+def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str], fmts: list[str],
+                      meta: dict, html: bool) -> None:
+    """Write every export into a staging folder, from the journal in input order, then publish it."""
+    from framescope.inference import exports as ex
+    from framescope.inference import outdir
+
+    number, stage = outdir.new_generation(out)
+    techniques, categories = meta["techniques"], meta["categories"]
+    texts: dict[str, str] = {}
+    with ex.ExportWriter(stage, fmts, techniques, categories) as writer:
+        for rec, text in journal.iter_entries(order):
+            writer.add(rec, text)
+            if html:  # the report highlights spans in the text, which results.jsonl leaves out
+                texts[rec["id"]] = text
+            summary.articles += 1
+            for s in rec["spans"]:
+                summary.spans_per_technique[s["technique"]] += 1
+            for t, ts in rec["techniques"].items():
+                if ts["spans"]:
+                    summary.articles_per_technique[t] += 1
+    names = [p.name for p in writer.written]
+    names += [p.name for p in ex.write_errors(stage, summary.errors, fmts)]
+    if html and _html_report(stage / ex.RESULTS_FILE, stage, texts) is not None:
+        names += list(outdir.REPORT_NAMES)
+    ex.write_manifest(
+        stage,
+        {
+            "generation": number,
+            "model": meta["model"],
+            "techniques": techniques,
+            "categories": categories,
+            "articles": summary.articles,
+            "failed": len(summary.failed),
+            "formats": fmts,
+            "files": sorted(names),
+        },
+    )
+    names.append(ex.MANIFEST_FILE)
+    outdir.publish(out, stage, number, names)
+    summary.files = [out / n for n in names if n not in outdir.REPORT_NAMES]
+    if html and "index.html" in names:
+        summary.report = out / "index.html"
+
+
+def _output_error(out: Path, err: OSError) -> OutputError:
+    """One line for a failed write: which file, and the system's reason (read-only, disk full...)."""
+    where = f" ({err.filename})" if err.filename and Path(err.filename) != out else ""
+    return OutputError(f"cannot write to --out {out}{where}: {err.strerror or err}")
+
+
+def _score_batch(scorer, batch):
+    """Score a batch; when it fails, score its articles one by one to isolate the culprit."""
+    from framescope.inference.exports import result_record
+
+    def one_go(items):
+        results = scorer.score_texts([a.text for _, a in items], [a.id for _, a in items], [a.lang for _, a in items])
+        return [(key, result_record(r, a.text_sha256), a.text) for (key, a), r in zip(items, results)]
+
+    try:
+        return one_go(batch), []
+    except Exception:
+        if len(batch) == 1:
+            key, a = batch[0]
+            return [], [{"id": a.id, "source": a.source, "reason": f"scoring failed: {_why()}"}]
+    entries, errors = [], []
+    for item in batch:
+        try:
+            entries.extend(one_go([item]))
+        except Exception:
+            errors.append({"id": item[1].id, "source": item[1].source, "reason": f"scoring failed: {_why()}"})
+    return entries, errors
+
+
+def _why() -> str:
+    exc = sys.exc_info()[1]
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _progress(enabled: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def _html_report(results: Path, out_dir: Path, texts: dict[str, str] | None = None) -> Path | None:
+    try:
+        from framescope.inference.report import write_report
+    except ImportError:
+        err_console.print("[yellow]warning[/yellow] the HTML report is not available in this version (no framescope.inference.report)")
+        return None
+    return write_report(results, out_dir, texts=texts)
