@@ -40,6 +40,7 @@ class ScoreSummary:
     scored: int = 0  # scored by this run
     reused: int = 0  # taken from the journal
     errors: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)  # {"level": "warning", ...}: scored all the same
     spans_per_technique: Counter = field(default_factory=Counter)
     articles_per_technique: Counter = field(default_factory=Counter)
     seconds: float = 0.0
@@ -93,7 +94,8 @@ def run_score(
 ) -> ScoreSummary:
     """Score ``inputs`` into the folder ``out``; raises :class:`UsageError` for bad usage."""
     from framescope.inference import exports as ex
-    from framescope.inference.inputs import Article, count_inputs, iter_inputs
+    from framescope.inference.inputs import Article, Fields, count_inputs, iter_inputs
+    from framescope.inference.metadata import extra_columns
     from framescope.inference.journal import Journal, JournalError, article_key, model_fingerprint
 
     try:
@@ -128,6 +130,10 @@ def run_score(
         raise UsageError(str(err)) from None
     summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
     order: list[str] = []
+    extra_meta = extra_columns((fields or Fields()).meta)
+    # this run's metadata by article id, applied at export: a resumed run exports it even for
+    # articles scored earlier (and corrected titles or dates need no rescoring)
+    metadata: dict[str, dict] = {}
     try:
         progress = _progress(show_progress)
         total = count_inputs(inputs) if show_progress else None
@@ -157,6 +163,11 @@ def run_score(
                     continue
                 key = article_key(item.id, item.text_sha256, item.lang, fingerprint)
                 order.append(key)
+                item.metadata = {**dict.fromkeys(extra_meta), **item.metadata}
+                metadata[item.id] = item.metadata
+                summary.warnings.extend(
+                    {"id": item.id, "source": item.source, "reason": w, "level": "warning"} for w in item.warnings
+                )
                 if key in journal:
                     summary.reused += 1
                     done += 1
@@ -170,8 +181,9 @@ def run_score(
 
         # exports, from the journal, in input order
         texts: dict[str, str] = {}
-        with ex.ExportWriter(out, fmts, techniques, categories) as writer:
+        with ex.ExportWriter(out, fmts, techniques, categories, extra_meta) as writer:
             for rec, text in journal.iter_entries(order):
+                rec = ex.with_metadata(rec, metadata.get(rec["id"]))
                 writer.add(rec, text)
                 if html:  # the report highlights spans in the text, which results.jsonl leaves out
                     texts[rec["id"]] = text
@@ -184,7 +196,7 @@ def run_score(
         summary.files = list(writer.written)
     finally:
         journal.close()
-    summary.files += ex.write_errors(out, summary.errors, fmts)
+    summary.files += ex.write_errors(out, summary.errors + summary.warnings, fmts)
     summary.seconds = time.time() - t0
     summary.files.append(
         ex.write_manifest(
@@ -211,7 +223,7 @@ def _score_batch(scorer, batch):
 
     def one_go(items):
         results = scorer.score_texts([a.text for _, a in items], [a.id for _, a in items], [a.lang for _, a in items])
-        return [(key, result_record(r, a.text_sha256), a.text) for (key, a), r in zip(items, results)]
+        return [(key, result_record(r, a.text_sha256, a.metadata), a.text) for (key, a), r in zip(items, results)]
 
     try:
         return one_go(batch), []
@@ -273,6 +285,8 @@ def print_summary(summary: ScoreSummary) -> None:
     t.add_row("  scored now", str(summary.scored))
     t.add_row("  from the journal (resumed)", str(summary.reused))
     t.add_row("failed", f"[red]{len(summary.errors)}[/red]" if summary.errors else "0")
+    if summary.warnings:
+        t.add_row("warnings (scored; see errors.jsonl)", f"[yellow]{len(summary.warnings)}[/yellow]")
     rate = summary.scored / summary.seconds if summary.seconds else 0.0
     t.add_row("seconds", f"{summary.seconds:.1f} ({rate:.1f} articles/s)")
     console.print(t)
@@ -321,6 +335,16 @@ def score_cmd(
     id_field: str = typer.Option("id", "--id-column", "--id-field", help="JSONL field / CSV column of the article id."),
     text_field: str = typer.Option("text", "--text-column", "--text-field", help="JSONL field / CSV column of the text."),
     lang_field: str = typer.Option("lang", "--lang-column", "--lang-field", help="JSONL field / CSV column of the language."),
+    meta: Optional[str] = typer.Option(
+        None, "--meta",
+        help="JSONL fields / CSV columns kept as article metadata, e.g. source,url,title,published_at (the default, "
+        "when present) or desk,source=outlet (column=field). Others than these four become meta_<name> columns.",
+    ),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset",
+        help="Also append the scored articles to this partitioned Parquet dataset (skips articles already in it; "
+        "see docs/monitoring.md).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     engine: str = typer.Option("local", "--engine", help="local (this process) or spark (MLflow UDF, see docs/scaling.md)."),
     spark_input: Optional[str] = typer.Option(None, "--input", help="--engine spark: a Parquet path or a table name."),
@@ -342,7 +366,18 @@ def score_cmd(
 
     ctx = click_ctx()
     explicit_id = ctx is not None and ctx.get_parameter_source("id_field").name != "DEFAULT"
-    fields = Fields(id=id_field, text=text_field, lang=lang_field, id_required=explicit_id)
+    from framescope.inference.metadata import parse_meta_option
+
+    try:
+        meta_fields = parse_meta_option(meta)
+    except ValueError as err:
+        err_console.print(f"[red]error[/red] {err}")
+        raise typer.Exit(2)
+    fields = Fields(id=id_field, text=text_field, lang=lang_field, id_required=explicit_id, meta=meta_fields)
+    if dataset is not None:
+        from framescope.inference.dataset import formats_for_dataset
+
+        fmt = formats_for_dataset(fmt)
     try:
         summary = run_score(
             inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
@@ -352,6 +387,18 @@ def score_cmd(
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(2)
     print_summary(summary)
+    if dataset is not None:
+        from framescope.inference.dataset import DatasetError, append_run
+
+        try:
+            added = append_run(out, dataset)
+        except DatasetError as err:
+            err_console.print(f"[red]error[/red] --dataset {dataset}: {err}")
+            raise typer.Exit(err.exit_code)
+        console.print(
+            f"dataset: [bold]{dataset}[/bold]: {added.articles} new articles, {added.spans} spans "
+            f"({added.skipped} already there)"
+        )
     raise typer.Exit(summary.exit_code)
 
 
