@@ -160,9 +160,9 @@ def append_run(run_dir: Path | str, dataset: Path | str) -> AppendResult:
             raise
         finally:
             con.close()
+        _write_info(dataset, info)  # before the commit: a rolled-forward append finds a dataset
         files = _commit(stage)
         _publish(dataset, stage)
-        _write_info(dataset, info)
         return AppendResult(n_new, n_spans, n_run - n_new, [dataset / f for f in files])
 
 
