@@ -536,3 +536,6 @@ def register(app: typer.Typer) -> None:
     app.command("quickstart")(quickstart_cmd)
     register_report(app)
     app.command("export-onnx")(export_onnx_cmd)
+    from framescope.inference.dashboard import register as register_dashboard
+
+    register_dashboard(app)
