@@ -14,11 +14,26 @@ can be exploded directly (see :mod:`framescope.inference.spark`). Values equal w
 ``framescope score`` writes for the same article and model: scores rounded to 6
 decimals, the language lower-cased and, when absent, detected as the CLI does (param
 ``detect_lang``, default true; ``None`` where the detector is not installed).
+
+``model`` and ``model_version`` name what is served: the registered model's name and
+version when the loaded model is a version in the MLflow Model Registry (looked up by
+its logged-model id and run when it loads), else the model folder's name and the MLflow
+logged-model id. A client can tell which registry version answered.
+
+As a service (``mlflow models serve -m models:/framescope@candidate --env-manager
+local``, docs/service.md), a request may hold at most ``FRAMESCOPE_SERVE_MAX_ARTICLES``
+articles (default 64) of at most ``FRAMESCOPE_SERVE_MAX_CHARS`` characters each
+(default 100,000), and every text must be a non-empty string: beyond that, or for an
+empty text, the answer is HTTP 400 naming the record, never a 500. The limits are read
+from the server's environment (the operator's choice, not the client's) and apply only
+inside the scoring server, so Spark UDFs (:mod:`framescope.inference.spark`) keep
+scoring whole partitions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import mlflow
@@ -26,6 +41,8 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
+MAX_ARTICLES_ENV, DEFAULT_MAX_ARTICLES = "FRAMESCOPE_SERVE_MAX_ARTICLES", 64
+MAX_CHARS_ENV, DEFAULT_MAX_CHARS = "FRAMESCOPE_SERVE_MAX_CHARS", 100_000
 SPAN_FIELDS = (("technique", "string"), ("category", "string"), ("start", "long"), ("end", "long"),
                ("text", "string"), ("confidence", "double"))
 
@@ -55,6 +72,9 @@ class FramescopeModel(PythonModel):
         from framescope.inference.scorer import Scorer
 
         self.scorer = Scorer.from_pretrained(context.artifacts["model_dir"])
+        identity = served_identity(Path(context.artifacts["model_dir"]).parents[1], self.scorer.name)
+        if identity is not None:
+            self.scorer.name, self.scorer.version = identity
         techniques = list(self.scorer.tagger.techniques)
         self.columns = [c for c, _ in output_columns(techniques, categories_of(self.scorer.taxonomy, techniques))]
 
@@ -66,6 +86,8 @@ class FramescopeModel(PythonModel):
             raise ValueError("framescope expects a 'text' column")
         detect = bool((params or {}).get("detect_lang", True))
         n = len(frame)
+        if _serving():
+            check_request(frame)
         texts = [t.removeprefix("\ufeff") for t in (_str(v) or "" for v in frame["text"])]
         ids = [_str(v) for v in frame["id"]] if "id" in frame.columns else [None] * n
         ids = [i if i not in (None, "") else str(k) for k, i in enumerate(ids)]
@@ -83,6 +105,79 @@ class FramescopeModel(PythonModel):
         out = pd.DataFrame(rows, columns=[*self.columns, "spans"])
         # object dtype keeps None a None (not "None"/NaN) through MLflow's Spark conversion
         return out.astype({"id": object, "lang": object, "spans": object})
+
+
+def _serving() -> bool:
+    """True inside ``mlflow models serve`` (its scoring server sets this variable before loading)."""
+    return os.environ.get("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", "").lower() == "true"
+
+
+def _limit(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def check_request(frame: pd.DataFrame) -> None:
+    """Refuse a request the service should not score, with an MLflow error the server answers as HTTP 400."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    def refuse(message: str):
+        raise MlflowException(f"framescope: {message}", error_code=INVALID_PARAMETER_VALUE)
+
+    max_articles, max_chars = _limit(MAX_ARTICLES_ENV, DEFAULT_MAX_ARTICLES), _limit(MAX_CHARS_ENV, DEFAULT_MAX_CHARS)
+    if len(frame) == 0:
+        refuse("the request holds no articles")
+    if max_articles and len(frame) > max_articles:
+        refuse(f"{len(frame)} articles in one request; the limit is {max_articles} ({MAX_ARTICLES_ENV})")
+    ids = frame["id"].tolist() if "id" in frame.columns else [None] * len(frame)
+    for k, (text, id_) in enumerate(zip(frame["text"].tolist(), ids)):
+        which = f"record {k}" + (f" (id {_str(id_)!r})" if _str(id_) else "")
+        if not isinstance(text, str):
+            refuse(f"{which}: 'text' must be a string, not {'null' if _str(text) is None else type(text).__name__}")
+        if not text.strip():
+            refuse(f"{which}: empty text")
+        if max_chars and len(text) > max_chars:
+            refuse(f"{which}: {len(text)} characters; the limit is {max_chars} ({MAX_CHARS_ENV})")
+
+
+def served_identity(model_root: Path, folder_name: str = "framescope") -> tuple[str, str] | None:
+    """``(registered name, version)`` of the registry version holding the model at ``model_root``.
+
+    The MLmodel file knows its run and logged-model id, not the registry version it was
+    loaded through, so the registry is asked (``mlflow models serve`` has its tracking
+    URI). Without a registry answer: ``(folder_name, logged-model id)``;
+    None when the MLmodel file is not there either (a bare folder).
+    """
+    import yaml
+
+    try:
+        mlmodel = yaml.safe_load((model_root / "MLmodel").read_text(encoding="utf-8")) or {}
+    except OSError:
+        return None
+    run_id, model_id = mlmodel.get("run_id"), mlmodel.get("model_id") or mlmodel.get("model_uuid")
+    found = _registry_version(run_id, model_id) if run_id else None
+    if found is not None:
+        return found
+    return None if model_id is None else (folder_name, str(model_id))
+
+
+def _registry_version(run_id: str, model_id: str | None) -> tuple[str, str] | None:
+    registry = mlflow.get_registry_uri()
+    if registry.startswith("sqlite:///") and not Path(registry.removeprefix("sqlite:///")).exists():
+        return None  # no registry here: do not create an empty database by asking
+    try:
+        versions = mlflow.MlflowClient().search_model_versions(f"run_id = '{run_id}'")
+    except Exception:  # no registry reachable: the caller falls back to the logged-model id
+        return None
+    if model_id is not None:
+        versions = [v for v in versions if model_id in str(v.source)] or versions  # MLflow 3: source models:/<id>
+    if not versions:
+        return None
+    best = max(versions, key=lambda v: int(v.version))
+    return best.name, str(best.version)
 
 
 def _str(value) -> str | None:

@@ -95,7 +95,7 @@ class Scorer:
                 if not candidates:
                     raise FileNotFoundError(f"{text}: no framescope model folder inside the MLflow model")
                 folder = candidates[0].parent
-            name, version = text, ""
+            name, version = registry_name_version(text) or (text, "")
         else:
             folder = Path(text)
         tagger = load_tagger(folder, backend=backend)
@@ -146,6 +146,24 @@ class Scorer:
             categories[cat] = max(categories.get(cat, 0.0), ts.score)
         overall = max((ts.score for ts in techniques.values()), default=0.0)
         return ArticleResult(id_, lang, text, scored, techniques, categories, overall, self.name, self.version)
+
+
+def registry_name_version(uri: str) -> tuple[str, str] | None:
+    """``(name, version)`` of ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` (the alias asked of the
+    registry), so that exports name the registry version scored with; None for other URIs."""
+    rest = uri.removeprefix("models:/")
+    if rest == uri:
+        return None
+    name, _, version = rest.partition("/")
+    if "@" in name:
+        import mlflow
+
+        name, _, alias = name.partition("@")
+        try:
+            version = str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
+        except Exception:  # the artifacts were downloaded, so this is rare: keep the URI as the name
+            return None
+    return (name, version) if version.isdigit() else None
 
 
 def _covered(intervals: list[tuple[int, int]]) -> int:
