@@ -159,3 +159,25 @@ def test_kill_while_publishing_is_rolled_forward(scorer, tmp_path, monkeypatch):
     assert (again.articles, again.skipped) == (0, 2)
     assert _count(data, "articles") == 2
     assert _count(data, "spans") == _one(f"SELECT count(*) FROM read_parquet('{run / 'spans.parquet'}')")
+
+
+def test_documented_weekly_share_query(scorer, tmp_path):
+    """docs/monitoring.md's query for "share of articles per outlet and week using each technique" runs and is right."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "monitoring.md").read_text(encoding="utf-8")
+    views, query = [b for b in re.findall(r"```sql\n(.+?)```", doc, flags=re.S)][:2]
+    data = tmp_path / "dataset"
+    ds.append_run(_run(scorer, tmp_path, "day1", [_article(1, DE), _article(2, EN, "Herald"),
+                                                   _article(3, DE, day="2026-11-12")]), data)
+    with duckdb.connect() as con:
+        con.execute(views.replace("data/framescope", str(data)))
+        rows = con.execute(query).fetchall()
+        articles = con.execute("SELECT * FROM articles").df()
+    got = {(o, str(w), t): (n, share) for o, w, t, n, share in rows}
+    techniques = [c.removeprefix("score_") for c in articles.columns if c.startswith("score_")]
+    assert len(got) == 3 * len(techniques)  # (Bote, week 45), (Bote, week 46), (Herald, week 45)
+    bote_w45 = articles[(articles["source"] == "Bote") & (articles["id"] == "art-1")]
+    for t in techniques:
+        assert got[("Bote", "2026-11-02", t)] == (1, float((bote_w45[f"score_{t}"] > 0).mean()))
