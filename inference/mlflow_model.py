@@ -157,11 +157,12 @@ def served_identity(model_root: Path, folder_name: str = "framescope") -> tuple[
         mlmodel = yaml.safe_load((model_root / "MLmodel").read_text(encoding="utf-8")) or {}
     except OSError:
         return None
-    run_id, model_id = mlmodel.get("run_id"), mlmodel.get("model_id") or mlmodel.get("model_uuid")
+    run_id, model_id = mlmodel.get("run_id"), mlmodel.get("model_id")  # model_id: MLflow 3's logged model
     found = _registry_version(run_id, model_id) if run_id else None
     if found is not None:
         return found
-    return None if model_id is None else (folder_name, str(model_id))
+    fallback = model_id or mlmodel.get("model_uuid")
+    return None if fallback is None else (folder_name, str(fallback))
 
 
 def _registry_version(run_id: str, model_id: str | None) -> tuple[str, str] | None:
@@ -172,8 +173,8 @@ def _registry_version(run_id: str, model_id: str | None) -> tuple[str, str] | No
         versions = mlflow.MlflowClient().search_model_versions(f"run_id = '{run_id}'")
     except Exception:  # no registry reachable: the caller falls back to the logged-model id
         return None
-    if model_id is not None:
-        versions = [v for v in versions if model_id in str(v.source)] or versions  # MLflow 3: source models:/<id>
+    if model_id is not None:  # MLflow 3: a version's source is models:/<logged model id>; a run may log several
+        versions = [v for v in versions if str(v.source) == f"models:/{model_id}" or getattr(v, "model_id", None) == model_id]
     if not versions:
         return None
     best = max(versions, key=lambda v: int(v.version))
