@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -48,13 +47,13 @@ def service(tracked_quickstart, tmp_path_factory):
         FRAMESCOPE_SERVE_MAX_ARTICLES=str(MAX_ARTICLES),
         FRAMESCOPE_SERVE_MAX_CHARS=str(MAX_CHARS),
     )
-    if shutil.which("uvicorn", path=env.get("PATH")) is None:
-        # mlflow starts `uvicorn` from PATH; in a venv that shares another's packages it is not there
-        shim = tmp / "bin"
-        shim.mkdir()
-        (shim / "uvicorn").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m uvicorn "$@"\n')
-        (shim / "uvicorn").chmod(0o755)
-        env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
+    # mlflow starts `uvicorn` from PATH: make it this interpreter's (the framescope under test), also in a
+    # venv that shares another's packages and has no uvicorn script of its own
+    shim = tmp / "bin"
+    shim.mkdir()
+    (shim / "uvicorn").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m uvicorn "$@"\n')
+    (shim / "uvicorn").chmod(0o755)
+    env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
     port = _free_port()
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/framescope@candidate",
            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
