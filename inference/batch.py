@@ -118,8 +118,9 @@ def run_score(
     """
     from framescope.inference import exports as ex
     from framescope.inference import outdir
-    from framescope.inference.inputs import Article, count_inputs, iter_inputs
+    from framescope.inference.inputs import Article, Fields, count_inputs, iter_inputs
     from framescope.inference.journal import Journal, JournalError, article_key, model_fingerprint
+    from framescope.inference.metadata import extra_columns
 
     try:
         fmts = ex.parse_formats(formats)
@@ -156,6 +157,10 @@ def run_score(
         raise _output_error(out, err) from None
     summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
     order: list[str] = []
+    extra_meta = extra_columns((fields or Fields()).meta)
+    # this run's metadata by article id, applied at export: a resumed run exports it even for
+    # articles scored earlier (and corrected titles or dates need no rescoring)
+    metadata: dict[str, dict] = {}
     try:
         try:  # under the journal's lock: no other run is staging
             outdir.clean_leftovers(out)
@@ -199,6 +204,11 @@ def run_score(
                     item.lang = None
                 key = article_key(item.id, item.text_sha256, item.lang, fingerprint)
                 order.append(key)
+                item.metadata = {**dict.fromkeys(extra_meta), **item.metadata}
+                metadata[item.id] = item.metadata
+                summary.errors.extend(
+                    {"id": item.id, "source": item.source, "reason": w, "level": "warning"} for w in item.warnings
+                )
                 if key in journal:
                     summary.reused += 1
                     done += 1
@@ -211,7 +221,7 @@ def run_score(
             progress.update(task, total=done, completed=done)
 
         try:
-            _write_generation(summary, out, journal, order, fmts, meta, html)
+            _write_generation(summary, out, journal, order, fmts, meta, html, metadata, extra_meta)
         except OSError as err:
             raise _output_error(out, err) from None
     finally:
@@ -221,7 +231,7 @@ def run_score(
 
 
 def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str], fmts: list[str],
-                      meta: dict, html: bool) -> None:
+                      meta: dict, html: bool, metadata: dict[str, dict], extra_meta: Sequence[str]) -> None:
     """Write every export into a staging folder, from the journal in input order, then publish it."""
     from framescope.inference import exports as ex
     from framescope.inference import outdir
@@ -229,8 +239,9 @@ def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str
     number, stage = outdir.new_generation(out)
     techniques, categories = meta["techniques"], meta["categories"]
     texts: dict[str, str] = {}
-    with ex.ExportWriter(stage, fmts, techniques, categories) as writer:
+    with ex.ExportWriter(stage, fmts, techniques, categories, extra_meta) as writer:
         for rec, text in journal.iter_entries(order):
+            rec = ex.with_metadata(rec, metadata.get(rec["id"]))
             writer.add(rec, text)
             if html:  # the report highlights spans in the text, which results.jsonl leaves out
                 texts[rec["id"]] = text
@@ -276,7 +287,7 @@ def _score_batch(scorer, batch):
 
     def one_go(items):
         results = scorer.score_texts([a.text for _, a in items], [a.id for _, a in items], [a.lang for _, a in items])
-        return [(key, result_record(r, a.text_sha256), a.text) for (key, a), r in zip(items, results)]
+        return [(key, result_record(r, a.text_sha256, a.metadata), a.text) for (key, a), r in zip(items, results)]
 
     try:
         return one_go(batch), []

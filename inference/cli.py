@@ -82,6 +82,16 @@ def score_cmd(
     id_field: str = typer.Option("id", "--id-column", "--id-field", help="JSONL field / CSV column of the article id."),
     text_field: str = typer.Option("text", "--text-column", "--text-field", help="JSONL field / CSV column of the text."),
     lang_field: str = typer.Option("lang", "--lang-column", "--lang-field", help="JSONL field / CSV column of the language."),
+    meta: Optional[str] = typer.Option(
+        None, "--meta",
+        help="JSONL fields / CSV columns kept as article metadata, e.g. source,url,title,published_at (the default, "
+        "when present) or desk,source=outlet (column=field). Others than these four become meta_<name> columns.",
+    ),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset",
+        help="Also append the scored articles to this partitioned Parquet dataset (skips articles already in it; "
+        "see docs/monitoring.md).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     engine: str = typer.Option("local", "--engine", help="local (this process) or spark (MLflow UDF, see docs/scaling.md)."),
     spark_input: Optional[str] = typer.Option(None, "--input", help="--engine spark: a Parquet path or a table name."),
@@ -103,13 +113,35 @@ def score_cmd(
 
     ctx = click_ctx()
     explicit_id = ctx is not None and ctx.get_parameter_source("id_field").name != "DEFAULT"
-    fields = Fields(id=id_field, text=text_field, lang=lang_field, id_required=explicit_id)
+    from framescope.inference.metadata import parse_meta_option
+
+    try:
+        meta_fields = parse_meta_option(meta)
+    except ValueError as err:
+        raise UsageError(f"--meta: {err}") from None
+    fields = Fields(id=id_field, text=text_field, lang=lang_field, id_required=explicit_id, meta=meta_fields)
+    if dataset is not None:
+        from framescope.inference.dataset import formats_for_dataset
+
+        fmt = formats_for_dataset(fmt)
     # user errors (FramescopeError) reach framescope.cli's root group: one line, exit 2 or 3
     summary = run_score(
         inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
         backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet,
     )
     print_summary(summary)
+    if dataset is not None:
+        from framescope.inference.dataset import DatasetError, append_run
+
+        try:
+            added = append_run(out, dataset)
+        except DatasetError as err:
+            err_console.print(f"[red]error[/red] --dataset {dataset}: {err}")
+            raise typer.Exit(err.exit_code)
+        console.print(
+            f"dataset: [bold]{dataset}[/bold]: {added.articles} new articles, {added.spans} spans "
+            f"({added.skipped} already there)"
+        )
     raise typer.Exit(summary.exit_code)
 
 
@@ -175,3 +207,6 @@ def register(app: typer.Typer) -> None:
     app.command("score")(score_cmd)
     register_report(app)
     app.command("export-onnx")(export_onnx_cmd)
+    from framescope.inference.dashboard import register as register_dashboard
+
+    register_dashboard(app)

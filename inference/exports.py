@@ -91,7 +91,20 @@ ERRORS_SCHEMA = pa.schema(
 )
 
 
-def articles_schema(techniques: Sequence[str], categories: Sequence[str]) -> pa.Schema:
+def metadata_fields(extra_meta: Sequence[str] = (), timestamp: pa.DataType = TIMESTAMP) -> list[pa.Field]:
+    """Article metadata (schema 1.1, :mod:`framescope.inference.metadata`): the outlet
+    (``source``), ``url``, ``title``, ``published_at``, then ``meta_<name>`` columns named
+    by ``--meta``; all nullable, since most inputs (a folder of .txt files) have none."""
+    return [
+        pa.field("source", pa.string(), nullable=True),
+        pa.field("url", pa.string(), nullable=True),
+        pa.field("title", pa.string(), nullable=True),
+        pa.field("published_at", timestamp, nullable=True),
+        *(pa.field(name, pa.string(), nullable=True) for name in extra_meta),
+    ]
+
+
+def articles_schema(techniques: Sequence[str], categories: Sequence[str], extra_meta: Sequence[str] = ()) -> pa.Schema:
     """The flat per-article table; technique and category columns follow the model's taxonomy order."""
     fields = [
         pa.field("id", pa.string(), nullable=False),
@@ -101,6 +114,7 @@ def articles_schema(techniques: Sequence[str], categories: Sequence[str]) -> pa.
         pa.field("scored_at", TIMESTAMP, nullable=False),
         pa.field("n_chars", pa.int64(), nullable=False),
         pa.field("text_sha256", pa.string(), nullable=False),
+        *metadata_fields(extra_meta),
     ]
     fields += [pa.field(f"score_{t}", pa.float64(), nullable=False) for t in techniques]
     fields += [pa.field(f"category_{c}", pa.float64(), nullable=False) for c in categories]
@@ -112,7 +126,7 @@ def articles_schema(techniques: Sequence[str], categories: Sequence[str]) -> pa.
     return pa.schema(fields, metadata=_META)
 
 
-def results_schema(techniques: Sequence[str], categories: Sequence[str]) -> pa.Schema:
+def results_schema(techniques: Sequence[str], categories: Sequence[str], extra_meta: Sequence[str] = ()) -> pa.Schema:
     """One ``results.jsonl`` line; key order in the file follows this schema."""
     return pa.schema(
         [
@@ -124,6 +138,7 @@ def results_schema(techniques: Sequence[str], categories: Sequence[str]) -> pa.S
             pa.field("scored_at", pa.string(), nullable=False),
             pa.field("n_chars", pa.int64(), nullable=False),
             pa.field("text_sha256", pa.string(), nullable=False),
+            *metadata_fields(extra_meta, timestamp=pa.string()),  # published_at as YYYY-MM-DDTHH:MM:SSZ
             pa.field("overall", pa.float64(), nullable=False),
             pa.field(
                 "categories", pa.struct([pa.field(c, pa.float64(), nullable=False) for c in categories]), nullable=False
@@ -144,9 +159,12 @@ def _r(x: float) -> float:
     return round(float(x), DIGITS)
 
 
-def result_record(result, text_sha256: str) -> dict[str, Any]:
-    """The canonical ``results.jsonl`` record of an :class:`~framescope.model.scorer.ArticleResult`."""
-    return {
+def result_record(result, text_sha256: str, metadata: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """The canonical ``results.jsonl`` record of an :class:`~framescope.model.scorer.ArticleResult`.
+
+    ``metadata``: the article's metadata fields (:func:`framescope.inference.metadata.extract_metadata`).
+    """
+    return with_metadata({
         "schema_version": SCHEMA_VERSION,
         "id": result.id,
         "lang": result.lang,
@@ -172,7 +190,27 @@ def result_record(result, text_sha256: str) -> dict[str, Any]:
             }
             for s in result.spans
         ],
-    }
+    }, metadata)
+
+
+def with_metadata(rec: dict[str, Any], metadata: dict[str, str | None] | None) -> dict[str, Any]:
+    """``rec`` with the metadata fields set after ``text_sha256`` (key order follows the schema).
+
+    The four standard fields are always present (null when unknown); ``meta_<name>``
+    fields only when given. Used when scoring and again at export time, so that a
+    resumed run exports the metadata of this run's inputs.
+    """
+    metadata = metadata or {}
+    out: dict[str, Any] = {}
+    for key, value in rec.items():
+        if key in ("source", "url", "title", "published_at") or key.startswith("meta_"):
+            continue
+        out[key] = value
+        if key == "text_sha256":
+            for name in ("source", "url", "title", "published_at"):
+                out[name] = metadata.get(name)
+            out.update((k, v) for k, v in metadata.items() if k.startswith("meta_"))
+    return out
 
 
 def article_row(rec: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +223,11 @@ def article_row(rec: dict[str, Any]) -> dict[str, Any]:
         "n_chars": rec["n_chars"],
         "text_sha256": rec["text_sha256"],
     }
+    for key, value in rec.items():  # metadata; published_at as a timestamp
+        if key in ("source", "url", "title") or key.startswith("meta_"):
+            row[key] = value
+    published = rec.get("published_at")
+    row["published_at"] = datetime.fromisoformat(published.replace("Z", "+00:00")) if published else None
     for t, ts in rec["techniques"].items():
         row[f"score_{t}"] = ts["score"]
     for c, v in rec["categories"].items():
@@ -249,10 +292,13 @@ class ExportWriter:
 
     ROW_GROUP = 1000
 
-    def __init__(self, out_dir: Path, formats: Sequence[str], techniques: Sequence[str], categories: Sequence[str]):
+    def __init__(
+        self, out_dir: Path, formats: Sequence[str], techniques: Sequence[str], categories: Sequence[str],
+        extra_meta: Sequence[str] = (),
+    ):
         self.out_dir = Path(out_dir)
         self.formats = list(formats)
-        self.articles_schema = articles_schema(techniques, categories)
+        self.articles_schema = articles_schema(techniques, categories, extra_meta)
         self._stack = ExitStack()
         self._jsonl = None
         self._pq: dict[str, Any] = {}

@@ -23,11 +23,12 @@ import glob as globmod
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Sequence
 
 from framescope.labels.language import DETECT_CHARS, MIN_RELATIVE_DISTANCE, detect_language  # noqa: F401
+from framescope.inference.metadata import DEFAULT_META, MetaField, extract_metadata
 
 TEXT_SUFFIXES_IN_FOLDERS = ("*.txt",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -40,6 +41,9 @@ class Article:
     text: str
     lang: str | None
     source: str  # where it came from: a path, "<file>:<line>" or "stdin"
+    # outlet, url, title, published_at... of a JSONL/CSV record (framescope.inference.metadata)
+    metadata: dict[str, str | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # e.g. an unparseable date; still scored
 
     @property
     def text_sha256(self) -> str:
@@ -64,6 +68,7 @@ class Fields:
     text: str = "text"
     lang: str = "lang"
     id_required: bool = False  # True when the caller named the id field explicitly
+    meta: tuple[MetaField, ...] = DEFAULT_META  # metadata fields kept (``--meta``)
 
 
 # -- language detection: framescope.labels.language (shared with the MLflow pyfunc) ---
@@ -218,7 +223,8 @@ def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article 
     if not text.strip():
         return InputError(doc_id, where, "empty article")
     lang = _str_or_none(obj.get(fields.lang)) or None
-    return Article(doc_id, text, lang.lower() if lang else None, where)
+    metadata, warnings = extract_metadata(obj, fields.meta)
+    return Article(doc_id, text, lang.lower() if lang else None, where, metadata, warnings)
 
 
 def _iter_jsonl(

@@ -133,6 +133,7 @@ def score_spark(
     base = df.select(
         ident.alias("id"), lang.alias("lang"), text.alias("text"),
         (F.date_format(F.col(date_col), "yyyy-MM-dd") if date_col else F.lit(None).cast("string")).alias("_date"),
+        *_metadata_columns(F, cols),
     )
     reason = (
         F.when(F.col("text").isNull(), F.lit(f"no {text_col!r} field"))
@@ -148,9 +149,9 @@ def score_spark(
     schema = ex.articles_schema(techniques, categories)
 
     good = base.where(F.col("_reason").isNull())
-    scored = good.select(udf(F.struct("id", "lang", "text")).alias("r"), "_date").select("r.*", "_date")
-    if model_uri.startswith(("models:/", "runs:/")):
-        scored = scored.withColumn("model", F.lit(model_uri))  # as `framescope score --model URI` names it
+    meta = list(_METADATA)
+    scored = good.select(udf(F.struct("id", "lang", "text")).alias("r"), "_date", *meta).select("r.*", "_date", *meta)
+    # `model`/`model_version`: the registry name and version, from the pyfunc, as `framescope score --model URI` writes
     scored = scored.withColumn("date", F.coalesce(F.col("_date"), F.substring("scored_at", 1, 10))).drop("_date")
     scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # the UDF runs once for both tables
     try:
@@ -183,6 +184,21 @@ def score_spark(
     _manifest(out, summary, techniques, categories, source)
     summary.files = [f"{out}/{t}" for t in TABLES] + [f"{out}/{ex.MANIFEST_FILE}"]
     return summary
+
+
+_METADATA = ("source", "url", "title", "published_at")  # schema 1.1 article metadata, passed through
+
+
+def _metadata_columns(F, cols: set[str]) -> list:
+    """The input's outlet/url/title/published_at columns (null where absent), as the CLI keeps them."""
+    out = []
+    for name in _METADATA:
+        kind = "timestamp" if name == "published_at" else "string"
+        col = F.col(name) if name in cols else F.lit(None)
+        if name == "published_at" and name in cols:
+            col = F.to_timestamp(col)  # ISO 8601 text or a timestamp column; unparseable -> null
+        out.append(col.cast(kind).alias(name))
+    return out
 
 
 def _typed(F, f, source: str | None = None):

@@ -57,6 +57,24 @@ def is_mlflow_uri(text: str) -> bool:
     return text.startswith(("models:/", "runs:/"))
 
 
+def registry_name_version(uri: str) -> tuple[str, str] | None:
+    """``(name, version)`` of ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` (the alias asked of the
+    registry), so that exports name the registry version scored with; None for other URIs."""
+    rest = uri.removeprefix("models:/")
+    if rest == uri:
+        return None
+    name, _, version = rest.partition("/")
+    if "@" in name:
+        import mlflow
+
+        name, _, alias = name.partition("@")
+        try:
+            version = str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
+        except Exception:  # the artifacts were downloaded, so this is rare: keep the URI as the name
+            return None
+    return (name, version) if version.isdigit() else None
+
+
 def resolve_model_folder(path_or_uri: str | Path) -> Path:
     """A local model folder: the path itself, or the folder inside a downloaded MLflow model."""
     text = str(path_or_uri)
@@ -87,6 +105,8 @@ class SpanTagger:
     taxonomy: Taxonomy
     #: set by from_pretrained for a model opened by MLflow URI: results then name the URI
     source_uri: str | None = None
+    #: ``(name, version)`` in the MLflow Model Registry when known (:meth:`set_identity`)
+    registry_identity: tuple[str, str] | None = None
 
     # -- loading and saving ----------------------------------------------------------------
     @classmethod
@@ -114,6 +134,7 @@ class SpanTagger:
         tagger = impl._from_folder(folder, settings, backend)
         if is_mlflow_uri(text):
             tagger.source_uri = text
+            tagger.registry_identity = registry_name_version(text)
         if expected_taxonomy is not None:
             from framescope.labels.taxonomy import load_taxonomy
 
@@ -141,12 +162,22 @@ class SpanTagger:
 
     @property
     def name(self) -> str:
-        """What results and exports call the model: its MLflow URI, else its registered name."""
+        """What results and exports call the model: its registry name, else its MLflow URI, else
+        the name in its settings."""
+        if self.registry_identity is not None:
+            return self.registry_identity[0]
         return self.source_uri or self.settings.name
 
     @property
     def version(self) -> str:
+        """The registry version scored with when known, else the version the settings record."""
+        if self.registry_identity is not None:
+            return self.registry_identity[1]
         return str(self.settings.extra.get("model_version", self.settings.framescope_version))
+
+    def set_identity(self, name: str, version: str) -> None:
+        """Name the model as the registry does (the MLflow pyfunc learns it only when served)."""
+        self.registry_identity = (name, version)
 
     def fingerprint(self) -> str:
         """SHA-256 over the settings, the backend and the weights (the scoring journal's resume key).
