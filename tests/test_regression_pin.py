@@ -67,7 +67,12 @@ def scorer_outputs(folder: Path | str, backend: str = "torch") -> list[dict]:
 
 
 def pyfunc_outputs(folder: Path, tmp: Path) -> list[dict]:
-    """The MLflow pyfunc's rows (saved as model-from-code, loaded back), ``scored_at`` left out."""
+    """The MLflow pyfunc's rows (saved as model-from-code, loaded back), ``scored_at`` left out.
+
+    ``model_version`` is left out too: since the scoring-service change (issue 14) the pyfunc
+    names what it serves (a registry version, else its logged-model id, new for every save)
+    instead of the framescope version; tests/test_service.py covers that identity.
+    """
     import mlflow.pyfunc
     import pandas as pd
 
@@ -85,6 +90,7 @@ def pyfunc_outputs(folder: Path, tmp: Path) -> list[dict]:
     rows = []
     for row in out.to_dict(orient="records"):
         row.pop("scored_at")
+        row.pop("model_version")
         rows.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
     return json.loads(json.dumps(rows, default=str))
 
