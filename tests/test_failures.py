@@ -31,8 +31,8 @@ _register()
 runner = CliRunner()
 
 
-def run(*args, input=None):
-    return runner.invoke(app, [str(a) for a in args], input=input)
+def run(*args, input=None, catch_exceptions=True):
+    return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=catch_exceptions)
 
 
 def _one_error_line(res) -> str:
@@ -126,17 +126,69 @@ def test_a_folder_written_before_generations_is_adopted(model_dir, tmp_path):
     src = _write_csv(tmp_path / "in.csv", _articles("a", 3))
     out = tmp_path / "out"
     assert run("score", "-q", src, "--model", model_dir, "--out", out).exit_code == 0
-    for p in list(out.iterdir()):  # turn it into the 1.0 layout
+    _to_legacy_layout(out)
+    res = run("score", "-q", src, "--model", model_dir, "--out", out)
+    assert res.exit_code == 0, res.output
+    assert all((out / n).is_symlink() for n in ("results.jsonl", "articles.csv", "manifest.json"))
+    assert json.loads((out / "manifest.json").read_text())["generation"] == 2
+
+
+def _to_legacy_layout(out: Path) -> None:
+    """Rewrite a folder as framescope 1.0 left it: real files at the top level, no generations."""
+    for p in list(out.iterdir()):
         if p.is_symlink() and p.name != "current":
             real = p.resolve()
             p.unlink()
             shutil.copyfile(real, p)
     (out / "current").unlink()
     shutil.rmtree(out / "generations")
-    res = run("score", "-q", src, "--model", model_dir, "--out", out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["generation"]  # 1.0 manifests have none
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+class _Killed(BaseException):
+    """Nothing in framescope catches it: the process stops where it is, as with a kill."""
+
+
+def test_an_adoption_cut_short_keeps_the_set_whole(model_dir, tmp_path, monkeypatch):
+    """Killed after the switch, while top-level files are being replaced by symlinks."""
+    from framescope.inference import outdir
+
+    first = _write_csv(tmp_path / "first.csv", _articles("a", 4))
+    out = tmp_path / "out"
+    assert run("score", "-q", first, "--model", model_dir, "--out", out).exit_code == 0
+    _to_legacy_layout(out)
+    old_ids = _reader_view(out)
+
+    real = outdir._symlink_atomically
+    second = _write_csv(tmp_path / "second.csv", _articles("b", 2))
+
+    def run_until(die):
+        calls = []
+
+        def link(target, path):
+            calls.append(path.name)
+            if die(calls):
+                raise _Killed()
+            return real(target, path)
+
+        monkeypatch.setattr(outdir, "_symlink_atomically", link)
+        with pytest.raises(_Killed):
+            run("score", "-q", second, "--model", model_dir, "--out", out, catch_exceptions=False)
+        monkeypatch.undo()
+
+    # dies after the adopted generation is switched in, while replacing the 2nd top-level file
+    run_until(lambda calls: len(calls) == 3)
+    assert (out / "current").is_symlink() and any(p.is_symlink() for p in out.iterdir() if p.name != "current")
+    assert _reader_view(out) == old_ids  # half adopted: still the old set, whole
+    # the next run adopts the rest and dies just before publishing its own set
+    run_until(lambda calls: calls.count("current") == 2)
+    assert _reader_view(out) == old_ids
+
+    res = run("score", "-q", second, "--model", model_dir, "--out", out)
     assert res.exit_code == 0, res.output
-    assert all((out / n).is_symlink() for n in ("results.jsonl", "articles.csv", "manifest.json"))
-    assert json.loads((out / "manifest.json").read_text())["generation"] == 2
+    assert _reader_view(out) == {"b-000", "b-001"}
 
 
 # -- item 3: the export set is all-or-nothing ----------------------------------------------
