@@ -123,6 +123,8 @@ def _check_inputs_outside(out: Path, inputs: Sequence[str]) -> None:
 
 def _written_by_framescope(out: Path) -> bool:
     """The folder's journal or manifest says framescope wrote it."""
+    if [p.name for p in out.iterdir()] == [JOURNAL_DIR]:
+        return True  # a first run killed before its journal's meta.json was written
     meta = out / JOURNAL_DIR / META_FILE
     if meta.is_file() and _read_json(meta).get("journal_version") is not None:
         return True

@@ -103,6 +103,15 @@ def test_a_users_file_named_like_an_export_in_a_framescope_folder_is_refused(mod
     assert (out / "articles.csv").read_text() == "the user's own file\n"
 
 
+def test_a_first_run_killed_before_its_journal_meta_can_be_rerun(model_dir, tmp_path):
+    out = tmp_path / "out"
+    (out / ".framescope-journal").mkdir(parents=True)
+    (out / ".framescope-journal" / "lock").touch()
+    src = _write_csv(tmp_path / "in.csv", _articles("a", 2))
+    res = run("score", "-q", src, "--model", model_dir, "--out", out)
+    assert res.exit_code == 0, res.output
+
+
 def test_overwrite_replaces_only_framescopes_files_and_generations_rotate(model_dir, tmp_path):
     out = tmp_path / "out"
     first = _write_csv(tmp_path / "first.csv", _articles("a", 3))
