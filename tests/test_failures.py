@@ -200,6 +200,20 @@ def test_an_adoption_cut_short_keeps_the_set_whole(model_dir, tmp_path, monkeypa
     assert _reader_view(out) == {"b-000", "b-001"}
 
 
+def test_report_does_not_overwrite_a_users_index_html(model_dir, tmp_path):
+    src = _write_csv(tmp_path / "in.csv", _articles("a", 2))
+    assert run("score", "-q", src, "--model", model_dir, "--out", tmp_path / "out").exit_code == 0
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html>the team's own page</html>")
+    res = run("report", tmp_path / "out", "--out", site)
+    assert res.exit_code == 2
+    assert "not a framescope report page" in _one_error_line(res)
+    assert (site / "index.html").read_text() == "<html>the team's own page</html>"
+    assert run("report", tmp_path / "out", "--out", tmp_path / "report").exit_code == 0
+    assert run("report", tmp_path / "out", "--out", tmp_path / "report").exit_code == 0  # its own pages: replaced
+
+
 # -- item 3: the export set is all-or-nothing ----------------------------------------------
 
 # Runs ``framescope score`` with every rename, replace and unlink outside the journal
