@@ -65,7 +65,10 @@ def score_cmd(
     model: Optional[str] = typer.Option(
         None, "--model", "-m", help="Model folder or MLflow URI (default: runs/quickstart/model)."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (exports + resumable journal)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o",
+        help="Output folder (exports + resumable journal): new, empty, or one framescope wrote before.",
+    ),
     lang: Optional[str] = typer.Option(
         None, "--lang", help="Language of articles that do not name one (default: detected per article)."
     ),
@@ -77,7 +80,10 @@ def score_cmd(
         help="Forward pass: torch (fp32), torch-bf16, onnx-fp32 or onnx-int8 (after `framescope export-onnx "
         "MODEL --int8`); see docs/benchmarks.md.",
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Discard the journal of an earlier run in --out."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite",
+        help="Discard the journal of an earlier run in --out (files framescope did not write are never touched).",
+    ),
     html: bool = typer.Option(False, "--html", help="Also write the HTML report."),
     id_field: str = typer.Option("id", "--id-column", "--id-field", help="JSONL field / CSV column of the article id."),
     text_field: str = typer.Option("text", "--text-column", "--text-field", help="JSONL field / CSV column of the text."),
@@ -98,7 +104,11 @@ def score_cmd(
     partition_by: str = typer.Option("lang", "--partition-by", help="--engine spark: lang, date or none."),
     spark_master: Optional[str] = typer.Option(None, "--spark-master", help="--engine spark: master URL (default $SPARK_MASTER or local[*])."),
 ) -> None:
-    """Score articles and write exports for dashboards (resumable: rerun the same command)."""
+    """Score articles and write exports for dashboards (resumable: rerun the same command).
+
+    Exit codes: 0 all scored, 1 exports written but some articles failed (errors.jsonl),
+    2 usage, input or model error (nothing new written), 3 output not writable.
+    """
     from framescope.inference.inputs import Fields
 
     if engine == "spark":

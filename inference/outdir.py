@@ -123,6 +123,8 @@ def _check_inputs_outside(out: Path, inputs: Sequence[str]) -> None:
 
 def _written_by_framescope(out: Path) -> bool:
     """The folder's journal or manifest says framescope wrote it."""
+    if [p.name for p in out.iterdir()] == [JOURNAL_DIR]:
+        return True  # a first run killed before its journal's meta.json was written
     meta = out / JOURNAL_DIR / META_FILE
     if meta.is_file() and _read_json(meta).get("journal_version") is not None:
         return True
@@ -143,13 +145,18 @@ def _is_own_link(out: Path, name: str) -> bool:
     return path.is_symlink() and os.readlink(path) == f"{CURRENT}/{name}"
 
 
-def _legacy_files(out: Path) -> set[str]:
-    """Top-level regular files (or report folders) that the manifest lists as framescope's."""
+def _listed_names(out: Path) -> set[str]:
+    """Top-level export names that exist and that the manifest lists as framescope's."""
     manifest = _read_json(out / ex.MANIFEST_FILE)
     listed = set(manifest.get("files") or ()) | {ex.MANIFEST_FILE}
     if _is_framescope_report(out / "index.html"):  # 1.0 manifests did not list the HTML report
         listed |= set(REPORT_NAMES)
-    return {n for n in listed if n in EXPORT_NAMES and (out / n).exists() and not (out / n).is_symlink()}
+    return {n for n in listed if n in EXPORT_NAMES and (out / n).exists()}
+
+
+def _legacy_files(out: Path) -> set[str]:
+    """Listed names that are still real files or folders, not symlinks through ``current``."""
+    return {n for n in _listed_names(out) if not (out / n).is_symlink()}
 
 
 def _is_framescope_report(index: Path) -> bool:
@@ -235,8 +242,10 @@ def adopt_legacy(out: Path) -> None:
         return
     number = max([*_generations(out), current_generation(out) or 0], default=0) + 1
     stage = _stage_dir(out, number)
-    for name in legacy:
-        src = out / name
+    # every listed name, also those an interrupted adoption already turned into symlinks
+    # (their content is in the generation they point through), so the new one is complete
+    for name in sorted(_listed_names(out)):
+        src = (out / name).resolve()
         if src.is_dir():
             shutil.copytree(src, stage / name, copy_function=_link_or_copy)
         else:

@@ -628,10 +628,23 @@ def write_report(
     else:
         if not out.is_dir():
             raise NotADirectoryError(f"{out}: exists and is not a folder")
+        foreign = [rel for rel in files if (out / rel).exists() and not _written_by_framescope(out / rel)]
+        if foreign:  # never overwrite what framescope did not write
+            raise ValueError(f"{out / foreign[0]}: exists and is not a framescope report page; choose another --out")
         for rel in sorted(files, key=lambda r: r == "index.html"):
             with atomic_open(out / rel) as fh:
                 fh.write(files[rel])
     return out / "index.html"
+
+
+def _written_by_framescope(page: Path) -> bool:
+    """A page of an earlier report: its head names framescope as the generator."""
+    try:
+        with open(page, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(2000)
+    except OSError:
+        return False
+    return '<meta name="generator" content="framescope">' in head
 
 
 # --------------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ _register()
 runner = CliRunner()
 
 
-def run(*args, input=None):
-    return runner.invoke(app, [str(a) for a in args], input=input)
+def run(*args, input=None, catch_exceptions=True):
+    return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=catch_exceptions)
 
 
 def _one_error_line(res) -> str:
@@ -103,6 +103,15 @@ def test_a_users_file_named_like_an_export_in_a_framescope_folder_is_refused(mod
     assert (out / "articles.csv").read_text() == "the user's own file\n"
 
 
+def test_a_first_run_killed_before_its_journal_meta_can_be_rerun(model_dir, tmp_path):
+    out = tmp_path / "out"
+    (out / ".framescope-journal").mkdir(parents=True)
+    (out / ".framescope-journal" / "lock").touch()
+    src = _write_csv(tmp_path / "in.csv", _articles("a", 2))
+    res = run("score", "-q", src, "--model", model_dir, "--out", out)
+    assert res.exit_code == 0, res.output
+
+
 def test_overwrite_replaces_only_framescopes_files_and_generations_rotate(model_dir, tmp_path):
     out = tmp_path / "out"
     first = _write_csv(tmp_path / "first.csv", _articles("a", 3))
@@ -126,17 +135,83 @@ def test_a_folder_written_before_generations_is_adopted(model_dir, tmp_path):
     src = _write_csv(tmp_path / "in.csv", _articles("a", 3))
     out = tmp_path / "out"
     assert run("score", "-q", src, "--model", model_dir, "--out", out).exit_code == 0
-    for p in list(out.iterdir()):  # turn it into the 1.0 layout
+    _to_legacy_layout(out)
+    res = run("score", "-q", src, "--model", model_dir, "--out", out)
+    assert res.exit_code == 0, res.output
+    assert all((out / n).is_symlink() for n in ("results.jsonl", "articles.csv", "manifest.json"))
+    assert json.loads((out / "manifest.json").read_text())["generation"] == 2
+
+
+def _to_legacy_layout(out: Path) -> None:
+    """Rewrite a folder as framescope 1.0 left it: real files at the top level, no generations."""
+    for p in list(out.iterdir()):
         if p.is_symlink() and p.name != "current":
             real = p.resolve()
             p.unlink()
             shutil.copyfile(real, p)
     (out / "current").unlink()
     shutil.rmtree(out / "generations")
-    res = run("score", "-q", src, "--model", model_dir, "--out", out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["generation"]  # 1.0 manifests have none
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+class _Killed(BaseException):
+    """Nothing in framescope catches it: the process stops where it is, as with a kill."""
+
+
+def test_an_adoption_cut_short_keeps_the_set_whole(model_dir, tmp_path, monkeypatch):
+    """Killed after the switch, while top-level files are being replaced by symlinks."""
+    from framescope.inference import outdir
+
+    first = _write_csv(tmp_path / "first.csv", _articles("a", 4))
+    out = tmp_path / "out"
+    assert run("score", "-q", first, "--model", model_dir, "--out", out).exit_code == 0
+    _to_legacy_layout(out)
+    old_ids = _reader_view(out)
+
+    real = outdir._symlink_atomically
+    second = _write_csv(tmp_path / "second.csv", _articles("b", 2))
+
+    def run_until(die):
+        calls = []
+
+        def link(target, path):
+            calls.append(path.name)
+            if die(calls):
+                raise _Killed()
+            return real(target, path)
+
+        monkeypatch.setattr(outdir, "_symlink_atomically", link)
+        with pytest.raises(_Killed):
+            run("score", "-q", second, "--model", model_dir, "--out", out, catch_exceptions=False)
+        monkeypatch.undo()
+
+    # dies after the adopted generation is switched in, while replacing the 2nd top-level file
+    run_until(lambda calls: len(calls) == 3)
+    assert (out / "current").is_symlink() and any(p.is_symlink() for p in out.iterdir() if p.name != "current")
+    assert _reader_view(out) == old_ids  # half adopted: still the old set, whole
+    # the next run adopts the rest and dies just before publishing its own set
+    run_until(lambda calls: calls.count("current") == 2)
+    assert _reader_view(out) == old_ids
+
+    res = run("score", "-q", second, "--model", model_dir, "--out", out)
     assert res.exit_code == 0, res.output
-    assert all((out / n).is_symlink() for n in ("results.jsonl", "articles.csv", "manifest.json"))
-    assert json.loads((out / "manifest.json").read_text())["generation"] == 2
+    assert _reader_view(out) == {"b-000", "b-001"}
+
+
+def test_report_does_not_overwrite_a_users_index_html(model_dir, tmp_path):
+    src = _write_csv(tmp_path / "in.csv", _articles("a", 2))
+    assert run("score", "-q", src, "--model", model_dir, "--out", tmp_path / "out").exit_code == 0
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html>the team's own page</html>")
+    res = run("report", tmp_path / "out", "--out", site)
+    assert res.exit_code == 2
+    assert "not a framescope report page" in _one_error_line(res)
+    assert (site / "index.html").read_text() == "<html>the team's own page</html>"
+    assert run("report", tmp_path / "out", "--out", tmp_path / "report").exit_code == 0
+    assert run("report", tmp_path / "out", "--out", tmp_path / "report").exit_code == 0  # its own pages: replaced
 
 
 # -- item 3: the export set is all-or-nothing ----------------------------------------------
@@ -211,7 +286,7 @@ def test_kill_9_during_the_export_phase_leaves_one_complete_set(model_dir, tmp_p
     switch = [i + 1 for i, target in enumerate(steps) if target.endswith("/current")]
     moments |= {s for k in switch for s in (k - 1, k, k + 1) if 1 <= s <= len(steps)}
 
-    seen = []
+    seen = {}
     for k in sorted(moments):
         out = tmp_path / f"killed-{k}"
         shutil.copytree(base, out, symlinks=True)
@@ -226,16 +301,17 @@ def test_kill_9_during_the_export_phase_leaves_one_complete_set(model_dir, tmp_p
         proc.stderr.close()
         ids = _reader_view(out)
         assert ids in (old_ids, new_ids), f"kill at step {k} ({steps[k - 1]}): a mixed set"
-        seen.append(ids == new_ids)
-        # the next run cleans the leftovers and publishes the new set
+        seen[k] = "new" if ids == new_ids else "old"
+    assert set(seen.values()) == {"old", "new"}, f"the kills should land before and after the switch: {seen}"
+
+    for k in seen:  # the next run cleans the leftovers and publishes the new set
+        out = tmp_path / f"killed-{k}"
         res = run("score", "-q", second, "--model", model_dir, "--out", out)
         assert res.exit_code == 0, res.output
         assert _reader_view(out) == new_ids
-        leftovers = [str(p.relative_to(out)) for p in out.rglob("*")
-                     if p.name.endswith((".tmp", ".staging"))]
-        assert leftovers == [], leftovers
+        leftovers = [str(p.relative_to(out)) for p in out.rglob("*") if p.name.endswith((".tmp", ".staging"))]
+        assert leftovers == [], (k, leftovers)
         assert len(list((out / "generations").iterdir())) <= 2
-    assert any(seen) and not all(seen), "the kills should land before and after the switch"
 
 
 # -- item 5: exit codes, one line, no traceback --------------------------------------------
@@ -258,8 +334,8 @@ def test_full_disk_during_the_exports_exits_3_and_keeps_the_previous_set(model_d
 
     real_fsync = os.fsync
 
-    def fsync(fd):
-        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp") and "/generations/" in os.readlink(f"/proc/self/fd/{fd}"):
+    def fsync(fd):  # the disk fills up while the exports are written (their temp files)
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_fsync(fd)
 
