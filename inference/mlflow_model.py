@@ -3,7 +3,8 @@
 ``mlflow.pyfunc.load_model("models:/framescope@candidate").predict(df)`` takes a
 DataFrame with a ``text`` column (optional ``id``, ``lang``) and returns one row per
 input: the columns of the ``articles`` export table (:mod:`framescope.inference.exports`,
-docs/schema.md) except ``schema_version``, with ``scored_at`` as an ISO 8601 UTC string,
+docs/schema.md) except ``schema_version`` and the article metadata (``source``, ``url``,
+``title``, ``published_at``: the caller has them; the Spark engine passes them through), with ``scored_at`` as an ISO 8601 UTC string,
 followed by ``spans``, a list of span dicts (``technique``, ``category``, ``start``,
 ``end``, ``text``, ``confidence``) — the rows of the ``spans`` table of that article.
 
