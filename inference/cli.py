@@ -111,6 +111,9 @@ def score_cmd(
     """
     from framescope.inference.inputs import Fields
 
+    if engine == "spark" and dataset is not None:
+        err_console.print("[red]error[/red] --dataset works with --engine local (Spark writes its own partitioned tables)")
+        raise typer.Exit(2)
     if engine == "spark":
         _score_spark(spark_input, inputs, model, out, partition_by, spark_master, id_field, text_field, lang_field, overwrite)
         return

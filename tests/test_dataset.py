@@ -181,3 +181,39 @@ def test_documented_weekly_share_query(scorer, tmp_path):
     bote_w45 = articles[(articles["source"] == "Bote") & (articles["id"] == "art-1")]
     for t in techniques:
         assert got[("Bote", "2026-11-02", t)] == (1, float((bote_w45[f"score_{t}"] > 0).mean()))
+
+
+def test_kill_9_while_publishing_then_the_next_append_completes(scorer, tmp_path):
+    """A real SIGKILL between two renames: the OS drops the lock, the next append rolls the commit forward."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data, marker = tmp_path / "dataset", tmp_path / "published-one"
+    run = _run(scorer, tmp_path, "day1", [_article(1, DE), _article(2, EN)])
+    script = (
+        "import os, time\n"
+        "from framescope.inference import dataset as ds\n"
+        "real = os.replace\n"
+        "def slow(src, dst):\n"
+        "    real(src, dst)\n"
+        "    if str(dst).endswith('.parquet'):\n"
+        f"        open({str(marker)!r}, 'w').close()\n"
+        "        time.sleep(120)\n"
+        "ds.os.replace = slow\n"
+        f"ds.append_run({str(run)!r}, {str(data)!r})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert proc.poll() is None and time.time() < deadline, "the append did not reach its first rename"
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert list(data.glob("spans/*/*.parquet")) and not list(data.glob("articles/*/*.parquet"))
+    again = ds.append_run(run, data)
+    assert (again.articles, again.skipped) == (0, 2)
+    assert _count(data, "articles") == 2 and _count(data, "spans") == _one(
+        f"SELECT count(*) FROM read_parquet('{run / 'spans.parquet'}')")
+    assert not list((data / ds.STAGING).iterdir())

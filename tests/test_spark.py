@@ -35,8 +35,12 @@ def _articles() -> list[dict]:
         variants = [d.text, d.text.upper(), f"{d.text}\n\n{first}."]
         for k, text in enumerate(variants):
             lang = d.lang.upper() if k == 1 else d.lang  # the CLI and the UDF lower-case it
-            rows.append({"id": f"{d.id}/v{k}", "lang": lang, "text": ("\ufeff" + text) if k == 2 else text})
-    rows.append({"id": "blank", "lang": "en", "text": " \n\t "})  # an error in both paths
+            # metadata (schema 1.1) passes through both paths alike
+            meta = {"source": f"outlet-{k}", "url": None, "title": d.id,
+                    "published_at": "2026-11-02T08:00:00+01:00" if k == 0 else None}
+            rows.append({"id": f"{d.id}/v{k}", "lang": lang, "text": ("\ufeff" + text) if k == 2 else text, **meta})
+    rows.append({"id": "blank", "lang": "en", "text": " \n\t ", "source": None, "url": None, "title": None,
+                 "published_at": None})  # an error in both paths
     return rows
 
 
@@ -106,6 +110,8 @@ def test_spark_tables_equal_the_cli_export(setup):
     a, b = _by_id(cli_articles), _by_id(spark_articles)
     assert len(a) == len(b) == setup["n"] - 1
     assert a == b
+    assert {r["source"] for r in b} == {"outlet-0", "outlet-1", "outlet-2"}
+    assert sum(r["published_at"] is not None for r in b) == (setup["n"] - 1) // 3
     assert sum(r["n_spans"] for r in b) > 0, "the model should find some spans in 300 articles"
 
     cli_spans = ex.validate_parquet(tmp / "cli" / ex.SPANS_PARQUET, ex.SPANS_SCHEMA)
