@@ -2,10 +2,10 @@
 
 ``mlflow.pyfunc.load_model("models:/framescope@candidate").predict(df)`` takes a
 DataFrame with a ``text`` column (optional ``id``, ``lang``) and returns one row per
-input: the columns of the ``articles`` export table (docs/schema.md)
- except ``schema_version`` and the article metadata (``source``, ``url``,
-``title``, ``published_at``: the caller has them; the Spark engine passes them through), with ``scored_at`` as an ISO 8601 UTC string,
-followed by ``spans``, a list of span dicts (``technique``, ``category``, ``start``,
+input: the columns of the ``articles`` export table (docs/schema.md) except
+``schema_version`` and the article metadata (``source``, ``url``, ``title``,
+``published_at``: the caller has them; the Spark engine passes them through), with
+``scored_at`` as an ISO 8601 UTC string, followed by ``spans``, a list of span dicts (``technique``, ``category``, ``start``,
 ``end``, ``text``, ``confidence``) — the rows of the ``spans`` table of that article.
 
 The declared output schema (:func:`signature`) types ``spans`` as an array of structs,
