@@ -66,7 +66,7 @@ class FramescopeModel(PythonModel):
             raise ValueError("framescope expects a 'text' column")
         detect = bool((params or {}).get("detect_lang", True))
         n = len(frame)
-        texts = [t.removeprefix("\ufeff") for t in (_str(v) or "" for v in frame["text"])]
+        texts = [_str(v) or "" for v in frame["text"]]  # exactly as stored: a BOM counts in offsets
         ids = [_str(v) for v in frame["id"]] if "id" in frame.columns else [None] * n
         ids = [i if i not in (None, "") else str(k) for k, i in enumerate(ids)]
         langs = [(_str(v) or None) for v in frame["lang"]] if "lang" in frame.columns else [None] * n

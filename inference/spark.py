@@ -100,8 +100,9 @@ def score_spark(
     """Score ``input_df_or_table`` with the MLflow model and write ``articles``/``spans``/``errors`` to ``out_path``.
 
     Input rows need ``text_col``; ``id_col`` and ``lang_col`` are optional (missing ids
-    become ``row-<n>``, unstable across runs: give ids). As in the CLI, a leading
-    byte-order mark is removed, the language is lower-cased (detected when missing, if
+    become ``row-<n>``, unstable across runs: give ids). As in the CLI, the text is
+    scored exactly as stored (a leading byte-order mark stays and counts in offsets), the
+    language is lower-cased (detected when missing, if
     ``detect_lang``), and null, blank or NUL-containing texts go to ``errors`` instead of
     being scored. Ids are not checked for uniqueness (the CLI rejects duplicates).
     ``num_partitions`` repartitions the input first (one Python worker per task loads
@@ -125,7 +126,6 @@ def score_spark(
         df = df.repartition(int(num_partitions))
 
     text = F.col(text_col).cast("string")
-    text = F.regexp_replace(text, "^\ufeff", "")
     ident = F.col(id_col).cast("string") if id_col in cols else F.lit(None).cast("string")
     ident = F.when(ident.isNull() | (ident == ""), F.concat(F.lit("row-"), F.monotonically_increasing_id().cast("string"))).otherwise(ident)
     lang = F.lower(F.col(lang_col).cast("string")) if lang_col in cols else F.lit(None).cast("string")
@@ -137,7 +137,7 @@ def score_spark(
     reason = (
         F.when(F.col("text").isNull(), F.lit(f"no {text_col!r} field"))
         .when(F.instr(F.col("text"), "\x00") > 0, F.lit("text contains a NUL character"))
-        .when(F.col("text").rlike(r"(?U)^\s*$"), F.lit("empty article"))
+        .when(F.col("text").rlike("(?U)^\ufeff?\\s*$"), F.lit("empty article"))
     )
     base = base.withColumn("_reason", reason)
 

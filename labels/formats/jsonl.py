@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from framescope.labels.atomic import atomic_open
-from framescope.labels.document import Document, Location, Problem
+from framescope.labels.document import Document, Location, Problem, describe_json_error
 
 NAME = "jsonl"
 
@@ -33,7 +33,7 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
             problems.append(Problem(f"not valid UTF-8 at byte {err.start} of the line", loc))
             continue
         except json.JSONDecodeError as err:
-            problems.append(Problem(f"not valid JSON: {err.msg} at column {err.colno}", loc))
+            problems.append(Problem(describe_json_error(err), loc))
             continue
         if not isinstance(data, dict):
             problems.append(Problem("a line must be a JSON object", loc))
@@ -53,7 +53,7 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
                     Problem(f"span #{i} needs start, end and technique", loc, doc_id=str(data["id"]))
                 )
                 bad = True
-            elif not (isinstance(s["start"], int) and isinstance(s["end"], int)):
+            elif not (_is_int(s["start"]) and _is_int(s["end"])):
                 problems.append(
                     Problem(f"span #{i}: start and end must be integers", loc, doc_id=str(data["id"]))
                 )
@@ -62,6 +62,11 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
             continue
         docs.append(Document.from_dict(data, source=loc))
     return docs
+
+
+def _is_int(v) -> bool:
+    """JSON integers only: ``true``/``false`` are Python ints (bool subclasses int) and would become 1/0."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def write(docs: Iterable[Document], path: Path) -> None:
