@@ -90,6 +90,13 @@ class Problem:
     location: Location | None = None
     doc_id: str | None = None
     span: tuple[int, int] | None = None
+    #: "error" (the data cannot be used as it is) or "warning" (usable, but worth a look, such
+    #: as an exact duplicate span: published corpora have them, PTC-2020 train has one).
+    level: str = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
 
     def __str__(self) -> str:
         where = []

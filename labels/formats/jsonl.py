@@ -27,6 +27,8 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
         if not line.strip():
             continue
         loc = Location(str(path), lineno)
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # the file's encoding mark; a BOM inside "text" stays part of the text
         try:
             data = json.loads(line.decode("utf-8"))
         except UnicodeDecodeError as err:
@@ -42,8 +44,21 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
         if missing:
             problems.append(Problem(f"missing field(s): {', '.join(missing)}", loc))
             continue
-        if not isinstance(data["text"], str):
-            problems.append(Problem("field 'text' must be a string", loc, doc_id=str(data["id"])))
+        if not (isinstance(data["id"], str) or _is_int(data["id"])):
+            problems.append(Problem(f"field 'id' must be a string or an integer, found {json.dumps(data['id'])}", loc))
+            continue
+        wrong = [
+            why
+            for key, ok, why in (
+                ("text", isinstance(data["text"], str), "field 'text' must be a string"),
+                ("lang", isinstance(data.get("lang"), (str, type(None))), "field 'lang' must be a string or null"),
+                ("spans", isinstance(data.get("spans"), (list, type(None))), "field 'spans' must be a list"),
+                ("meta", isinstance(data.get("meta"), (dict, type(None))), "field 'meta' must be an object"),
+            )
+            if not ok
+        ]
+        if wrong:
+            problems.extend(Problem(why, loc, doc_id=str(data["id"])) for why in wrong)
             continue
         spans = data.get("spans") or []
         bad = False
@@ -55,8 +70,16 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
                 bad = True
             elif not (_is_int(s["start"]) and _is_int(s["end"])):
                 problems.append(
-                    Problem(f"span #{i}: start and end must be integers", loc, doc_id=str(data["id"]))
+                    Problem(
+                        f"span #{i}: start and end must be integers, found "
+                        f"{json.dumps(s['start'])}, {json.dumps(s['end'])}",
+                        loc,
+                        doc_id=str(data["id"]),
+                    )
                 )
+                bad = True
+            elif not isinstance(s["technique"], str):
+                problems.append(Problem(f"span #{i}: technique must be a string", loc, doc_id=str(data["id"])))
                 bad = True
         if bad:
             continue
