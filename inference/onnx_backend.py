@@ -32,7 +32,8 @@ import torch
 
 from framescope.training.settings import TaggerSettings, load_folder_taxonomy
 from framescope.training.tagger import SpanTagger
-from framescope.training.transformer import TransformerTagger
+from framescope.training import folder_checks as checks
+from framescope.training.transformer import SCHEMES, TransformerTagger
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -196,8 +197,13 @@ class OnnxTagger(TransformerTagger):
             raise FileNotFoundError(f"{path} not found: run `framescope export-onnx {folder}{flag}` first")
         settings = TaggerSettings.load(folder)
         taxonomy = load_folder_taxonomy(folder, settings)
+        checks.check_settings(folder, settings, taxonomy)
+        config = checks.check_transformer_config(folder, settings, SCHEMES)
         tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
-        return cls(path, tokenizer, taxonomy, settings, threads=threads)
+        checks.check_tokenizer(folder, tokenizer, config)
+        tagger = cls(path, tokenizer, taxonomy, settings, threads=threads)
+        checks.check_onnx_outputs(folder, path, tagger.session, settings, len(config["id2label"]))
+        return tagger
 
     @property
     def backend(self) -> str:

@@ -18,6 +18,7 @@ from sklearn.linear_model import SGDClassifier
 
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
+from framescope.training import folder_checks as checks
 from framescope.training.settings import (
     TaggerSettings,
     load_folder_taxonomy,
@@ -169,10 +170,16 @@ class LinearTagger(SpanTagger):
     def from_pretrained(cls, folder: str | Path) -> "LinearTagger":
         settings = TaggerSettings.load(folder)
         taxonomy = load_folder_taxonomy(folder, settings)
-        tagger = cls(taxonomy, n_features=int(settings.extra["n_features"]), settings=settings)
-        weights = load_file(str(Path(folder) / WEIGHTS_FILE))
+        checks.check_settings(folder, settings, taxonomy)
+        path = Path(folder) / WEIGHTS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder}: no {WEIGHTS_FILE}")
+        try:
+            weights = load_file(str(path))
+        except Exception as err:  # safetensors raises its own error types for a damaged file
+            raise checks.ModelError(f"model folder {folder}: {WEIGHTS_FILE} cannot be read ({err})") from None
+        n_features = checks.check_linear_weights(folder, weights, settings)
+        tagger = cls(taxonomy, n_features=n_features, settings=settings)
         tagger.coef_, tagger.intercept_ = weights["coef"], weights["intercept"]
-        if tagger.coef_.shape != (2 * len(settings.techniques), tagger.n_features):
-            raise ValueError(f"{folder}: weights do not match the settings' techniques")
         return tagger
 

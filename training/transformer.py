@@ -32,6 +32,7 @@ import torch
 
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
+from framescope.training import folder_checks as checks
 from framescope.training.settings import TaggerSettings, load_folder_taxonomy, save_taxonomy
 from framescope.training.tagger import SpanTagger, TokenScores
 from framescope.training.targets import (
@@ -91,10 +92,7 @@ class TransformerTagger(SpanTagger):
         k = len(taxonomy)
         if scheme not in SCHEMES:
             raise ValueError(f"model.scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
-        if scheme == "multilabel":
-            labels = [f"I-{t}" for t in taxonomy.names] + [f"B-{t}" for t in taxonomy.names]
-        else:
-            labels = ["O"] + [f"B-{t}" for t in taxonomy.names] + [f"I-{t}" for t in taxonomy.names]
+        labels = checks.label_names(taxonomy.names, scheme)
         tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, trust_remote_code=False)
         with _no_loading_bar():
             model = AutoModelForTokenClassification.from_pretrained(
@@ -130,11 +128,19 @@ class TransformerTagger(SpanTagger):
         folder = Path(folder)
         settings = TaggerSettings.load(folder)
         taxonomy = load_folder_taxonomy(folder, settings)
+        checks.check_settings(folder, settings, taxonomy)
+        config = checks.check_transformer_config(folder, settings, SCHEMES)
         if not any(folder.glob("*.safetensors")):
             raise ValueError(f"{folder}: no safetensors weights (framescope never loads pickled weights)")
         tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
+        checks.check_tokenizer(folder, tokenizer, config)
         with _no_loading_bar():
-            model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
+            # Load exactly or not at all: transformers would initialise missing layers at random.
+            model, info = AutoModelForTokenClassification.from_pretrained(
+                folder, trust_remote_code=False, use_safetensors=True, output_loading_info=True,
+                ignore_mismatched_sizes=True,  # reported in ``info`` and refused below, not raised mid-load
+            )
+        checks.check_loading_info(folder, info)
         model.eval()
         return cls(model, tokenizer, taxonomy, settings)
 
@@ -292,14 +298,21 @@ class TransformerTagger(SpanTagger):
 @contextmanager
 def _no_loading_bar() -> Iterator[None]:
     """Hide transformers' per-tensor "Loading weights" bar: a local model loads in under a
-    second, and the bar would land in ``framescope score -q`` output and in CI logs."""
+    second, and the bar would land in ``framescope score -q`` output and in CI logs.
+
+    Its warnings go too (the MISSING/UNEXPECTED load report): ``from_pretrained`` asks for
+    the loading info and turns any mismatch into one clear error instead.
+    """
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     try:
         yield
     finally:
+        hf_logging.set_verbosity(verbosity)
         if was_enabled:
             hf_logging.enable_progress_bar()
 
