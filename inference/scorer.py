@@ -88,7 +88,14 @@ class Scorer:
         if text.startswith(("models:/", "runs:/")):
             import mlflow
 
-            local = mlflow.artifacts.download_artifacts(artifact_uri=text)
+            from framescope.errors import ModelError
+            from framescope.training.tracking import require_existing_store
+
+            require_existing_store(text)  # a lookup would otherwise create ./mlflow.db
+            try:
+                local = mlflow.artifacts.download_artifacts(artifact_uri=text)
+            except mlflow.exceptions.MlflowException as err:
+                raise ModelError(f"{text}: {err.message}") from None
             folder = Path(local) / "artifacts" / "model_dir"
             if not folder.exists():
                 candidates = list(Path(local).rglob("framescope.json"))

@@ -219,3 +219,35 @@ def test_onnx_graph_of_another_head_is_refused(tagger_folder, random_tagger_fold
     shutil.copy(tmp_path / "other" / "model.onnx", folder / "model.onnx")
     with pytest.raises(ModelError, match="model.onnx gives 46 logits per token but framescope.json"):
         load_tagger(folder, backend="onnx-fp32")
+
+
+# -- MLflow URIs -------------------------------------------------------------------------------
+
+
+def test_a_failed_registry_lookup_creates_no_mlflow_db(tmp_path, monkeypatch):
+    """``models:/nope@x`` with no store: a clear exit-2 error, and no ./mlflow.db left behind."""
+    from framescope.cli import _register, app
+
+    _register()
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    result = CliRunner().invoke(app, ["score", "a.txt", "--model", "models:/nope@x", "--out", "o", "-q", "--lang", "de"])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "there is no MLflow store at" in " ".join(result.output.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_a_lookup_in_an_existing_store_names_the_missing_model(tmp_path, monkeypatch):
+    import mlflow
+
+    from framescope.errors import ModelError
+    from framescope.inference.scorer import Scorer
+
+    db = tmp_path / "store.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}").search_registered_models()  # creates the store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    with pytest.raises(ModelError, match="models:/nope@x: Registered Model with name=nope not found"):
+        Scorer.from_pretrained("models:/nope@x")

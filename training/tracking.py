@@ -42,6 +42,35 @@ def git_commit() -> str | None:
         return None
 
 
+def require_existing_store(uri: str) -> None:
+    """Refuse to look ``uri`` (``models:/...``, ``runs:/...``) up in a store that does not exist.
+
+    MLflow's default store is ``sqlite:///mlflow.db`` in the working directory, and merely
+    asking a missing SQLite store for a model creates the database file: a typo in a cron
+    job's working directory would leave an empty ``mlflow.db`` behind and report "model
+    not found". Only SQLite stores are checked; a server or a file store is asked as is.
+    """
+    from urllib.parse import unquote
+
+    import mlflow
+
+    from framescope.errors import ModelError
+
+    store = mlflow.get_registry_uri() if uri.startswith("models:/") else mlflow.get_tracking_uri()
+    if not store.startswith("sqlite:///"):
+        return
+    # sqlite:///relative.db or sqlite:////absolute/path.db (SQLAlchemy's spelling)
+    name = unquote(store[len("sqlite:///"):].split("?", 1)[0])
+    if name in ("", ":memory:"):
+        return
+    path = Path(name)
+    if not path.is_file():
+        raise ModelError(
+            f"{uri}: there is no MLflow store at {path} (MLflow's default: mlflow.db in the working directory); "
+            "set MLFLOW_TRACKING_URI to the store the model was registered in"
+        )
+
+
 def log_metrics_report(mlflow, report: dict, prefix: str, step: int | None = None) -> None:
     """Flatten an evaluation report (``all``/per-language, per-technique) into metric keys."""
     metrics: dict[str, float] = {}
