@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,13 +298,29 @@ def read_table(out_path: str | Path, table: str, keep_partition: bool = False):
 
 
 def spark_session(master: str = "local[*]", app_name: str = "framescope", conf: dict[str, Any] | None = None):
-    """A SparkSession (the active one when there is one); local mode by default."""
+    """A SparkSession (the active one when there is one); local mode by default.
+
+    Spark starts its Python workers with ``$PYSPARK_PYTHON``, else ``python3`` from ``PATH``:
+    for ``.venv/bin/framescope`` run without an activated environment that is the system
+    Python, which lacks pandas and framescope. So the workers (and the driver) get this
+    interpreter, ``sys.executable``, unless ``PYSPARK_PYTHON`` or ``conf`` name another.
+    """
     from pyspark.sql import SparkSession
 
+    python = os.environ.get("PYSPARK_PYTHON") or sys.executable
+    # PySpark's SparkContext reads the worker interpreter from the environment variable only
+    # (``spark.pyspark.python`` is honoured by spark-submit and cluster executors).
+    os.environ["PYSPARK_PYTHON"] = python
     builder = SparkSession.builder.appName(app_name)
     if not os.environ.get("SPARK_MASTER") and master:
         builder = builder.master(master)
-    for k, v in {"spark.ui.enabled": "false", "spark.sql.session.timeZone": "UTC", **(conf or {})}.items():
+    defaults = {
+        "spark.ui.enabled": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.pyspark.python": python,
+        "spark.pyspark.driver.python": os.environ.get("PYSPARK_DRIVER_PYTHON") or sys.executable,
+    }
+    for k, v in {**defaults, **(conf or {})}.items():
         builder = builder.config(k, str(v))
     return builder.getOrCreate()
 
