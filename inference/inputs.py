@@ -10,6 +10,11 @@ folder given, the non-wildcard prefix of a glob, or the file's own folder), with
 separators; the id field/column of a JSONL/CSV record, else ``<file name>:<line>``
 (the line the record starts on; ``stdin:<line>`` on standard input).
 
+Texts are kept exactly as stored: a leading byte-order mark stays part of an article (offsets
+count it, as in the SemEval gold labels); only the BOM of a JSONL or CSV *file* is dropped.
+CSV is parsed strictly (RFC 4180 quoting): a stray or unterminated quote is an error at the
+record where it starts, never several records merged into one article.
+
 Language, in order: the record's own language field (JSONL/CSV), the ``lang`` given to
 :func:`iter_inputs` (``--lang``), else detection with `lingua` (deterministic, low
 accuracy mode over all languages, on the first 4,096 characters; ``None`` when no

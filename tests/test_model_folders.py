@@ -251,3 +251,14 @@ def test_a_lookup_in_an_existing_store_names_the_missing_model(tmp_path, monkeyp
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
     with pytest.raises(ModelError, match="models:/nope@x: Registered Model with name=nope not found"):
         Scorer.from_pretrained("models:/nope@x")
+
+
+def test_export_onnx_refuses_weights_that_do_not_fit(tagger_folder, tiny_bert, copy_of, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from framescope.inference.onnx_backend import export_onnx
+
+    folder = copy_of(tagger_folder)
+    shutil.copy(tiny_bert / "model.safetensors", folder / "model.safetensors")
+    with pytest.raises(ModelError, match="the weights do not fit the model"):
+        export_onnx(folder, tmp_path / "onnx-out")
+    assert not (tmp_path / "onnx-out").exists()
