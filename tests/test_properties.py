@@ -23,6 +23,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,8 +82,20 @@ def _key(docs, lang: bool = True):
     return sorted((d.id, d.text, d.lang if lang else None, sorted((s.start, s.end, s.technique) for s in d.spans)) for d in docs)
 
 
+_BASE: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _examples_folder(tmp_path_factory):
+    """One folder for all examples of this module, under pytest's (self-cleaning) temp root."""
+    _BASE.append(tmp_path_factory.mktemp("properties"))
+    yield
+    _BASE.pop()
+
+
 def _tmp() -> Path:
-    return Path(tempfile.mkdtemp(prefix="framescope-prop-"))
+    """A fresh folder per example (hypothesis runs a test body many times per pytest test)."""
+    return Path(tempfile.mkdtemp(dir=_BASE[-1]))
 
 
 # -- annotation formats: round trips ---------------------------------------------------------
