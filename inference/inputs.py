@@ -323,8 +323,10 @@ def _iter_csv(fh: BinaryIO, source: str, name: str, fields: Fields) -> Iterator[
         last = failed_at + rest
         span = f"line {first_line}" if last == first_line else f"lines {first_line}-{last}"
         why = str(err)
-        if "quote" in why or "expected after" in why or "end of data" in why:
+        if "expected after" in why or "end of data" in why:
             why += f" (a quote opened in the record that starts on line {first_line} is not closed where a field ends)"
+        elif "new-line character" in why:
+            why = "a carriage return alone inside an unquoted field (quote the field, or end lines with LF or CRLF)"
         return InputError(
             None, f"{source}:{first_line}", f"not valid CSV at line {failed_at}: {why}; {span} not read, fix and rerun"
         )

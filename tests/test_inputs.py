@@ -225,3 +225,14 @@ def test_csv_header_naming_a_column_twice(tmp_path):
     p.write_text("id,text,text\na,one,two\n", encoding="utf-8")
     arts, errs = collect([p], lang="en")
     assert arts == [] and errs[0].reason == "CSV header names a column more than once: text"
+
+
+def test_csv_bare_carriage_return_is_an_error_naming_it(tmp_path):
+    p = tmp_path / "feed.csv"
+    p.write_bytes(b"id,text\na,one\rtwo\nb,ok\n")
+    arts, errs = collect([p], lang="en")
+    assert arts == [] and errs[0].source == f"{p}:2"
+    assert errs[0].reason == (
+        "not valid CSV at line 2: a carriage return alone inside an unquoted field (quote the field, or end lines "
+        "with LF or CRLF); lines 2-3 not read, fix and rerun"
+    )
