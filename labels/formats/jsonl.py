@@ -1,7 +1,10 @@
 """framescope JSONL: one document a line, the canonical interchange format.
 
 ``{"id": str, "lang": str|null, "text": str, "spans": [{"start", "end", "technique"}], "meta": {...}}``
-Offsets are Python string indices (Unicode code points) into ``text``.
+Offsets are Python string indices (Unicode code points) into ``text``: JSON integers, never
+``true``/``false`` (which Python would read as 1/0). A field of the wrong type is a Problem
+naming the line, never a crash. A BOM before the first line marks the file's encoding and is
+dropped; a BOM inside ``text`` is part of the text and counts in offsets.
 """
 
 from __future__ import annotations
@@ -49,11 +52,11 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
             continue
         wrong = [
             why
-            for key, ok, why in (
-                ("text", isinstance(data["text"], str), "field 'text' must be a string"),
-                ("lang", isinstance(data.get("lang"), (str, type(None))), "field 'lang' must be a string or null"),
-                ("spans", isinstance(data.get("spans"), (list, type(None))), "field 'spans' must be a list"),
-                ("meta", isinstance(data.get("meta"), (dict, type(None))), "field 'meta' must be an object"),
+            for ok, why in (
+                (isinstance(data["text"], str), "field 'text' must be a string"),
+                (isinstance(data.get("lang"), (str, type(None))), "field 'lang' must be a string or null"),
+                (isinstance(data.get("spans"), (list, type(None))), "field 'spans' must be a list"),
+                (isinstance(data.get("meta"), (dict, type(None))), "field 'meta' must be an object"),
             )
             if not ok
         ]
