@@ -236,3 +236,22 @@ def test_csv_bare_carriage_return_is_an_error_naming_it(tmp_path):
         "not valid CSV at line 2: a carriage return alone inside an unquoted field (quote the field, or end lines "
         "with LF or CRLF); lines 2-3 not read, fix and rerun"
     )
+
+
+def test_score_cli_reports_the_malformed_csv_lines(model_dir, tmp_path):
+    """The issue's command: the summary and errors.jsonl name the lines; nothing merged is scored."""
+    from typer.testing import CliRunner
+
+    from framescope.cli import _register, app
+
+    _register()
+    feed = tmp_path / "feed.csv"
+    _issue_csv(feed)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["score", str(feed), "--model", str(model_dir), "--out", str(out), "-q", "-f", "jsonl"])
+    assert result.exit_code == 1, result.output  # some articles failed (here: all of them)
+    shown = " ".join(result.output.split())
+    assert "articles exported │ 0" in shown and "lines 2-1001 not read" in shown
+    (error,) = [json.loads(line) for line in (out / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert error["source"] == f"{feed}:2" and error["reason"].startswith("not valid CSV at line 3")
+    assert (out / "results.jsonl").read_text(encoding="utf-8") == ""
