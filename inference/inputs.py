@@ -10,6 +10,11 @@ folder given, the non-wildcard prefix of a glob, or the file's own folder), with
 separators; the id field/column of a JSONL/CSV record, else ``<file name>:<line>``
 (the line the record starts on; ``stdin:<line>`` on standard input).
 
+Texts are kept exactly as stored: a leading byte-order mark stays part of an article (offsets
+count it, as in the SemEval gold labels); only the BOM of a JSONL or CSV *file* is dropped.
+CSV is parsed strictly (RFC 4180 quoting): a stray or unterminated quote is an error at the
+record where it starts, never several records merged into one article.
+
 Language, in order: the record's own language field (JSONL/CSV), the ``lang`` given to
 :func:`iter_inputs` (``--lang``), else detection with `lingua` (deterministic, low
 accuracy mode over all languages, on the first 4,096 characters; ``None`` when no
@@ -29,6 +34,7 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 
 from framescope.labels.language import DETECT_CHARS, MIN_RELATIVE_DISTANCE, detect_language  # noqa: F401
 from framescope.inference.metadata import DEFAULT_META, MetaField, extract_metadata
+from framescope.labels.document import describe_json_error
 
 TEXT_SUFFIXES_IN_FOLDERS = ("*.txt",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -77,7 +83,12 @@ class Fields:
 
 
 def decode_article(raw: bytes, offset: int = 0) -> tuple[str | None, str]:
-    """``(text, "")`` or ``(None, reason)``: strict UTF-8, no NUL bytes, not empty."""
+    """``(text, "")`` or ``(None, reason)``: strict UTF-8, no NUL bytes, not empty.
+
+    The text is the file exactly as stored, a leading byte-order mark included: span offsets
+    count it, as the SemEval readers and the organisers' gold offsets do (docs/schema.md,
+    "Offsets"), so ``score`` output and gold labels of the same file line up.
+    """
     nul = raw.find(b"\x00")
     if nul >= 0:
         return None, f"binary file (NUL byte at byte {offset + nul})"
@@ -85,9 +96,7 @@ def decode_article(raw: bytes, offset: int = 0) -> tuple[str | None, str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         return None, f"not valid UTF-8 at byte {offset + err.start}: {err.reason}"
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if not text.strip():
+    if not text.lstrip("\ufeff").strip():
         return None, "empty article"
     return text, ""
 
@@ -218,9 +227,7 @@ def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article 
         return InputError(doc_id, where, why)
     if "\x00" in text:
         return InputError(doc_id, where, "text contains a NUL character")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if not text.strip():
+    if not text.lstrip("\ufeff").strip():
         return InputError(doc_id, where, "empty article")
     lang = _str_or_none(obj.get(fields.lang)) or None
     metadata, warnings = extract_metadata(obj, fields.meta)
@@ -258,7 +265,7 @@ def _iter_jsonl(
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
-            yield InputError(None, where, f"not valid JSON: {err.msg} at column {err.colno}")
+            yield InputError(None, where, describe_json_error(err))
             continue
         if not isinstance(obj, dict):
             yield InputError(None, where, "a JSONL line must be a JSON object")
@@ -267,6 +274,16 @@ def _iter_jsonl(
 
 
 def _iter_csv(fh: BinaryIO, source: str, name: str, fields: Fields) -> Iterator[Article | InputError]:
+    """Records of a CSV file, parsed strictly (RFC 4180 quoting).
+
+    Python's csv module in its default, lenient mode reads an unterminated quote as the start
+    of a field that runs on over the following lines until some later quote closes it, so one
+    stray quote silently merges several records into one article. With ``strict=True`` it
+    stops at the first quote that is not followed by a delimiter or the end of the line
+    (or at the end of the file inside a quoted field). From that record on the record
+    boundaries cannot be trusted, so the rest of the file is one error naming its lines
+    instead of articles made of merged or shifted records; records before it are read.
+    """
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     bad_lines: dict[int, str] = {}  # line number -> decoding problem
     state = {"line": 0, "offset": 0}
@@ -280,23 +297,41 @@ def _iter_csv(fh: BinaryIO, source: str, name: str, fields: Fields) -> Iterator[
                 bad_lines[state["line"]] = f"not valid UTF-8 at byte {state['offset'] + err.start}: {err.reason}"
                 text = raw.decode("utf-8", errors="replace")
             if state["line"] == 1 and text.startswith("\ufeff"):
-                text = text[1:]
+                text = text[1:]  # the file's encoding mark, not part of any field
             state["offset"] += len(raw)
             yield text
 
-    reader = csv.reader(lines())
+    def malformed(err: csv.Error, first_line: int) -> InputError:
+        failed_at = reader.line_num
+        rest = sum(1 for _ in lines())  # count (and skip) the lines after the one that failed
+        last = failed_at + rest
+        span = f"line {first_line}" if last == first_line else f"lines {first_line}-{last}"
+        why = str(err)
+        if "expected after" in why or "end of data" in why:
+            why += f" (a quote opened in the record that starts on line {first_line} is not closed where a field ends)"
+        elif "new-line character" in why:
+            why = "a carriage return alone inside an unquoted field (quote the field, or end lines with LF or CRLF)"
+        return InputError(
+            None, f"{source}:{first_line}", f"not valid CSV at line {failed_at}: {why}; {span} not read, fix and rerun"
+        )
+
+    reader = csv.reader(lines(), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         yield InputError(None, source, "empty CSV file (no header)")
         return
     except csv.Error as err:
-        yield InputError(None, source, f"not valid CSV: {err}")
+        yield malformed(err, 1)
         return
     if 1 in bad_lines:
         yield InputError(None, f"{source}:1", f"CSV header: {bad_lines[1]}")
         return
     cols = {c: i for i, c in enumerate(header)}
+    if len(cols) < len(header):
+        twice = sorted({c for c in header if header.count(c) > 1})
+        yield InputError(None, f"{source}:1", f"CSV header names a column more than once: {', '.join(twice)}")
+        return
     if fields.text not in cols:
         yield InputError(None, source, f"no column {fields.text!r} (columns: {', '.join(header)})")
         return
@@ -305,14 +340,14 @@ def _iter_csv(fh: BinaryIO, source: str, name: str, fields: Fields) -> Iterator[
         return
     prev_line = reader.line_num
     while True:
+        start_line = prev_line + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as err:
-            yield InputError(None, f"{source}:{reader.line_num}", f"not valid CSV: {err}")
+            yield malformed(err, start_line)
             return
-        start_line = prev_line + 1
         prev_line = reader.line_num
         where = f"{source}:{start_line}"
         if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +101,9 @@ def score_spark(
     """Score ``input_df_or_table`` with the MLflow model and write ``articles``/``spans``/``errors`` to ``out_path``.
 
     Input rows need ``text_col``; ``id_col`` and ``lang_col`` are optional (missing ids
-    become ``row-<n>``, unstable across runs: give ids). As in the CLI, a leading
-    byte-order mark is removed, the language is lower-cased (detected when missing, if
+    become ``row-<n>``, unstable across runs: give ids). As in the CLI, the text is
+    scored exactly as stored (a leading byte-order mark stays and counts in offsets), the
+    language is lower-cased (detected when missing, if
     ``detect_lang``), and null, blank or NUL-containing texts go to ``errors`` instead of
     being scored. Ids are not checked for uniqueness (the CLI rejects duplicates).
     ``num_partitions`` repartitions the input first (one Python worker per task loads
@@ -125,7 +127,6 @@ def score_spark(
         df = df.repartition(int(num_partitions))
 
     text = F.col(text_col).cast("string")
-    text = F.regexp_replace(text, "^\ufeff", "")
     ident = F.col(id_col).cast("string") if id_col in cols else F.lit(None).cast("string")
     ident = F.when(ident.isNull() | (ident == ""), F.concat(F.lit("row-"), F.monotonically_increasing_id().cast("string"))).otherwise(ident)
     lang = F.lower(F.col(lang_col).cast("string")) if lang_col in cols else F.lit(None).cast("string")
@@ -138,7 +139,7 @@ def score_spark(
     reason = (
         F.when(F.col("text").isNull(), F.lit(f"no {text_col!r} field"))
         .when(F.instr(F.col("text"), "\x00") > 0, F.lit("text contains a NUL character"))
-        .when(F.col("text").rlike(r"(?U)^\s*$"), F.lit("empty article"))
+        .when(F.col("text").rlike("(?U)^\ufeff?\\s*$"), F.lit("empty article"))
     )
     base = base.withColumn("_reason", reason)
 
@@ -313,13 +314,29 @@ def read_table(out_path: str | Path, table: str, keep_partition: bool = False):
 
 
 def spark_session(master: str = "local[*]", app_name: str = "framescope", conf: dict[str, Any] | None = None):
-    """A SparkSession (the active one when there is one); local mode by default."""
+    """A SparkSession (the active one when there is one); local mode by default.
+
+    Spark starts its Python workers with ``$PYSPARK_PYTHON``, else ``python3`` from ``PATH``:
+    for ``.venv/bin/framescope`` run without an activated environment that is the system
+    Python, which lacks pandas and framescope. So the workers (and the driver) get this
+    interpreter, ``sys.executable``, unless ``PYSPARK_PYTHON`` or ``conf`` name another.
+    """
     from pyspark.sql import SparkSession
 
+    python = os.environ.get("PYSPARK_PYTHON") or sys.executable
+    # PySpark's SparkContext reads the worker interpreter from the environment variable only
+    # (``spark.pyspark.python`` is honoured by spark-submit and cluster executors).
+    os.environ["PYSPARK_PYTHON"] = python
     builder = SparkSession.builder.appName(app_name)
     if not os.environ.get("SPARK_MASTER") and master:
         builder = builder.master(master)
-    for k, v in {"spark.ui.enabled": "false", "spark.sql.session.timeZone": "UTC", **(conf or {})}.items():
+    defaults = {
+        "spark.ui.enabled": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.pyspark.python": python,
+        "spark.pyspark.driver.python": os.environ.get("PYSPARK_DRIVER_PYTHON") or sys.executable,
+    }
+    for k, v in {**defaults, **(conf or {})}.items():
         builder = builder.config(k, str(v))
     return builder.getOrCreate()
 

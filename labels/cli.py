@@ -25,7 +25,8 @@ TAX_HELP = "Taxonomy: a built-in name (semeval2023, ptc2020, semeval2023-categor
 def _report_problems(problems, limit: int | None = None) -> None:
     shown = problems if limit is None else problems[:limit]
     for p in shown:
-        err_console.print(f"[red]error[/red] {p}", highlight=False, markup=True, soft_wrap=True)
+        label = "[red]error[/red]" if p.is_error else "[yellow]warning[/yellow]"
+        err_console.print(f"{label} {p}", highlight=False, markup=True, soft_wrap=True)
     if limit is not None and len(problems) > limit:
         err_console.print(f"... and {len(problems) - limit} more (run `framescope data validate`)")
 
@@ -36,18 +37,25 @@ def validate_cmd(
     fmt: Optional[str] = typer.Option(None, "--from", "-f", help=FMT_HELP),
     taxonomy: str = typer.Option("semeval2023", "--taxonomy", "-t", help=TAX_HELP),
 ) -> None:
-    """Check offsets, techniques and ids; list every problem with its file and line."""
+    """Check offsets, techniques and ids; list every problem with its file and line.
+
+    Exit 1 when any error is found (an empty file or folder is one); warnings (exact
+    duplicate spans) are listed but keep exit 0.
+    """
     try:
         docs, problems = read_with_problems(paths, fmt, taxonomy=taxonomy)
     except (ValueError, FileNotFoundError) as err:
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(2)
-    if problems:
-        _report_problems(problems)
-        err_console.print(f"[red]{len(problems)} problem(s)[/red] in {len(docs)} article(s)")
+    _report_problems(problems)
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    noted = f", {warnings} warning(s)" if warnings else ""
+    if errors:
+        err_console.print(f"[red]{errors} problem(s)[/red]{noted} in {len(docs)} article(s)")
         raise typer.Exit(1)
     spans = sum(len(d.spans) for d in docs)
-    console.print(f"[green]ok[/green] {len(docs)} article(s), {spans} span(s), no problems")
+    console.print(f"[green]ok[/green] {len(docs)} article(s), {spans} span(s), no errors{noted}")
 
 
 @data_app.command("stats")
@@ -92,7 +100,8 @@ def stats_cmd(
         console.print(techs)
     if problems:
         _report_problems(problems, limit=20)
-        raise typer.Exit(1)
+        if any(p.is_error for p in problems):
+            raise typer.Exit(1)
 
 
 @data_app.command("convert")
@@ -114,6 +123,7 @@ def convert_cmd(
         raise typer.Exit(2)
     if problems:
         _report_problems(problems, limit=50)
+    if any(p.is_error for p in problems):
         err_console.print("[red]nothing written[/red]")
         raise typer.Exit(2)  # an input error: nothing written (framescope.errors)
     try:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    import json
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,13 @@ class Problem:
     location: Location | None = None
     doc_id: str | None = None
     span: tuple[int, int] | None = None
+    #: "error" (the data cannot be used as it is) or "warning" (usable, but worth a look, such
+    #: as an exact duplicate span: published corpora have them, PTC-2020 train has one).
+    level: str = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
 
     def __str__(self) -> str:
         where = []
@@ -124,6 +134,16 @@ def read_text_exact(path: str | Path) -> str:
         raise AnnotationError(
             [Problem(f"not valid UTF-8 at byte {err.start}: {err.reason}", Location(str(path)))]
         ) from None
+
+
+def describe_json_error(err: "json.JSONDecodeError") -> str:
+    """``not valid JSON: <what> at column <n>`` for a :class:`json.JSONDecodeError`.
+
+    Some of the json module's messages already end in "at" ("Unterminated string starting
+    at"), so appending " at column" blindly would read "starting at at column 8".
+    """
+    msg = err.msg.removesuffix(" at")
+    return f"not valid JSON: {msg} at column {err.colno}"
 
 
 def write_text_exact(path: str | Path, text: str) -> None:

@@ -1,6 +1,10 @@
 """Semantic checks on documents: offsets inside the text, known techniques, unique ids.
 
 Overlapping spans, also across techniques, are legal: they are what real data looks like.
+An *exact* duplicate (same offsets, same technique) is reported as a warning: it is almost
+always an annotation-tool or merge accident and would count twice against recall in
+evaluation, but published corpora contain some (PTC-2020 train has one), so it must not
+make those corpora unreadable.
 """
 
 from __future__ import annotations
@@ -23,8 +27,21 @@ def validate(docs: Iterable[Document], taxonomy: Taxonomy | str | None = None) -
         else:
             first_seen[doc.id] = doc
         n = len(doc.text)
+        seen_spans: set[tuple[int, int, str]] = set()
         for span in doc.spans:
             loc = span.source or doc.source
+            key = (span.start, span.end, span.technique)
+            if key in seen_spans:
+                problems.append(
+                    Problem(
+                        f"exact duplicate span ({span.technique} annotated twice at the same offsets)",
+                        loc,
+                        doc_id=doc.id,
+                        span=(span.start, span.end),
+                        level="warning",
+                    )
+                )
+            seen_spans.add(key)
             if not (0 <= span.start < span.end <= n):
                 if span.start >= span.end:
                     why = "start must be before end"

@@ -17,6 +17,7 @@ from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction import FeatureHasher
 
 from framescope.labels.taxonomy import Taxonomy
+from framescope.model import folder_checks as checks
 from framescope.model.settings import (
     TaggerSettings,
     load_folder_taxonomy,
@@ -134,11 +135,17 @@ class LinearTagger(SpanTagger):
         if backend != "torch":
             raise ValueError(f"{folder}: the linear baseline has no {backend} backend")
         taxonomy = load_folder_taxonomy(folder, settings)
-        tagger = cls(taxonomy, n_features=int(settings.extra["n_features"]), settings=settings)
-        weights = load_file(str(Path(folder) / WEIGHTS_FILE))
+        checks.check_settings(folder, settings, taxonomy)
+        path = Path(folder) / WEIGHTS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder}: no {WEIGHTS_FILE}")
+        try:
+            weights = load_file(str(path))
+        except Exception as err:  # safetensors raises its own error types for a damaged file
+            raise checks.ModelError(f"model folder {folder}: {WEIGHTS_FILE} cannot be read ({err})") from None
+        n_features = checks.check_linear_weights(folder, weights, settings)
+        tagger = cls(taxonomy, n_features=n_features, settings=settings)
         tagger.coef_, tagger.intercept_ = weights["coef"], weights["intercept"]
-        if tagger.coef_.shape != (2 * len(settings.techniques), tagger.n_features):
-            raise ValueError(f"{folder}: weights do not match the settings' techniques")
         return tagger
 
     def _digest_weights(self, h) -> None:

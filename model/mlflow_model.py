@@ -104,7 +104,7 @@ class FramescopeModel(PythonModel):
         n = len(frame)
         if _serving():
             check_request(frame)
-        texts = [t.removeprefix("\ufeff") for t in (_str(v) or "" for v in frame["text"])]
+        texts = [_str(v) or "" for v in frame["text"]]  # exactly as stored: a BOM counts in offsets
         ids = [_str(v) for v in frame["id"]] if "id" in frame.columns else [None] * n
         ids = [i if i not in (None, "") else str(k) for k, i in enumerate(ids)]
         langs = [(_str(v) or None) for v in frame["lang"]] if "lang" in frame.columns else [None] * n

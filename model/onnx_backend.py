@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from framescope.model.settings import TaggerSettings
+from framescope.model import folder_checks as checks
+from framescope.model.settings import TaggerSettings, load_folder_taxonomy
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -81,6 +82,14 @@ def export_onnx(
         raise ValueError(f"{model_folder}: only transformer taggers export to ONNX, not {settings.model_type!r}")
     if not any(model_folder.glob("*.safetensors")):
         raise ValueError(f"{model_folder}: no safetensors weights (framescope never loads pickled weights)")
+    checks.check_settings(model_folder, settings, load_folder_taxonomy(model_folder, settings))
+    checks.check_transformer_config(model_folder, settings)
+    # Eager attention: the plain MatMul/Softmax pattern that ONNX Runtime's fusions know.
+    model, info = AutoModelForTokenClassification.from_pretrained(
+        model_folder, trust_remote_code=False, use_safetensors=True, attn_implementation="eager",
+        output_loading_info=True, ignore_mismatched_sizes=True,
+    )
+    checks.check_loading_info(model_folder, info)  # never export freshly initialised layers
     out = Path(out_folder) if out_folder is not None else model_folder
     out.mkdir(parents=True, exist_ok=True)
     if out.resolve() != model_folder.resolve():
@@ -88,10 +97,6 @@ def export_onnx(
             if f.is_file() and not f.name.endswith(_WEIGHT_SUFFIXES):
                 shutil.copy2(f, out / f.name)
 
-    # Eager attention: the plain MatMul/Softmax pattern that ONNX Runtime's fusions know.
-    model = AutoModelForTokenClassification.from_pretrained(
-        model_folder, trust_remote_code=False, use_safetensors=True, attn_implementation="eager"
-    )
     wrapped = _Logits(model).eval()
     vocab = int(model.config.vocab_size)
     gen = torch.Generator().manual_seed(0)

@@ -99,7 +99,21 @@ class TaggerSettings:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
-        if data.get("format_version", 0) > FORMAT_VERSION:
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not valid UTF-8 at byte {err.start}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: must be a JSON object")
+        missing = [k for k in ("model_type", "techniques", "taxonomy") if k not in data]
+        if missing:
+            raise ValueError(f"{path}: missing {', '.join(missing)}")
+        if not isinstance(data["taxonomy"], dict):
+            raise ValueError(f"{path}: 'taxonomy' must be an object (name, version, sha256)")
+        if not isinstance(data.get("extra", {}), dict):
+            raise ValueError(f"{path}: 'extra' must be an object")
+        version = data.get("format_version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError(f"{path}: format_version must be an integer, not {version!r}")
+        if version > FORMAT_VERSION:
             raise ValueError(
                 f"{path}: model folder format {data['format_version']} is newer than this "
                 f"framescope understands ({FORMAT_VERSION}); upgrade framescope"

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
+from framescope.errors import ModelError
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
 from framescope.model.decoding import PredictedSpan, decode_spans
@@ -75,6 +76,33 @@ def registry_name_version(uri: str) -> tuple[str, str] | None:
     return (name, version) if version.isdigit() else None
 
 
+def require_existing_store(uri: str) -> None:
+    """Refuse to look ``uri`` (``models:/...``, ``runs:/...``) up in a store that does not exist.
+
+    MLflow's default store is ``sqlite:///mlflow.db`` in the working directory, and merely
+    asking a missing SQLite store for a model creates the database file: a typo in a cron
+    job's working directory would leave an empty ``mlflow.db`` behind and report "model
+    not found". Only SQLite stores are checked; a server or a file store is asked as is.
+    """
+    from urllib.parse import unquote
+
+    import mlflow
+
+    store = mlflow.get_registry_uri() if uri.startswith("models:/") else mlflow.get_tracking_uri()
+    if not store.startswith("sqlite:///"):
+        return
+    # sqlite:///relative.db or sqlite:////absolute/path.db (SQLAlchemy's spelling)
+    name = unquote(store[len("sqlite:///"):].split("?", 1)[0])
+    if name in ("", ":memory:"):
+        return
+    path = Path(name)
+    if not path.is_file():
+        raise ModelError(
+            f"{uri}: there is no MLflow store at {path} (MLflow's default: mlflow.db in the working directory); "
+            "set MLFLOW_TRACKING_URI to the store the model was registered in"
+        )
+
+
 def resolve_model_folder(path_or_uri: str | Path) -> Path:
     """A local model folder: the path itself, or the folder inside a downloaded MLflow model."""
     text = str(path_or_uri)
@@ -82,7 +110,11 @@ def resolve_model_folder(path_or_uri: str | Path) -> Path:
         return Path(text)
     import mlflow
 
-    local = mlflow.artifacts.download_artifacts(artifact_uri=text)
+    require_existing_store(text)  # a lookup would otherwise create ./mlflow.db
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=text)
+    except mlflow.exceptions.MlflowException as err:
+        raise ModelError(f"{text}: {err.message}") from None
     folder = Path(local) / "artifacts" / "model_dir"
     if not folder.exists():
         candidates = list(Path(local).rglob(SETTINGS_FILE))

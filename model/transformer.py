@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from framescope.labels.taxonomy import Taxonomy
+from framescope.model import folder_checks as checks
 from framescope.model.settings import TaggerSettings, load_folder_taxonomy, save_taxonomy
 from framescope.model.tagger import SpanTagger, TokenScores
 from framescope.model.schemes import CONFIG_DEFAULT, Scheme, folder_scheme, get_scheme
@@ -153,15 +154,24 @@ class TransformerTagger(SpanTagger):
             from framescope.model.onnx_backend import OnnxForward
 
             forward = OnnxForward.from_folder(folder, quantized=backend == "onnx-int8")
-            taxonomy = load_folder_taxonomy(folder, settings)
-        else:
-            taxonomy = load_folder_taxonomy(folder, settings)
-            if not any(folder.glob("*.safetensors")):
-                raise ValueError(f"{folder}: no safetensors weights (framescope never loads pickled weights)")
+        elif not any(folder.glob("*.safetensors")):
+            raise ValueError(f"{folder}: no safetensors weights (framescope never loads pickled weights)")
+        # load exactly or not at all: settings, taxonomy, config.json and tokenizer must agree
+        taxonomy = load_folder_taxonomy(folder, settings)
+        checks.check_settings(folder, settings, taxonomy)
+        config = checks.check_transformer_config(folder, settings)
         tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
-        if not backend.startswith("onnx"):
+        checks.check_tokenizer(folder, tokenizer, config)
+        if backend.startswith("onnx"):
+            checks.check_onnx_outputs(folder, forward.onnx_path, forward.session, settings, len(config["id2label"]))
+        else:
             with _no_loading_bar():
-                model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=False, use_safetensors=True)
+                # transformers would initialise missing layers at random: ask for the loading info and refuse
+                model, info = AutoModelForTokenClassification.from_pretrained(
+                    folder, trust_remote_code=False, use_safetensors=True, output_loading_info=True,
+                    ignore_mismatched_sizes=True,  # reported in ``info`` and refused below, not raised mid-load
+                )
+            checks.check_loading_info(folder, info)
             model.eval()
             forward = TorchForward(model, torch.bfloat16 if backend == "torch-bf16" else None)
         return cls(None, tokenizer, taxonomy, settings, forward=forward)
@@ -271,14 +281,21 @@ class TransformerTagger(SpanTagger):
 @contextmanager
 def _no_loading_bar() -> Iterator[None]:
     """Hide transformers' per-tensor "Loading weights" bar: a local model loads in under a
-    second, and the bar would land in ``framescope score -q`` output and in CI logs."""
+    second, and the bar would land in ``framescope score -q`` output and in CI logs.
+
+    Its warnings go too (the MISSING/UNEXPECTED load report): ``from_pretrained`` asks for
+    the loading info and turns any mismatch into one clear error instead.
+    """
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     try:
         yield
     finally:
+        hf_logging.set_verbosity(verbosity)
         if was_enabled:
             hf_logging.enable_progress_bar()
 

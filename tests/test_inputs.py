@@ -43,7 +43,8 @@ def test_txt_files_folders_and_globs(tmp_path):
     assert all(a.lang == "xx" for a in arts)
 
     arts, _ = collect([single], lang="en")
-    assert arts[0].id == "single.txt" and arts[0].text == "With a byte order mark."
+    # the BOM is part of the stored text and counts in offsets, as in the SemEval gold labels
+    assert arts[0].id == "single.txt" and arts[0].text == "\ufeffWith a byte order mark."
 
     arts, errs = collect([f"{tmp_path}/news/**/*.txt"], lang="en")
     assert errs == [] and sorted(a.id for a in arts) == ["2024/b.txt", "a.txt"]
@@ -173,3 +174,84 @@ def test_count_inputs(tmp_path):
     (tmp_path / "f.csv").write_text("text\na\nb\nc\n", encoding="utf-8")
     assert count_inputs([str(tmp_path), str(tmp_path / "f.jsonl"), str(tmp_path / "f.csv")]) == 6
     assert count_inputs(["-"]) is None
+
+
+def _issue_csv(path, rows: int = 1000) -> bytes:
+    """The issue's case: 1,000 quoted rows, the quote of row 1's text never closed."""
+    lines = ["id,text,lang"] + [f'{i},"Die feigen Verräter haben uns am Tag {i} verkauft.",de' for i in range(1, rows + 1)]
+    lines[1] = '1,"Die feigen Verräter haben uns am Tag 1 verkauft.,de'
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    path.write_bytes(data)
+    return data
+
+
+def test_csv_unterminated_quote_is_an_error_never_a_merge(tmp_path):
+    p = tmp_path / "feed.csv"
+    _issue_csv(p)
+    arts, errs = collect([p], lang="de")
+    # lenient parsing read 999 articles, row 2 swallowed into row 1's text
+    assert arts == []
+    assert len(errs) == 1 and errs[0].source == f"{p}:2"
+    assert errs[0].reason.startswith("not valid CSV at line 3: ',' expected after '\"'")
+    assert "lines 2-1001 not read" in errs[0].reason
+
+
+def test_csv_records_before_a_bad_quote_are_read_the_rest_is_one_error(tmp_path):
+    p = tmp_path / "feed.csv"
+    p.write_bytes(
+        b'id,text\n'
+        b'a,"fine, and quoted"\n'
+        b'b,plain\n'
+        b'c,"closed" then more\n'  # text after a closing quote: lenient csv glued it on
+        b'd,never read\n'
+    )
+    arts, errs = collect([p], lang="en")
+    assert [(a.id, a.text) for a in arts] == [("a", "fine, and quoted"), ("b", "plain")]
+    assert [e.source for e in errs] == [f"{p}:4"]
+    assert errs[0].reason.startswith("not valid CSV at line 4:") and "lines 4-5 not read" in errs[0].reason
+
+
+def test_csv_quote_open_at_end_of_file(tmp_path):
+    p = tmp_path / "feed.csv"
+    p.write_bytes(b'id,text\na,ok\nb,"runs to the end\nof the file\n')
+    arts, errs = collect([p], lang="en")
+    assert [a.id for a in arts] == ["a"]
+    assert errs[0].source == f"{p}:3" and "unexpected end of data" in errs[0].reason
+    assert "lines 3-4 not read" in errs[0].reason
+
+
+def test_csv_header_naming_a_column_twice(tmp_path):
+    p = tmp_path / "feed.csv"
+    p.write_text("id,text,text\na,one,two\n", encoding="utf-8")
+    arts, errs = collect([p], lang="en")
+    assert arts == [] and errs[0].reason == "CSV header names a column more than once: text"
+
+
+def test_csv_bare_carriage_return_is_an_error_naming_it(tmp_path):
+    p = tmp_path / "feed.csv"
+    p.write_bytes(b"id,text\na,one\rtwo\nb,ok\n")
+    arts, errs = collect([p], lang="en")
+    assert arts == [] and errs[0].source == f"{p}:2"
+    assert errs[0].reason == (
+        "not valid CSV at line 2: a carriage return alone inside an unquoted field (quote the field, or end lines "
+        "with LF or CRLF); lines 2-3 not read, fix and rerun"
+    )
+
+
+def test_score_cli_reports_the_malformed_csv_lines(model_dir, tmp_path):
+    """The issue's command: the summary and errors.jsonl name the lines; nothing merged is scored."""
+    from typer.testing import CliRunner
+
+    from framescope.cli import _register, app
+
+    _register()
+    feed = tmp_path / "feed.csv"
+    _issue_csv(feed)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["score", str(feed), "--model", str(model_dir), "--out", str(out), "-q", "-f", "jsonl"])
+    assert result.exit_code == 1, result.output  # some articles failed (here: all of them)
+    shown = " ".join(result.output.split())
+    assert "articles exported │ 0" in shown and "lines 2-1001 not read" in shown
+    (error,) = [json.loads(line) for line in (out / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert error["source"] == f"{feed}:2" and error["reason"].startswith("not valid CSV at line 3")
+    assert (out / "results.jsonl").read_text(encoding="utf-8") == ""

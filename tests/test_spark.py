@@ -144,3 +144,36 @@ def test_partition_by_date_from_a_dataframe(setup):
     articles = read_table(out, "articles", keep_partition=True)
     assert articles.column_names[-1] == "date" and set(articles.column("date").to_pylist()) == {"2024-03-01"}
     assert set(articles.column("lang").to_pylist()) <= {"de", "en"}
+
+
+def test_cli_spark_engine_without_an_activated_environment(setup, tmp_path):
+    """``.venv/bin/framescope score --engine spark`` from a shell where the venv is not active.
+
+    ``python3`` on that PATH is the system Python (no pandas, no framescope): Spark's workers
+    must still run this interpreter, not whatever ``python3`` the PATH finds first.
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    # the PATH's python3: a Python that cannot import pandas, as a bare system Python
+    (fake_bin / "python3").write_text("#!/bin/sh\necho 'No module named pandas (wrong python3)' >&2\nexit 1\n")
+    (fake_bin / "python3").chmod(0o755)
+    java_dir = str(Path(shutil.which("java")).resolve().parent) if shutil.which("java") else ""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
+    env["PATH"] = os.pathsep.join(p for p in (str(fake_bin), java_dir, "/usr/bin", "/bin") if p)
+    script = Path(sys.executable).parent / "framescope"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "framescope"]
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [*cmd, "score", "--engine", "spark", "--input", str(setup["parquet"]), "--out", str(out),
+         "--model", URI, "--spark-master", "local[1]", "--partition-by", "none"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert "wrong python3" not in proc.stderr, proc.stderr[-4000:]
+    # exit 1: everything scored except the fixture's one blank article (exports written)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-4000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["articles"] == setup["n"] - 1

@@ -1,7 +1,10 @@
 """framescope JSONL: one document a line, the canonical interchange format.
 
 ``{"id": str, "lang": str|null, "text": str, "spans": [{"start", "end", "technique"}], "meta": {...}}``
-Offsets are Python string indices (Unicode code points) into ``text``.
+Offsets are Python string indices (Unicode code points) into ``text``: JSON integers, never
+``true``/``false`` (which Python would read as 1/0). A field of the wrong type is a Problem
+naming the line, never a crash. A BOM before the first line marks the file's encoding and is
+dropped; a BOM inside ``text`` is part of the text and counts in offsets.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from framescope.labels.atomic import atomic_open
-from framescope.labels.document import Document, Location, Problem
+from framescope.labels.document import Document, Location, Problem, describe_json_error
 
 NAME = "jsonl"
 
@@ -27,13 +30,15 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
         if not line.strip():
             continue
         loc = Location(str(path), lineno)
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # the file's encoding mark; a BOM inside "text" stays part of the text
         try:
             data = json.loads(line.decode("utf-8"))
         except UnicodeDecodeError as err:
             problems.append(Problem(f"not valid UTF-8 at byte {err.start} of the line", loc))
             continue
         except json.JSONDecodeError as err:
-            problems.append(Problem(f"not valid JSON: {err.msg} at column {err.colno}", loc))
+            problems.append(Problem(describe_json_error(err), loc))
             continue
         if not isinstance(data, dict):
             problems.append(Problem("a line must be a JSON object", loc))
@@ -42,8 +47,21 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
         if missing:
             problems.append(Problem(f"missing field(s): {', '.join(missing)}", loc))
             continue
-        if not isinstance(data["text"], str):
-            problems.append(Problem("field 'text' must be a string", loc, doc_id=str(data["id"])))
+        if not (isinstance(data["id"], str) or _is_int(data["id"])):
+            problems.append(Problem(f"field 'id' must be a string or an integer, found {json.dumps(data['id'])}", loc))
+            continue
+        wrong = [
+            why
+            for ok, why in (
+                (isinstance(data["text"], str), "field 'text' must be a string"),
+                (isinstance(data.get("lang"), (str, type(None))), "field 'lang' must be a string or null"),
+                (isinstance(data.get("spans"), (list, type(None))), "field 'spans' must be a list"),
+                (isinstance(data.get("meta"), (dict, type(None))), "field 'meta' must be an object"),
+            )
+            if not ok
+        ]
+        if wrong:
+            problems.extend(Problem(why, loc, doc_id=str(data["id"])) for why in wrong)
             continue
         spans = data.get("spans") or []
         bad = False
@@ -53,15 +71,28 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
                     Problem(f"span #{i} needs start, end and technique", loc, doc_id=str(data["id"]))
                 )
                 bad = True
-            elif not (isinstance(s["start"], int) and isinstance(s["end"], int)):
+            elif not (_is_int(s["start"]) and _is_int(s["end"])):
                 problems.append(
-                    Problem(f"span #{i}: start and end must be integers", loc, doc_id=str(data["id"]))
+                    Problem(
+                        f"span #{i}: start and end must be integers, found "
+                        f"{json.dumps(s['start'])}, {json.dumps(s['end'])}",
+                        loc,
+                        doc_id=str(data["id"]),
+                    )
                 )
+                bad = True
+            elif not isinstance(s["technique"], str):
+                problems.append(Problem(f"span #{i}: technique must be a string", loc, doc_id=str(data["id"])))
                 bad = True
         if bad:
             continue
         docs.append(Document.from_dict(data, source=loc))
     return docs
+
+
+def _is_int(v) -> bool:
+    """JSON integers only: ``true``/``false`` are Python ints (bool subclasses int) and would become 1/0."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def write(docs: Iterable[Document], path: Path) -> None:

@@ -49,7 +49,7 @@ from typing import Any, Iterable, Mapping
 from xml.sax.saxutils import quoteattr
 
 from framescope.labels.atomic import atomic_write_bytes
-from framescope.labels.document import Document, Location, Problem, Span
+from framescope.labels.document import Document, Location, Problem, Span, describe_json_error
 
 NAME = "labelstudio"
 FROM_NAME = "label"
@@ -115,7 +115,7 @@ def read(
     try:
         data = json.loads(content)
     except json.JSONDecodeError as err:
-        problems.append(Problem(f"not valid JSON: {err.msg} at column {err.colno}", Location(str(path), err.lineno)))
+        problems.append(Problem(describe_json_error(err), Location(str(path), err.lineno)))
         return []
     if isinstance(data, dict):
         data, lines = [data], [1]
