@@ -46,7 +46,7 @@ class Calibration:
 
 def _decode_one(scores: Sequence[TokenScores], j: int, k: int, thr: float, begin_thr: float, tech: str, width: int = 1):
     return [
-        [(s, e, tech) for s, e, _ in decode_technique(ts.probs[:, j], ts.probs[:, k + j], ts.offsets, thr, begin_thr, width)]
+        [(s, e, tech) for s, e, _ in decode_technique(ts.probs[:, j], ts.probs[:, k + j], ts.offsets, thr, begin_thr, width, ts.words())]
         for ts in scores
     ]
 

@@ -154,7 +154,7 @@ class LinearTagger(SpanTagger):
                 x = self._hasher.transform(rows)
                 logits = np.asarray(x @ self.coef_.T) + self.intercept_
                 probs[a:b] = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
-            out.append(TokenScores(offsets, probs))
+            out.append(TokenScores(offsets, probs, text))
         return out
 
     def save_pretrained(self, folder: str | Path) -> None:

@@ -8,7 +8,7 @@ exactly the same footing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -16,16 +16,28 @@ import numpy as np
 
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
-from framescope.training.decoding import PredictedSpan, decode_spans
+from framescope.training.decoding import PredictedSpan, decode_spans, word_bounds
 from framescope.training.settings import TaggerSettings
 
 
 @dataclass
 class TokenScores:
-    """One article's tokens: trimmed character offsets ``[n, 2]`` and probabilities ``[n, 2K]``."""
+    """One article's tokens: trimmed character offsets ``[n, 2]`` and probabilities ``[n, 2K]``.
+
+    ``text`` is the article itself: with it, decoding snaps spans to whole words
+    (:func:`~framescope.training.decoding.snap_to_words`); every tagger passes it.
+    """
 
     offsets: np.ndarray
     probs: np.ndarray
+    text: str | None = None
+    _words: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def words(self) -> np.ndarray | None:
+        """The article's word boundaries (computed once: calibration decodes many times)."""
+        if self._words is None and self.text is not None:
+            self._words = word_bounds(self.text)
+        return self._words
 
 
 class SpanTagger:
@@ -63,6 +75,7 @@ class SpanTagger:
             thresholds or self.settings.all_thresholds(),
             begin_thresholds if begin_thresholds is not None else self.settings.all_begin_thresholds(),
             smoothing if smoothing is not None else self.settings.smoothing,
+            text=scores.text,
         )
 
     def predict(self, texts: Sequence[str] | Iterable[Document]) -> list[list[PredictedSpan]]:
