@@ -53,7 +53,7 @@ class ScoreSummary:
         return 1 if self.errors else 0
 
 
-def _load_scorer(model: str | None, backend: str = "torch"):
+def _load_scorer(model: str | None, backend: str = "torch", profile: str = "balanced"):
     from framescope.inference.scorer import Scorer
 
     if model is None:
@@ -67,7 +67,7 @@ def _load_scorer(model: str | None, backend: str = "torch"):
     if not is_uri and not Path(model).exists():
         raise UsageError(f"--model {model}: no such folder")
     try:
-        return Scorer.from_pretrained(model, backend=backend)
+        return Scorer.from_pretrained(model, backend=backend, profile=profile)
     except (FileNotFoundError, ValueError, OSError, ImportError) as err:
         raise UsageError(f"--model {model}: {err}") from None
     except Exception as err:  # MLflow errors and the like
@@ -90,6 +90,7 @@ def run_score(
     fields=None,
     show_progress: bool = True,
     stdin=None,
+    profile: str = "balanced",
 ) -> ScoreSummary:
     """Score ``inputs`` into the folder ``out``; raises :class:`UsageError` for bad usage."""
     from framescope.inference import exports as ex
@@ -104,12 +105,16 @@ def run_score(
         fmts.append("jsonl")  # the HTML report is built from results.jsonl
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    from framescope.training.settings import PROFILES
+
+    if profile not in PROFILES:
+        raise UsageError(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
     t0 = time.time()
     if scorer is None:
-        scorer = _load_scorer(model, backend)
+        scorer = _load_scorer(model, backend, profile)
     if threads:
         scorer.tagger.set_threads(threads)
     techniques = list(scorer.tagger.techniques)
@@ -118,6 +123,7 @@ def run_score(
     meta = {
         "schema_version": ex.SCHEMA_VERSION,
         "model": {"name": scorer.name, "version": scorer.version, "fingerprint": fingerprint},
+        "profile": scorer.profile,
         "techniques": techniques,
         "categories": categories,
     }
@@ -191,6 +197,7 @@ def run_score(
             out,
             {
                 "model": meta["model"],
+                "profile": scorer.profile,
                 "techniques": techniques,
                 "categories": categories,
                 "articles": summary.articles,
@@ -322,6 +329,10 @@ def score_cmd(
     text_field: str = typer.Option("text", "--text-column", "--text-field", help="JSONL field / CSV column of the text."),
     lang_field: str = typer.Option("lang", "--lang-column", "--lang-field", help="JSONL field / CSV column of the language."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    profile: str = typer.Option(
+        "balanced", "--profile",
+        help="Span thresholds: balanced (best F1 on dev) or precise (high span precision; weak techniques off).",
+    ),
     engine: str = typer.Option("local", "--engine", help="local (this process) or spark (MLflow UDF, see docs/scaling.md)."),
     spark_input: Optional[str] = typer.Option(None, "--input", help="--engine spark: a Parquet path or a table name."),
     partition_by: str = typer.Option("lang", "--partition-by", help="--engine spark: lang, date or none."),
@@ -346,7 +357,7 @@ def score_cmd(
     try:
         summary = run_score(
             inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
-            backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet,
+            backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet, profile=profile,
         )
     except UsageError as err:
         err_console.print(f"[red]error[/red] {err}")

@@ -55,6 +55,18 @@ def model_fingerprint(scorer) -> str:
     backend = getattr(tagger, "backend", "torch")
     if backend != "torch":
         h.update(f"backend={backend}".encode())
+    # the profile changes the spans, and the stage the probabilities: never mix them on resume
+    profile = getattr(scorer, "profile", "balanced")
+    if profile != "balanced":
+        h.update(f"profile={profile}".encode())
+    stage = getattr(scorer, "stage", None)
+    if stage is not None:
+        import numpy as np
+
+        for level in sorted(stage.weights):
+            for name in sorted(stage.weights[level]):
+                h.update(f"stage.{level}.{name}".encode())
+                h.update(memoryview(np.ascontiguousarray(stage.weights[level][name]).tobytes()))
     onnx_path = getattr(tagger, "onnx_path", None)
     if onnx_path is not None:
         with open(onnx_path, "rb") as fh:

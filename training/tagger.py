@@ -67,21 +67,23 @@ class SpanTagger:
         thresholds: dict[str, float] | None = None,
         begin_thresholds: dict[str, float] | float | None = None,
         smoothing: dict[str, int] | int | None = None,
+        profile: str = "balanced",
     ) -> list[PredictedSpan]:
+        """Spans of one article; explicit ``thresholds`` override the ``profile``'s."""
         return decode_spans(
             scores.probs,
             scores.offsets,
             self.techniques,
-            thresholds or self.settings.all_thresholds(),
+            thresholds or self.settings.all_thresholds(profile),
             begin_thresholds if begin_thresholds is not None else self.settings.all_begin_thresholds(),
             smoothing if smoothing is not None else self.settings.smoothing,
             text=scores.text,
         )
 
-    def predict(self, texts: Sequence[str] | Iterable[Document]) -> list[list[PredictedSpan]]:
-        """Spans per text, with the model's calibrated thresholds."""
+    def predict(self, texts: Sequence[str] | Iterable[Document], profile: str = "balanced") -> list[list[PredictedSpan]]:
+        """Spans per text, with the model's calibrated thresholds of ``profile``."""
         texts = [t.text if isinstance(t, Document) else t for t in texts]
-        return [self.decode(s) for s in self.token_scores(texts)]
+        return [self.decode(s, profile=profile) for s in self.token_scores(texts)]
 
     def save_pretrained(self, folder: str | Path) -> None:
         raise NotImplementedError

@@ -115,11 +115,15 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
             # distributed training: the weights are the same on every rank; only the main
             # process calibrates, evaluates, writes the folder and logs to MLflow
             return TrainResult(out, {}, {}, None, None, None, time.time() - t0, train_stats)
-        say(f"trained in {time.time() - t0:.1f}s; calibrating on dev")
-        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
+        say(f"trained in {time.time() - t0:.1f}s; fitting the article/paragraph stage")
+        stage = fit_article_stage(config, taxonomy, train_docs, tagger, dev_docs, say)
+        record_train_shares(tagger, train_docs, taxonomy, config)
+        say("calibrating on dev")
+        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"], stage)
         tagger.settings.name = config["mlflow"].get("registered_model") or config["name"]
         tagger.settings.extra.update({"config_name": config["name"], "train_fingerprint": fingerprint(train_docs)})
         tagger.save_pretrained(out)
+        save_stage(stage, out)
         (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         card = write_model_card(out, config, report, cal.report, train_docs, dev_docs, taxonomy, train_stats)
         seconds = time.time() - t0
@@ -132,18 +136,114 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         return TrainResult(out, report, cal.report, tracker.run_id, tracker.model_uri, tracker.registered_version, seconds, train_stats)
 
 
-def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict):
-    """Choose the tagger's thresholds on dev (in place) and score dev with them."""
-    scores = tagger.token_scores([d.text for d in dev_docs])
+def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict, stage=None):
+    """Choose the tagger's thresholds (both profiles) on dev, in place, and score dev with them.
+
+    The report holds the balanced profile's metrics, plus the precise profile's span
+    precision/recall/F1 under ``precise_*`` keys so the two can be compared.
+    """
+    texts = [d.text for d in dev_docs]
+    scores = tagger.token_scores(texts)
     gold = [gold_tuples(d, taxonomy) for d in dev_docs]
-    cal = calibrate_from_config(scores, gold, tagger.techniques, [d.text for d in dev_docs], cal_cfg)
+    cal = calibrate_from_config(scores, gold, tagger.techniques, texts, cal_cfg)
     tagger.settings.thresholds = cal.thresholds
     tagger.settings.begin_thresholds = cal.begin_thresholds
     tagger.settings.smoothing = cal.smoothing
     tagger.settings.global_threshold = cal.global_threshold
     tagger.settings.begin_threshold = cal_cfg["begin_threshold"]
-    preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
-    return cal, score_predictions(dev_docs, preds, taxonomy)
+    tagger.settings.precise_thresholds = cal.precise
+    decoded = [tagger.decode(s) for s in scores]
+    preds = [[p.as_tuple() for p in doc] for doc in decoded]
+    staged = (stage.predict(texts, scores), stage.settings.thresholds) if stage is not None else None
+    report = score_predictions(
+        dev_docs, preds, taxonomy, staged, tagger.settings.extra.get("train_technique_shares"),
+        float(tagger.settings.extra.get("constant_guess_share", 0.3)), [[p.confidence for p in doc] for doc in decoded],
+    )
+    precise = score_predictions(dev_docs, [[p.as_tuple() for p in tagger.decode(s, profile="precise")] for s in scores], taxonomy)
+    for group, m in precise.items():
+        report[group].update({f"precise_{k}": m[k] for k in ("span_precision", "span_recall", "span_f1", "n_pred")})
+    return cal, report
+
+
+def record_train_shares(tagger, train_docs: list[Document], taxonomy: Taxonomy, config: dict) -> None:
+    """Keep the training articles' technique shares in the folder: the constant-guess baseline needs them."""
+    from framescope.training.metrics.articles import presence_from_spans, technique_shares
+
+    shares = technique_shares(presence_from_spans([gold_tuples(d, taxonomy) for d in train_docs]))
+    tagger.settings.extra["train_technique_shares"] = {t: round(v, 6) for t, v in shares.items()}
+    tagger.settings.extra["constant_guess_share"] = float(config["article_stage"]["constant_guess_share"])
+
+
+def crossfit_token_scores(config: dict, taxonomy: Taxonomy, docs: list[Document], folds: int, dev_docs: list[Document] | None = None):
+    """Token scores of every article from a tagger trained without it (``folds`` article folds).
+
+    Cross-fitting: the second stage learns how much to trust the tagger's scores, so it
+    must see scores like those of unseen articles, not the overconfident in-sample ones.
+    Costs ``folds`` extra tagger trainings (seconds for the linear tagger).
+    """
+    from sklearn.model_selection import KFold
+
+    out = [None] * len(docs)
+    for train_idx, held in KFold(n_splits=folds, shuffle=True, random_state=config["seed"]).split(docs):
+        fold_tagger = build_tagger(config, taxonomy)
+        fold_docs = [docs[i] for i in train_idx]
+        if config["model"]["type"] == "linear":
+            fold_tagger.fit(fold_docs)
+        else:
+            fold_tagger.fit(fold_docs, dev_docs or [], config, tracker=None, say=lambda m: None)
+        for i, sc in zip(held, fold_tagger.token_scores([docs[i].text for i in held])):
+            out[i] = sc
+    return out
+
+
+def fit_article_stage(
+    config: dict, taxonomy: Taxonomy, train_docs: list[Document], tagger, dev_docs=None, say=lambda m: None, given_scores=None,
+):
+    """The article/paragraph stage on the training articles, or ``None`` when the config disables it.
+
+    ``given_scores`` with ``token_scores: given``: token scores computed by the caller
+    (cross-validation reuses one cross-fitting for several stage variants).
+    """
+    from framescope.training.article_stage import ArticleStage, StageSettings
+    from framescope.training.config import ConfigError
+
+    sc = config["article_stage"]
+    if not sc["enabled"]:
+        return None
+    source = sc["token_scores"]
+    if source == "auto":
+        source = "crossfit" if config["model"]["type"] == "linear" else "insample"
+    texts = [d.text for d in train_docs]
+    if source == "crossfit":
+        scores = crossfit_token_scores(config, taxonomy, train_docs, sc["crossfit_folds"], dev_docs)
+    elif source == "insample":
+        scores = tagger.token_scores(texts)
+    elif source == "none":
+        scores = None
+    elif source == "given" and given_scores is not None:
+        scores = given_scores
+    else:
+        raise ConfigError(f"article_stage.token_scores must be auto, crossfit, insample or none, not {source!r}")
+    stage = ArticleStage(StageSettings(
+        techniques=tagger.techniques, n_features=sc["n_features"], C=sc["C"], folds=sc["folds"],
+        token_features=scores is not None,
+    ))
+    stage.settings.fit_info["token_scores"] = source
+    t0 = time.time()
+    stage.fit(texts, [gold_tuples(d, taxonomy) for d in train_docs], scores)
+    say(f"article stage ({source} token scores) fitted in {time.time() - t0:.1f}s")
+    return stage
+
+
+def save_stage(stage, folder: Path) -> None:
+    """Write the stage into the model folder; a stale stage from an earlier run is removed."""
+    from framescope.training.article_stage import STAGE_SETTINGS, STAGE_WEIGHTS
+
+    if stage is not None:
+        stage.save_pretrained(folder)
+        return
+    for name in (STAGE_SETTINGS, STAGE_WEIGHTS):
+        (folder / name).unlink(missing_ok=True)
 
 
 def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
@@ -155,10 +255,12 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     """
     from framescope.training.tagger import load_tagger
 
+    from framescope.training.article_stage import ArticleStage
+
     tagger = load_tagger(model_dir)
     taxonomy = tagger.taxonomy
     train_docs, dev_docs = prepare_data(config, taxonomy)
-    cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
+    cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"], ArticleStage.from_pretrained(model_dir))
     out = Path(model_dir)
     tagger.settings.save(out)
     (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -166,7 +268,8 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     return report, cal.report
 
 
-def evaluate_folder(model: str | Path, docs: list[Document]) -> dict:
+def evaluate_folder(model: str | Path, docs: list[Document], profile: str = "balanced") -> dict:
+    from framescope.training.article_stage import ArticleStage
     from framescope.training.tagger import load_tagger
 
-    return evaluate_tagger(load_tagger(model), docs)
+    return evaluate_tagger(load_tagger(model), docs, ArticleStage.from_pretrained(model), profile)
