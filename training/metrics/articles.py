@@ -58,7 +58,8 @@ def mean_roc_auc(
     """Mean over techniques of the ROC AUC of the article score; per-technique values too.
 
     A technique missing from ``scores`` of an article counts as score 0. Techniques present
-    in all or none of the articles are skipped (``n_techniques`` says how many counted).
+    in all or none of the articles are skipped (``n_techniques`` says how many counted);
+    when none counts the mean is ``None`` (undefined, and JSON has no NaN).
     """
     from sklearn.metrics import roc_auc_score
 
@@ -69,4 +70,4 @@ def mean_roc_auc(
             continue
         s = np.array([float(sc.get(t, 0.0) or 0.0) for sc in scores])
         per[t] = float(roc_auc_score(y, s))
-    return {"mean": float(np.mean(list(per.values()))) if per else float("nan"), "n_techniques": len(per), "per_technique": per}
+    return {"mean": float(np.mean(list(per.values()))) if per else None, "n_techniques": len(per), "per_technique": per}
