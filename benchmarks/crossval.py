@@ -24,7 +24,7 @@ from pathlib import Path
 
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.config import load_config
-from framescope.training.crossval import cross_validate
+from framescope.training.crossval import VARIANTS, cross_validate
 from framescope.training.train import load_corpora
 
 KEYS = (
@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--lang", action="append", help="evaluated languages (default de, en)")
     ap.add_argument("--extra-lang", action="append", default=[], help="training-only languages")
+    ap.add_argument("--variant", action="append", help=f"stage variants to score (default all: {', '.join(VARIANTS)})")
     ap.add_argument("--name", default="recipe")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -52,7 +53,11 @@ def main() -> None:
     extra = load_corpora(config["data"]["train"], taxonomy, args.extra_lang) if args.extra_lang else []
     say = lambda m: print(f"[{args.name}] {m}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"{len(docs)} evaluated articles ({', '.join(langs)}), {len(extra)} training-only")
-    result = cross_validate(config, docs, taxonomy, args.folds, extra, say)
+    unknown = set(args.variant or []) - set(VARIANTS)
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(sorted(unknown))}; known: {', '.join(VARIANTS)}")
+    variants = {k: v for k, v in VARIANTS.items() if not args.variant or k in args.variant}
+    result = cross_validate(config, docs, taxonomy, args.folds, extra, say, variants)
     out = {
         "name": args.name,
         "config": args.config,

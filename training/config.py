@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
         "eval_every_epochs": 1,
         "threads": None,
         "max_train_windows": None,
+        # GPU training: fp32 | bf16 | fp16 (mixed precision; fp16 needs CUDA), TF32 matmuls on
+        # Ampere or newer, dataloader worker processes; eval_batch_size scores dev windows
+        "precision": "fp32",
+        "tf32": False,
+        "dataloader_workers": 0,
     },
     # objective: span (span F1), mean or harmonic (of span F1 and paragraph F1); see calibration.py
     "calibration": {
