@@ -35,8 +35,9 @@ def output_columns(techniques: list[str], categories: list[str]) -> list[tuple[s
     cols = [("id", "string"), ("lang", "string"), ("model", "string"), ("model_version", "string"),
             ("scored_at", "string"), ("n_chars", "long"), ("text_sha256", "string")]
     cols += [(f"score_{t}", "double") for t in techniques]
+    cols += [(f"prob_{t}", "double") for t in techniques]  # schema 1.1, null without an article stage
     cols += [(f"category_{c}", "double") for c in categories]
-    cols += [("overall_score", "double"), ("n_spans", "long")]
+    cols += [("overall_score", "double"), ("n_spans", "long"), ("profile", "string")]
     return cols
 
 
