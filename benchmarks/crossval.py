@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--lang", action="append", help="evaluated languages (default de, en)")
     ap.add_argument("--extra-lang", action="append", default=[], help="training-only languages")
     ap.add_argument("--variant", action="append", help=f"stage variants to score (default all: {', '.join(VARIANTS)})")
+    ap.add_argument("--max-folds", type=int, help="stop after this many folds (partial figures, labelled so)")
+    ap.add_argument("--no-tagger", action="store_true", help="only the char-ngrams stage: no tagger trainings, no span metrics")
     ap.add_argument("--name", default="recipe")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -57,24 +59,31 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown variant(s) {', '.join(sorted(unknown))}; known: {', '.join(VARIANTS)}")
     variants = {k: v for k, v in VARIANTS.items() if not args.variant or k in args.variant}
-    result = cross_validate(config, docs, taxonomy, args.folds, extra, say, variants)
-    out = {
-        "name": args.name,
-        "config": args.config,
-        "overrides": args.overrides,
-        "extra_langs": args.extra_lang,
-        "folds": args.folds,
-        "seconds": round(time.time() - t0, 1),
-        "fold_seconds": [round(s, 1) for s in result["fold_seconds"]],
-        "variants": {
-            name: {g: {k: m.get(k) for k in KEYS} for g, m in report.items()} for name, report in result["reports"].items()
-        },
-    }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+
+    def write(result: dict) -> str:
+        out = {
+            "name": args.name,
+            "config": args.config,
+            "overrides": args.overrides,
+            "extra_langs": args.extra_lang,
+            "folds": args.folds,
+            "folds_done": result["folds_done"],
+            "seconds": round(time.time() - t0, 1),
+            "fold_seconds": [round(s, 1) for s in result["fold_seconds"]],
+            "tagger": not args.no_tagger,
+            "variants": {
+                name: {g: {k: m.get(k) for k in KEYS} for g, m in report.items()} for name, report in result["reports"].items()
+            },
+        }
+        text = json.dumps(out, indent=2)
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    result = cross_validate(config, docs, taxonomy, args.folds, extra, say, variants, on_fold=write, max_folds=args.max_folds,
+                            fit_tagger=not args.no_tagger)
+    print(write(result))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from framescope.training.metrics.articles import constant_guess, mean_roc_auc, presence_micro_f1, technique_shares
 
@@ -57,3 +58,24 @@ def test_cross_validate_scores_every_variant_out_of_fold():
     # the variants share the tagger: identical spans, different article scores
     spans = {r["all"]["span_f1"] for r in result["reports"].values()}
     assert len(spans) == 1
+
+
+def test_cross_validate_character_stage_without_tagger_and_partial_folds():
+    from framescope.labels.sample import load_sample
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.training.config import load_config
+    from framescope.training.crossval import VARIANTS, cross_validate
+
+    cfg = load_config("quickstart", ["article_stage.folds=2"])
+    docs = load_sample()
+    seen = []
+    result = cross_validate(
+        cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, variants={"char-ngrams": VARIANTS["char-ngrams"]},
+        on_fold=seen.append, max_folds=2, fit_tagger=False,
+    )
+    assert [r["folds_done"] for r in seen] == [1, 2] and result["folds_done"] == 2
+    m = result["reports"]["char-ngrams"]["all"]
+    assert m["article_source"] == "stage" and m["articles"] < len(docs)  # two of three folds scored
+    assert m["n_pred"] == 0
+    with pytest.raises(ValueError, match="token_scores none"):
+        cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, variants={"stacked": VARIANTS["stacked"]}, fit_tagger=False)

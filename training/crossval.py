@@ -11,9 +11,9 @@ article stage is fitted (with cross-fitted token scores when the config says so)
 thresholds of both profiles are chosen on the fold's dev articles. ``extra_train`` articles
 (other languages, say) join every fold's training articles and are never evaluated.
 
-The constant-guess baseline uses the technique shares of all evaluated articles (the
-folds' training shares differ from them by a few tenths of a percent); that favours the
-baseline, never the model.
+The constant-guess baseline uses the technique shares of all evaluated articles of the
+group's language (the folds' training shares differ from them by a few tenths of a
+percent); that favours the baseline, never the model.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from framescope.labels.dataset import split_documents
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
 from framescope.training.evaluation import gold_tuples, score_predictions
-from framescope.training.metrics.articles import presence_from_spans, technique_shares
+from framescope.training.metrics.articles import presence_from_spans, shares_by_group
 
 
 def article_folds(docs: Sequence[Document], folds: int, seed: int = 0) -> list[np.ndarray]:
@@ -65,13 +65,22 @@ def cross_validate(
     extra_train: Sequence[Document] = (),
     say: Callable[[str], None] = lambda m: None,
     variants: dict[str, dict] | None = None,
+    on_fold: Callable[[dict], None] | None = None,
+    max_folds: int | None = None,
+    fit_tagger: bool = True,
 ) -> dict:
     """Pooled out-of-fold metrics per stage variant (both profiles) and per-fold timings.
 
     ``variants`` maps a name to ``article_stage`` overrides (default :data:`VARIANTS`); they
     share each fold's tagger, thresholds and cross-fitted token scores, so comparing them
     costs one tagger training per fold (plus the cross-fitting ones), not one per variant.
+    ``on_fold`` receives the result over the folds done so far after each fold (a long run
+    leaves usable partial figures); ``max_folds`` stops early (exploring on one split).
+    ``fit_tagger=False`` scores only stage variants on characters (``token_scores: none``),
+    without spans: the cheap way to compare training sets for the lexical stage.
     """
+    if not fit_tagger and any(v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()):
+        raise ValueError("without a tagger only stage variants with token_scores none can be scored")
     import copy
 
     from framescope.training.train import (
@@ -92,21 +101,26 @@ def cross_validate(
         held_set = set(held.tolist())
         train_docs = [d for i, d in enumerate(docs) if i not in held_set] + list(extra_train)
         fit_docs, dev_docs = split_documents(train_docs, config["data"]["dev_fraction"], seed=config["data"]["split_seed"])
-        tagger = build_tagger(config, taxonomy)
-        if config["model"]["type"] == "linear":
-            tagger.fit(fit_docs)
-        else:
-            tagger.fit(fit_docs, dev_docs, config, tracker=None, say=say)
-        record_train_shares(tagger, fit_docs, taxonomy, config)
-        calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
         test = [docs[i] for i in held]
-        scores = tagger.token_scores([d.text for d in test])
-        for i, sc in zip(held, scores):
-            decoded = tagger.decode(sc)
-            preds[i] = [p.as_tuple() for p in decoded]
-            confs[i] = [p.confidence for p in decoded]
-            precise[i] = [p.as_tuple() for p in tagger.decode(sc, profile="precise")]
-        say(f"fold {k + 1}/{folds}: tagger fitted and calibrated ({time.time() - t0:.0f}s)")
+        if fit_tagger:
+            tagger = build_tagger(config, taxonomy)
+            if config["model"]["type"] == "linear":
+                tagger.fit(fit_docs)
+            else:
+                tagger.fit(fit_docs, dev_docs, config, tracker=None, say=say)
+            record_train_shares(tagger, fit_docs, taxonomy, config)
+            calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
+            scores = tagger.token_scores([d.text for d in test])
+            for i, sc in zip(held, scores):
+                decoded = tagger.decode(sc)
+                preds[i] = [p.as_tuple() for p in decoded]
+                confs[i] = [p.confidence for p in decoded]
+                precise[i] = [p.as_tuple() for p in tagger.decode(sc, profile="precise")]
+            say(f"fold {k + 1}/{folds}: tagger fitted and calibrated ({time.time() - t0:.0f}s)")
+        else:  # stage on characters only: no spans (span metrics are then meaningless zeros)
+            tagger, scores = _NoTagger(taxonomy), None
+            for i in held:
+                preds[i], confs[i], precise[i] = [], [], []
         crossfit = None
         for name, overrides in variants.items():
             cfg = copy.deepcopy(config)
@@ -124,27 +138,53 @@ def cross_validate(
             say(f"fold {k + 1}/{folds}: stage {name} ({time.time() - t0:.0f}s)")
         seconds.append(time.time() - t0)
         say(f"fold {k + 1}/{folds}: {len(fit_docs)} fit / {len(dev_docs)} dev / {len(test)} test articles, {seconds[-1]:.0f}s")
-    shares = technique_shares(presence_from_spans([gold_tuples(d, taxonomy) for d in docs]))
+        done = np.sort(np.concatenate(folds_idx[: k + 1]))
+        result = {
+            "folds": folds, "folds_done": k + 1, "fold_seconds": list(seconds),
+            "reports": _reports(docs, done, taxonomy, config, variants, preds, confs, precise, staged, folds_idx[: k + 1], thresholds),
+        }
+        if on_fold is not None:
+            on_fold(result)
+        if max_folds is not None and k + 1 >= max_folds:
+            break
+    return result
+
+
+class _NoTagger:
+    """Stands in for the tagger when only the character stage is cross-validated."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        self.techniques = taxonomy.names
+
+
+def _reports(docs, done, taxonomy, config, variants, preds, confs, precise, staged, folds_idx, thresholds) -> dict:
+    """Pooled metrics over the articles scored so far (``done``), per variant."""
+    sub = [docs[i] for i in done]
+    pick = lambda xs: [xs[i] for i in done]  # noqa: E731
+    # the guess uses all articles' shares per language (see the module docstring)
+    shares = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in docs]), [d.lang for d in docs])
     guess_share = float(config["article_stage"]["constant_guess_share"])
-    precise_report = score_predictions(docs, precise, taxonomy)
+    precise_report = score_predictions(sub, pick(precise), taxonomy)
     reports = {}
     for name in variants:
         if thresholds[name]:
             # AUC from the probabilities; decisions with the threshold of the fold that made them
-            report = score_predictions(docs, preds, taxonomy, (staged[name], {"article": 2.0, "paragraph": 2.0}), shares, guess_share, confs)
-            decided = score_predictions(
-                docs, preds, taxonomy, (_decided(staged[name], folds_idx, thresholds[name]), {"article": 0.5, "paragraph": 0.5}),
-                shares, guess_share, confs,
+            report = score_predictions(
+                sub, pick(preds), taxonomy, (pick(staged[name]), {"article": 2.0, "paragraph": 2.0}), shares, guess_share, pick(confs),
+            )
+            decided = _decided(staged[name], folds_idx, thresholds[name])
+            decided_report = score_predictions(
+                sub, pick(preds), taxonomy, (pick(decided), {"article": 0.5, "paragraph": 0.5}), shares, guess_share, pick(confs),
             )
             for group, m in report.items():
                 for key in ("article_presence_f1", "article_presence_precision", "article_presence_recall", "paragraph_micro_f1"):
-                    m[key] = decided[group][key]
+                    m[key] = decided_report[group][key]
         else:
-            report = score_predictions(docs, preds, taxonomy, None, shares, guess_share, confs)
+            report = score_predictions(sub, pick(preds), taxonomy, None, shares, guess_share, pick(confs))
         for group, m in precise_report.items():
             report[group].update({f"precise_{k}": m[k] for k in ("span_precision", "span_recall", "span_f1", "n_pred")})
         reports[name] = report
-    return {"folds": folds, "fold_seconds": seconds, "reports": reports}
+    return reports
 
 
 def _decided(staged, held_folds, thresholds):

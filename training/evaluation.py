@@ -14,7 +14,7 @@ from framescope.training.metrics.articles import (
     mean_roc_auc,
     presence_from_spans,
     presence_micro_f1,
-    technique_shares,
+    shares_by_group,
 )
 from framescope.training.metrics.spans import (
     paragraph_micro_f1,
@@ -61,7 +61,7 @@ def score_predictions(
     predictions: Sequence[Sequence[tuple[int, int, str]]],
     taxonomy: Taxonomy,
     stage=None,
-    train_shares: dict[str, float] | None = None,
+    guess_shares: dict[str, dict[str, float]] | None = None,
     guess_share: float = 0.3,
     confidences: Sequence[Sequence[float]] | None = None,
 ) -> dict:
@@ -72,14 +72,16 @@ def score_predictions(
     :class:`~framescope.training.article_stage.StagePrediction` plus its thresholds, see
     :func:`evaluate_tagger`) is given, else the best span confidence (``confidences``
     aligned with ``predictions``); presence is the stage's decision, else "has a span".
-    The constant guess uses ``train_shares`` (technique shares of the training articles);
-    without them the evaluated articles' own shares (optimistic: it sees the answers).
+    The constant guess of a group (``all`` or a language) uses ``guess_shares[group]``, the
+    technique shares of the training articles of that language (``all`` for a language the
+    training set lacks); without them, the evaluated articles' own shares (optimistic: it
+    sees the answers).
     Paragraph micro-F1 is the stage's paragraph decisions when there is a stage (the
     spans' paragraphs stay in ``paragraph_micro_f1_spans``).
     """
     gold_presence = presence_from_spans([gold_tuples(d, taxonomy) for d in docs])
-    shares = train_shares if train_shares is not None else technique_shares(gold_presence)
-    guess = constant_guess(shares, guess_share)
+    if not guess_shares:
+        guess_shares = shares_by_group(gold_presence, [d.lang for d in docs])
     groups: dict[str, list[int]] = defaultdict(list)
     for i, d in enumerate(docs):
         groups["all"].append(i)
@@ -115,6 +117,7 @@ def score_predictions(
             para_stage = None
         auc = mean_roc_auc(art_scores, gp, taxonomy.names)
         presence = presence_micro_f1(art_presence, gp)
+        guess = constant_guess(guess_shares.get(name, guess_shares["all"]), guess_share)
         guess_f1 = presence_micro_f1([set(guess)] * len(idx), gp)
         gl = [e - s for doc in gold for s, e, _ in doc]
         out[name] = {
@@ -152,7 +155,7 @@ def evaluate_tagger(tagger, docs: Sequence[Document], stage=None, profile: str =
     preds = [tagger.decode(s, profile=profile) for s in scores]
     tuples = [[p.as_tuple() for p in doc] for doc in preds]
     confidences = [[p.confidence for p in doc] for doc in preds]
-    shares = tagger.settings.extra.get("train_technique_shares")
+    shares = tagger.settings.extra.get("train_technique_shares_by_lang")
     share = guess_share if guess_share is not None else float(tagger.settings.extra.get("constant_guess_share", 0.3))
     staged = (stage.predict(texts, scores), stage.settings.thresholds) if stage is not None else None
     return score_predictions(docs, tuples, tagger.taxonomy, staged, shares, share, confidences)

@@ -156,7 +156,7 @@ def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_c
     preds = [[p.as_tuple() for p in doc] for doc in decoded]
     staged = (stage.predict(texts, scores), stage.settings.thresholds) if stage is not None else None
     report = score_predictions(
-        dev_docs, preds, taxonomy, staged, tagger.settings.extra.get("train_technique_shares"),
+        dev_docs, preds, taxonomy, staged, tagger.settings.extra.get("train_technique_shares_by_lang"),
         float(tagger.settings.extra.get("constant_guess_share", 0.3)), [[p.confidence for p in doc] for doc in decoded],
     )
     precise = score_predictions(dev_docs, [[p.as_tuple() for p in tagger.decode(s, profile="precise")] for s in scores], taxonomy)
@@ -167,10 +167,12 @@ def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_c
 
 def record_train_shares(tagger, train_docs: list[Document], taxonomy: Taxonomy, config: dict) -> None:
     """Keep the training articles' technique shares in the folder: the constant-guess baseline needs them."""
-    from framescope.training.metrics.articles import presence_from_spans, technique_shares
+    from framescope.training.metrics.articles import presence_from_spans, shares_by_group
 
-    shares = technique_shares(presence_from_spans([gold_tuples(d, taxonomy) for d in train_docs]))
-    tagger.settings.extra["train_technique_shares"] = {t: round(v, 6) for t, v in shares.items()}
+    groups = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in train_docs]), [d.lang for d in train_docs])
+    tagger.settings.extra["train_technique_shares_by_lang"] = {
+        g: {t: round(v, 6) for t, v in shares.items()} for g, shares in groups.items()
+    }
     tagger.settings.extra["constant_guess_share"] = float(config["article_stage"]["constant_guess_share"])
 
 

@@ -8,7 +8,7 @@ on spans. Two views, each defined once here:
   technique a model never predicts scores 0 everywhere and ranks nothing.
 * decisions: micro-F1 over (article, technique) presence pairs, beside the *constant
   guess* that marks every article with the techniques at least ``share`` of the training
-  articles use. The guess is a strong floor on SemEval data, where Loaded_Language and
+  articles use (those of the article's language, when the report is per language). The guess is a strong floor on SemEval data, where Loaded_Language and
   Name_Calling occur in most articles; a model that cannot beat it adds nothing.
 """
 
@@ -32,6 +32,14 @@ def technique_shares(presence: Presence) -> dict[str, float]:
     n = max(len(presence), 1)
     counts: Counter = Counter(t for techs in presence for t in techs)
     return {t: c / n for t, c in sorted(counts.items())}
+
+
+def shares_by_group(presence: Presence, langs: Sequence[str | None]) -> dict[str, dict[str, float]]:
+    """Technique shares overall (``all``) and per language: the constant guess of each report group."""
+    out = {"all": technique_shares(presence)}
+    for lang in sorted({str(lg) for lg in langs}):
+        out[lang] = technique_shares([p for p, lg in zip(presence, langs) if str(lg) == lang])
+    return out
 
 
 def constant_guess(shares: Mapping[str, float], share: float = 0.3) -> set[str]:
