@@ -28,7 +28,7 @@ from typing import Sequence
 
 from rich.console import Console
 
-from framescope.errors import EXIT_OK, EXIT_PARTIAL, ModelError, OutputError, UsageError
+from framescope.errors import EXIT_OK, EXIT_PARTIAL, FramescopeError, ModelError, OutputError, UsageError
 
 err_console = Console(stderr=True)
 
@@ -72,7 +72,7 @@ def is_iso639_1(code: str) -> bool:
     return len(code) == 2 and code.isascii() and code.islower() and pycountry.languages.get(alpha_2=code) is not None
 
 
-def _load_scorer(model: str | None, backend: str = "torch"):
+def _load_scorer(model: str | None, backend: str = "torch", profile: str = "balanced"):
     from framescope.model.scorer import Scorer
 
     if model is None:
@@ -86,7 +86,9 @@ def _load_scorer(model: str | None, backend: str = "torch"):
     if not is_uri and not Path(model).exists():
         raise UsageError(f"--model {model}: no such folder")
     try:
-        return Scorer.from_pretrained(model, backend=backend)
+        return Scorer.from_pretrained(model, backend=backend, profile=profile)
+    except FramescopeError:  # already one clear line (an inexact folder, a missing profile)
+        raise
     except (FileNotFoundError, ValueError, OSError, ImportError) as err:
         raise ModelError(f"--model {model}: {err}") from None
     except Exception as err:  # MLflow errors and the like
@@ -109,6 +111,7 @@ def run_score(
     fields=None,
     show_progress: bool = True,
     stdin=None,
+    profile: str = "balanced",
 ) -> ScoreSummary:
     """Score ``inputs`` into the folder ``out``.
 
@@ -136,7 +139,7 @@ def run_score(
     outdir.check_out_dir(out, inputs)
     t0 = time.time()
     if scorer is None:
-        scorer = _load_scorer(model, backend)
+        scorer = _load_scorer(model, backend, profile)
     if threads:
         scorer.tagger.set_threads(threads)
     techniques = list(scorer.tagger.techniques)
@@ -145,6 +148,7 @@ def run_score(
     meta = {
         "schema_version": ex.SCHEMA_VERSION,
         "model": {"name": scorer.name, "version": scorer.version, "fingerprint": fingerprint},
+        "profile": scorer.profile,
         "techniques": techniques,
         "categories": categories,
     }
@@ -260,6 +264,7 @@ def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str
         {
             "generation": number,
             "model": meta["model"],
+            "profile": meta["profile"],
             "techniques": techniques,
             "categories": categories,
             "articles": summary.articles,

@@ -99,6 +99,10 @@ def score_cmd(
         "see docs/monitoring.md).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    profile: str = typer.Option(
+        "balanced", "--profile",
+        help="Span thresholds: balanced (best F1 on dev) or precise (high span precision; weak techniques off).",
+    ),
     engine: str = typer.Option("local", "--engine", help="local (this process) or spark (MLflow UDF, see docs/scaling.md)."),
     spark_input: Optional[str] = typer.Option(None, "--input", help="--engine spark: a Parquet path or a table name."),
     partition_by: str = typer.Option("lang", "--partition-by", help="--engine spark: lang, date or none."),
@@ -140,7 +144,7 @@ def score_cmd(
     # user errors (FramescopeError) reach framescope.cli's root group: one line, exit 2 or 3
     summary = run_score(
         inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
-        backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet,
+        backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet, profile=profile,
     )
     print_summary(summary)
     if dataset is not None:

@@ -8,9 +8,10 @@ functions check written files against them (the tests use them, so may consumers
 
 Files in an output folder (each written atomically, temp file + rename):
 ``results.jsonl``, ``articles.parquet``, ``spans.parquet``, ``articles.csv``,
-``spans.csv``, ``labelstudio.json``, ``errors.jsonl`` (always) and ``errors.csv``
-(with the csv format), ``manifest.json`` (always). ``framescope score`` writes them into
-a staging folder and publishes the whole set at once (:mod:`framescope.inference.outdir`).
+``spans.csv``, ``paragraphs.parquet``, ``paragraphs.csv``, ``labelstudio.json``,
+``errors.jsonl`` (always) and ``errors.csv`` (with the csv format), ``manifest.json``
+(always). ``framescope score`` writes them into a staging folder and publishes the whole
+set at once (:mod:`framescope.inference.outdir`).
 
 CSV files are opened by people in spreadsheets, and a cell such as ``=HYPERLINK(...)``
 taken from an article id or a news text would run as a formula there. So string cells
@@ -43,6 +44,8 @@ ARTICLES_PARQUET = "articles.parquet"
 SPANS_PARQUET = "spans.parquet"
 ARTICLES_CSV = "articles.csv"
 SPANS_CSV = "spans.csv"
+PARAGRAPHS_PARQUET = "paragraphs.parquet"
+PARAGRAPHS_CSV = "paragraphs.csv"
 ERRORS_JSONL = "errors.jsonl"
 ERRORS_CSV = "errors.csv"
 LABELSTUDIO_FILE = "labelstudio.json"
@@ -70,6 +73,8 @@ TECHNIQUE_STRUCT = pa.struct(
         pa.field("score", pa.float64(), nullable=False),
         pa.field("spans", pa.int64(), nullable=False),
         pa.field("coverage", pa.float64(), nullable=False),
+        # 1.1: the article stage's calibrated probability; null without a stage
+        pa.field("probability", pa.float64(), nullable=True),
     ]
 )
 
@@ -104,6 +109,33 @@ def metadata_fields(extra_meta: Sequence[str] = (), timestamp: pa.DataType = TIM
     ]
 
 
+def paragraph_struct(techniques: Sequence[str]) -> pa.DataType:
+    """One entry of a results.jsonl record's ``paragraphs`` (1.1)."""
+    return pa.struct(
+        [
+            pa.field("index", pa.int64(), nullable=False),
+            pa.field("start", pa.int64(), nullable=False),
+            pa.field("end", pa.int64(), nullable=False),
+            pa.field("probabilities", pa.struct([pa.field(t, pa.float64(), nullable=False) for t in techniques]), nullable=False),
+        ]
+    )
+
+
+def paragraphs_schema(techniques: Sequence[str]) -> pa.Schema:
+    """The flat paragraphs table (1.1): one row per non-empty line of an article scored by a stage."""
+    return pa.schema(
+        [
+            pa.field("article_id", pa.string(), nullable=False),
+            pa.field("paragraph", pa.int64(), nullable=False),
+            pa.field("start", pa.int64(), nullable=False),
+            pa.field("end", pa.int64(), nullable=False),
+            *[pa.field(f"prob_{t}", pa.float64(), nullable=False) for t in techniques],
+            pa.field("schema_version", pa.string(), nullable=False),
+        ],
+        metadata=_META,
+    )
+
+
 def articles_schema(techniques: Sequence[str], categories: Sequence[str], extra_meta: Sequence[str] = ()) -> pa.Schema:
     """The flat per-article table; technique and category columns follow the model's taxonomy order."""
     fields = [
@@ -117,10 +149,12 @@ def articles_schema(techniques: Sequence[str], categories: Sequence[str], extra_
         *metadata_fields(extra_meta),
     ]
     fields += [pa.field(f"score_{t}", pa.float64(), nullable=False) for t in techniques]
+    fields += [pa.field(f"prob_{t}", pa.float64(), nullable=True) for t in techniques]  # 1.1
     fields += [pa.field(f"category_{c}", pa.float64(), nullable=False) for c in categories]
     fields += [
         pa.field("overall_score", pa.float64(), nullable=False),
         pa.field("n_spans", pa.int64(), nullable=False),
+        pa.field("profile", pa.string(), nullable=False),  # 1.1
         pa.field("schema_version", pa.string(), nullable=False),
     ]
     return pa.schema(fields, metadata=_META)
@@ -147,6 +181,8 @@ def results_schema(techniques: Sequence[str], categories: Sequence[str], extra_m
                 "techniques", pa.struct([pa.field(t, TECHNIQUE_STRUCT, nullable=False) for t in techniques]), nullable=False
             ),
             pa.field("spans", pa.list_(pa.field("item", SPAN_STRUCT, nullable=False)), nullable=False),
+            pa.field("profile", pa.string(), nullable=False),  # 1.1
+            pa.field("paragraphs", pa.list_(pa.field("item", paragraph_struct(techniques), nullable=False)), nullable=False),
         ],
         metadata=_META,
     )
@@ -176,7 +212,10 @@ def result_record(result, text_sha256: str, metadata: dict[str, str | None] | No
         "overall": _r(result.overall),
         "categories": {c: _r(v) for c, v in result.categories.items()},
         "techniques": {
-            t: {"score": _r(ts.score), "spans": int(ts.spans), "coverage": _r(ts.coverage)}
+            t: {
+                "score": _r(ts.score), "spans": int(ts.spans), "coverage": _r(ts.coverage),
+                "probability": None if ts.probability is None else _r(ts.probability),
+            }
             for t, ts in result.techniques.items()
         },
         "spans": [
@@ -189,6 +228,11 @@ def result_record(result, text_sha256: str, metadata: dict[str, str | None] | No
                 "confidence": _r(s.confidence),
             }
             for s in result.spans
+        ],
+        "profile": result.profile,
+        "paragraphs": [
+            {"index": p.index, "start": p.start, "end": p.end, "probabilities": {t: _r(v) for t, v in p.probabilities.items()}}
+            for p in result.paragraphs
         ],
     }, metadata)
 
@@ -230,16 +274,29 @@ def article_row(rec: dict[str, Any]) -> dict[str, Any]:
     row["published_at"] = datetime.fromisoformat(published.replace("Z", "+00:00")) if published else None
     for t, ts in rec["techniques"].items():
         row[f"score_{t}"] = ts["score"]
+    for t, ts in rec["techniques"].items():
+        row[f"prob_{t}"] = ts.get("probability")
     for c, v in rec["categories"].items():
         row[f"category_{c}"] = v
     row["overall_score"] = rec["overall"]
     row["n_spans"] = len(rec["spans"])
+    row["profile"] = rec.get("profile", "balanced")
     row["schema_version"] = rec["schema_version"]
     return row
 
 
 def span_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"article_id": rec["id"], **s, "schema_version": rec["schema_version"]} for s in rec["spans"]]
+
+
+def paragraph_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "article_id": rec["id"], "paragraph": p["index"], "start": p["start"], "end": p["end"],
+            **{f"prob_{t}": v for t, v in p["probabilities"].items()}, "schema_version": rec["schema_version"],
+        }
+        for p in rec.get("paragraphs", [])
+    ]
 
 
 # -- writing --------------------------------------------------------------------------
@@ -299,11 +356,12 @@ class ExportWriter:
         self.out_dir = Path(out_dir)
         self.formats = list(formats)
         self.articles_schema = articles_schema(techniques, categories, extra_meta)
+        self.paragraphs_schema = paragraphs_schema(techniques)
         self._stack = ExitStack()
         self._jsonl = None
         self._pq: dict[str, Any] = {}
         self._csv: dict[str, Any] = {}
-        self._buf: dict[str, list] = {"articles": [], "spans": []}
+        self._buf: dict[str, list] = {"articles": [], "spans": [], "paragraphs": []}
         self._ls_docs: list = []
         self.n_articles = 0
         self.n_spans = 0
@@ -318,10 +376,10 @@ class ExportWriter:
         if "jsonl" in self.formats:
             self._jsonl = self._stack.enter_context(atomic_open(od / RESULTS_FILE, "w"))
             self.written.append(od / RESULTS_FILE)
-        schemas = {"articles": self.articles_schema, "spans": SPANS_SCHEMA}
+        schemas = {"articles": self.articles_schema, "spans": SPANS_SCHEMA, "paragraphs": self.paragraphs_schema}
         flat = (
-            ("parquet", pq.ParquetWriter, self._pq, {"articles": ARTICLES_PARQUET, "spans": SPANS_PARQUET}),
-            ("csv", pacsv.CSVWriter, self._csv, {"articles": ARTICLES_CSV, "spans": SPANS_CSV}),
+            ("parquet", pq.ParquetWriter, self._pq, {"articles": ARTICLES_PARQUET, "spans": SPANS_PARQUET, "paragraphs": PARAGRAPHS_PARQUET}),
+            ("csv", pacsv.CSVWriter, self._csv, {"articles": ARTICLES_CSV, "spans": SPANS_CSV, "paragraphs": PARAGRAPHS_CSV}),
         )
         for fmt, writer_cls, writers, names in flat:
             if fmt not in self.formats:
@@ -342,6 +400,7 @@ class ExportWriter:
         if self._pq or self._csv:
             self._buf["articles"].append(article_row(rec))
             self._buf["spans"].extend(span_rows(rec))
+            self._buf["paragraphs"].extend(paragraph_rows(rec))
             if len(self._buf["articles"]) >= self.ROW_GROUP:
                 self._flush()
         if "labelstudio" in self.formats:
@@ -356,7 +415,7 @@ class ExportWriter:
             self._ls_version = f"{rec['model']}@{rec['model_version']}" if rec["model_version"] else rec["model"]
 
     def _flush(self) -> None:
-        schemas = {"articles": self.articles_schema, "spans": SPANS_SCHEMA}
+        schemas = {"articles": self.articles_schema, "spans": SPANS_SCHEMA, "paragraphs": self.paragraphs_schema}
         for table, rows in self._buf.items():
             if not rows:
                 continue
@@ -473,6 +532,8 @@ def _check_nulls(path: Path, table: pa.Table, schema: pa.Schema) -> None:
 
 
 def _check_keys(value: Any, typ: pa.DataType, where: str) -> None:
+    if value is None:
+        return  # the enclosing struct checked the field's nullability
     if pa.types.is_struct(typ):
         if not isinstance(value, dict):
             raise SchemaError(f"{where}: expected an object")

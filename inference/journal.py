@@ -47,10 +47,17 @@ def article_key(article_id: str, text_sha256: str, lang: str | None, model_finge
 def model_fingerprint(scorer) -> str:
     """SHA-256 over the model's settings, weights and backend (folders and MLflow URIs alike).
 
-    The tagger computes it (:meth:`framescope.model.tagger.SpanTagger.fingerprint`); ``scorer``
-    is a tagger or a :class:`~framescope.model.scorer.Scorer` wrapping one.
+    The tagger computes it (:meth:`framescope.model.tagger.SpanTagger.fingerprint`, which
+    covers its article stage too); ``scorer`` is a tagger or a
+    :class:`~framescope.model.scorer.Scorer` wrapping one. A profile other than
+    ``balanced`` changes the spans, so it is part of the key: a resumed run never mixes
+    profiles.
     """
-    return getattr(scorer, "tagger", scorer).fingerprint()
+    digest = getattr(scorer, "tagger", scorer).fingerprint()
+    profile = getattr(scorer, "profile", "balanced")
+    if profile == "balanced":
+        return digest
+    return hashlib.sha256(f"{digest} profile={profile}".encode()).hexdigest()
 
 
 class Journal:

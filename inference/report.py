@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import typer
 
-from framescope.model.scorer import ArticleResult, ScoredSpan, TechniqueScore
+from framescope.model.scorer import ArticleResult, ParagraphResult, ScoredSpan, TechniqueScore
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -52,6 +52,15 @@ MAX_LANES = 5
 LOW_CONFIDENCE = 0.5
 # Stretches where at least this many spans overlap get a count badge.
 BADGE_DEPTH = 3
+# The paragraph list shows per paragraph up to PARAGRAPH_TOP techniques with at least this probability.
+PARAGRAPH_SHOWN = 0.5
+PARAGRAPH_TOP = 3
+PREVIEW_CHARS = 90
+
+
+def _preview(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
 # --------------------------------------------------------------------------------------
@@ -194,8 +203,10 @@ def _from_dict(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
     techniques: dict[str, TechniqueScore] = {}
     for name, ts in (row.get("techniques") or {}).items():
         if isinstance(ts, Mapping):
+            prob = ts.get("probability")
             techniques[str(name)] = TechniqueScore(
-                score=_num(ts.get("score")), spans=int(_num(ts.get("spans"))), coverage=_num(ts.get("coverage"))
+                score=_num(ts.get("score")), spans=int(_num(ts.get("spans"))), coverage=_num(ts.get("coverage")),
+                probability=None if prob is None else _num(prob),
             )
         else:
             techniques[str(name)] = TechniqueScore(score=_num(ts), spans=0, coverage=0.0)
@@ -209,6 +220,16 @@ def _from_dict(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
     kwargs = {}
     if row.get("scored_at"):
         kwargs["scored_at"] = str(row["scored_at"])
+    if row.get("profile") is not None:
+        kwargs["profile"] = str(row["profile"])
+    paragraphs = []
+    for p in row.get("paragraphs") or []:
+        if isinstance(p, Mapping) and isinstance(p.get("probabilities"), Mapping):
+            paragraphs.append(ParagraphResult(
+                int(_num(p.get("index"), -1)), int(_num(p.get("start"), -1)), int(_num(p.get("end"), -1)),
+                {str(k): _num(v) for k, v in p["probabilities"].items()},
+            ))
+    kwargs["paragraphs"] = paragraphs
     result = ArticleResult(
         id=str(row.get("id", where)),
         lang=None if row.get("lang") is None else str(row.get("lang")),
@@ -393,6 +414,7 @@ def _technique_rows(result: ArticleResult, palette: _Palette) -> list[dict[str, 
                 "label": _pretty(name),
                 "score": ts.score,
                 "pct": max(0.0, min(1.0, ts.score)) * 100.0,
+                "probability": ts.probability,
                 "spans": ts.spans,
                 "coverage": ts.coverage,
                 "cat": cat,
@@ -453,6 +475,17 @@ def _article_view(result: ArticleResult, palette: _Palette) -> dict[str, Any]:
     techniques = _technique_rows(result, palette)
     detected = [t for t in techniques if t["score"] > 0 or t["spans"] > 0]
     undetected = [t for t in techniques if not (t["score"] > 0 or t["spans"] > 0)]
+    # the article stage's calibrated probabilities, most likely first
+    probable = sorted((t for t in techniques if t["probability"] is not None), key=lambda t: (-t["probability"], t["name"]))
+    labels = {t["name"]: t for t in techniques}
+    paragraphs = []
+    for p in result.paragraphs:
+        top = sorted(((v, k) for k, v in p.probabilities.items() if v >= PARAGRAPH_SHOWN), reverse=True)[:PARAGRAPH_TOP]
+        paragraphs.append({
+            "index": p.index, "start": p.start, "end": p.end,
+            "preview": _preview(text[p.start:p.end]) if 0 <= p.start < p.end <= len(text) else "",
+            "top": [{"name": k, "label": _pretty(k), "p": v, "cat": labels[k]["cat"] if k in labels else palette.add("unknown")} for v, k in top],
+        })
     cat_counts: dict[str, int] = {}
     for v in span_views:
         cat_counts[v["cat"]["id"]] = cat_counts.get(v["cat"]["id"], 0) + 1
@@ -479,6 +512,9 @@ def _article_view(result: ArticleResult, palette: _Palette) -> dict[str, Any]:
         "spans": sorted(span_views, key=lambda v: (v["start"], -v["end"], v["index"])),
         "techniques": detected,
         "undetected": undetected,
+        "probable": probable,
+        "paragraphs": paragraphs,
+        "profile": result.profile,
         "legend": legend,
         "model": result.model,
         "model_version": result.model_version,
@@ -537,6 +573,7 @@ def render_report(
     env = _environment()
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     models = sorted({f"{r.model} {r.model_version}".strip() for r in items if r.model or r.model_version})
+    profiles = sorted({r.profile for r in items})
     files: dict[str, str] = {}
     rows = []
     article_tpl = env.get_template("article.html.j2")
@@ -552,6 +589,7 @@ def render_report(
             next=next_page and "../" + next_page,
             css=_css(palette),
             low=LOW_CONFIDENCE,
+            paragraph_shown=PARAGRAPH_SHOWN,
             generated=generated,
         )
         rows.append(
@@ -572,6 +610,7 @@ def render_report(
         rows=rows,
         legend=list(palette.cats.values()),
         models=models,
+        profiles=profiles,
         generated=generated,
         css=_css(palette),
         taxonomy=str(taxonomy.identity) if taxonomy is not None else "",

@@ -2,6 +2,14 @@
 
 Shared by every tagger (transformer and linear baseline) and by calibration, so that
 what is calibrated is exactly what is shipped.
+
+Whole words: tokenizers cut words into pieces (WordPiece splits a German compound into
+many), so a run of confident pieces can start or end in the middle of a word ("Käm",
+"ch militäris"). Gold annotations never do, and an analyst cannot read a fragment. When
+the article text is known, every span is snapped outwards to the word boundaries of ONE
+segmentation that does not depend on the tokenizer (:func:`word_bounds`: maximal runs of
+letters, combining marks, digits and underscores, so a German compound is one word), and
+spans of one technique that snapping made overlap are merged.
 """
 
 from __future__ import annotations
@@ -10,6 +18,10 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+import regex
+
+# letters, combining marks (Devanagari vowel signs, decomposed accents), digits, underscore
+_WORD = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
 
 
 @dataclass(frozen=True, order=True)
@@ -30,6 +42,7 @@ def decode_technique(
     threshold: float,
     begin_threshold: float = 0.5,
     smoothing: int = 1,
+    words: np.ndarray | None = None,
 ) -> list[tuple[int, int, float]]:
     """Runs of tokens with ``inside >= threshold`` become spans; a confident begin splits a run.
 
@@ -41,6 +54,8 @@ def decode_technique(
     Tokens without characters (special or whitespace pieces) neither break nor extend a
     run. Confidence is the mean inside probability over the span's tokens. Vectorised,
     because calibration decodes every technique at every candidate threshold.
+
+    ``words`` (:func:`word_bounds` of the article text) snaps the spans to whole words.
     """
     real = np.nonzero(offsets[:, 1] > offsets[:, 0])[0]
     if len(real) == 0:
@@ -64,7 +79,44 @@ def decode_technique(
     s_char = offsets[real[first], 0]
     e_char = offsets[real[last], 1]
     conf = sums / np.maximum(counts, 1)
-    return [(int(a), int(b), float(c)) for a, b, c in zip(s_char, e_char, conf)]
+    spans = [(int(a), int(b), float(c)) for a, b, c in zip(s_char, e_char, conf)]
+    return snap_to_words(spans, words) if words is not None else spans
+
+
+def word_bounds(text: str) -> np.ndarray:
+    """``[n_words, 2]`` character offsets of the words of ``text`` (the snapping segmentation)."""
+    return np.array([m.span() for m in _WORD.finditer(text)], dtype=np.int64).reshape(-1, 2)
+
+
+def snap_to_words(
+    spans: Sequence[tuple[int, int, float]], words: np.ndarray
+) -> list[tuple[int, int, float]]:
+    """Widen each ``(start, end, confidence)`` to whole words; merge spans that then overlap.
+
+    A start inside a word moves back to the word's start, an end inside a word moves
+    forward to its end; boundaries already between words (or at punctuation) stay. Widening,
+    not shrinking: a fragment ("Unterstü") is evidence for its word, and shrinking could
+    leave nothing. Spans of one technique that now overlap (two pieces of one compound)
+    become one span with the higher confidence.
+    """
+    if not spans or len(words) == 0:
+        return list(spans)
+    w_start, w_end = words[:, 0], words[:, 1]
+    starts = np.array([s for s, _, _ in spans], dtype=np.int64)
+    ends = np.array([e for _, e, _ in spans], dtype=np.int64)
+    # the first word ending after the position contains it when it starts before it
+    i = np.minimum(np.searchsorted(w_end, starts, side="right"), len(words) - 1)
+    starts = np.where((w_start[i] < starts) & (starts < w_end[i]), w_start[i], starts)
+    i = np.minimum(np.searchsorted(w_end, ends, side="right"), len(words) - 1)
+    ends = np.where((w_start[i] < ends) & (ends < w_end[i]), w_end[i], ends)
+    out: list[tuple[int, int, float]] = []
+    for a, b, (_, _, c) in sorted(zip(starts.tolist(), ends.tolist(), spans)):
+        if out and a < out[-1][1]:
+            pa, pb, pc = out[-1]
+            out[-1] = (pa, max(pb, b), max(pc, c))
+        else:
+            out.append((a, b, c))
+    return out
 
 
 def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
@@ -83,12 +135,14 @@ def decode_spans(
     thresholds: Mapping[str, float] | float,
     begin_threshold: Mapping[str, float] | float = 0.5,
     smoothing: Mapping[str, int] | int = 1,
+    text: str | None = None,
 ) -> list[PredictedSpan]:
     """All techniques' spans for one article, sorted by start.
 
     ``begin_threshold`` may be one value or one per technique; above 1 a technique's runs
-    are never split at begin tokens.
+    are never split at begin tokens. With the article's ``text`` spans are whole words.
     """
+    words = word_bounds(text) if text is not None else None
     k = len(techniques)
     if probs.shape[1] != 2 * k:
         raise ValueError(f"expected {2 * k} channels, got {probs.shape[1]}")
@@ -97,7 +151,7 @@ def decode_spans(
         thr = thresholds if isinstance(thresholds, (int, float)) else thresholds[tech]
         bthr = begin_threshold if isinstance(begin_threshold, (int, float)) else begin_threshold[tech]
         width = smoothing if isinstance(smoothing, int) else int(smoothing.get(tech, 1))
-        for s, e, c in decode_technique(probs[:, j], probs[:, k + j], offsets, thr, bthr, width):
+        for s, e, c in decode_technique(probs[:, j], probs[:, k + j], offsets, thr, bthr, width, words):
             out.append(PredictedSpan(s, e, tech, round(c, 6)))
     out.sort()
     return out

@@ -119,7 +119,7 @@ class LinearTagger(SpanTagger):
                 x = self._hasher.transform(rows)
                 logits = np.asarray(x @ self.coef_.T) + self.intercept_
                 probs[a:b] = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
-            out.append(TokenScores(offsets, probs))
+            out.append(TokenScores(offsets, probs, text))
         return out
 
     def save_pretrained(self, folder: str | Path) -> None:
@@ -129,6 +129,7 @@ class LinearTagger(SpanTagger):
         self.settings.extra.update({"n_features": self.n_features, "alpha": self.alpha})
         save_taxonomy(self.taxonomy, folder)
         self.settings.save(folder)
+        self.save_stage(folder)
 
     @classmethod
     def _from_folder(cls, folder: Path, settings: TaggerSettings, backend: str) -> "LinearTagger":

@@ -57,8 +57,9 @@ def output_columns(techniques: list[str], categories: list[str]) -> list[tuple[s
     cols = [("id", "string"), ("lang", "string"), ("model", "string"), ("model_version", "string"),
             ("scored_at", "string"), ("n_chars", "long"), ("text_sha256", "string")]
     cols += [(f"score_{t}", "double") for t in techniques]
+    cols += [(f"prob_{t}", "double") for t in techniques]  # schema 1.1, null without an article stage
     cols += [(f"category_{c}", "double") for c in categories]
-    cols += [("overall_score", "double"), ("n_spans", "long")]
+    cols += [("overall_score", "double"), ("n_spans", "long"), ("profile", "string")]
     return cols
 
 
@@ -80,8 +81,12 @@ def _row(result: ArticleResult, columns: list[str]) -> dict:
         "scored_at": iso_utc(result.scored_at), "n_chars": len(result.text), "text_sha256": text_sha256,
     }
     row.update({f"score_{t}": round(float(ts.score), DIGITS) for t, ts in result.techniques.items()})
+    row.update({
+        f"prob_{t}": None if ts.probability is None else round(float(ts.probability), DIGITS)
+        for t, ts in result.techniques.items()
+    })
     row.update({f"category_{c}": round(float(v), DIGITS) for c, v in result.categories.items()})
-    row.update(overall_score=round(float(result.overall), DIGITS), n_spans=len(result.spans))
+    row.update(overall_score=round(float(result.overall), DIGITS), n_spans=len(result.spans), profile=result.profile)
     row = {c: row[c] for c in columns}
     row["spans"] = [s.to_dict() for s in result.spans]
     return row
@@ -221,7 +226,8 @@ def signature(techniques: list[str], categories: list[str] | None = None):
     ])
     span = Object([Property(name, typ) for name, typ in SPAN_FIELDS])
     outputs = Schema(
-        [ColSpec(typ, name, required=name != "lang") for name, typ in output_columns(techniques, list(categories or []))]
+        [ColSpec(typ, name, required=name != "lang" and not name.startswith("prob_"))
+         for name, typ in output_columns(techniques, list(categories or []))]
         + [ColSpec(Array(span), "spans")]
     )
     params = ParamSchema([ParamSpec("detect_lang", "boolean", True)])

@@ -6,6 +6,14 @@ answers "how sure is the model that this article uses the technique at least onc
 which is what monitoring dashboards sort and alert on; the span count and the share of
 characters covered stand beside it to tell one phrase from a saturated article.
 Category and overall scores are the maximum over their techniques.
+
+Article and paragraph *probabilities* (schema 1.1) come from the model folder's second
+stage (:mod:`framescope.model.article_stage`) when it has one: calibrated, learned per
+technique from the tagger's token scores and the text, and the numbers a dashboard should
+rank and alert on. A folder without the stage gives ``None`` (null in the exports).
+
+The *profile* chooses the span thresholds: ``balanced`` (best F1 on dev) or ``precise``
+(per-technique thresholds for high dev span precision). Probabilities do not depend on it.
 """
 
 from __future__ import annotations
@@ -45,6 +53,15 @@ class TechniqueScore:
     score: float
     spans: int
     coverage: float
+    probability: float | None = None  # the article stage's calibrated probability
+
+
+@dataclass
+class ParagraphResult:
+    index: int  # among the article's non-empty lines, from 0
+    start: int
+    end: int
+    probabilities: dict[str, float]
 
 
 @dataclass
@@ -58,6 +75,8 @@ class ArticleResult:
     overall: float
     model: str = ""
     model_version: str = ""
+    profile: str = "balanced"
+    paragraphs: list[ParagraphResult] = field(default_factory=list)
     scored_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
@@ -90,22 +109,33 @@ def iso_utc(value: str | datetime) -> str:
 class Scorer:
     """The older scoring API, kept for notebooks and callers: a thin wrapper of a tagger.
 
-    ``Scorer.from_pretrained(path_or_uri, backend=...)`` is ``SpanTagger.from_pretrained``;
+    ``Scorer.from_pretrained(path_or_uri, backend=..., profile=...)`` is
+    ``SpanTagger.from_pretrained`` plus the span-threshold profile every call scores with;
     ``score_texts`` is ``tagger.score``. New code uses the tagger directly.
     """
 
-    def __init__(self, tagger: SpanTagger):
+    def __init__(self, tagger: SpanTagger, profile: str = "balanced"):
+        check_profile(tagger, profile)
         self.tagger = tagger
         self.taxonomy = tagger.taxonomy
         self.name = tagger.name
         self.version = tagger.version
+        self.profile = profile
+
+    @property
+    def stage(self):
+        """The tagger's article stage (``None`` for folders without one)."""
+        return self.tagger.stage
 
     @classmethod
     def from_pretrained(
-        cls, path_or_uri: str | Path, expected_taxonomy: str | None = None, backend: str = "torch"
+        cls, path_or_uri: str | Path, expected_taxonomy: str | None = None, backend: str = "torch",
+        profile: str = "balanced",
     ) -> "Scorer":
-        """``backend``: ``torch`` (default), ``torch-bf16``, ``onnx-fp32`` or ``onnx-int8`` (see ``SpanTagger.from_pretrained``)."""
-        return cls(SpanTagger.from_pretrained(path_or_uri, backend=backend, expected_taxonomy=expected_taxonomy))
+        """``backend``: ``torch`` (default), ``torch-bf16``, ``onnx-fp32`` or ``onnx-int8`` (see
+        ``SpanTagger.from_pretrained``); ``profile``: ``balanced`` (default) or ``precise``."""
+        tagger = SpanTagger.from_pretrained(path_or_uri, backend=backend, expected_taxonomy=expected_taxonomy)
+        return cls(tagger, profile=profile)
 
     def score_texts(
         self,
@@ -113,14 +143,30 @@ class Scorer:
         ids: Sequence[str] | None = None,
         langs: Sequence[str | None] | None = None,
     ) -> list[ArticleResult]:
-        return self.tagger.score(texts, ids, langs)
+        return self.tagger.score(texts, ids, langs, profile=self.profile)
 
     def score(self, text: str, id: str = "0", lang: str | None = None) -> ArticleResult:
-        return self.tagger.score([text], [id], [lang])[0]
+        return self.score_texts([text], [id], [lang])[0]
 
 
-def article_result(tagger: SpanTagger, id_: str, lang: str | None, text: str, spans) -> ArticleResult:
-    """One article's decoded spans -> its typed result with technique, category and overall scores."""
+def check_profile(tagger: SpanTagger, profile: str) -> None:
+    """A profile the model folder has: ``balanced`` always, ``precise`` once calibrated with profiles."""
+    from framescope.errors import UsageError
+    from framescope.model.settings import PROFILES
+
+    if profile not in PROFILES:
+        raise UsageError(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    if profile == "precise" and tagger.settings.precise_thresholds is None:
+        raise UsageError(
+            "the model has no precise profile (calibrated before profiles existed; run `framescope calibrate`)"
+        )
+
+
+def article_result(
+    tagger: SpanTagger, id_: str, lang: str | None, text: str, spans, staged=None, profile: str = "balanced"
+) -> ArticleResult:
+    """One article's decoded spans (and the stage's prediction, if any) -> its typed result with
+    technique, category and overall scores, article and paragraph probabilities."""
     taxonomy = tagger.taxonomy
     scored = [
         ScoredSpan(s.technique, taxonomy.category_of(s.technique), s.start, s.end, text[s.start : s.end], s.confidence)
@@ -132,14 +178,18 @@ def article_result(tagger: SpanTagger, id_: str, lang: str | None, text: str, sp
         mine = [s for s in scored if s.technique == tech]
         covered = _covered([(s.start, s.end) for s in mine])
         techniques[tech] = TechniqueScore(
-            score=max((s.confidence for s in mine), default=0.0), spans=len(mine), coverage=covered / n
+            score=max((s.confidence for s in mine), default=0.0), spans=len(mine), coverage=covered / n,
+            probability=staged.article[tech] if staged is not None else None,
         )
     categories: dict[str, float] = {}
     for tech, ts in techniques.items():
         cat = taxonomy.category_of(tech)
         categories[cat] = max(categories.get(cat, 0.0), ts.score)
     overall = max((ts.score for ts in techniques.values()), default=0.0)
-    return ArticleResult(id_, lang, text, scored, techniques, categories, overall, tagger.name, tagger.version)
+    paragraphs = [ParagraphResult(*p) for p in staged.paragraphs] if staged is not None else []
+    return ArticleResult(
+        id_, lang, text, scored, techniques, categories, overall, tagger.name, tagger.version, profile, paragraphs
+    )
 
 
 def _covered(intervals: list[tuple[int, int]]) -> int:

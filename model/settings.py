@@ -19,6 +19,8 @@ from framescope.labels.taxonomy import Taxonomy
 SETTINGS_FILE = "framescope.json"
 TAXONOMY_FILE = "taxonomy.yaml"
 FORMAT_VERSION = 1
+PROFILES = ("balanced", "precise")
+OFF = 2.0  # a threshold no probability reaches: the technique is switched off
 
 
 @dataclass
@@ -58,6 +60,9 @@ class TaggerSettings:
     begin_threshold: float = 0.5
     begin_thresholds: dict[str, float] = field(default_factory=dict)
     smoothing: dict[str, int] = field(default_factory=dict)  # tokens averaged before thresholding
+    # the "precise" profile (calibration.precise_thresholds); techniques absent are off.
+    # None: a folder calibrated before profiles existed, which has only "balanced"
+    precise_thresholds: dict[str, float] | None = None
     max_length: int = 256
     stride: int = 64
     encoding: str = "inside+begin per technique (sigmoid)"
@@ -79,8 +84,19 @@ class TaggerSettings:
     def threshold(self, technique: str) -> float:
         return self.calibration.threshold(technique)
 
-    def all_thresholds(self) -> dict[str, float]:
-        return self.calibration.all_thresholds(self.techniques)
+    def all_thresholds(self, profile: str = "balanced") -> dict[str, float]:
+        """Decoding thresholds of a profile: ``balanced`` (best F1 on dev) or ``precise``.
+
+        In the precise profile a switched-off technique gets a threshold above 1: no
+        probability reaches it.
+        """
+        if profile == "balanced":
+            return self.calibration.all_thresholds(self.techniques)
+        if profile == "precise":
+            if self.precise_thresholds is None:
+                raise ValueError("this model folder has no precise profile (calibrated before profiles; run framescope calibrate)")
+            return {t: float(self.precise_thresholds.get(t, OFF)) for t in self.techniques}
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
 
     def all_begin_thresholds(self) -> dict[str, float]:
         return self.calibration.all_begin_thresholds(self.techniques)

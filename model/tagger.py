@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -30,10 +30,11 @@ import numpy as np
 from framescope.errors import ModelError
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
-from framescope.model.decoding import PredictedSpan, decode_spans
+from framescope.model.decoding import PredictedSpan, decode_spans, word_bounds
 from framescope.model.settings import SETTINGS_FILE, TaggerSettings
 
 if TYPE_CHECKING:
+    from framescope.model.article_stage import ArticleStage
     from framescope.model.scorer import ArticleResult
 
 #: The forward passes a tagger can be loaded with (see :meth:`SpanTagger.from_pretrained`).
@@ -126,10 +127,22 @@ def resolve_model_folder(path_or_uri: str | Path) -> Path:
 
 @dataclass
 class TokenScores:
-    """One article's tokens: trimmed character offsets ``[n, 2]`` and probabilities ``[n, 2K]``."""
+    """One article's tokens: trimmed character offsets ``[n, 2]`` and probabilities ``[n, 2K]``.
+
+    ``text`` is the article itself: with it, decoding snaps spans to whole words
+    (:func:`~framescope.model.decoding.snap_to_words`); every tagger passes it.
+    """
 
     offsets: np.ndarray
     probs: np.ndarray
+    text: str | None = None
+    _words: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def words(self) -> np.ndarray | None:
+        """The article's word boundaries (computed once: calibration decodes many times)."""
+        if self._words is None and self.text is not None:
+            self._words = word_bounds(self.text)
+        return self._words
 
 
 class SpanTagger:
@@ -139,6 +152,8 @@ class SpanTagger:
     source_uri: str | None = None
     #: ``(name, version)`` in the MLflow Model Registry when known (:meth:`set_identity`)
     registry_identity: tuple[str, str] | None = None
+    #: the second stage (article and paragraph probabilities), when the folder has one
+    stage: "ArticleStage | None" = None
 
     # -- loading and saving ----------------------------------------------------------------
     @classmethod
@@ -164,6 +179,11 @@ class SpanTagger:
         if not issubclass(impl, cls):
             raise ValueError(f"{folder}: a {settings.model_type} model, not a {cls.__name__}")
         tagger = impl._from_folder(folder, settings, backend)
+        from framescope.model.article_stage import ArticleStage
+
+        tagger.stage = ArticleStage.from_pretrained(folder)  # None when the folder has no stage
+        if tagger.stage is not None and tagger.stage.techniques != tagger.techniques:
+            raise ModelError(f"model folder {folder}: the article stage's techniques are not the tagger's")
         if is_mlflow_uri(text):
             tagger.source_uri = text
             tagger.registry_identity = registry_name_version(text)
@@ -182,6 +202,16 @@ class SpanTagger:
 
     def save_pretrained(self, folder: str | Path) -> None:
         raise NotImplementedError
+
+    def save_stage(self, folder: str | Path) -> None:
+        """Write the article stage beside the weights; a stale stage of an earlier run goes."""
+        from framescope.model.article_stage import STAGE_SETTINGS, STAGE_WEIGHTS
+
+        if self.stage is not None:
+            self.stage.save_pretrained(folder)
+            return
+        for name in (STAGE_SETTINGS, STAGE_WEIGHTS):
+            (Path(folder) / name).unlink(missing_ok=True)
 
     # -- identity ----------------------------------------------------------------------------
     @property
@@ -222,6 +252,8 @@ class SpanTagger:
         if self.backend != "torch":
             h.update(f"backend={self.backend}".encode())
         self._digest_weights(h)
+        if self.stage is not None:  # the stage changes the probabilities: part of the identity
+            self.stage.digest(h)
         return h.hexdigest()
 
     def _digest_weights(self, h) -> None:
@@ -247,36 +279,48 @@ class SpanTagger:
         thresholds: dict[str, float] | None = None,
         begin_thresholds: dict[str, float] | float | None = None,
         smoothing: dict[str, int] | int | None = None,
+        profile: str = "balanced",
     ) -> list[PredictedSpan]:
-        """Spans of one article; by default with the calibration stored in the settings."""
+        """Spans of one article, on whole words; by default with the calibration stored in the
+        settings for ``profile`` (explicit ``thresholds`` override it)."""
         return decode_spans(
             scores.probs,
             scores.offsets,
             self.techniques,
-            thresholds or self.settings.all_thresholds(),
+            thresholds or self.settings.all_thresholds(profile),
             begin_thresholds if begin_thresholds is not None else self.settings.all_begin_thresholds(),
             smoothing if smoothing is not None else self.settings.smoothing,
+            text=scores.text,
         )
 
-    def predict(self, texts: Sequence[str] | Iterable[Document]) -> list[list[PredictedSpan]]:
-        """Spans per text, with the model's calibrated thresholds."""
+    def predict(self, texts: Sequence[str] | Iterable[Document], profile: str = "balanced") -> list[list[PredictedSpan]]:
+        """Spans per text, with the model's calibrated thresholds of ``profile``."""
         texts = [t.text if isinstance(t, Document) else t for t in texts]
-        return [self.decode(s) for s in self.token_scores(texts)]
+        return [self.decode(s, profile=profile) for s in self.token_scores(texts)]
 
     def score(
         self,
         texts: Sequence[str],
         ids: Sequence[str] | None = None,
         langs: Sequence[str | None] | None = None,
+        profile: str = "balanced",
     ) -> list["ArticleResult"]:
-        """Typed article results: spans with categories and text, technique/category/overall scores."""
+        """Typed article results: spans with categories and text, technique/category/overall
+        scores, and the article stage's probabilities (article and paragraphs) when there is one.
+
+        ``profile`` picks the span thresholds (``balanced`` or ``precise``); the probabilities
+        do not depend on it.
+        """
         from framescope.model.scorer import article_result
 
+        texts = list(texts)
         ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
         langs = list(langs) if langs is not None else [None] * len(texts)
+        token_scores = self.token_scores(texts)
+        staged = self.stage.predict(texts, token_scores) if self.stage is not None else [None] * len(texts)
         return [
-            article_result(self, id_, lang, text, self.decode(ts))
-            for text, id_, lang, ts in zip(texts, ids, langs, self.token_scores(list(texts)))
+            article_result(self, id_, lang, text, self.decode(ts, profile=profile), st, profile)
+            for text, id_, lang, ts, st in zip(texts, ids, langs, token_scores, staged)
         ]
 
 

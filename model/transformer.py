@@ -192,6 +192,7 @@ class TransformerTagger(SpanTagger):
         self.tokenizer.save_pretrained(folder)
         save_taxonomy(self.taxonomy, folder)
         self.settings.save(folder)
+        self.save_stage(folder)
 
     # -- tokenization and windows ----------------------------------------------------------
     def encode(self, text: str) -> Encoded:
@@ -266,11 +267,11 @@ class TransformerTagger(SpanTagger):
         for d, enc in enumerate(encoded):
             n = len(enc.ids)
             if n == 0:
-                out.append(TokenScores(enc.offsets, np.zeros((0, channels), np.float32)))
+                out.append(TokenScores(enc.offsets, np.zeros((0, channels), np.float32), texts[d]))
                 continue
             scores = [results[(d, w)] for w, (a, b) in enumerate(enc.windows) if b > a]
             wins = [(a, b) for a, b in enc.windows if b > a]
-            out.append(TokenScores(enc.offsets, merge_window_scores(n, wins, scores, channels)))
+            out.append(TokenScores(enc.offsets, merge_window_scores(n, wins, scores, channels), texts[d]))
         return out
 
     def _window_probs(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:

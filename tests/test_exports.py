@@ -125,6 +125,9 @@ def test_schema_doc_covers_every_field():
     needed |= set(ex.results_schema([], []).names) | {"techniques.<Technique>.score", "techniques.<Technique>.spans",
                                                      "techniques.<Technique>.coverage", "categories.<id>"}
     needed |= {f"spans[].{n}" for n in ex.SPAN_STRUCT.names}
+    needed |= {"prob_<Technique>", "techniques.<Technique>.probability"}
+    needed |= {f"paragraphs[].{n}" for n in ex.paragraph_struct([]).names}
+    needed |= set(ex.paragraphs_schema([]).names)
     assert needed <= documented, sorted(needed - documented)
 
 
@@ -144,3 +147,65 @@ def test_csv_with_a_span_text_across_lines_validates(tmp_path):
     pacsv.write_csv(table, path)
     back = ex.validate_csv(path, ex.SPANS_SCHEMA)
     assert back.column("text").to_pylist() == ["first line\r\nsecond"]
+
+
+def test_probabilities_and_paragraphs_tables(written):
+    """Schema 1.1: a model with an article stage exports calibrated probabilities per article
+    (prob_<T>) and per paragraph (the paragraphs table, the same numbers as results.jsonl)."""
+    out, texts, techniques, categories = written
+    arts = ex.validate_parquet(out / ex.ARTICLES_PARQUET, ex.articles_schema(techniques, categories)).to_pylist()
+    p_pq = ex.validate_parquet(out / ex.PARAGRAPHS_PARQUET, ex.paragraphs_schema(techniques))
+    p_csv = ex.validate_csv(out / ex.PARAGRAPHS_CSV, ex.paragraphs_schema(techniques))
+    assert p_pq.equals(p_csv)
+    res = [json.loads(line) for line in (out / ex.RESULTS_FILE).read_text(encoding="utf-8").splitlines()]
+    for row, rec, text in zip(arts, res, texts.values()):
+        assert row["profile"] == rec["profile"] == "balanced"
+        for t in techniques:
+            p = row[f"prob_{t}"]
+            assert p is not None and 0.0 <= p <= 1.0
+            assert p == rec["techniques"][t]["probability"]
+        lines = [(a, b) for a, b in _lines(text)]
+        assert [(p["start"], p["end"]) for p in rec["paragraphs"]] == lines
+        assert [p["index"] for p in rec["paragraphs"]] == list(range(len(lines)))
+    rows = p_pq.to_pylist()
+    assert len(rows) == sum(len(r["paragraphs"]) for r in res) > 3
+    first = res[0]["paragraphs"][0]
+    assert rows[0]["article_id"] == res[0]["id"] and rows[0]["paragraph"] == 0
+    assert all(rows[0][f"prob_{t}"] == first["probabilities"][t] for t in techniques)
+
+
+def _lines(text):
+    pos = 0
+    for line in text.split("\n"):
+        if line.strip():
+            yield pos, pos + len(line)
+        pos += len(line) + 1
+
+
+def test_a_folder_without_article_stage_exports_null_probabilities(model_dir, tmp_path):
+    """Folders trained before 1.1 have no stage: they still load, with null probabilities."""
+    import shutil
+
+    from framescope.model.scorer import Scorer
+    from framescope.model.article_stage import STAGE_SETTINGS, STAGE_WEIGHTS
+
+    old = tmp_path / "old-model"
+    shutil.copytree(model_dir, old)
+    (old / STAGE_SETTINGS).unlink()
+    (old / STAGE_WEIGHTS).unlink()
+    scorer = Scorer.from_pretrained(old)
+    assert scorer.stage is None
+    result = scorer.score("Die feigen Verräter lügen.\nZweite Zeile.", "a", "de")
+    rec = ex.result_record(result, "0" * 64)
+    assert all(ts["probability"] is None for ts in rec["techniques"].values())
+    assert rec["paragraphs"] == []
+    techniques = scorer.tagger.techniques
+    categories = ex.categories_of(scorer.taxonomy, techniques)
+    out = tmp_path / "out"
+    out.mkdir()
+    with ex.ExportWriter(out, ["parquet", "jsonl"], techniques, categories) as w:
+        w.add(rec)
+    row = ex.validate_parquet(out / ex.ARTICLES_PARQUET, ex.articles_schema(techniques, categories)).to_pylist()[0]
+    assert all(row[f"prob_{t}"] is None for t in techniques)
+    assert ex.validate_parquet(out / ex.PARAGRAPHS_PARQUET, ex.paragraphs_schema(techniques)).num_rows == 0
+    ex.validate_jsonl(out / ex.RESULTS_FILE, ex.results_schema(techniques, categories))

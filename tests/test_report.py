@@ -411,3 +411,32 @@ def test_report_in_headless_chromium(tmp_path):
     # the index lists all articles, highest score first
     assert len(re.findall(r'class="article-row"', index_dom)) == 3
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_probabilities_paragraphs_and_profile_are_shown_escaped(tmp_path):
+    """Schema 1.1 records: the page shows the stage's probabilities, the paragraphs' likely
+    techniques (with markup in a paragraph kept as text) and the profile that made the spans."""
+    from framescope.inference.exports import result_record
+    from framescope.model.scorer import ParagraphResult
+
+    text = f"Calm first line.\nSecond line {SCRIPT} with traitors."
+    r = make_result("probable", text, [("Name_Calling-Labeling", *_at(text, "traitors"), 0.9)])
+    r.profile = "precise"
+    for name, ts in r.techniques.items():
+        ts.probability = 0.87 if name == "Name_Calling-Labeling" else 0.02
+    r.paragraphs = [
+        ParagraphResult(0, 0, 16, {t: 0.01 for t in TAX.names}),
+        ParagraphResult(1, 17, len(text), {t: (0.93 if t == "Name_Calling-Labeling" else 0.01) for t in TAX.names}),
+    ]
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps({**result_record(r, "0" * 64), "text": text}) + "\n", encoding="utf-8")
+    files = render_report(path)
+    page = _article_page(files, "probable")
+    assert 'id="probability-chart"' in page and "0.87" in page
+    assert 'id="paragraph-list"' in page and "Name Calling-Labeling 0.93" in page
+    assert "&lt;script&gt;" in page and "<script" not in page.lower()
+    assert 'profile <b>precise</b>' in page and 'profile <b>precise</b>' in files["index.html"]
+    # an old (1.0) record without probabilities renders without those sections
+    old = make_result("old", "Plain text.", [])
+    page = _article_page(render_report([old]), "old")
+    assert 'id="probability-chart"' not in page and 'id="paragraph-list"' not in page

@@ -35,11 +35,13 @@ class Calibration(DecodingCalibration):
     """The chosen decoding calibration (store it with ``settings.calibration = cal``) and its dev report."""
 
     report: dict[str, dict] = field(default_factory=dict)
+    # the precise profile: thresholds of the techniques that reach the precision target
+    precise: dict[str, float] = field(default_factory=dict)
 
 
 def _decode_one(scores: Sequence[TokenScores], j: int, k: int, thr: float, begin_thr: float, tech: str, width: int = 1):
     return [
-        [(s, e, tech) for s, e, _ in decode_technique(ts.probs[:, j], ts.probs[:, k + j], ts.offsets, thr, begin_thr, width)]
+        [(s, e, tech) for s, e, _ in decode_technique(ts.probs[:, j], ts.probs[:, k + j], ts.offsets, thr, begin_thr, width, ts.words())]
         for ts in scores
     ]
 
@@ -168,6 +170,47 @@ def calibrate(
                        begin_thresholds=begin_thresholds, smoothing=smoothing, report=report)
 
 
+PRECISE_GRID = tuple(round(x, 2) for x in np.arange(0.05, 1.0, 0.01))
+
+
+def precise_thresholds(
+    scores: Sequence[TokenScores],
+    gold: Sequence[Sequence[tuple[int, int, str]]],
+    techniques: Sequence[str],
+    cal: Calibration,
+    begin_threshold: float,
+    min_precision: float = 0.5,
+    min_predictions: int = 3,
+) -> tuple[dict[str, float], dict[str, dict]]:
+    """The precise profile: per technique the lowest threshold with dev span precision >= ``min_precision``.
+
+    Lowest, because among the thresholds precise enough it keeps the most recall. Begin
+    threshold and smoothing stay the balanced profile's, so the two profiles differ only in
+    how sure a span must be. A technique whose spans never reach the target on dev (with
+    at least ``min_predictions`` spans, so one lucky span does not count) is switched off:
+    an analyst is better served by silence than by a technique that is wrong most of the time.
+    """
+    k = len(techniques)
+    chosen: dict[str, float] = {}
+    report: dict[str, dict] = {}
+    for j, tech in enumerate(techniques):
+        g = [[sp for sp in doc if sp[2] == tech] for doc in gold]
+        bthr = cal.begin_thresholds.get(tech, begin_threshold)
+        width = cal.smoothing.get(tech, 1)
+        start = cal.thresholds.get(tech, cal.global_threshold)
+        for thr in (t for t in PRECISE_GRID if t >= start):
+            m = span_prf(_decode_one(scores, j, k, thr, bthr, tech, width), g)
+            if m["n_pred"] < min_predictions:
+                break  # higher thresholds only predict fewer spans
+            if m["precision"] >= min_precision:
+                chosen[tech] = thr
+                report[tech] = {"threshold": thr, "precision": m["precision"], "recall": m["recall"], "n_pred": m["n_pred"]}
+                break
+        if tech not in chosen:
+            report[tech] = {"threshold": None, "switched_off": True}
+    return chosen, report
+
+
 def calibrate_from_config(
     scores: Sequence[TokenScores],
     gold: Sequence[Sequence[tuple[int, int, str]]],
@@ -180,7 +223,7 @@ def calibrate_from_config(
     Training, its per-epoch evaluation and the benchmarks all calibrate through this, so
     they cannot drift apart in which settings they pass.
     """
-    return calibrate(
+    cal = calibrate(
         scores, gold, techniques,
         min_support=cal_cfg["min_support"],
         max_length_ratio=cal_cfg["max_length_ratio"],
@@ -188,3 +231,11 @@ def calibrate_from_config(
         texts=texts,
         objective=cal_cfg["objective"],
     )
+    cal.precise, precise_report = precise_thresholds(
+        scores, gold, techniques, cal, cal_cfg["begin_threshold"],
+        min_precision=cal_cfg.get("precise_min_precision", 0.5),
+        min_predictions=cal_cfg.get("precise_min_predictions", 3),
+    )
+    for tech, entry in precise_report.items():
+        cal.report.setdefault(tech, {})["precise"] = entry
+    return cal

@@ -79,36 +79,61 @@ def evaluate_cmd(
     fmt: Optional[str] = typer.Option(None, "--from", "-f", help="Input format; detected when omitted."),
     langs: Optional[List[str]] = typer.Option(None, "--lang", help="Only these languages (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    profile: str = typer.Option("balanced", "--profile", help="Span thresholds: balanced or precise."),
+    guess_share: Optional[float] = typer.Option(
+        None, "--guess-share", min=0.0, max=1.0,
+        help="Constant-guess baseline: techniques used by at least this share of the training articles (default: the model's, 0.3).",
+    ),
 ) -> None:
-    """Score a model against annotated data: per language and per technique."""
+    """Score a model against annotated data: per language and per technique.
+
+    Article level: mean ROC AUC of the article probability (the article stage's, or the best
+    span confidence for models without one) and presence micro-F1 beside the constant guess;
+    paragraph micro-F1; span F1; span identification F1. For k-fold cross-validation of a
+    training recipe see ``benchmarks/crossval.py``.
+    """
     from framescope.errors import InputError
+    from framescope.model.scorer import check_profile
     from framescope.labels.document import AnnotationError
     from framescope.labels.io import read_documents
     from framescope.training.evaluation import evaluate_tagger
 
     tagger = _load_tagger(model)
+    check_profile(tagger, profile)
     try:
         docs = read_documents(data, fmt, taxonomy=tagger.taxonomy, langs=langs or None)
     except (AnnotationError, ValueError) as err:  # bad or unrecognised data: an input error (exit 2)
         raise InputError(str(err)) from None
-    report = evaluate_tagger(tagger, docs)
+    report = evaluate_tagger(tagger, docs, tagger.stage, profile, guess_share)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
-        print_report(report, title=f"{model} on {len(docs)} article(s)")
+        print_report(report, title=f"{model} on {len(docs)} article(s), {profile} profile")
 
 
 def print_report(report: dict, title: str = "results") -> None:
     table = Table(title=title)
-    for col in ("group", "articles", "span P", "span R", "span F1", "span-id F1", "paragraph µF1", "pred len", "gold len"):
+    cols = (
+        "group", "articles", "article AUC", "presence F1", "guess F1", "paragraph µF1",
+        "span P", "span R", "span F1", "span-id F1", "pred len", "gold len",
+    )
+    for col in cols:
         table.add_column(col, justify="right" if col != "group" else "left")
     for group, m in report.items():
         table.add_row(
-            group, str(m["articles"]), f"{m['span_precision']:.3f}", f"{m['span_recall']:.3f}",
-            f"{m['span_f1']:.3f}", f"{m['span_identification_f1']:.3f}", f"{m['paragraph_micro_f1']:.3f}",
+            group, str(m["articles"]), "n/a" if m["article_mean_auc"] is None else f"{m['article_mean_auc']:.3f}", f"{m['article_presence_f1']:.3f}",
+            f"{m['constant_guess_presence_f1']:.3f}", f"{m['paragraph_micro_f1']:.3f}",
+            f"{m['span_precision']:.3f}", f"{m['span_recall']:.3f}",
+            f"{m['span_f1']:.3f}", f"{m['span_identification_f1']:.3f}",
             f"{m['mean_pred_span_length']:.0f}", f"{m['mean_gold_span_length']:.0f}",
         )
     console.print(table)
+    first = next(iter(report.values()), {})
+    if first:
+        console.print(
+            f"[dim]article scores from {first.get('article_source')}; constant guess = "
+            f"{', '.join(first.get('constant_guess_techniques', [])) or 'nothing'}[/dim]"
+        )
     per = report.get("all", {}).get("per_technique", {})
     if per:
         t = Table(title="per technique (all languages)")

@@ -56,9 +56,27 @@ DEFAULTS: dict[str, Any] = {
         "eval_every_epochs": 1,
         "threads": None,
         "max_train_windows": None,
+        # GPU training: fp32 | bf16 | fp16 (mixed precision; fp16 needs CUDA), TF32 matmuls on
+        # Ampere or newer, dataloader worker processes; eval_batch_size scores dev windows
+        "precision": "fp32",
+        "tf32": False,
+        "dataloader_workers": 0,
     },
     # objective: span (span F1), mean or harmonic (of span F1 and paragraph F1); see calibration.py
-    "calibration": {"min_support": 10, "max_length_ratio": 2.0, "begin_threshold": 0.5, "objective": "mean"},
+    "calibration": {
+        "min_support": 10, "max_length_ratio": 2.0, "begin_threshold": 0.5, "objective": "mean",
+        # the precise profile: per technique the lowest threshold whose dev span precision
+        # reaches this (with at least precise_min_predictions dev spans); others switch off
+        "precise_min_precision": 0.5, "precise_min_predictions": 3,
+    },
+    # the article/paragraph stage (training/article_stage.py); token_scores: where the
+    # fitting articles' token scores come from: crossfit (out-of-fold taggers, refits the
+    # tagger crossfit_folds times), insample (the final tagger's own), none (lexical only),
+    # auto (crossfit for the linear tagger, insample for transformers: no 5 extra trainings)
+    "article_stage": {
+        "enabled": True, "token_scores": "auto", "crossfit_folds": 3, "folds": 5,
+        "n_features": 65536, "C": 1.0, "constant_guess_share": 0.3,
+    },
     "mlflow": {
         "enabled": True,
         "experiment": "framescope",

@@ -9,6 +9,13 @@ import numpy as np
 
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
+from framescope.training.metrics.articles import (
+    constant_guess,
+    mean_roc_auc,
+    presence_from_spans,
+    presence_micro_f1,
+    shares_by_group,
+)
 from framescope.training.metrics.spans import (
     paragraph_micro_f1,
     span_identification_prf,
@@ -53,8 +60,28 @@ def score_predictions(
     docs: Sequence[Document],
     predictions: Sequence[Sequence[tuple[int, int, str]]],
     taxonomy: Taxonomy,
+    stage=None,
+    guess_shares: dict[str, dict[str, float]] | None = None,
+    guess_share: float = 0.3,
+    confidences: Sequence[Sequence[float]] | None = None,
 ) -> dict:
-    """Metrics overall (``all``) and per language, each with a per-technique breakdown."""
+    """Metrics overall (``all``) and per language, each with a per-technique breakdown.
+
+    Article level (:mod:`~framescope.training.metrics.articles`): the article score is the
+    second stage's probability when ``stage`` (a list of
+    :class:`~framescope.model.article_stage.StagePrediction` plus its thresholds, see
+    :func:`evaluate_tagger`) is given, else the best span confidence (``confidences``
+    aligned with ``predictions``); presence is the stage's decision, else "has a span".
+    The constant guess of a group (``all`` or a language) uses ``guess_shares[group]``, the
+    technique shares of the training articles of that language (``all`` for a language the
+    training set lacks); without them, the evaluated articles' own shares (optimistic: it
+    sees the answers).
+    Paragraph micro-F1 is the stage's paragraph decisions when there is a stage (the
+    spans' paragraphs stay in ``paragraph_micro_f1_spans``).
+    """
+    gold_presence = presence_from_spans([gold_tuples(d, taxonomy) for d in docs])
+    if not guess_shares:
+        guess_shares = shares_by_group(gold_presence, [d.lang for d in docs])
     groups: dict[str, list[int]] = defaultdict(list)
     for i, d in enumerate(docs):
         groups["all"].append(i)
@@ -69,6 +96,29 @@ def score_predictions(
         para = paragraph_micro_f1(texts, pred, gold)
         seq = seqeval_on_words(texts, pred, gold)
         pl = [e - s for doc in pred for s, e, _ in doc]
+        gp = [gold_presence[i] for i in idx]
+        if stage is not None:
+            preds_stage, thresholds = stage
+            art_scores = [preds_stage[i].article for i in idx]
+            art_presence = [{t for t, p in a.items() if p >= thresholds["article"]} for a in art_scores]
+            para_spans = [
+                [(a, b, t) for _, a, b, probs in preds_stage[i].paragraphs for t, p in probs.items() if p >= thresholds["paragraph"]]
+                for i in idx
+            ]
+            para_stage = paragraph_micro_f1(texts, para_spans, gold)["f1"]
+        else:
+            art_scores = []
+            for i in idx:
+                best: dict[str, float] = {}
+                for (_, _, t), c in zip(predictions[i], confidences[i] if confidences is not None else [1.0] * len(predictions[i])):
+                    best[t] = max(best.get(t, 0.0), c)
+                art_scores.append(best)
+            art_presence = presence_from_spans(pred)
+            para_stage = None
+        auc = mean_roc_auc(art_scores, gp, taxonomy.names)
+        presence = presence_micro_f1(art_presence, gp)
+        guess = constant_guess(guess_shares.get(name, guess_shares["all"]), guess_share)
+        guess_f1 = presence_micro_f1([set(guess)] * len(idx), gp)
         gl = [e - s for doc in gold for s, e, _ in doc]
         out[name] = {
             "articles": len(idx),
@@ -78,7 +128,16 @@ def score_predictions(
             "n_pred": sp["n_pred"],
             "n_gold": sp["n_gold"],
             "span_identification_f1": si["f1"],
-            "paragraph_micro_f1": para["f1"],
+            "paragraph_micro_f1": para_stage if para_stage is not None else para["f1"],
+            "paragraph_micro_f1_spans": para["f1"],
+            "article_source": "stage" if stage is not None else "spans",
+            "article_mean_auc": auc["mean"],
+            "article_auc_techniques": auc["n_techniques"],
+            "article_presence_f1": presence["f1"],
+            "article_presence_precision": presence["precision"],
+            "article_presence_recall": presence["recall"],
+            "constant_guess_presence_f1": guess_f1["f1"],
+            "constant_guess_techniques": sorted(guess),
             "paragraph_macro_f1": para.get("macro_f1", 0.0),
             "token_seqeval_f1": seq["f1"],
             "mean_pred_span_length": float(np.mean(pl)) if pl else 0.0,
@@ -89,10 +148,17 @@ def score_predictions(
     return out
 
 
-def evaluate_tagger(tagger, docs: Sequence[Document]) -> dict:
-    preds = tagger.predict([d.text for d in docs])
+def evaluate_tagger(tagger, docs: Sequence[Document], stage=None, profile: str = "balanced", guess_share: float | None = None) -> dict:
+    """Score a tagger (and its article stage, when it has one) on annotated articles."""
+    texts = [d.text for d in docs]
+    scores = tagger.token_scores(texts)
+    preds = [tagger.decode(s, profile=profile) for s in scores]
     tuples = [[p.as_tuple() for p in doc] for doc in preds]
-    return score_predictions(docs, tuples, tagger.taxonomy)
+    confidences = [[p.confidence for p in doc] for doc in preds]
+    shares = tagger.settings.extra.get("train_technique_shares_by_lang")
+    share = guess_share if guess_share is not None else float(tagger.settings.extra.get("constant_guess_share", 0.3))
+    staged = (stage.predict(texts, scores), stage.settings.thresholds) if stage is not None else None
+    return score_predictions(docs, tuples, tagger.taxonomy, staged, shares, share, confidences)
 
 
 def most_frequent_technique_baseline(

@@ -112,11 +112,14 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
             # distributed training: the weights are the same on every rank; only the main
             # process calibrates, evaluates, writes the folder and logs to MLflow
             return TrainResult(out, {}, {}, None, None, None, time.time() - t0, train_stats)
-        say(f"trained in {time.time() - t0:.1f}s; calibrating on dev")
+        say(f"trained in {time.time() - t0:.1f}s; fitting the article/paragraph stage")
+        tagger.stage = fit_article_stage(config, taxonomy, train_docs, tagger, dev_docs, say)
+        record_train_shares(tagger, train_docs, taxonomy, config)
+        say("calibrating on dev")
         cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
         tagger.settings.name = config["mlflow"].get("registered_model") or config["name"]
         tagger.settings.extra.update({"config_name": config["name"], "train_fingerprint": fingerprint(train_docs)})
-        tagger.save_pretrained(out)
+        tagger.save_pretrained(out)  # the stage too: the tagger owns it
         (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         card = write_model_card(out, config, report, cal.report, train_docs, dev_docs, taxonomy, train_stats)
         seconds = time.time() - t0
@@ -130,13 +133,98 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
 
 
 def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict):
-    """Choose the tagger's thresholds on dev (in place) and score dev with them."""
-    scores = tagger.token_scores([d.text for d in dev_docs])
+    """Choose the tagger's thresholds (both profiles) on dev, in place, and score dev with them.
+
+    The report holds the balanced profile's metrics, plus the precise profile's span
+    precision/recall/F1 under ``precise_*`` keys so the two can be compared.
+    """
+    texts = [d.text for d in dev_docs]
+    scores = tagger.token_scores(texts)
     gold = [gold_tuples(d, taxonomy) for d in dev_docs]
-    cal = calibrate_from_config(scores, gold, tagger.techniques, [d.text for d in dev_docs], cal_cfg)
+    cal = calibrate_from_config(scores, gold, tagger.techniques, texts, cal_cfg)
     tagger.settings.calibration = cal
-    preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
-    return cal, score_predictions(dev_docs, preds, taxonomy)
+    tagger.settings.precise_thresholds = cal.precise
+    decoded = [tagger.decode(s) for s in scores]
+    preds = [[p.as_tuple() for p in doc] for doc in decoded]
+    stage = tagger.stage
+    staged = (stage.predict(texts, scores), stage.settings.thresholds) if stage is not None else None
+    report = score_predictions(
+        dev_docs, preds, taxonomy, staged, tagger.settings.extra.get("train_technique_shares_by_lang"),
+        float(tagger.settings.extra.get("constant_guess_share", 0.3)), [[p.confidence for p in doc] for doc in decoded],
+    )
+    precise = score_predictions(dev_docs, [[p.as_tuple() for p in tagger.decode(s, profile="precise")] for s in scores], taxonomy)
+    for group, m in precise.items():
+        report[group].update({f"precise_{k}": m[k] for k in ("span_precision", "span_recall", "span_f1", "n_pred")})
+    return cal, report
+
+
+def record_train_shares(tagger, train_docs: list[Document], taxonomy: Taxonomy, config: dict) -> None:
+    """Keep the training articles' technique shares in the folder: the constant-guess baseline needs them."""
+    from framescope.training.metrics.articles import presence_from_spans, shares_by_group
+
+    groups = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in train_docs]), [d.lang for d in train_docs])
+    tagger.settings.extra["train_technique_shares_by_lang"] = {
+        g: {t: round(v, 6) for t, v in shares.items()} for g, shares in groups.items()
+    }
+    tagger.settings.extra["constant_guess_share"] = float(config["article_stage"]["constant_guess_share"])
+
+
+def crossfit_token_scores(config: dict, taxonomy: Taxonomy, docs: list[Document], folds: int, dev_docs: list[Document] | None = None):
+    """Token scores of every article from a tagger trained without it (``folds`` article folds).
+
+    Cross-fitting: the second stage learns how much to trust the tagger's scores, so it
+    must see scores like those of unseen articles, not the overconfident in-sample ones.
+    Costs ``folds`` extra tagger trainings (seconds for the linear tagger).
+    """
+    from sklearn.model_selection import KFold
+
+    out = [None] * len(docs)
+    for train_idx, held in KFold(n_splits=folds, shuffle=True, random_state=config["seed"]).split(docs):
+        fold_tagger = build_tagger(config, taxonomy)
+        fold_docs = [docs[i] for i in train_idx]
+        fit_tagger(fold_tagger, fold_docs, dev_docs or [], config, tracker=None, say=lambda m: None)
+        for i, sc in zip(held, fold_tagger.token_scores([docs[i].text for i in held])):
+            out[i] = sc
+    return out
+
+
+def fit_article_stage(
+    config: dict, taxonomy: Taxonomy, train_docs: list[Document], tagger, dev_docs=None, say=lambda m: None, given_scores=None,
+):
+    """The article/paragraph stage on the training articles, or ``None`` when the config disables it.
+
+    ``given_scores`` with ``token_scores: given``: token scores computed by the caller
+    (cross-validation reuses one cross-fitting for several stage variants).
+    """
+    from framescope.model.article_stage import ArticleStage, StageSettings
+    from framescope.training.config import ConfigError
+
+    sc = config["article_stage"]
+    if not sc["enabled"]:
+        return None
+    source = sc["token_scores"]
+    if source == "auto":
+        source = "crossfit" if config["model"]["type"] == "linear" else "insample"
+    texts = [d.text for d in train_docs]
+    if source == "crossfit":
+        scores = crossfit_token_scores(config, taxonomy, train_docs, sc["crossfit_folds"], dev_docs)
+    elif source == "insample":
+        scores = tagger.token_scores(texts)
+    elif source == "none":
+        scores = None
+    elif source == "given" and given_scores is not None:
+        scores = given_scores
+    else:
+        raise ConfigError(f"article_stage.token_scores must be auto, crossfit, insample or none, not {source!r}")
+    stage = ArticleStage(StageSettings(
+        techniques=tagger.techniques, n_features=sc["n_features"], C=sc["C"], folds=sc["folds"],
+        token_features=scores is not None,
+    ))
+    stage.settings.fit_info["token_scores"] = source
+    t0 = time.time()
+    stage.fit(texts, [gold_tuples(d, taxonomy) for d in train_docs], scores)
+    say(f"article stage ({source} token scores) fitted in {time.time() - t0:.1f}s")
+    return stage
 
 
 def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
@@ -146,9 +234,9 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     calibration code; researchers also use it to calibrate on fresh dev annotations.
     Returns the dev report and the calibration report.
     """
-    from framescope.model.tagger import load_tagger
+    from framescope.model.tagger import SpanTagger
 
-    tagger = load_tagger(model_dir)
+    tagger = SpanTagger.from_pretrained(model_dir)  # with its article stage, if it has one
     taxonomy = tagger.taxonomy
     train_docs, dev_docs = prepare_data(config, taxonomy)
     cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])

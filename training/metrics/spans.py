@@ -33,6 +33,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Union
 
+from framescope.labels.paragraphs import paragraph_offsets
+
 __all__ = [
     "Span",
     "SpanLike",
@@ -302,25 +304,6 @@ def span_identification_prf(
 # --------------------------------------------------------------------------------------
 # SemEval-2023 Task 3 subtask 3 paragraph-level scorer
 # --------------------------------------------------------------------------------------
-
-
-def paragraph_offsets(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` character offsets of the paragraphs (lines) of ``text``.
-
-    A paragraph is a line: ``text`` is split on ``"\\n"``; a ``"\\r"`` before the
-    ``"\\n"`` stays part of the line (so CRLF text keeps its exact offsets and spans
-    annotated on the raw text line up). Offsets are computed on ``text`` itself, never
-    on a normalised copy. Empty and whitespace-only lines are left out: they cannot
-    carry a technique and SemEval-2023 does not score them.
-    """
-    out: list[tuple[int, int]] = []
-    pos = 0
-    for line in text.split("\n"):
-        end = pos + len(line)
-        if line.strip():
-            out.append((pos, end))
-        pos = end + 1  # skip the "\n"
-    return out
 
 
 def _paragraph_labels(

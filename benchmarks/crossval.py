@@ -1,0 +1,90 @@
+"""k-fold cross-validation of a recipe over the SemEval-2023 German and English train articles.
+
+    nice -n 10 python benchmarks/crossval.py --config benchmarks/configs/linear-semeval.yaml \
+        --folds 5 --name de+en --out docs/results/crossval-de-en.json
+    ... --extra-lang fr --extra-lang it --extra-lang pl --extra-lang ru   # train on six languages
+
+Every run scores the stage variants of :data:`framescope.training.crossval.VARIANTS` on the
+same folds: the tagger alone (article score = best span), the character n-gram stage
+alone, and the stage stacked on cross-fitted token scores.
+
+Folds are over the evaluated languages' articles (``--lang``, default de and en);
+``--extra-lang`` articles join every fold's training set and are never evaluated. See
+:mod:`framescope.training.crossval` for what runs inside a fold. Prints one JSON object
+(per-language metrics of both profiles, per-fold seconds) and writes it to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from framescope.labels.taxonomy import load_taxonomy
+from framescope.training.config import load_config
+from framescope.training.crossval import VARIANTS, cross_validate
+from framescope.training.train import load_corpora
+
+KEYS = (
+    "articles", "article_mean_auc", "article_presence_f1", "constant_guess_presence_f1", "paragraph_micro_f1",
+    "paragraph_micro_f1_spans", "span_f1", "span_precision", "span_identification_f1", "precise_span_precision",
+    "precise_span_f1", "n_pred", "precise_n_pred", "article_presence_precision", "article_presence_recall",
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(Path(__file__).parent / "configs" / "linear-semeval.yaml"))
+    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--lang", action="append", help="evaluated languages (default de, en)")
+    ap.add_argument("--extra-lang", action="append", default=[], help="training-only languages")
+    ap.add_argument("--variant", action="append", help=f"stage variants to score (default all: {', '.join(VARIANTS)})")
+    ap.add_argument("--max-folds", type=int, help="stop after this many folds (partial figures, labelled so)")
+    ap.add_argument("--no-tagger", action="store_true", help="only the char-ngrams stage: no tagger trainings, no span metrics")
+    ap.add_argument("--name", default="recipe")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    langs = args.lang or ["de", "en"]
+    config = load_config(args.config, args.overrides)
+    taxonomy = load_taxonomy(config["taxonomy"])
+    t0 = time.time()
+    docs = load_corpora(config["data"]["train"], taxonomy, langs)
+    extra = load_corpora(config["data"]["train"], taxonomy, args.extra_lang) if args.extra_lang else []
+    say = lambda m: print(f"[{args.name}] {m}", file=sys.stderr, flush=True)  # noqa: E731
+    say(f"{len(docs)} evaluated articles ({', '.join(langs)}), {len(extra)} training-only")
+    unknown = set(args.variant or []) - set(VARIANTS)
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(sorted(unknown))}; known: {', '.join(VARIANTS)}")
+    variants = {k: v for k, v in VARIANTS.items() if not args.variant or k in args.variant}
+
+    def write(result: dict) -> str:
+        out = {
+            "name": args.name,
+            "config": args.config,
+            "overrides": args.overrides,
+            "extra_langs": args.extra_lang,
+            "folds": args.folds,
+            "folds_done": result["folds_done"],
+            "seconds": round(time.time() - t0, 1),
+            "fold_seconds": [round(s, 1) for s in result["fold_seconds"]],
+            "tagger": not args.no_tagger,
+            "variants": {
+                name: {g: {k: m.get(k) for k in KEYS} for g, m in report.items()} for name, report in result["reports"].items()
+            },
+        }
+        text = json.dumps(out, indent=2)
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    result = cross_validate(config, docs, taxonomy, args.folds, extra, say, variants, on_fold=write, max_folds=args.max_folds,
+                            fit_tagger=not args.no_tagger)
+    print(write(result))
+
+
+if __name__ == "__main__":
+    main()

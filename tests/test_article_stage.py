@@ -1,0 +1,179 @@
+"""The article/paragraph stage and the precise profile (issue 12, items 1 and 5)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from framescope.model.article_stage import STAGE_SETTINGS, STAGE_WEIGHTS, ArticleStage, StageSettings
+from framescope.model.tagger import TokenScores
+from framescope.model.targets import word_offsets
+
+TECHS = ["Name_Calling", "Doubt"]
+
+
+def corpus(n: int = 60, seed: int = 0):
+    """Articles of three lines; Name_Calling lines say "traitors", Doubt lines "allegedly"."""
+    rng = np.random.default_rng(seed)
+    texts, gold = [], []
+    for i in range(n):
+        lines, spans, pos = [], [], 0
+        for _ in range(3):
+            kind = rng.choice(["calm", "name", "doubt"], p=[0.6, 0.25, 0.15])
+            line = {
+                "calm": "The council met on Tuesday to discuss the budget.",
+                "name": "These traitors in the council sold us out.",
+                "doubt": "The minister allegedly knew nothing about it.",
+            }[kind]
+            if kind == "name":
+                a = pos + line.index("traitors")
+                spans.append((a, a + 8, "Name_Calling"))
+            if kind == "doubt":
+                a = pos + line.index("allegedly")
+                spans.append((a, a + 9, "Doubt"))
+            lines.append(line)
+            pos += len(line) + 1
+        texts.append("\n".join(lines))
+        gold.append(spans)
+    return texts, gold
+
+
+def fake_scores(texts, gold):
+    """Token scores that light up inside gold spans (noisy), like a decent tagger's."""
+    rng = np.random.default_rng(1)
+    out = []
+    for text, spans in zip(texts, gold):
+        off = word_offsets(text)
+        probs = rng.uniform(0, 0.2, size=(len(off), 2 * len(TECHS))).astype(np.float32)
+        for s, e, t in spans:
+            j = TECHS.index(t)
+            hit = (off[:, 0] < e) & (off[:, 1] > s)
+            probs[hit, j] = rng.uniform(0.6, 1.0, size=hit.sum())
+        out.append(TokenScores(off, probs, text))
+    return out
+
+
+def test_stage_learns_articles_and_paragraphs_and_round_trips(tmp_path):
+    texts, gold = corpus()
+    scores = fake_scores(texts, gold)
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**12, folds=3)).fit(texts, gold, scores)
+    test_texts, test_gold = corpus(20, seed=5)
+    test_scores = fake_scores(test_texts, test_gold)
+    preds = stage.predict(test_texts, test_scores)
+    for pred, text, spans in zip(preds, test_texts, test_gold):
+        has = {t for *_, t in spans}
+        for t in TECHS:
+            assert (pred.article[t] >= 0.5) == (t in has), (text, t, pred.article[t])
+        for _, a, b, probs in pred.paragraphs:
+            para_has = {t for s, e, t in spans if s < b and e > a}
+            for t in TECHS:
+                assert (probs[t] >= 0.5) == (t in para_has)
+    stage.save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([STAGE_SETTINGS, STAGE_WEIGHTS])
+    json.loads((tmp_path / STAGE_SETTINGS).read_text())  # plain JSON, nothing pickled
+    again = ArticleStage.from_pretrained(tmp_path).predict(test_texts, test_scores)
+    assert [p.article for p in again] == [p.article for p in preds]
+    assert [p.paragraphs for p in again] == [p.paragraphs for p in preds]
+
+
+def test_probabilities_are_calibrated_on_held_out_articles():
+    """Platt scaling out of fold: among held-out paragraphs, the mean probability of a
+    technique is close to its observed frequency (it would not be for raw scores of an
+    unscaled, regularised classifier)."""
+    texts, gold = corpus(120)
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**12, folds=3, token_features=False)).fit(texts, gold)
+    test_texts, test_gold = corpus(200, seed=7)
+    prob, _ = stage.predict_level(test_texts, None, "paragraph")
+    y = ArticleStage.labels(test_texts, test_gold, TECHS, "paragraph")
+    for j in range(len(TECHS)):
+        assert abs(prob[:, j].mean() - y[:, j].mean()) < 0.05
+
+
+def test_a_technique_without_examples_gets_its_base_rate():
+    texts, gold = corpus(30)
+    stage = ArticleStage(StageSettings(techniques=[*TECHS, "Slogans"], n_features=2**10, folds=3, token_features=False)).fit(texts, gold)
+    art, _ = stage.predict_level(texts, None, "article")
+    assert np.allclose(art[:, 2], art[0, 2]) and art[0, 2] < 0.05
+
+
+def test_folder_without_stage_loads_as_none(tmp_path):
+    assert ArticleStage.from_pretrained(tmp_path) is None
+
+
+def test_precise_thresholds_reach_the_target_or_switch_off():
+    from framescope.training.calibration import Calibration, precise_thresholds
+    from framescope.training.metrics.spans import span_prf
+
+    # technique A: confident tokens are right, hesitant ones wrong; B: always wrong
+    text = " ".join(f"w{i}" for i in range(40))
+    off = word_offsets(text)
+    probs = np.zeros((len(off), 4), np.float32)
+    gold = []
+    for i in range(0, 40, 4):
+        probs[i, 0] = 0.9  # A, right
+        gold.append((int(off[i, 0]), int(off[i, 1]), "A"))
+        probs[i + 2, 0] = 0.4  # A, wrong
+        probs[i + 1, 1] = 0.8  # B, wrong
+    scores = [TokenScores(off, probs, text)]
+    cal = Calibration(thresholds={"A": 0.3, "B": 0.3}, global_threshold=0.3)
+    chosen, report = precise_thresholds(scores, [gold], ["A", "B"], cal, begin_threshold=0.5, min_precision=0.9)
+    assert set(chosen) == {"A"} and 0.4 < chosen["A"] <= 0.9
+    assert report["B"]["switched_off"]
+    from framescope.model.decoding import decode_spans
+
+    spans = [p.as_tuple() for p in decode_spans(probs, off, ["A", "B"], {"A": chosen["A"], "B": 2.0}, 0.5, 1, text)]
+    assert span_prf([spans], [gold])["precision"] == 1.0
+
+
+def test_trained_folder_has_stage_and_profiles_and_scores_with_both(model_dir, tmp_path):
+    """The quickstart model ships with a stage and both profiles; --profile precise exports say so
+    and its spans lie inside the balanced profile's (same runs, a higher bar)."""
+    from typer.testing import CliRunner
+
+    from framescope.cli import _register, app
+    from framescope.model.scorer import Scorer
+    from framescope.model.settings import TaggerSettings
+
+    settings = TaggerSettings.load(model_dir)
+    assert settings.precise_thresholds is not None
+    for tech, thr in settings.precise_thresholds.items():
+        assert thr >= settings.threshold(tech)
+    assert (model_dir / STAGE_WEIGHTS).exists() and not list(model_dir.glob("*.pkl"))
+    text = "Diese feigen Verräter und Lügner zerstören unser Land.\nDas ist eine Schande für alle."
+    balanced = Scorer.from_pretrained(model_dir).score(text)
+    precise = Scorer.from_pretrained(model_dir, profile="precise").score(text)
+    assert precise.profile == "precise"
+    for s in precise.spans:
+        assert any(b.technique == s.technique and b.start <= s.start and s.end <= b.end for b in balanced.spans)
+    assert [t.probability for t in precise.techniques.values()] == [t.probability for t in balanced.techniques.values()]
+
+    _register()
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(app, ["score", "-q", str(tmp_path / "a.txt"), "--model", str(model_dir), "--out", str(tmp_path / "o"), "--profile", "precise", "-f", "parquet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["profile"] == "precise"
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "o" / "articles.parquet").column("profile").to_pylist() == ["precise"]
+    res = runner.invoke(app, ["score", "-q", str(tmp_path / "a.txt"), "--model", str(model_dir), "--out", str(tmp_path / "p"), "--profile", "bogus"])
+    assert res.exit_code == 2 and "--profile" in res.output
+
+
+def test_precise_profile_refused_for_folders_without_one(model_dir, tmp_path):
+    import shutil
+
+    from framescope.model.scorer import Scorer
+
+    old = tmp_path / "old"
+    shutil.copytree(model_dir, old)
+    data = json.loads((old / "framescope.json").read_text())
+    data.pop("precise_thresholds")
+    (old / "framescope.json").write_text(json.dumps(data))
+    assert Scorer.from_pretrained(old).profile == "balanced"
+    from framescope.errors import UsageError
+
+    with pytest.raises(UsageError, match="no precise profile"):
+        Scorer.from_pretrained(old, profile="precise")

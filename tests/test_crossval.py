@@ -1,0 +1,81 @@
+"""k-fold cross-validation over articles and the article-level metrics it reports."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from framescope.training.metrics.articles import constant_guess, mean_roc_auc, presence_micro_f1, technique_shares
+
+
+def test_presence_f1_auc_and_constant_guess_by_hand():
+    gold = [{"A", "B"}, {"A"}, set(), {"B"}]
+    shares = technique_shares(gold)
+    assert shares == {"A": 0.5, "B": 0.5}
+    assert constant_guess({"A": 0.5, "B": 0.25}, 0.3) == {"A"}
+    m = presence_micro_f1([{"A"}, {"A", "B"}, set(), set()], gold)
+    assert (m["precision"], m["recall"]) == (2 / 3, 2 / 4)
+    scores = [{"A": 0.9, "B": 0.2}, {"A": 0.8, "B": 0.1}, {"A": 0.1, "B": 0.3}, {"A": 0.85}]
+    auc = mean_roc_auc(scores, gold, ["A", "B", "C"])
+    # A ranks perfectly except article 3 (no A, 0.85) above article 1 (A, 0.8): 3 of 4 pairs
+    assert auc["per_technique"]["A"] == 0.75
+    assert auc["per_technique"]["B"] == 0.25  # B: 0.2 and 0.0 (missing) vs 0.1 and 0.3: 1 of 4 pairs
+    assert auc["n_techniques"] == 2 and math.isclose(auc["mean"], 0.5)
+
+
+def test_folds_cover_every_article_once_and_spread_languages():
+    from framescope.labels.sample import load_sample
+    from framescope.training.crossval import article_folds
+
+    docs = load_sample()
+    folds = article_folds(docs, 3)
+    allidx = np.concatenate(folds)
+    assert sorted(allidx.tolist()) == list(range(len(docs)))
+    for lang in {d.lang for d in docs}:
+        counts = [sum(docs[i].lang == lang for i in f) for f in folds]
+        assert max(counts) - min(counts) <= 1
+
+
+def test_cross_validate_scores_every_variant_out_of_fold():
+    from framescope.labels.sample import load_sample
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.training.config import load_config
+    from framescope.training.crossval import cross_validate
+
+    cfg = load_config("quickstart", ["article_stage.folds=2", "article_stage.crossfit_folds=2", "calibration.min_support=2", "linear.epochs=3"])
+    docs = load_sample()[::2]  # half the sample keeps the suite fast; the metrics need not be good
+    result = cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2)
+    assert set(result["reports"]) == {"tagger", "char-ngrams", "stacked"}
+    assert len(result["fold_seconds"]) == 2
+    for name, report in result["reports"].items():
+        m = report["all"]
+        assert m["articles"] == len(docs)
+        assert m["article_source"] == ("spans" if name == "tagger" else "stage")
+        for key in ("article_mean_auc", "article_presence_f1", "constant_guess_presence_f1", "paragraph_micro_f1", "span_f1"):
+            assert 0.0 <= m[key] <= 1.0, (name, key, m[key])
+    # the variants share the tagger: identical spans, different article scores
+    spans = {r["all"]["span_f1"] for r in result["reports"].values()}
+    assert len(spans) == 1
+
+
+def test_cross_validate_character_stage_without_tagger_and_partial_folds():
+    from framescope.labels.sample import load_sample
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.training.config import load_config
+    from framescope.training.crossval import VARIANTS, cross_validate
+
+    cfg = load_config("quickstart", ["article_stage.folds=2"])
+    docs = load_sample()
+    seen = []
+    result = cross_validate(
+        cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, variants={"char-ngrams": VARIANTS["char-ngrams"]},
+        on_fold=seen.append, max_folds=2, fit_tagger=False,
+    )
+    assert [r["folds_done"] for r in seen] == [1, 2] and result["folds_done"] == 2
+    m = result["reports"]["char-ngrams"]["all"]
+    assert m["article_source"] == "stage" and m["articles"] < len(docs)  # two of three folds scored
+    assert m["n_pred"] == 0
+    with pytest.raises(ValueError, match="token_scores none"):
+        cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, variants={"stacked": VARIANTS["stacked"]}, fit_tagger=False)
