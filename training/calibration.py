@@ -18,9 +18,11 @@ from typing import Sequence
 import numpy as np
 
 from framescope.model.decoding import decode_technique
-from framescope.training.metrics.spans import span_prf
 from framescope.model.settings import DecodingCalibration
 from framescope.model.tagger import TokenScores
+from framescope.training.config import CalibrationConfig
+from framescope.training.evaluation import gold_tuples
+from framescope.training.metrics.spans import span_prf
 
 GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 # where a confident "begin" splits a run; above 1 never splits (adjacent spans fuse, but
@@ -78,6 +80,22 @@ def _paragraph_f1(paragraphs, pred, gold) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
+@dataclass
+class _Candidate:
+    """One (threshold, begin threshold, smoothing) setting of one technique, as measured on dev."""
+
+    threshold: float
+    begin_threshold: float
+    smoothing: int
+    f1: float
+    precision: float
+    recall: float
+    n_pred: int
+    mean_length: float
+    paragraph_f1: float | None
+    value: float  # the objective
+
+
 def calibrate(
     scores: Sequence[TokenScores],
     gold: Sequence[Sequence[tuple[int, int, str]]],
@@ -108,7 +126,7 @@ def calibrate(
     thresholds: dict[str, float] = {}
     begin_thresholds: dict[str, float] = {}
     smoothing: dict[str, int] = {}
-    # per technique, per threshold: (tp_p, n_pred, tp_r, n_gold, length sum) for the global pick
+    # per threshold, per technique: (tp_p, n_pred, tp_r, n_gold, length sum) for the global pick
     table: dict[float, list[tuple[float, int, float, int, int]]] = {t: [] for t in grid}
     gold_len_all = [e - s for doc in gold for s, e, _ in doc]
     for j, tech in enumerate(techniques):
@@ -120,33 +138,50 @@ def calibrate(
         best = None
         for bthr, width in [(b, w) for b in begin_grid for w in smoothing_grid]:
             for thr in grid:
-                pred = _decode_one(scores, j, k, thr, bthr, tech, width)
-                m = span_prf(pred, g)
-                n_pred = m["n_pred"]
-                lengths = [e - s for doc in pred for s, e, _ in doc]
-                mean_len = float(np.mean(lengths)) if lengths else 0.0
+                cand, lengths = _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective)
                 if bthr == begin_threshold and width == 1:
-                    table[thr].append((m["precision"] * n_pred, n_pred, m["recall"] * n_gold, n_gold, sum(lengths)))
+                    table[thr].append((cand.precision * cand.n_pred, cand.n_pred, cand.recall * n_gold, n_gold, sum(lengths)))
                 # span-like both ways: neither paragraphs nor shards of the technique's spans
-                ok = gold_mean / max_length_ratio <= mean_len <= max_length_ratio * gold_mean
-                para = _paragraph_f1(paragraphs, pred, g) if paragraphs is not None else None
-                value = _objective(objective, m["f1"], para)
-                if ok and n_pred and (best is None or value > best[8]):
-                    best = (thr, m["f1"], m["precision"], m["recall"], n_pred, mean_len, bthr, width, value, para)
+                ok = gold_mean / max_length_ratio <= cand.mean_length <= max_length_ratio * gold_mean
+                if ok and cand.n_pred and (best is None or cand.value > best.value):
+                    best = cand
         entry = {"support": n_gold, "gold_mean_length": round(gold_mean, 1)}
-        if n_gold >= min_support and best is not None and best[1] > 0:
-            thresholds[tech] = best[0]
-            begin_thresholds[tech] = best[6]
-            smoothing[tech] = best[7]
+        if n_gold >= min_support and best is not None and best.f1 > 0:
+            thresholds[tech] = best.threshold
+            begin_thresholds[tech] = best.begin_threshold
+            smoothing[tech] = best.smoothing
             entry.update(
-                threshold=best[0], begin_threshold=best[6], smoothing=best[7], paragraph_f1=best[9], f1=best[1], precision=best[2], recall=best[3],
-                n_pred=best[4], mean_length=round(best[5], 1), source="dev",
+                threshold=best.threshold, begin_threshold=best.begin_threshold, smoothing=best.smoothing,
+                paragraph_f1=best.paragraph_f1, f1=best.f1, precision=best.precision, recall=best.recall,
+                n_pred=best.n_pred, mean_length=round(best.mean_length, 1), source="dev",
             )
         else:
             entry.update(source="global")
         report[tech] = entry
-    # global threshold: best micro F1 over all techniques with one shared threshold, guarded
     gold_mean_all = float(np.mean(gold_len_all)) if gold_len_all else 50.0
+    best_global = _global_threshold(table, grid, default, max_length_ratio * gold_mean_all)
+    for tech, entry in report.items():
+        if entry["source"] == "global":
+            entry["threshold"] = best_global
+            entry["begin_threshold"] = begin_threshold
+    return Calibration(thresholds=thresholds, global_threshold=best_global, begin_threshold=begin_threshold,
+                       begin_thresholds=begin_thresholds, smoothing=smoothing, report=report)
+
+
+def _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective) -> tuple[_Candidate, list[int]]:
+    """Decode technique ``j`` at one setting and score it against its gold spans ``g``."""
+    pred = _decode_one(scores, j, k, thr, bthr, tech, width)
+    m = span_prf(pred, g)
+    lengths = [e - s for doc in pred for s, e, _ in doc]
+    mean_len = float(np.mean(lengths)) if lengths else 0.0
+    para = _paragraph_f1(paragraphs, pred, g) if paragraphs is not None else None
+    value = _objective(objective, m["f1"], para)
+    cand = _Candidate(thr, bthr, width, m["f1"], m["precision"], m["recall"], m["n_pred"], mean_len, para, value)
+    return cand, lengths
+
+
+def _global_threshold(table, grid: Sequence[float], default: float, max_mean_length: float) -> float:
+    """The best micro F1 over all techniques with one shared threshold, under the length guard."""
     best_global, best_f1 = default, -1.0
     for thr in grid:
         rows = table[thr]
@@ -158,14 +193,9 @@ def calibrate(
         p = tp_p / n_pred if n_pred else 0.0
         r = tp_r / n_gold if n_gold else 0.0
         f1 = 2 * p * r / (p + r) if p + r else 0.0
-        if n_pred and mean_len <= max_length_ratio * gold_mean_all and f1 > best_f1:
+        if n_pred and mean_len <= max_mean_length and f1 > best_f1:
             best_global, best_f1 = thr, f1
-    for tech, entry in report.items():
-        if entry["source"] == "global":
-            entry["threshold"] = best_global
-            entry["begin_threshold"] = begin_threshold
-    return Calibration(thresholds=thresholds, global_threshold=best_global, begin_threshold=begin_threshold,
-                       begin_thresholds=begin_thresholds, smoothing=smoothing, report=report)
+    return best_global
 
 
 def calibrate_from_config(
@@ -173,18 +203,39 @@ def calibrate_from_config(
     gold: Sequence[Sequence[tuple[int, int, str]]],
     techniques: Sequence[str],
     texts: Sequence[str],
-    cal_cfg: dict,
+    cal_cfg: CalibrationConfig | dict,
 ) -> Calibration:
-    """:func:`calibrate` with a training config's ``calibration`` section.
+    """:func:`calibrate` with a training config's ``calibration`` section (typed or as a dict).
 
     Training, its per-epoch evaluation and the benchmarks all calibrate through this, so
     they cannot drift apart in which settings they pass.
     """
+    c = cal_cfg if isinstance(cal_cfg, CalibrationConfig) else CalibrationConfig(**cal_cfg)
     return calibrate(
         scores, gold, techniques,
-        min_support=cal_cfg["min_support"],
-        max_length_ratio=cal_cfg["max_length_ratio"],
-        begin_threshold=cal_cfg["begin_threshold"],
+        min_support=c.min_support,
+        max_length_ratio=c.max_length_ratio,
+        begin_threshold=c.begin_threshold,
         texts=texts,
-        objective=cal_cfg["objective"],
+        objective=c.objective,
     )
+
+
+def calibrate_on_dev(tagger, dev_docs, cal_cfg: CalibrationConfig | dict, scores=None, apply: bool = True):
+    """Score dev (unless ``scores`` are given), calibrate, and decode dev with the result.
+
+    The one score -> calibrate -> decode sequence, for the final calibration of a run and
+    for its per-epoch evaluation. ``apply`` stores the calibration in the tagger's settings.
+    Returns the :class:`Calibration` and the dev predictions as ``(start, end, technique)``.
+    """
+    texts = [d.text for d in dev_docs]
+    if scores is None:
+        scores = tagger.token_scores(texts)
+    gold = [gold_tuples(d, tagger.taxonomy) for d in dev_docs]
+    cal = calibrate_from_config(scores, gold, tagger.techniques, texts, cal_cfg)
+    if apply:
+        tagger.settings.calibration = cal
+    techniques = tagger.techniques
+    thresholds, begins = cal.all_thresholds(techniques), cal.all_begin_thresholds(techniques)
+    preds = [[p.as_tuple() for p in tagger.decode(s, thresholds, begins, cal.smoothing)] for s in scores]
+    return cal, preds

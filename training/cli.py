@@ -47,7 +47,7 @@ def train_cmd(
     except AnnotationError as err:
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(1)
-    from framescope.training.train import is_main_process
+    from framescope.training.distributed import is_main_process
 
     if not is_main_process():
         return  # another process of a distributed run: the main process reports

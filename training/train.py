@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,10 @@ from framescope.labels.dataset import fingerprint, split_documents
 from framescope.labels.document import Document
 from framescope.labels.io import read_documents
 from framescope.labels.taxonomy import Taxonomy, load_taxonomy
-from framescope.training.calibration import calibrate_from_config
+from framescope.training.calibration import calibrate_on_dev
 from framescope.training.config import resolve_path
-from framescope.training.evaluation import gold_tuples, score_predictions
+from framescope.training.distributed import is_main_process
+from framescope.training.evaluation import score_predictions
 from framescope.training.fit import fit_tagger
 from framescope.training.model_card import write_model_card
 from framescope.training.tracking import Tracker
@@ -60,15 +60,6 @@ def prepare_data(config: dict, taxonomy: Taxonomy) -> tuple[list[Document], list
     else:
         train, dev = split_documents(train, d["dev_fraction"], seed=d["split_seed"])
     return train, dev
-
-
-def is_main_process() -> bool:
-    """False in the non-main processes of a distributed run (``torchrun``, ``accelerate launch``).
-
-    The launchers set ``RANK`` (global) and ``LOCAL_RANK``; a single process sets neither.
-    """
-    rank = os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))
-    return rank in ("0", "-1", "")
 
 
 def build_tagger(config: dict, taxonomy: Taxonomy):
@@ -130,12 +121,8 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
 
 
 def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict):
-    """Choose the tagger's thresholds on dev (in place) and score dev with them."""
-    scores = tagger.token_scores([d.text for d in dev_docs])
-    gold = [gold_tuples(d, taxonomy) for d in dev_docs]
-    cal = calibrate_from_config(scores, gold, tagger.techniques, [d.text for d in dev_docs], cal_cfg)
-    tagger.settings.calibration = cal
-    preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
+    """Choose the tagger's thresholds on dev (stored in its settings) and score dev with them."""
+    cal, preds = calibrate_on_dev(tagger, dev_docs, cal_cfg)
     return cal, score_predictions(dev_docs, preds, taxonomy)
 
 
