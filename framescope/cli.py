@@ -1,4 +1,8 @@
-"""The ``framescope`` command line: one app, subcommands per stage (data, train, score)."""
+"""The ``framescope`` command line: one app, subcommands per stage.
+
+data (validate, stats, convert); train, calibrate, evaluate; score, report, export-onnx;
+and quickstart, which trains and then scores.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``framescope train`` and ``framescope evaluate``."""
+"""``framescope train``, ``framescope evaluate`` and ``framescope calibrate``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _load_config_or_exit(config: str, overrides: List[str]) -> dict:
 
 
 def train_cmd(
-    config: str = typer.Argument(..., help="A config YAML file, or a built-in config name (quickstart, minilm-semeval, xlmr-semeval)."),
+    config: str = typer.Argument(..., help="A config YAML file, or a built-in config name (quickstart, minilm-semeval, bio-reference, xlmr-semeval)."),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: --set training.epochs=2 (repeatable)."),
     output_dir: Optional[Path] = typer.Option(None, "--output", "-o", help="Model folder to write (overrides output_dir)."),
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track this run in MLflow."),

@@ -1,10 +1,10 @@
 """Training the transformer tagger through the Hugging Face ``Trainer``.
 
 The Trainer brings seeding, gradient accumulation, schedules, checkpoints and
-``accelerate``/``torchrun`` support for free; framescope adds the masked multi-label loss
-(``compute_loss``) and evaluates on *articles*, not windows: each evaluation scores the
-dev articles whole, calibrates thresholds and reports span F1, which drives early
-stopping and the choice of the best checkpoint.
+``accelerate``/``torchrun`` support for free; framescope adds the scheme's masked loss
+(``compute_loss``, :mod:`framescope.model.schemes`) and evaluates on *articles*, not
+windows: each evaluation scores the dev articles whole, calibrates thresholds and
+reports span F1, which drives early stopping and the choice of the best checkpoint.
 """
 
 from __future__ import annotations
@@ -102,9 +102,9 @@ class SpanTrainer(Trainer):
     def create_optimizer(self, model=None):
         """AdamW with its own learning rate for the freshly initialised classifier head.
 
-        A new head over ``2K`` sigmoid channels starts far from useful while the encoder is
-        already good: one shared rate is either too slow for the head or, raised to suit it,
-        destabilises the encoder (at 1e-4 MiniLM's token states collapsed to a constant).
+        A new head (over ``O``/``B-t``/``I-t``, or ``2K`` sigmoid channels) starts far from
+        useful while the encoder is already good: one shared rate is either too slow for the
+        head or, raised to suit it, destabilises the encoder (at 1e-4 MiniLM's token states collapsed to a constant).
         """
         head_lr = self.head_learning_rate
         if not head_lr or self.optimizer is not None:
