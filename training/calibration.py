@@ -135,16 +135,8 @@ def calibrate(
         gold_mean = float(np.mean([e - s for doc in g for s, e, _ in doc])) if n_gold else (
             float(np.mean(gold_len_all)) if gold_len_all else 50.0
         )
-        best = None
-        for bthr, width in [(b, w) for b in begin_grid for w in smoothing_grid]:
-            for thr in grid:
-                cand, lengths = _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective)
-                if bthr == begin_threshold and width == 1:
-                    table[thr].append((cand.precision * cand.n_pred, cand.n_pred, cand.recall * n_gold, n_gold, sum(lengths)))
-                # span-like both ways: neither paragraphs nor shards of the technique's spans
-                ok = gold_mean / max_length_ratio <= cand.mean_length <= max_length_ratio * gold_mean
-                if ok and cand.n_pred and (best is None or cand.value > best.value):
-                    best = cand
+        best = _best_setting(scores, g, j, k, tech, n_gold, gold_mean, grid, begin_grid, smoothing_grid,
+                             begin_threshold, max_length_ratio, paragraphs, objective, table)
         entry = {"support": n_gold, "gold_mean_length": round(gold_mean, 1)}
         if n_gold >= min_support and best is not None and best.f1 > 0:
             thresholds[tech] = best.threshold
@@ -166,6 +158,22 @@ def calibrate(
             entry["begin_threshold"] = begin_threshold
     return Calibration(thresholds=thresholds, global_threshold=best_global, begin_threshold=begin_threshold,
                        begin_thresholds=begin_thresholds, smoothing=smoothing, report=report)
+
+
+def _best_setting(scores, g, j, k, tech, n_gold, gold_mean, grid, begin_grid, smoothing_grid,
+                  begin_threshold, max_length_ratio, paragraphs, objective, table) -> _Candidate | None:
+    """Technique ``j``'s best guarded setting on dev; also fills its row of the global ``table``."""
+    best = None
+    for bthr, width in [(b, w) for b in begin_grid for w in smoothing_grid]:
+        for thr in grid:
+            cand, lengths = _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective)
+            if bthr == begin_threshold and width == 1:
+                table[thr].append((cand.precision * cand.n_pred, cand.n_pred, cand.recall * n_gold, n_gold, sum(lengths)))
+            # span-like both ways: neither paragraphs nor shards of the technique's spans
+            ok = gold_mean / max_length_ratio <= cand.mean_length <= max_length_ratio * gold_mean
+            if ok and cand.n_pred and (best is None or cand.value > best.value):
+                best = cand
+    return best
 
 
 def _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective) -> tuple[_Candidate, list[int]]:
