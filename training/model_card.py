@@ -153,10 +153,7 @@ def render_model_card(
 
 def _front_matter(c: _CardFacts) -> list[str]:
     """Hugging Face style metadata header, title and provenance."""
-    config = c.config
-    taxonomy = c.taxonomy
-    name = c.name
-    langs = c.langs
+    config, taxonomy, name, langs = c.config, c.taxonomy, c.name, c.langs
     L: list[str] = []
     # Hugging Face style metadata header
     L += ["---", "library_name: framescope", "pipeline_tag: token-classification"]
@@ -177,9 +174,7 @@ def _front_matter(c: _CardFacts) -> list[str]:
 
 def _model_section(c: _CardFacts) -> list[str]:
     """What the model is: type, encoder, output, training statistics."""
-    config = c.config
-    train_stats = c.train_stats
-    m = c.model
+    config, train_stats, m = c.config, c.train_stats, c.model
     L: list[str] = []
     L += ["## Model", ""]
     L += [
@@ -196,12 +191,8 @@ def _model_section(c: _CardFacts) -> list[str]:
 
 def _data_section(c: _CardFacts) -> list[str]:
     """Which corpora, the dev split, per-language counts and fingerprints."""
-    train_docs = c.train_docs
-    dev_docs = c.dev_docs
-    data = c.data
-    train_langs = c.train_langs
-    dev_langs = c.dev_langs
-    langs = c.langs
+    train_docs, dev_docs, data = c.train_docs, c.dev_docs, c.data
+    train_langs, dev_langs, langs = c.train_langs, c.dev_langs, c.langs
     L: list[str] = []
     L += ["## Data", ""]
     L.append("- **Training corpora:** " + (", ".join(_data_entries(data.get("train"))) or "none"))
@@ -228,8 +219,7 @@ def _data_section(c: _CardFacts) -> list[str]:
 
 def _taxonomy_section(c: _CardFacts) -> list[str]:
     """The taxonomy identity that scoring checks."""
-    taxonomy = c.taxonomy
-    techniques = c.techniques
+    taxonomy, techniques = c.taxonomy, c.techniques
     L: list[str] = []
     L += ["## Taxonomy", ""]
     ident = taxonomy.identity
@@ -245,12 +235,8 @@ def _taxonomy_section(c: _CardFacts) -> list[str]:
 
 def _results_section(c: _CardFacts) -> list[str]:
     """Dev results per language and per technique, with threshold sources."""
-    report = c.report
-    calibration = c.calibration
-    techniques = c.techniques
-    train_support = c.train_support
-    per = c.per
-    cal_min = c.cal_min
+    report, calibration, techniques = c.report, c.calibration, c.techniques
+    train_support, per, cal_min = c.train_support, c.per, c.cal_min
     L: list[str] = []
     L += ["## Results on dev", ""]
     L += ["Span metrics use partial overlap (SemEval-2023 Task 3 style): a predicted span earns precision for the "
@@ -277,9 +263,9 @@ def _results_section(c: _CardFacts) -> list[str]:
     order = sorted(techniques, key=lambda t: (-per.get(t, {}).get("n_gold", 0), t))
     for t in order:
         p = per.get(t, {})
-        c = calibration.get(t, {})
-        thr = c.get("threshold")
-        src = {"dev": "calibrated", "global": "global"}.get(c.get("source"), c.get("source") or "n/a")
+        chosen = calibration.get(t, {})
+        thr = chosen.get("threshold")
+        src = {"dev": "calibrated", "global": "global"}.get(chosen.get("source"), chosen.get("source") or "n/a")
         rows.append([
             t, fmt(p.get("precision", 0)), fmt(p.get("recall", 0)), fmt(p.get("f1", 0)),
             p.get("n_pred", 0), p.get("n_gold", 0), train_support.get(t, 0),
@@ -311,12 +297,8 @@ def _intended_use(c: _CardFacts) -> list[str]:
 
 def _known_limits(c: _CardFacts) -> list[str]:
     """Rare techniques, languages, optimistic dev figures, boundaries, overlaps."""
-    dev_docs = c.dev_docs
-    techniques = c.techniques
-    train_langs = c.train_langs
-    dev_langs = c.dev_langs
-    train_support = c.train_support
-    per = c.per
+    dev_docs, techniques, train_langs = c.dev_docs, c.techniques, c.train_langs
+    dev_langs, train_support, per = c.dev_langs, c.train_support, c.per
     L: list[str] = []
     L += ["## Known limits", ""]
     rare = [t for t in techniques if train_support.get(t, 0) < RARE_SUPPORT]
