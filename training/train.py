@@ -20,7 +20,7 @@ from framescope.training.calibration import calibrate_on_dev
 from framescope.training.config import resolve_path
 from framescope.training.distributed import is_main_process
 from framescope.training.evaluation import score_predictions
-from framescope.training.fit import fit_tagger
+from framescope.training.fit import build_tagger, fit_tagger
 from framescope.training.model_card import write_model_card
 from framescope.training.tracking import Tracker
 
@@ -60,23 +60,6 @@ def prepare_data(config: dict, taxonomy: Taxonomy) -> tuple[list[Document], list
     else:
         train, dev = split_documents(train, d["dev_fraction"], seed=d["split_seed"])
     return train, dev
-
-
-def build_tagger(config: dict, taxonomy: Taxonomy):
-    m = config["model"]
-    if m["type"] == "linear":
-        from framescope.model.linear import LinearTagger
-
-        lc = config["linear"]
-        return LinearTagger(
-            taxonomy, n_features=lc["n_features"], alpha=lc["alpha"], epochs=lc["epochs"],
-            seed=config["seed"], pos_weight_max=lc["pos_weight_max"],
-        )
-    if m["type"] == "transformer":
-        from framescope.model.transformer import TransformerTagger
-
-        return TransformerTagger.from_base(m["base"], taxonomy, max_length=m["max_length"], stride=m["stride"], scheme=m["scheme"])
-    raise ValueError(f"model.type must be linear or transformer, not {m['type']!r}")
 
 
 def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainResult:
