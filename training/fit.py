@@ -4,8 +4,7 @@ The model layer (:mod:`framescope.model`) holds what a tagger *is* and how it sc
 how its weights are learned lives here, above it: the linear baseline's per-channel
 ``SGDClassifier`` below, the transformer's Hugging Face ``Trainer`` loop in
 :mod:`framescope.training.hf_trainer`. :data:`BUILDERS` and :data:`FITTERS` map the
-model type to
-its constructor and fitter, so that ``train.py`` never branches on the model type.
+model type to its constructor and fitter, so that ``train.py`` never branches on it.
 """
 
 from __future__ import annotations
