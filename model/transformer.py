@@ -176,6 +176,9 @@ class TransformerTagger(SpanTagger):
         self.forward = TorchForward(module, getattr(self.forward, "dtype", None))
 
     def save_pretrained(self, folder: str | Path) -> None:
+        if self.model is None:
+            raise ValueError(f"a {self.backend} tagger has no PyTorch weights to save: "
+                             "export ONNX files with `framescope export-onnx` from a torch model folder")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(folder, safe_serialization=True)
