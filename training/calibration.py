@@ -22,7 +22,7 @@ from framescope.model.settings import DecodingCalibration
 from framescope.model.tagger import TokenScores
 from framescope.training.config import CalibrationConfig
 from framescope.training.evaluation import gold_tuples
-from framescope.training.metrics.spans import span_prf
+from framescope.training.metrics.spans import paragraph_labels, paragraph_offsets, span_prf
 
 GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 # where a confident "begin" splits a run; above 1 never splits (adjacent spans fuse, but
@@ -56,24 +56,15 @@ def _objective(name: str, span_f1: float, para_f1: float | None) -> float:
     raise ValueError(f"unknown calibration objective {name!r} (span, mean, harmonic)")
 
 
-def _paragraph_bounds(text: str) -> np.ndarray:
-    """End offsets of the article's lines (a paragraph is a line, as in SemEval-2023)."""
-    ends = [i for i, ch in enumerate(text) if ch == "\n"] + [len(text)]
-    return np.asarray(ends, dtype=np.int64)
-
-
 def _paragraph_f1(paragraphs, pred, gold) -> float:
-    """F1 over (article, line) pairs flagged with the technique by pred versus gold."""
+    """F1 over (article, paragraph) pairs flagged with the technique by pred versus gold.
+
+    Paragraphs and the overlap rule are the reported metric's (:func:`paragraph_offsets`,
+    :func:`paragraph_labels`): lines, blank ones left out, as SemEval-2023 scores them.
+    """
     tp = fp = fn = 0
-    for ends, p, g in zip(paragraphs, pred, gold):
-        def lines(spans):
-            hit = set()
-            for s, e, _ in spans:
-                first = int(np.searchsorted(ends, s, side="left"))
-                last = int(np.searchsorted(ends, e - 1, side="left"))
-                hit.update(range(first, last + 1))
-            return hit
-        pl, gl = lines(p), lines(g)
+    for paras, p, g in zip(paragraphs, pred, gold):
+        pl, gl = paragraph_labels(paras, p), paragraph_labels(paras, g)
         tp += len(pl & gl)
         fp += len(pl - gl)
         fn += len(gl - pl)
@@ -120,7 +111,7 @@ def calibrate(
     precision. The length guard still applies.
     """
     k = len(techniques)
-    paragraphs = [_paragraph_bounds(t) for t in texts] if texts is not None else None
+    paragraphs = [paragraph_offsets(t) for t in texts] if texts is not None else None
     begin_grid = sorted(set(begin_grid) | {begin_threshold})
     report: dict[str, dict] = {}
     thresholds: dict[str, float] = {}
