@@ -16,6 +16,7 @@ from framescope.labels.dataset import fingerprint, split_documents
 from framescope.labels.document import Document
 from framescope.labels.io import read_documents
 from framescope.labels.taxonomy import Taxonomy, load_taxonomy
+from framescope.model.tagger import SpanTagger
 from framescope.training.calibration import calibrate_on_dev
 from framescope.training.config import resolve_path
 from framescope.training.distributed import is_main_process
@@ -116,9 +117,7 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     calibration code; researchers also use it to calibrate on fresh dev annotations.
     Returns the dev report and the calibration report.
     """
-    from framescope.model.tagger import load_tagger
-
-    tagger = load_tagger(model_dir)
+    tagger = SpanTagger.from_pretrained(model_dir)
     taxonomy = tagger.taxonomy
     train_docs, dev_docs = prepare_data(config, taxonomy)
     cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
