@@ -172,11 +172,11 @@ def _front_matter(c: _CardFacts) -> list[str]:
     ]
     return L
 
+
 def _model_section(c: _CardFacts) -> list[str]:
     """What the model is: type, encoder, output, training statistics."""
     config, train_stats, m = c.config, c.train_stats, c.model
-    L: list[str] = []
-    L += ["## Model", ""]
+    L = ["## Model", ""]
     L += [
         f"- **Type:** `{m['type']}`",
         f"- **Base encoder:** {_base_encoder(config)}",
@@ -189,12 +189,12 @@ def _model_section(c: _CardFacts) -> list[str]:
     L.append("")
     return L
 
+
 def _data_section(c: _CardFacts) -> list[str]:
     """Which corpora, the dev split, per-language counts and fingerprints."""
     train_docs, dev_docs, data = c.train_docs, c.dev_docs, c.data
     train_langs, dev_langs, langs = c.train_langs, c.dev_langs, c.langs
-    L: list[str] = []
-    L += ["## Data", ""]
+    L = ["## Data", ""]
     L.append("- **Training corpora:** " + (", ".join(_data_entries(data.get("train"))) or "none"))
     if data.get("dev"):
         L.append("- **Dev corpora:** " + ", ".join(_data_entries(data["dev"])))
@@ -217,28 +217,27 @@ def _data_section(c: _CardFacts) -> list[str]:
           "they are also the run's MLflow tags `train_fingerprint` and `dev_fingerprint`.", ""]
     return L
 
+
 def _taxonomy_section(c: _CardFacts) -> list[str]:
     """The taxonomy identity that scoring checks."""
-    taxonomy, techniques = c.taxonomy, c.techniques
-    L: list[str] = []
-    L += ["## Taxonomy", ""]
-    ident = taxonomy.identity
-    L += [
+    ident = c.taxonomy.identity
+    return [
+        "## Taxonomy",
+        "",
         f"- **Name and version:** `{ident.name}` {ident.version}",
         f"- **SHA-256:** `{ident.sha256}`",
-        f"- **Techniques:** {len(techniques)} in {len(taxonomy.categories)} categories (saved as `taxonomy.yaml` in this folder)",
+        f"- **Techniques:** {len(c.techniques)} in {len(c.taxonomy.categories)} categories (saved as `taxonomy.yaml` in this folder)",
         "",
         "Scoring checks this identity: a folder whose `taxonomy.yaml` does not hash to it is refused.",
         "",
     ]
-    return L
+
 
 def _results_section(c: _CardFacts) -> list[str]:
     """Dev results per language and per technique, with threshold sources."""
     report, calibration, techniques = c.report, c.calibration, c.techniques
     train_support, per, cal_min = c.train_support, c.per, c.cal_min
-    L: list[str] = []
-    L += ["## Results on dev", ""]
+    L = ["## Results on dev", ""]
     L += ["Span metrics use partial overlap (SemEval-2023 Task 3 style): a predicted span earns precision for the "
           "share of it covered by gold spans of the same technique, and recall for the share of gold it covers.", ""]
     L += ["### Per language", ""]
@@ -278,11 +277,12 @@ def _results_section(c: _CardFacts) -> list[str]:
     L.append("")
     return L
 
+
 def _intended_use(c: _CardFacts) -> list[str]:
     """What the spans are for, and what not."""
-    L: list[str] = []
-    L += ["## Intended use", ""]
-    L += [
+    return [
+        "## Intended use",
+        "",
         "- Surfacing **indicators** for human analysts: passages that may use a persuasion or framing technique, "
         "to read and judge in context. A span is a pointer to text worth a second look, not a finding.",
         "- Comparing and monitoring corpora in aggregate (how often techniques are flagged over time or across "
@@ -293,14 +293,13 @@ def _intended_use(c: _CardFacts) -> list[str]:
         "something is said, not whether it is true.",
         "",
     ]
-    return L
+
 
 def _known_limits(c: _CardFacts) -> list[str]:
     """Rare techniques, languages, optimistic dev figures, boundaries, overlaps."""
     dev_docs, techniques, train_langs = c.dev_docs, c.techniques, c.train_langs
     dev_langs, train_support, per = c.dev_langs, c.train_support, c.per
-    L: list[str] = []
-    L += ["## Known limits", ""]
+    L = ["## Known limits", ""]
     rare = [t for t in techniques if train_support.get(t, 0) < RARE_SUPPORT]
     if rare:
         L.append(f"- **Rare techniques** (fewer than {RARE_SUPPORT} training spans) are learned from very few examples and "
@@ -332,11 +331,11 @@ def _known_limits(c: _CardFacts) -> list[str]:
     L.append("")
     return L
 
+
 def _how_to_load(c: _CardFacts) -> list[str]:
     """Python and MLflow snippets, the files of the folder."""
     name = c.name
-    L: list[str] = []
-    L += ["## How to load and score", ""]
+    L = ["## How to load and score", ""]
     L += [
         "```python",
         "from framescope.model import SpanTagger",
@@ -364,6 +363,7 @@ def _how_to_load(c: _CardFacts) -> list[str]:
         "",
     ]
     return L
+
 
 def write_model_card(
     folder: Path,
