@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import typer
 
-from framescope.model.scorer import ArticleResult, ParagraphResult, ScoredSpan, TechniqueScore
+from framescope.model.scorer import ArticleResult, ParagraphResult, ScoredSpan, TechniqueScore, technique_scores
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -210,10 +210,10 @@ def _from_dict(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
             )
         else:
             techniques[str(name)] = TechniqueScore(score=_num(ts), spans=0, coverage=0.0)
-    if not techniques:  # derive from the spans, as the scorer does
-        for s in spans:
-            old = techniques.get(s.technique, TechniqueScore(0.0, 0, 0.0))
-            techniques[s.technique] = TechniqueScore(max(old.score, s.confidence), old.spans + 1, 0.0)
+    if not techniques:  # derive from the spans, by the scorer's own definition
+        techniques = technique_scores(spans, list(dict.fromkeys(s.technique for s in spans)), len(text))
+        if not text:  # no text to measure coverage against
+            techniques = {t: TechniqueScore(ts.score, ts.spans, 0.0) for t, ts in techniques.items()}
     categories = {str(k): _num(v) for k, v in (row.get("categories") or {}).items()}
     overall = row.get("overall_score", row.get("overall"))
     overall = _num(overall) if overall is not None else max((t.score for t in techniques.values()), default=0.0)

@@ -110,7 +110,6 @@ def score_spark(
     the model once per task; more partitions than cores only adds loading time).
     """
     from framescope.inference import exports as ex
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     if partition_by not in PARTITIONS:
@@ -125,7 +124,34 @@ def score_spark(
         raise ValueError(f"input has no {date_col!r} column")
     if num_partitions:
         df = df.repartition(int(num_partitions))
+    base = _normalised_input(F, df, text_col, id_col, lang_col, date_col)
 
+    udf = model_udf(spark, model_uri, detect_lang)
+    result_cols = [f for f in udf.returnType.fieldNames() if f != "spans"]
+    techniques = [c[len("score_"):] for c in result_cols if c.startswith("score_")]
+    categories = [c[len("category_"):] for c in result_cols if c.startswith("category_")]
+    n_articles, n_spans = _write_scored(
+        spark, F, base.where(F.col("_reason").isNull()), udf, model_uri,
+        ex.articles_schema(techniques, categories), out, partition_by, mode,
+    )
+
+    errors = base.where(F.col("_reason").isNotNull()).select(
+        F.col("id"), F.lit(source).alias("source"), F.col("_reason").alias("reason"), F.lit("error").alias("level"),
+        F.lit(ex.SCHEMA_VERSION).alias("schema_version"),
+    )
+    errors = errors.select([_typed(F, f) for f in ex.ERRORS_SCHEMA])
+    errors.coalesce(1).write.mode(mode).parquet(f"{out}/errors")
+    n_errors = spark.read.parquet(f"{out}/errors").count()
+    summary = SparkScoreSummary(out, model_uri, n_articles, n_spans, n_errors, time.time() - t0, partition_by)
+    _manifest(out, summary, techniques, categories, source)
+    summary.files = [f"{out}/{t}" for t in TABLES] + [f"{out}/{ex.MANIFEST_FILE}"]
+    return summary
+
+
+def _normalised_input(F, df, text_col: str, id_col: str, lang_col: str, date_col: str | None):
+    """``id, lang, text, _date, _reason`` as the CLI reads them: BOM dropped, language lower-cased,
+    missing ids ``row-<n>``; ``_reason`` says why a row cannot be scored (null otherwise)."""
+    cols = set(df.columns)
     text = F.col(text_col).cast("string")
     ident = F.col(id_col).cast("string") if id_col in cols else F.lit(None).cast("string")
     ident = F.when(ident.isNull() | (ident == ""), F.concat(F.lit("row-"), F.monotonically_increasing_id().cast("string"))).otherwise(ident)
@@ -141,23 +167,24 @@ def score_spark(
         .when(F.instr(F.col("text"), "\x00") > 0, F.lit("text contains a NUL character"))
         .when(F.col("text").rlike("(?U)^\ufeff?\\s*$"), F.lit("empty article"))
     )
-    base = base.withColumn("_reason", reason)
+    return base.withColumn("_reason", reason)
 
-    udf = model_udf(spark, model_uri, detect_lang)
-    result_cols = [f for f in udf.returnType.fieldNames() if f != "spans"]
-    techniques = [c[len("score_"):] for c in result_cols if c.startswith("score_")]
-    categories = [c[len("category_"):] for c in result_cols if c.startswith("category_")]
-    schema = ex.articles_schema(techniques, categories)
 
-    good = base.where(F.col("_reason").isNull())
+def _write_scored(spark, F, good, udf, model_uri: str, schema, out: str, partition_by: str, mode: str) -> tuple[int, int]:
+    """Score ``good`` rows once and write the ``articles`` and ``spans`` tables; returns (articles, spans).
+
+    ``model``/``model_version`` come from the pyfunc: the registry name and version, as
+    ``framescope score --model URI`` writes them; the article metadata is passed through.
+    """
+    from framescope.inference import exports as ex
+    from pyspark import StorageLevel
+
     meta = list(_METADATA)
     scored = good.select(udf(F.struct("id", "lang", "text")).alias("r"), "_date", *meta).select("r.*", "_date", *meta)
-    # `model`/`model_version`: the registry name and version, from the pyfunc, as `framescope score --model URI` writes
     scored = scored.withColumn("date", F.coalesce(F.col("_date"), F.substring("scored_at", 1, 10))).drop("_date")
     scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # the UDF runs once for both tables
     try:
         n_articles, n_spans = scored.agg(F.count(F.lit(1)), F.sum("n_spans")).first()
-        n_spans = int(n_spans or 0)
         articles = scored.select([_typed(F, f) for f in schema] + [F.col("date")])
         span = F.explode("spans").alias("s")
         spans = scored.select(F.col("id").alias("article_id"), "lang", "date", span).select(
@@ -174,17 +201,7 @@ def score_spark(
             _write(spans, f"{out}/spans", part, mode)
     finally:
         scored.unpersist()
-
-    errors = base.where(F.col("_reason").isNotNull()).select(
-        F.col("id"), F.lit(source).alias("source"), F.col("_reason").alias("reason"), F.lit(ex.SCHEMA_VERSION).alias("schema_version"),
-    )
-    errors = errors.select([_typed(F, f) for f in ex.ERRORS_SCHEMA])
-    errors.coalesce(1).write.mode(mode).parquet(f"{out}/errors")
-    n_errors = spark.read.parquet(f"{out}/errors").count()
-    summary = SparkScoreSummary(out, model_uri, n_articles, n_spans, n_errors, time.time() - t0, partition_by)
-    _manifest(out, summary, techniques, categories, source)
-    summary.files = [f"{out}/{t}" for t in TABLES] + [f"{out}/{ex.MANIFEST_FILE}"]
-    return summary
+    return n_articles, int(n_spans or 0)
 
 
 _METADATA = ("source", "url", "title", "published_at")  # schema 1.1 article metadata, passed through

@@ -8,3 +8,7 @@ shared decoder, the forward-pass backends (PyTorch, bf16, ONNX) and the MLflow p
 The layering is enforced by import-linter contracts (``[tool.importlinter]`` in
 pyproject.toml, run by ``tests/test_layers.py``).
 """
+
+from framescope.model.tagger import BACKENDS, SpanTagger, TokenScores, load_tagger  # noqa: E402
+
+__all__ = ["BACKENDS", "SpanTagger", "TokenScores", "load_tagger"]

@@ -172,15 +172,10 @@ def article_result(
         ScoredSpan(s.technique, taxonomy.category_of(s.technique), s.start, s.end, text[s.start : s.end], s.confidence)
         for s in spans
     ]
-    n = max(len(text), 1)
-    techniques: dict[str, TechniqueScore] = {}
-    for tech in tagger.techniques:
-        mine = [s for s in scored if s.technique == tech]
-        covered = _covered([(s.start, s.end) for s in mine])
-        techniques[tech] = TechniqueScore(
-            score=max((s.confidence for s in mine), default=0.0), spans=len(mine), coverage=covered / n,
-            probability=staged.article[tech] if staged is not None else None,
-        )
+    techniques = technique_scores(scored, tagger.techniques, len(text))
+    if staged is not None:
+        for tech, ts in techniques.items():
+            ts.probability = staged.article[tech]
     categories: dict[str, float] = {}
     for tech, ts in techniques.items():
         cat = taxonomy.category_of(tech)
@@ -190,6 +185,18 @@ def article_result(
     return ArticleResult(
         id_, lang, text, scored, techniques, categories, overall, tagger.name, tagger.version, profile, paragraphs
     )
+
+
+def technique_scores(spans: Sequence[ScoredSpan], techniques: Sequence[str], n_chars: int) -> dict[str, TechniqueScore]:
+    """Per technique: the highest span confidence (0.0 without spans), the span count and
+    the share of the article's characters its spans cover (overlaps counted once)."""
+    n = max(n_chars, 1)
+    out: dict[str, TechniqueScore] = {}
+    for tech in techniques:
+        mine = [s for s in spans if s.technique == tech]
+        covered = _covered([(s.start, s.end) for s in mine])
+        out[tech] = TechniqueScore(score=max((s.confidence for s in mine), default=0.0), spans=len(mine), coverage=covered / n)
+    return out
 
 
 def _covered(intervals: list[tuple[int, int]]) -> int:

@@ -6,8 +6,8 @@ span of k). A single BIO tag per token cannot say "Loaded_Language and Name_Call
 once", which real data says constantly; independent inside channels can. The begin
 channel keeps two adjacent spans of the same technique apart, which inside alone would
 fuse. Channels are laid out as ``[inside_0 .. inside_{K-1}, begin_0 .. begin_{K-1}]``; the
-heads that learn them (sigmoids, or a softmax over soft targets) are in
-:mod:`framescope.model.transformer`.
+heads that learn them (a softmax over soft targets by default, or sigmoids) are the
+schemes of :mod:`framescope.model.schemes`.
 
 Tokens are whatever a tokenizer yields with character offsets: a Hugging Face fast
 tokenizer for the transformer tagger, a regex word splitter for the linear baseline.
@@ -19,7 +19,6 @@ A token left with no characters gets no target and never starts or ends a span.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -74,15 +73,6 @@ def token_targets(
         y[hit[0], k + col] = 1.0
     y[empty] = IGNORE
     return y
-
-
-@dataclass
-class Window:
-    """A slice ``[first, last)`` of an article's tokens, scored as one model input."""
-
-    doc_index: int
-    first: int
-    last: int
 
 
 def plan_windows(n_tokens: int, size: int, stride: int) -> list[tuple[int, int]]:

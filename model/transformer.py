@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -47,6 +47,19 @@ class Encoded:
         self.ids = ids
         self.offsets = offsets
         self.windows = windows
+
+
+class ForwardPass(Protocol):
+    """What a backend provides: padded int64 ``ids``/``mask`` ``[B, L]`` -> float32 logits ``[B, L, labels]``."""
+
+    name: str  # the backend: torch, torch-bf16, onnx-fp32, onnx-int8
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor: ...
+
+    def set_threads(self, threads: int | None) -> None: ...
+
+    def digest(self, h) -> None:
+        """Feed the weights into the fingerprint's hash ``h``."""
 
 
 class TorchForward:
@@ -89,14 +102,12 @@ class TorchForward:
 class TransformerTagger(SpanTagger):
     """Tokenizer, window plan, batching and merging around an injected forward pass.
 
-    ``forward`` is a callable ``(ids [B, L], mask [B, L]) -> logits [B, L, labels]`` with a
-    ``name`` (the backend), ``set_threads`` and ``digest`` (for the fingerprint):
-    :class:`TorchForward` (``torch``, ``torch-bf16``) or
+    ``forward`` is a :class:`ForwardPass`: :class:`TorchForward` (``torch``, ``torch-bf16``) or
     :class:`~framescope.model.onnx_backend.OnnxForward` (``onnx-fp32``, ``onnx-int8``).
     Everything else, and so every character offset, is the same whatever the backend.
     """
 
-    def __init__(self, model, tokenizer, taxonomy: Taxonomy, settings: TaggerSettings, forward=None):
+    def __init__(self, model, tokenizer, taxonomy: Taxonomy, settings: TaggerSettings, forward: ForwardPass | None = None):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("framescope needs a fast tokenizer (character offsets)")
         self.forward = forward if forward is not None else TorchForward(model)
@@ -186,6 +197,9 @@ class TransformerTagger(SpanTagger):
         self.forward = TorchForward(module, getattr(self.forward, "dtype", None))
 
     def save_pretrained(self, folder: str | Path) -> None:
+        if self.model is None:
+            raise ValueError(f"a {self.backend} tagger has no PyTorch weights to save: "
+                             "export ONNX files with `framescope export-onnx` from a torch model folder")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(folder, safe_serialization=True)

@@ -51,6 +51,8 @@ def test_fp32_matches_torch(onnx_model, texts):
     ref = load_tagger(onnx_model)
     onnx = load_tagger(onnx_model, backend="onnx-fp32")
     assert type(onnx).__name__ == "TransformerTagger" and onnx.backend == "onnx-fp32" and onnx.model is None
+    with pytest.raises(ValueError, match="export-onnx"):
+        onnx.save_pretrained(onnx_model / "copy")
     onnx.set_threads(1)
     a, b = ref.token_scores(texts), onnx.token_scores(texts)
     for x, y in zip(a, b):

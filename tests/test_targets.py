@@ -191,3 +191,16 @@ def test_calibration_prefers_whole_spans_and_respects_the_length_guard():
     flat[:, 1] = 0.0
     cal = calibrate([TokenScores(off, flat)], gold, techs, min_support=1, texts=[text])
     assert cal.report["Doubt"]["source"] == "global"
+
+
+def test_calibration_optimises_the_reported_paragraph_f1():
+    """One paragraph rule: a span across a blank line flags the two text lines, not the blank one."""
+    from framescope.training.calibration import _paragraph_f1
+    from framescope.training.metrics.spans import paragraph_micro_f1, paragraph_offsets
+
+    texts = ["One bad line.\n\nTwo good lines.\nThree.", "Solo."]
+    pred = [[(0, 20, "T")], [(0, 4, "T")]]
+    gold = [[(0, 12, "T"), (31, 37, "T")], []]
+    reported = paragraph_micro_f1(texts, pred, gold, techniques=["T"])["f1"]
+    assert _paragraph_f1([paragraph_offsets(t) for t in texts], pred, gold) == pytest.approx(reported)
+    assert reported == pytest.approx(2 * 1 / (2 * 1 + 2 + 1))  # tp: line 1; fp: line 2 and "Solo."; fn: line 3

@@ -18,9 +18,11 @@ from typing import Sequence
 import numpy as np
 
 from framescope.model.decoding import decode_technique
-from framescope.training.metrics.spans import span_prf
 from framescope.model.settings import DecodingCalibration
 from framescope.model.tagger import TokenScores
+from framescope.training.config import CalibrationConfig
+from framescope.training.evaluation import gold_tuples
+from framescope.training.metrics.spans import paragraph_labels, paragraph_offsets, span_prf
 
 GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 # where a confident "begin" splits a run; above 1 never splits (adjacent spans fuse, but
@@ -56,28 +58,35 @@ def _objective(name: str, span_f1: float, para_f1: float | None) -> float:
     raise ValueError(f"unknown calibration objective {name!r} (span, mean, harmonic)")
 
 
-def _paragraph_bounds(text: str) -> np.ndarray:
-    """End offsets of the article's lines (a paragraph is a line, as in SemEval-2023)."""
-    ends = [i for i, ch in enumerate(text) if ch == "\n"] + [len(text)]
-    return np.asarray(ends, dtype=np.int64)
-
-
 def _paragraph_f1(paragraphs, pred, gold) -> float:
-    """F1 over (article, line) pairs flagged with the technique by pred versus gold."""
+    """F1 over (article, paragraph) pairs flagged with the technique by pred versus gold.
+
+    Paragraphs and the overlap rule are the reported metric's (:func:`paragraph_offsets`,
+    :func:`paragraph_labels`): lines, blank ones left out, as SemEval-2023 scores them.
+    """
     tp = fp = fn = 0
-    for ends, p, g in zip(paragraphs, pred, gold):
-        def lines(spans):
-            hit = set()
-            for s, e, _ in spans:
-                first = int(np.searchsorted(ends, s, side="left"))
-                last = int(np.searchsorted(ends, e - 1, side="left"))
-                hit.update(range(first, last + 1))
-            return hit
-        pl, gl = lines(p), lines(g)
+    for paras, p, g in zip(paragraphs, pred, gold):
+        pl, gl = paragraph_labels(paras, p), paragraph_labels(paras, g)
         tp += len(pl & gl)
         fp += len(pl - gl)
         fn += len(gl - pl)
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+@dataclass
+class _Candidate:
+    """One (threshold, begin threshold, smoothing) setting of one technique, as measured on dev."""
+
+    threshold: float
+    begin_threshold: float
+    smoothing: int
+    f1: float
+    precision: float
+    recall: float
+    n_pred: int
+    mean_length: float
+    paragraph_f1: float | None
+    value: float  # the objective
 
 
 def calibrate(
@@ -104,13 +113,13 @@ def calibrate(
     precision. The length guard still applies.
     """
     k = len(techniques)
-    paragraphs = [_paragraph_bounds(t) for t in texts] if texts is not None else None
+    paragraphs = [paragraph_offsets(t) for t in texts] if texts is not None else None
     begin_grid = sorted(set(begin_grid) | {begin_threshold})
     report: dict[str, dict] = {}
     thresholds: dict[str, float] = {}
     begin_thresholds: dict[str, float] = {}
     smoothing: dict[str, int] = {}
-    # per technique, per threshold: (tp_p, n_pred, tp_r, n_gold, length sum) for the global pick
+    # per threshold, per technique: (tp_p, n_pred, tp_r, n_gold, length sum) for the global pick
     table: dict[float, list[tuple[float, int, float, int, int]]] = {t: [] for t in grid}
     gold_len_all = [e - s for doc in gold for s, e, _ in doc]
     for j, tech in enumerate(techniques):
@@ -119,36 +128,61 @@ def calibrate(
         gold_mean = float(np.mean([e - s for doc in g for s, e, _ in doc])) if n_gold else (
             float(np.mean(gold_len_all)) if gold_len_all else 50.0
         )
-        best = None
-        for bthr, width in [(b, w) for b in begin_grid for w in smoothing_grid]:
-            for thr in grid:
-                pred = _decode_one(scores, j, k, thr, bthr, tech, width)
-                m = span_prf(pred, g)
-                n_pred = m["n_pred"]
-                lengths = [e - s for doc in pred for s, e, _ in doc]
-                mean_len = float(np.mean(lengths)) if lengths else 0.0
-                if bthr == begin_threshold and width == 1:
-                    table[thr].append((m["precision"] * n_pred, n_pred, m["recall"] * n_gold, n_gold, sum(lengths)))
-                # span-like both ways: neither paragraphs nor shards of the technique's spans
-                ok = gold_mean / max_length_ratio <= mean_len <= max_length_ratio * gold_mean
-                para = _paragraph_f1(paragraphs, pred, g) if paragraphs is not None else None
-                value = _objective(objective, m["f1"], para)
-                if ok and n_pred and (best is None or value > best[8]):
-                    best = (thr, m["f1"], m["precision"], m["recall"], n_pred, mean_len, bthr, width, value, para)
+        best = _best_setting(scores, g, j, k, tech, n_gold, gold_mean, grid, begin_grid, smoothing_grid,
+                             begin_threshold, max_length_ratio, paragraphs, objective, table)
         entry = {"support": n_gold, "gold_mean_length": round(gold_mean, 1)}
-        if n_gold >= min_support and best is not None and best[1] > 0:
-            thresholds[tech] = best[0]
-            begin_thresholds[tech] = best[6]
-            smoothing[tech] = best[7]
+        if n_gold >= min_support and best is not None and best.f1 > 0:
+            thresholds[tech] = best.threshold
+            begin_thresholds[tech] = best.begin_threshold
+            smoothing[tech] = best.smoothing
             entry.update(
-                threshold=best[0], begin_threshold=best[6], smoothing=best[7], paragraph_f1=best[9], f1=best[1], precision=best[2], recall=best[3],
-                n_pred=best[4], mean_length=round(best[5], 1), source="dev",
+                threshold=best.threshold, begin_threshold=best.begin_threshold, smoothing=best.smoothing,
+                paragraph_f1=best.paragraph_f1, f1=best.f1, precision=best.precision, recall=best.recall,
+                n_pred=best.n_pred, mean_length=round(best.mean_length, 1), source="dev",
             )
         else:
             entry.update(source="global")
         report[tech] = entry
-    # global threshold: best micro F1 over all techniques with one shared threshold, guarded
     gold_mean_all = float(np.mean(gold_len_all)) if gold_len_all else 50.0
+    best_global = _global_threshold(table, grid, default, max_length_ratio * gold_mean_all)
+    for tech, entry in report.items():
+        if entry["source"] == "global":
+            entry["threshold"] = best_global
+            entry["begin_threshold"] = begin_threshold
+    return Calibration(thresholds=thresholds, global_threshold=best_global, begin_threshold=begin_threshold,
+                       begin_thresholds=begin_thresholds, smoothing=smoothing, report=report)
+
+
+def _best_setting(scores, g, j, k, tech, n_gold, gold_mean, grid, begin_grid, smoothing_grid,
+                  begin_threshold, max_length_ratio, paragraphs, objective, table) -> _Candidate | None:
+    """Technique ``j``'s best guarded setting on dev; also fills its row of the global ``table``."""
+    best = None
+    for bthr, width in [(b, w) for b in begin_grid for w in smoothing_grid]:
+        for thr in grid:
+            cand, lengths = _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective)
+            if bthr == begin_threshold and width == 1:
+                table[thr].append((cand.precision * cand.n_pred, cand.n_pred, cand.recall * n_gold, n_gold, sum(lengths)))
+            # span-like both ways: neither paragraphs nor shards of the technique's spans
+            ok = gold_mean / max_length_ratio <= cand.mean_length <= max_length_ratio * gold_mean
+            if ok and cand.n_pred and (best is None or cand.value > best.value):
+                best = cand
+    return best
+
+
+def _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective) -> tuple[_Candidate, list[int]]:
+    """Decode technique ``j`` at one setting and score it against its gold spans ``g``."""
+    pred = _decode_one(scores, j, k, thr, bthr, tech, width)
+    m = span_prf(pred, g)
+    lengths = [e - s for doc in pred for s, e, _ in doc]
+    mean_len = float(np.mean(lengths)) if lengths else 0.0
+    para = _paragraph_f1(paragraphs, pred, g) if paragraphs is not None else None
+    value = _objective(objective, m["f1"], para)
+    cand = _Candidate(thr, bthr, width, m["f1"], m["precision"], m["recall"], m["n_pred"], mean_len, para, value)
+    return cand, lengths
+
+
+def _global_threshold(table, grid: Sequence[float], default: float, max_mean_length: float) -> float:
+    """The best micro F1 over all techniques with one shared threshold, under the length guard."""
     best_global, best_f1 = default, -1.0
     for thr in grid:
         rows = table[thr]
@@ -160,14 +194,9 @@ def calibrate(
         p = tp_p / n_pred if n_pred else 0.0
         r = tp_r / n_gold if n_gold else 0.0
         f1 = 2 * p * r / (p + r) if p + r else 0.0
-        if n_pred and mean_len <= max_length_ratio * gold_mean_all and f1 > best_f1:
+        if n_pred and mean_len <= max_mean_length and f1 > best_f1:
             best_global, best_f1 = thr, f1
-    for tech, entry in report.items():
-        if entry["source"] == "global":
-            entry["threshold"] = best_global
-            entry["begin_threshold"] = begin_threshold
-    return Calibration(thresholds=thresholds, global_threshold=best_global, begin_threshold=begin_threshold,
-                       begin_thresholds=begin_thresholds, smoothing=smoothing, report=report)
+    return best_global
 
 
 PRECISE_GRID = tuple(round(x, 2) for x in np.arange(0.05, 1.0, 0.01))
@@ -216,26 +245,47 @@ def calibrate_from_config(
     gold: Sequence[Sequence[tuple[int, int, str]]],
     techniques: Sequence[str],
     texts: Sequence[str],
-    cal_cfg: dict,
+    cal_cfg: CalibrationConfig | dict,
 ) -> Calibration:
-    """:func:`calibrate` with a training config's ``calibration`` section.
+    """:func:`calibrate` with a training config's ``calibration`` section (typed or as a dict).
 
     Training, its per-epoch evaluation and the benchmarks all calibrate through this, so
     they cannot drift apart in which settings they pass.
     """
+    c = cal_cfg if isinstance(cal_cfg, CalibrationConfig) else CalibrationConfig(**cal_cfg)
     cal = calibrate(
         scores, gold, techniques,
-        min_support=cal_cfg["min_support"],
-        max_length_ratio=cal_cfg["max_length_ratio"],
-        begin_threshold=cal_cfg["begin_threshold"],
+        min_support=c.min_support,
+        max_length_ratio=c.max_length_ratio,
+        begin_threshold=c.begin_threshold,
         texts=texts,
-        objective=cal_cfg["objective"],
+        objective=c.objective,
     )
     cal.precise, precise_report = precise_thresholds(
-        scores, gold, techniques, cal, cal_cfg["begin_threshold"],
-        min_precision=cal_cfg.get("precise_min_precision", 0.5),
-        min_predictions=cal_cfg.get("precise_min_predictions", 3),
+        scores, gold, techniques, cal, c.begin_threshold,
+        min_precision=c.precise_min_precision, min_predictions=c.precise_min_predictions,
     )
     for tech, entry in precise_report.items():
         cal.report.setdefault(tech, {})["precise"] = entry
     return cal
+
+
+def calibrate_on_dev(tagger, dev_docs, cal_cfg: CalibrationConfig | dict, scores=None, apply: bool = True):
+    """Score dev (unless ``scores`` are given), calibrate, and decode dev with the result.
+
+    The one score -> calibrate -> decode sequence, for the final calibration of a run and
+    for its per-epoch evaluation. ``apply`` stores the calibration in the tagger's settings.
+    Returns the :class:`Calibration` and the dev predictions as ``(start, end, technique)``.
+    """
+    texts = [d.text for d in dev_docs]
+    if scores is None:
+        scores = tagger.token_scores(texts)
+    gold = [gold_tuples(d, tagger.taxonomy) for d in dev_docs]
+    cal = calibrate_from_config(scores, gold, tagger.techniques, texts, cal_cfg)
+    if apply:
+        tagger.settings.calibration = cal
+        tagger.settings.precise_thresholds = cal.precise
+    techniques = tagger.techniques
+    thresholds, begins = cal.all_thresholds(techniques), cal.all_begin_thresholds(techniques)
+    preds = [[p.as_tuple() for p in tagger.decode(s, thresholds, begins, cal.smoothing)] for s in scores]
+    return cal, preds

@@ -1,4 +1,4 @@
-"""``framescope train`` and ``framescope evaluate``."""
+"""``framescope train``, ``framescope evaluate`` and ``framescope calibrate``."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def _load_tagger(model: str):
 
 
 def train_cmd(
-    config: str = typer.Argument(..., help="A config YAML file, or a built-in config name (quickstart, minilm-semeval, xlmr-semeval)."),
+    config: str = typer.Argument(..., help="A config YAML file, or a built-in config name (quickstart, minilm-semeval, bio-reference, xlmr-semeval)."),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: --set training.epochs=2 (repeatable)."),
     output_dir: Optional[Path] = typer.Option(None, "--output", "-o", help="Model folder to write (overrides output_dir)."),
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track this run in MLflow."),
@@ -60,7 +60,7 @@ def train_cmd(
     except AnnotationError as err:  # bad input data: nothing trained or scored (exit 2)
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(2)
-    from framescope.training.train import is_main_process
+    from framescope.training.distributed import is_main_process
 
     if not is_main_process():
         return  # another process of a distributed run: the main process reports

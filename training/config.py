@@ -1,7 +1,8 @@
 """Training configs: YAML files with defaults, dotted ``--set`` overrides and no silent typos.
 
 A config names its data by path and format, language filters, the model, windowing,
-optimisation and seed. Paths may use ``${VAR}`` (``FRAMESCOPE_SHARED_DATA`` defaults
+optimisation and seed. Its sections are dataclasses (:class:`Config`); :func:`load_config`
+returns the merged dict, which :meth:`Config.from_dict` turns into the typed view. Paths may use ``${VAR}`` (``FRAMESCOPE_SHARED_DATA`` defaults
 to ``../shared/data``) and ``builtin:sample`` for the corpus shipped with framescope.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,73 +19,125 @@ import yaml
 
 from framescope.model.schemes import CONFIG_DEFAULT
 
-DEFAULTS: dict[str, Any] = {
-    "name": "framescope",
-    "taxonomy": "semeval2023",
-    "seed": 0,
-    "output_dir": "runs/{name}/model",
-    "data": {
-        "train": [],  # list of {path, format}
-        "dev": [],  # explicit dev corpora; when empty, an article-level split of train
-        "langs": None,  # e.g. [de, en]; None keeps all
-        "dev_fraction": 0.2,
-        "split_seed": 0,
-    },
-    "model": {
-        "type": "linear",  # linear | transformer
-        "base": "minilm",  # transformer: "minilm" (the packaged MiniLM), a local folder, or a hub name
-        "max_length": 256,
-        "stride": 64,
-        # multilabel-softmax (soft k-hot targets, softmax) | multilabel (sigmoid per channel)
-        # | bio (the textbook single-label reference); see model/schemes.py
-        "scheme": CONFIG_DEFAULT,
-    },
-    "linear": {"n_features": 65536, "alpha": 1.0e-3, "epochs": 15, "pos_weight_max": 10.0},
-    "training": {
-        "epochs": 3.0,
-        "max_steps": -1,
-        "batch_size": 16,
-        "eval_batch_size": 64,
-        "gradient_accumulation_steps": 1,
-        "learning_rate": 5.0e-5,
-        "head_learning_rate": None,  # a separate rate for the new classifier head
-        "weight_decay": 0.01,
-        "warmup_ratio": 0.1,
-        "loss": "bce",  # bce | focal
-        "pos_weight_max": 10.0,
-        "focal_gamma": 2.0,
-        "early_stopping_patience": 2,
-        "eval_every_epochs": 1,
-        "threads": None,
-        "max_train_windows": None,
-        # GPU training: fp32 | bf16 | fp16 (mixed precision; fp16 needs CUDA), TF32 matmuls on
-        # Ampere or newer, dataloader worker processes; eval_batch_size scores dev windows
-        "precision": "fp32",
-        "tf32": False,
-        "dataloader_workers": 0,
-    },
-    # objective: span (span F1), mean or harmonic (of span F1 and paragraph F1); see calibration.py
-    "calibration": {
-        "min_support": 10, "max_length_ratio": 2.0, "begin_threshold": 0.5, "objective": "mean",
-        # the precise profile: per technique the lowest threshold whose dev span precision
-        # reaches this (with at least precise_min_predictions dev spans); others switch off
-        "precise_min_precision": 0.5, "precise_min_predictions": 3,
-    },
-    # the article/paragraph stage (training/article_stage.py); token_scores: where the
-    # fitting articles' token scores come from: crossfit (out-of-fold taggers, refits the
-    # tagger crossfit_folds times), insample (the final tagger's own), none (lexical only),
-    # auto (crossfit for the linear tagger, insample for transformers: no 5 extra trainings)
-    "article_stage": {
-        "enabled": True, "token_scores": "auto", "crossfit_folds": 3, "folds": 5,
-        "n_features": 65536, "C": 1.0, "constant_guess_share": 0.3,
-    },
-    "mlflow": {
-        "enabled": True,
-        "experiment": "framescope",
-        "registered_model": "framescope",
-        "alias": "candidate",
-    },
-}
+@dataclass
+class DataConfig:
+    train: list = field(default_factory=list)  # list of {path, format}
+    dev: list = field(default_factory=list)  # explicit dev corpora; when empty, an article-level split of train
+    langs: list | None = None  # e.g. [de, en]; None keeps all
+    dev_fraction: float = 0.2
+    split_seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    type: str = "linear"  # linear | transformer
+    base: str = "minilm"  # transformer: "minilm" (the packaged MiniLM), a local folder, or a hub name
+    max_length: int = 256
+    stride: int = 64
+    # multilabel-softmax (soft k-hot targets, softmax) | multilabel (sigmoid per channel)
+    # | bio (the textbook single-label reference); see model/schemes.py
+    scheme: str = CONFIG_DEFAULT
+
+
+@dataclass
+class LinearConfig:
+    n_features: int = 65536
+    alpha: float = 1.0e-3
+    epochs: int = 15
+    pos_weight_max: float = 10.0
+
+
+@dataclass
+class TrainingConfig:
+    epochs: float = 3.0
+    max_steps: int = -1
+    batch_size: int = 16
+    eval_batch_size: int = 64  # windows per forward pass when scoring dev articles (capped by max_batch_tokens)
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 5.0e-5
+    head_learning_rate: float | None = None  # a separate rate for the new classifier head
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    loss: str = "bce"  # bce | focal (the multilabel scheme)
+    pos_weight_max: float = 10.0
+    focal_gamma: float = 2.0
+    early_stopping_patience: int = 2
+    eval_every_epochs: float = 1
+    threads: int | None = None
+    max_train_windows: int | None = None
+    # GPU training: fp32 | bf16 | fp16 (mixed precision; fp16 needs CUDA), TF32 matmuls on
+    # Ampere or newer, dataloader worker processes
+    precision: str = "fp32"
+    tf32: bool = False
+    dataloader_workers: int = 0
+
+
+@dataclass
+class CalibrationConfig:
+    """objective: span (span F1), mean or harmonic (of span F1 and paragraph F1); see calibration.py."""
+
+    min_support: int = 10
+    max_length_ratio: float = 2.0
+    begin_threshold: float = 0.5
+    objective: str = "mean"
+    # the precise profile: per technique the lowest threshold whose dev span precision
+    # reaches this (with at least precise_min_predictions dev spans); others switch off
+    precise_min_precision: float = 0.5
+    precise_min_predictions: int = 3
+
+
+@dataclass
+class ArticleStageConfig:
+    """The article/paragraph stage (model/article_stage.py).
+
+    ``token_scores``: where the fitting articles' token scores come from: ``crossfit``
+    (out-of-fold taggers: refits the tagger ``crossfit_folds`` times), ``insample`` (the
+    final tagger's own), ``none`` (lexical only), ``auto`` (crossfit for the linear tagger,
+    insample for transformers, which would otherwise train ``crossfit_folds`` more times).
+    """
+
+    enabled: bool = True
+    token_scores: str = "auto"
+    crossfit_folds: int = 3
+    folds: int = 5
+    n_features: int = 65536
+    C: float = 1.0
+    constant_guess_share: float = 0.3
+
+
+@dataclass
+class MlflowConfig:
+    enabled: bool = True
+    experiment: str = "framescope"
+    registered_model: str = "framescope"
+    alias: str = "candidate"
+
+
+@dataclass
+class Config:
+    """A whole training config, one dataclass per section (the YAML's layout)."""
+
+    name: str = "framescope"
+    taxonomy: str = "semeval2023"
+    seed: int = 0
+    output_dir: str = "runs/{name}/model"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    linear: LinearConfig = field(default_factory=LinearConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    article_stage: ArticleStageConfig = field(default_factory=ArticleStageConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "Config":
+        """The typed view of a config dict as :func:`load_config` returns it (keys already checked)."""
+        sections = {f.name: f.default_factory for f in fields(cls) if f.default_factory is not MISSING}
+        return cls(**{k: sections[k](**v) if k in sections else v for k, v in config.items()})
+
+
+#: The defaults every config is merged over; a key that is not here is a typo (ConfigError).
+DEFAULTS: dict[str, Any] = asdict(Config())
 
 
 class ConfigError(ValueError):

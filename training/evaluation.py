@@ -150,6 +150,8 @@ def score_predictions(
 
 def evaluate_tagger(tagger, docs: Sequence[Document], stage=None, profile: str = "balanced", guess_share: float | None = None) -> dict:
     """Score a tagger (and its article stage, when it has one) on annotated articles."""
+    if stage is None:
+        stage = getattr(tagger, "stage", None)
     texts = [d.text for d in docs]
     scores = tagger.token_scores(texts)
     preds = [tagger.decode(s, profile=profile) for s in scores]

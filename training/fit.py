@@ -1,10 +1,10 @@
-"""Fitting a tagger: one entry point, ``fit_tagger(tagger, train, dev, config)``, for every model type.
+"""Building and fitting a tagger: ``build_tagger(config)`` then ``fit_tagger(tagger, train, dev, config)``.
 
 The model layer (:mod:`framescope.model`) holds what a tagger *is* and how it scores;
 how its weights are learned lives here, above it: the linear baseline's per-channel
 ``SGDClassifier`` below, the transformer's Hugging Face ``Trainer`` loop in
-:mod:`framescope.training.hf_trainer`. :data:`FITTERS` maps ``model_type`` to its fitter,
-so that ``train.py`` never branches on the model type.
+:mod:`framescope.training.hf_trainer`. :data:`BUILDERS` and :data:`FITTERS` map the
+model type to its constructor and fitter, so that ``train.py`` never branches on it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,37 @@ from typing import Callable, Sequence
 import numpy as np
 
 from framescope.labels.document import Document
+from framescope.labels.taxonomy import Taxonomy
 from framescope.model.targets import IGNORE, token_targets
 from framescope.training.class_weights import positive_weight
+from framescope.training.config import Config
+
+
+def _new_linear(config: Config, taxonomy: Taxonomy):
+    from framescope.model.linear import LinearTagger
+
+    lc = config.linear
+    return LinearTagger(taxonomy, n_features=lc.n_features, alpha=lc.alpha, epochs=lc.epochs,
+                        seed=config.seed, pos_weight_max=lc.pos_weight_max)
+
+
+def _new_transformer(config: Config, taxonomy: Taxonomy):
+    from framescope.model.transformer import TransformerTagger
+
+    m = config.model
+    return TransformerTagger.from_base(m.base, taxonomy, max_length=m.max_length, stride=m.stride, scheme=m.scheme)
+
+
+#: model.type -> a new, unfitted tagger for a config
+BUILDERS: dict[str, Callable] = {"linear": _new_linear, "transformer": _new_transformer}
+
+
+def build_tagger(config: dict, taxonomy: Taxonomy):
+    """The unfitted tagger a config describes (``model.type``: linear or transformer)."""
+    typed = Config.from_dict(config)
+    if typed.model.type not in BUILDERS:
+        raise ValueError(f"model.type must be {' or '.join(BUILDERS)}, not {typed.model.type!r}")
+    return BUILDERS[typed.model.type](typed, taxonomy)
 
 
 def fit_linear(tagger, docs: Sequence[Document]):

@@ -1,10 +1,10 @@
 """Training the transformer tagger through the Hugging Face ``Trainer``.
 
 The Trainer brings seeding, gradient accumulation, schedules, checkpoints and
-``accelerate``/``torchrun`` support for free; framescope adds the masked multi-label loss
-(``compute_loss``) and evaluates on *articles*, not windows: each evaluation scores the
-dev articles whole, calibrates thresholds and reports span F1, which drives early
-stopping and the choice of the best checkpoint.
+``accelerate``/``torchrun`` support for free; framescope adds the scheme's masked loss
+(``compute_loss``, :mod:`framescope.model.schemes`) and evaluates on *articles*, not
+windows: each evaluation scores the dev articles whole, calibrates thresholds and
+reports span F1, which drives early stopping and the choice of the best checkpoint.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from framescope.labels.document import Document
-from framescope.training.calibration import calibrate_from_config
+from framescope.training.calibration import calibrate_on_dev
 from framescope.training.class_weights import positive_weight
+from framescope.training.config import CalibrationConfig, Config, TrainingConfig
+from framescope.training.distributed import has_accelerator, rank, world_size
 from framescope.training.evaluation import gold_tuples
 from framescope.training.metrics.spans import span_prf
 from framescope.model.targets import IGNORE, token_targets
@@ -81,11 +83,17 @@ def training_windows(tagger, docs: Sequence[Document], max_windows: int | None =
 
 
 class SpanTrainer(Trainer):
-    def __init__(self, *args, tagger=None, dev_docs=None, fs_config=None, pos_weight=None, gamma=0.0, on_eval=None, **kwargs):
+    def __init__(
+        self, *args, tagger=None, dev_docs=None, calibration: CalibrationConfig | None = None,
+        head_learning_rate: float | None = None, eval_batch_size: int | None = None,
+        pos_weight=None, gamma=0.0, on_eval=None, **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.tagger = tagger
         self.dev_docs = dev_docs or []
-        self.fs_config = fs_config
+        self.calibration = calibration or CalibrationConfig()
+        self.head_learning_rate = head_learning_rate
+        self.eval_batch_size = eval_batch_size
         self.pos_weight = pos_weight
         self.gamma = gamma
         self.on_eval = on_eval
@@ -94,11 +102,11 @@ class SpanTrainer(Trainer):
     def create_optimizer(self, model=None):
         """AdamW with its own learning rate for the freshly initialised classifier head.
 
-        A new head over ``2K`` sigmoid channels starts far from useful while the encoder is
-        already good: one shared rate is either too slow for the head or, raised to suit it,
-        destabilises the encoder (at 1e-4 MiniLM's token states collapsed to a constant).
+        A new head (over ``O``/``B-t``/``I-t``, or ``2K`` sigmoid channels) starts far from
+        useful while the encoder is already good: one shared rate is either too slow for the
+        head or, raised to suit it, destabilises the encoder (at 1e-4 MiniLM's token states collapsed to a constant).
         """
-        head_lr = self.fs_config["training"].get("head_learning_rate") if self.fs_config else None
+        head_lr = self.head_learning_rate
         if not head_lr or self.optimizer is not None:
             return super().create_optimizer(model)
         model = model if model is not None else self.model
@@ -131,8 +139,8 @@ class SpanTrainer(Trainer):
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
         """Article-level dev evaluation: whole articles, calibrated thresholds, span F1."""
-        metrics = self._dev_metrics(metric_key_prefix) if _rank() == 0 else None
-        if _world_size() > 1:
+        metrics = self._dev_metrics(metric_key_prefix) if rank() == 0 else None
+        if world_size() > 1:
             # DDP keeps the weights equal on every rank, but only the main process scores
             # the dev articles; its metrics go to all ranks, so best-checkpoint and early
             # stopping decisions agree (every rank evaluates at the same steps: no deadlock)
@@ -148,20 +156,13 @@ class SpanTrainer(Trainer):
 
     def _dev_metrics(self, metric_key_prefix: str) -> dict:
         t0 = time.time()
-        cal_cfg = self.fs_config["calibration"]
-        eval_batch = self.fs_config["training"].get("eval_batch_size")
-        scores = self.tagger.token_scores([d.text for d in self.dev_docs], batch_size=int(eval_batch) if eval_batch else None)
+        scores = self.tagger.token_scores([d.text for d in self.dev_docs], batch_size=self.eval_batch_size)
         gold = [gold_tuples(d, self.tagger.taxonomy) for d in self.dev_docs]
         if self.tagger.scheme.calibrated:
-            cal = calibrate_from_config(scores, gold, self.tagger.techniques, [d.text for d in self.dev_docs], cal_cfg)
-            thresholds = cal.all_thresholds(self.tagger.techniques)
-            begins = cal.all_begin_thresholds(self.tagger.techniques)
-            smoothing = cal.smoothing
-        else:
-            thresholds = {t: 0.5 for t in self.tagger.techniques}
-            begins = {t: 0.5 for t in self.tagger.techniques}
-            smoothing = {}
-        preds = [[p.as_tuple() for p in self.tagger.decode(s, thresholds, begins, smoothing)] for s in scores]
+            _, preds = calibrate_on_dev(self.tagger, self.dev_docs, self.calibration, scores=scores, apply=False)
+        else:  # the textbook reference decodes at 0.5
+            half = {t: 0.5 for t in self.tagger.techniques}
+            preds = [[p.as_tuple() for p in self.tagger.decode(s, half, half, {})] for s in scores]
         m = span_prf(preds, gold)
         metrics = {
             f"{metric_key_prefix}_span_f1": m["f1"],
@@ -173,11 +174,11 @@ class SpanTrainer(Trainer):
         return metrics
 
 
-def _precision_args(tc: dict) -> dict:
+def _precision_args(tc: TrainingConfig) -> dict:
     """``training.precision`` as TrainingArguments flags; fp16 without CUDA is a config error."""
     from framescope.training.config import ConfigError
 
-    precision = str(tc.get("precision") or "fp32")
+    precision = str(tc.precision or "fp32")
     if precision == "fp32":
         return {}
     if precision == "bf16":
@@ -187,25 +188,6 @@ def _precision_args(tc: dict) -> dict:
             raise ConfigError("training.precision=fp16 needs a CUDA GPU (use bf16 or fp32 on a CPU)")
         return {"fp16": True}
     raise ConfigError(f"training.precision must be fp32, bf16 or fp16, not {precision!r}")
-
-
-def _has_accelerator() -> bool:
-    if torch.cuda.is_available():
-        return True
-    xpu = getattr(torch, "xpu", None)
-    return bool(xpu is not None and xpu.is_available())
-
-
-def _world_size() -> int:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_world_size()
-    return 1
-
-
-def _rank() -> int:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank()
-    return 0
 
 
 def _pos_weight(rows: Sequence[dict], cap: float) -> torch.Tensor:
@@ -220,96 +202,39 @@ def _pos_weight(rows: Sequence[dict], cap: float) -> torch.Tensor:
 
 
 def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Document], config: dict, tracker=None, say: Callable[[str], None] = print) -> dict:
-    tc = config["training"]
-    seed = int(config["seed"])
+    """Fit ``tagger``'s transformer on the training windows; dev articles drive best-checkpoint
+    choice and early stopping. Returns training statistics (windows, tokens, throughput)."""
+    cfg = Config.from_dict(config)
+    tc = cfg.training
+    seed = int(cfg.seed)
     set_seed(seed)
-    if tc.get("tf32") and torch.cuda.is_available():
+    if tc.tf32 and torch.cuda.is_available():
         # TF32 tensor cores for fp32 matmuls (Ampere+): ~2x faster, 10-bit mantissa products
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    threads = tc.get("threads") or os.cpu_count() or 1
-    torch.set_num_threads(int(threads))
-    rows = training_windows(tagger, train_docs, max_windows=tc.get("max_train_windows"), seed=seed)
+    torch.set_num_threads(int(tc.threads or os.cpu_count() or 1))
+    rows = training_windows(tagger, train_docs, max_windows=tc.max_train_windows, seed=seed)
     if not rows:
         raise ValueError("no training windows: the training articles are empty")
-    pos_weight = _pos_weight(rows, float(tc["pos_weight_max"])) if tagger.scheme.weighted else None
     n_tokens = sum(len(r["input_ids"]) for r in rows)
     say(f"{len(rows)} training windows, {n_tokens:,} tokens; {len(dev_docs)} dev articles")
     out_dir = tempfile.mkdtemp(prefix="framescope-trainer-")
-    steps_per_epoch = math.ceil(len(rows) / (tc["batch_size"] * tc["gradient_accumulation_steps"]))
-    eval_steps = max(1, int(steps_per_epoch * float(tc["eval_every_epochs"])))
-    max_steps = int(tc["max_steps"])
-    if max_steps > 0:
-        eval_steps = min(eval_steps, max_steps)
-    kwargs = dict(
-        output_dir=out_dir,
-        per_device_train_batch_size=int(tc["batch_size"]),
-        gradient_accumulation_steps=int(tc["gradient_accumulation_steps"]),
-        learning_rate=float(tc["learning_rate"]),
-        weight_decay=float(tc["weight_decay"]),
-        warmup_ratio=float(tc["warmup_ratio"]),
-        num_train_epochs=float(tc["epochs"]),
-        max_steps=max_steps,
-        eval_strategy="steps" if dev_docs else "no",
-        eval_steps=eval_steps,
-        save_strategy="steps" if dev_docs else "no",
-        save_steps=eval_steps,
-        save_total_limit=2,
-        load_best_model_at_end=bool(dev_docs),
-        metric_for_best_model="span_f1",
-        greater_is_better=True,
-        logging_steps=max(1, min(50, eval_steps // 2 or 1)),
-        report_to="none",
-        seed=seed,
-        data_seed=seed,
-        dataloader_num_workers=int(tc.get("dataloader_workers") or 0),
-        per_device_eval_batch_size=int(tc["eval_batch_size"]),
-        **_precision_args(tc),
-        remove_unused_columns=False,
-        disable_tqdm=not bool(os.environ.get("FRAMESCOPE_TQDM", "1") == "1"),
-    )
-    # transformers 5 folds warmup_ratio into a fractional warmup_steps; accept both majors
-    params = inspect.signature(TrainingArguments.__init__).parameters
-    if "warmup_ratio" not in params:
-        kwargs["warmup_steps"] = kwargs.pop("warmup_ratio")
-    if "save_safetensors" in params:
-        kwargs["save_safetensors"] = True
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not _has_accelerator():
-        # torchrun on a CPU-only machine: without use_cpu, accelerate sees LOCAL_RANK but no
-        # GPU and silently trains each process alone; with it, DDP over gloo
-        kwargs["use_cpu"] = True
-    args = TrainingArguments(**kwargs)
-    callbacks = []
-    if dev_docs and int(tc["early_stopping_patience"]) > 0:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(tc["early_stopping_patience"])))
-
     epoch_log: list[dict] = []
-
-    def on_eval(metrics: dict, state) -> None:
-        epoch_log.append({"step": state.global_step, "epoch": state.epoch, **metrics})
-        say(f"step {state.global_step} (epoch {state.epoch:.2f}): dev span F1 {metrics['eval_span_f1']:.4f}")
-        if tracker is not None:
-            tracker.log_metrics({k: float(v) for k, v in metrics.items()}, step=state.global_step)
-
-    class LossLogger(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kw):
-            if tracker is not None and logs and "loss" in logs:
-                tracker.log_metrics({"train_loss": float(logs["loss"])}, step=state.global_step)
-
-    callbacks.append(LossLogger())
     trainer = SpanTrainer(
         model=tagger.model,
-        args=args,
+        args=_training_arguments(tc, seed, len(rows), bool(dev_docs), out_dir),
         train_dataset=rows,
         eval_dataset=rows[:1] if dev_docs else None,  # placeholder: evaluate() scores whole dev articles
         data_collator=WindowCollator(tagger.tokenizer.pad_token_id or 0, tagger.scheme.float_targets),
-        callbacks=callbacks,
+        callbacks=_callbacks(tc, bool(dev_docs), tracker),
         tagger=tagger,
         dev_docs=list(dev_docs),
-        fs_config=config,
-        pos_weight=pos_weight,
-        gamma=float(tc["focal_gamma"]) if tc["loss"] == "focal" else 0.0,
-        on_eval=on_eval if dev_docs else None,
+        calibration=cfg.calibration,
+        head_learning_rate=tc.head_learning_rate,
+        eval_batch_size=tc.eval_batch_size,
+        pos_weight=_pos_weight(rows, float(tc.pos_weight_max)) if tagger.scheme.weighted else None,
+        gamma=float(tc.focal_gamma) if tc.loss == "focal" else 0.0,
+        on_eval=_eval_logger(epoch_log, tracker, say) if dev_docs else None,
     )
     t0 = time.time()
     trainer.train()
@@ -329,3 +254,77 @@ def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Docum
     }
     say(f"training throughput {stats['train_tokens_per_second']:.0f} tokens/s (evaluation time excluded)")
     return stats
+
+
+def _training_arguments(tc: TrainingConfig, seed: int, n_rows: int, has_dev: bool, out_dir: str) -> TrainingArguments:
+    """The Trainer's arguments: evaluation (and checkpoints) every ``eval_every_epochs``."""
+    steps_per_epoch = math.ceil(n_rows / (tc.batch_size * tc.gradient_accumulation_steps))
+    eval_steps = max(1, int(steps_per_epoch * float(tc.eval_every_epochs)))
+    max_steps = int(tc.max_steps)
+    if max_steps > 0:
+        eval_steps = min(eval_steps, max_steps)
+    kwargs = dict(
+        output_dir=out_dir,
+        per_device_train_batch_size=int(tc.batch_size),
+        gradient_accumulation_steps=int(tc.gradient_accumulation_steps),
+        learning_rate=float(tc.learning_rate),
+        weight_decay=float(tc.weight_decay),
+        warmup_ratio=float(tc.warmup_ratio),
+        num_train_epochs=float(tc.epochs),
+        max_steps=max_steps,
+        eval_strategy="steps" if has_dev else "no",
+        eval_steps=eval_steps,
+        save_strategy="steps" if has_dev else "no",
+        save_steps=eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=has_dev,
+        metric_for_best_model="span_f1",
+        greater_is_better=True,
+        logging_steps=max(1, min(50, eval_steps // 2 or 1)),
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=int(tc.dataloader_workers or 0),
+        per_device_eval_batch_size=int(tc.eval_batch_size),
+        **_precision_args(tc),
+        remove_unused_columns=False,
+        disable_tqdm=not bool(os.environ.get("FRAMESCOPE_TQDM", "1") == "1"),
+    )
+    # transformers 5 folds warmup_ratio into a fractional warmup_steps; accept both majors
+    params = inspect.signature(TrainingArguments.__init__).parameters
+    if "warmup_ratio" not in params:
+        kwargs["warmup_steps"] = kwargs.pop("warmup_ratio")
+    if "save_safetensors" in params:
+        kwargs["save_safetensors"] = True
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not has_accelerator():
+        # torchrun on a CPU-only machine: without use_cpu, accelerate sees LOCAL_RANK but no
+        # GPU and silently trains each process alone; with it, DDP over gloo
+        kwargs["use_cpu"] = True
+    return TrainingArguments(**kwargs)
+
+
+def _callbacks(tc: TrainingConfig, has_dev: bool, tracker) -> list[TrainerCallback]:
+    """Early stopping on dev span F1 (when there is dev data) and the training loss to MLflow."""
+    callbacks: list[TrainerCallback] = []
+    if has_dev and int(tc.early_stopping_patience) > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(tc.early_stopping_patience)))
+
+    class LossLogger(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            if tracker is not None and logs and "loss" in logs:
+                tracker.log_metrics({"train_loss": float(logs["loss"])}, step=state.global_step)
+
+    callbacks.append(LossLogger())
+    return callbacks
+
+
+def _eval_logger(epoch_log: list[dict], tracker, say: Callable[[str], None]) -> Callable[[dict, object], None]:
+    """What each dev evaluation reports: the progress line, MLflow metrics, the epoch log."""
+
+    def on_eval(metrics: dict, state) -> None:
+        epoch_log.append({"step": state.global_step, "epoch": state.epoch, **metrics})
+        say(f"step {state.global_step} (epoch {state.epoch:.2f}): dev span F1 {metrics['eval_span_f1']:.4f}")
+        if tracker is not None:
+            tracker.log_metrics({k: float(v) for k, v in metrics.items()}, step=state.global_step)
+
+    return on_eval

@@ -8,6 +8,7 @@ MLflow logs and registers) and never describes another model's results.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -94,6 +95,29 @@ def _base_encoder(config: dict) -> str:
     )
 
 
+@dataclass
+class _CardFacts:
+    """Everything the card's sections read, computed once from the run."""
+
+    config: dict
+    report: dict
+    calibration: dict
+    train_docs: Sequence[Document]
+    dev_docs: Sequence[Document]
+    taxonomy: Taxonomy
+    train_stats: dict
+    name: str
+    data: dict
+    model: dict
+    techniques: list[str]
+    train_langs: dict
+    dev_langs: dict
+    train_support: Counter
+    per: dict
+    cal_min: Any
+    langs: list[str]
+
+
 def render_model_card(
     config: dict,
     report: dict,
@@ -105,6 +129,7 @@ def render_model_card(
     *,
     techniques: Sequence[str] | None = None,
 ) -> str:
+    """The model card (README.md of the model folder), section by section."""
     train_stats = train_stats or {}
     name = (config.get("mlflow") or {}).get("registered_model") or config["name"]
     data = config["data"]
@@ -117,6 +142,18 @@ def render_model_card(
     cal_min = config.get("calibration", {}).get("min_support")
     langs = sorted(set(train_langs) | set(dev_langs))
 
+    c = _CardFacts(config, report, calibration, train_docs, dev_docs, taxonomy, train_stats, name, data, m,
+                   techniques, train_langs, dev_langs, train_support, per, cal_min, langs)
+    L: list[str] = []
+    for section in (_front_matter, _model_section, _data_section, _taxonomy_section, _results_section,
+                    _intended_use, _known_limits, _how_to_load):
+        L += section(c)
+    return "\n".join(L)
+
+
+def _front_matter(c: _CardFacts) -> list[str]:
+    """Hugging Face style metadata header, title and provenance."""
+    config, taxonomy, name, langs = c.config, c.taxonomy, c.name, c.langs
     L: list[str] = []
     # Hugging Face style metadata header
     L += ["---", "library_name: framescope", "pipeline_tag: token-classification"]
@@ -133,8 +170,13 @@ def render_model_card(
         "all numbers below come from this run.",
         "",
     ]
+    return L
 
-    L += ["## Model", ""]
+
+def _model_section(c: _CardFacts) -> list[str]:
+    """What the model is: type, encoder, output, training statistics."""
+    config, train_stats, m = c.config, c.train_stats, c.model
+    L = ["## Model", ""]
     L += [
         f"- **Type:** `{m['type']}`",
         f"- **Base encoder:** {_base_encoder(config)}",
@@ -145,8 +187,14 @@ def render_model_card(
     if nums:
         L.append("- **Training:** " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(nums.items())))
     L.append("")
+    return L
 
-    L += ["## Data", ""]
+
+def _data_section(c: _CardFacts) -> list[str]:
+    """Which corpora, the dev split, per-language counts and fingerprints."""
+    train_docs, dev_docs, data = c.train_docs, c.dev_docs, c.data
+    train_langs, dev_langs, langs = c.train_langs, c.dev_langs, c.langs
+    L = ["## Data", ""]
     L.append("- **Training corpora:** " + (", ".join(_data_entries(data.get("train"))) or "none"))
     if data.get("dev"):
         L.append("- **Dev corpora:** " + ", ".join(_data_entries(data["dev"])))
@@ -167,19 +215,29 @@ def render_model_card(
     L += ["", f"- **Train fingerprint:** `{fingerprint(train_docs)}`", f"- **Dev fingerprint:** `{fingerprint(dev_docs)}`", ""]
     L += ["The fingerprints are SHA-256 hashes of the article ids, texts and spans (framescope.labels.dataset.fingerprint); "
           "they are also the run's MLflow tags `train_fingerprint` and `dev_fingerprint`.", ""]
+    return L
 
-    L += ["## Taxonomy", ""]
-    ident = taxonomy.identity
-    L += [
+
+def _taxonomy_section(c: _CardFacts) -> list[str]:
+    """The taxonomy identity that scoring checks."""
+    ident = c.taxonomy.identity
+    return [
+        "## Taxonomy",
+        "",
         f"- **Name and version:** `{ident.name}` {ident.version}",
         f"- **SHA-256:** `{ident.sha256}`",
-        f"- **Techniques:** {len(techniques)} in {len(taxonomy.categories)} categories (saved as `taxonomy.yaml` in this folder)",
+        f"- **Techniques:** {len(c.techniques)} in {len(c.taxonomy.categories)} categories (saved as `taxonomy.yaml` in this folder)",
         "",
         "Scoring checks this identity: a folder whose `taxonomy.yaml` does not hash to it is refused.",
         "",
     ]
 
-    L += ["## Results on dev", ""]
+
+def _results_section(c: _CardFacts) -> list[str]:
+    """Dev results per language and per technique, with threshold sources."""
+    report, calibration, techniques = c.report, c.calibration, c.techniques
+    train_support, per, cal_min = c.train_support, c.per, c.cal_min
+    L = ["## Results on dev", ""]
     L += ["Span metrics use partial overlap (SemEval-2023 Task 3 style): a predicted span earns precision for the "
           "share of it covered by gold spans of the same technique, and recall for the share of gold it covers.", ""]
     L += ["### Per language", ""]
@@ -204,9 +262,9 @@ def render_model_card(
     order = sorted(techniques, key=lambda t: (-per.get(t, {}).get("n_gold", 0), t))
     for t in order:
         p = per.get(t, {})
-        c = calibration.get(t, {})
-        thr = c.get("threshold")
-        src = {"dev": "calibrated", "global": "global"}.get(c.get("source"), c.get("source") or "n/a")
+        chosen = calibration.get(t, {})
+        thr = chosen.get("threshold")
+        src = {"dev": "calibrated", "global": "global"}.get(chosen.get("source"), chosen.get("source") or "n/a")
         rows.append([
             t, fmt(p.get("precision", 0)), fmt(p.get("recall", 0)), fmt(p.get("f1", 0)),
             p.get("n_pred", 0), p.get("n_gold", 0), train_support.get(t, 0),
@@ -217,9 +275,14 @@ def render_model_card(
         rows, ["---"] + ["---:"] * 7 + ["---"],
     )
     L.append("")
+    return L
 
-    L += ["## Intended use", ""]
-    L += [
+
+def _intended_use(c: _CardFacts) -> list[str]:
+    """What the spans are for, and what not."""
+    return [
+        "## Intended use",
+        "",
         "- Surfacing **indicators** for human analysts: passages that may use a persuasion or framing technique, "
         "to read and judge in context. A span is a pointer to text worth a second look, not a finding.",
         "- Comparing and monitoring corpora in aggregate (how often techniques are flagged over time or across "
@@ -231,7 +294,12 @@ def render_model_card(
         "",
     ]
 
-    L += ["## Known limits", ""]
+
+def _known_limits(c: _CardFacts) -> list[str]:
+    """Rare techniques, languages, optimistic dev figures, boundaries, overlaps."""
+    dev_docs, techniques, train_langs = c.dev_docs, c.techniques, c.train_langs
+    dev_langs, train_support, per = c.dev_langs, c.train_support, c.per
+    L = ["## Known limits", ""]
     rare = [t for t in techniques if train_support.get(t, 0) < RARE_SUPPORT]
     if rare:
         L.append(f"- **Rare techniques** (fewer than {RARE_SUPPORT} training spans) are learned from very few examples and "
@@ -257,18 +325,23 @@ def render_model_card(
              "count). Predicted spans snap to token boundaries, and annotators' conventions differ (in the SemEval-2023 "
              "releases many non-English spans end one character before a final full stop), so exact-boundary "
              "agreement is lower than the partial-overlap scores suggest. Mean predicted span length on dev: "
-             f"{report.get('all', {}).get('mean_pred_span_length', 0):.1f} characters, gold: "
-             f"{report.get('all', {}).get('mean_gold_span_length', 0):.1f}.")
+             f"{c.report.get('all', {}).get('mean_pred_span_length', 0):.1f} characters, gold: "
+             f"{c.report.get('all', {}).get('mean_gold_span_length', 0):.1f}.")
     L.append("- **Overlaps:** techniques overlap in the annotations and in the output; one phrase can carry several labels.")
     L.append("")
+    return L
 
-    L += ["## How to load and score", ""]
+
+def _how_to_load(c: _CardFacts) -> list[str]:
+    """Python and MLflow snippets, the files of the folder."""
+    name = c.name
+    L = ["## How to load and score", ""]
     L += [
         "```python",
-        "from framescope.model.scorer import Scorer",
+        "from framescope.model import SpanTagger",
         "",
-        'scorer = Scorer.from_pretrained("path/to/this/folder")  # or "models:/framescope@candidate"',
-        'result = scorer.score("They are cowards and traitors.", lang="en")',
+        'tagger = SpanTagger.from_pretrained("path/to/this/folder")  # or "models:/framescope@candidate"',
+        '[result] = tagger.score(["They are cowards and traitors."], langs=["en"])',
         "for span in result.spans:",
         "    print(span.technique, span.start, span.end, repr(span.text), round(span.confidence, 3))",
         "print(result.techniques)  # article-level score per technique: the highest span confidence",
@@ -279,7 +352,7 @@ def render_model_card(
         "```python",
         "import mlflow, pandas as pd",
         "",
-        f'model = mlflow.pyfunc.load_model("models:/{name}@{(config.get("mlflow") or {}).get("alias") or "candidate"}")',
+        f'model = mlflow.pyfunc.load_model("models:/{name}@{(c.config.get("mlflow") or {}).get("alias") or "candidate"}")',
         'model.predict(pd.DataFrame({"id": ["a1"], "lang": ["en"], "text": ["They are cowards and traitors."]}))',
         "```",
         "",
@@ -289,7 +362,7 @@ def render_model_card(
         "(the full dev report this card was written from) and this card.",
         "",
     ]
-    return "\n".join(L)
+    return L
 
 
 def write_model_card(

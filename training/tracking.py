@@ -9,7 +9,6 @@ unless ``MLFLOW_TRACKING_URI`` says otherwise.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from framescope.training.config import flatten
+from framescope.training.distributed import is_main_process
 
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
 
@@ -115,7 +115,7 @@ class Tracker:
         import mlflow
 
         self._mlflow = mlflow
-        if os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) not in ("0", "-1", ""):
+        if not is_main_process():
             self.enabled = False  # only the main process of a distributed run logs
             return self
         mlflow.set_experiment(self.config["mlflow"]["experiment"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,12 @@ from framescope.labels.dataset import fingerprint, split_documents
 from framescope.labels.document import Document
 from framescope.labels.io import read_documents
 from framescope.labels.taxonomy import Taxonomy, load_taxonomy
-from framescope.training.calibration import calibrate_from_config
+from framescope.model.tagger import SpanTagger
+from framescope.training.calibration import calibrate_on_dev
 from framescope.training.config import resolve_path
+from framescope.training.distributed import is_main_process
 from framescope.training.evaluation import gold_tuples, score_predictions
-from framescope.training.fit import fit_tagger
+from framescope.training.fit import build_tagger, fit_tagger
 from framescope.training.model_card import write_model_card
 from framescope.training.tracking import Tracker
 
@@ -60,32 +61,6 @@ def prepare_data(config: dict, taxonomy: Taxonomy) -> tuple[list[Document], list
     else:
         train, dev = split_documents(train, d["dev_fraction"], seed=d["split_seed"])
     return train, dev
-
-
-def is_main_process() -> bool:
-    """False in the non-main processes of a distributed run (``torchrun``, ``accelerate launch``).
-
-    The launchers set ``RANK`` (global) and ``LOCAL_RANK``; a single process sets neither.
-    """
-    rank = os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))
-    return rank in ("0", "-1", "")
-
-
-def build_tagger(config: dict, taxonomy: Taxonomy):
-    m = config["model"]
-    if m["type"] == "linear":
-        from framescope.model.linear import LinearTagger
-
-        lc = config["linear"]
-        return LinearTagger(
-            taxonomy, n_features=lc["n_features"], alpha=lc["alpha"], epochs=lc["epochs"],
-            seed=config["seed"], pos_weight_max=lc["pos_weight_max"],
-        )
-    if m["type"] == "transformer":
-        from framescope.model.transformer import TransformerTagger
-
-        return TransformerTagger.from_base(m["base"], taxonomy, max_length=m["max_length"], stride=m["stride"], scheme=m["scheme"])
-    raise ValueError(f"model.type must be linear or transformer, not {m['type']!r}")
 
 
 def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainResult:
@@ -140,10 +115,7 @@ def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_c
     """
     texts = [d.text for d in dev_docs]
     scores = tagger.token_scores(texts)
-    gold = [gold_tuples(d, taxonomy) for d in dev_docs]
-    cal = calibrate_from_config(scores, gold, tagger.techniques, texts, cal_cfg)
-    tagger.settings.calibration = cal
-    tagger.settings.precise_thresholds = cal.precise
+    cal, _ = calibrate_on_dev(tagger, dev_docs, cal_cfg, scores=scores)  # stores both profiles
     decoded = [tagger.decode(s) for s in scores]
     preds = [[p.as_tuple() for p in doc] for doc in decoded]
     stage = tagger.stage
@@ -234,9 +206,7 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     calibration code; researchers also use it to calibrate on fresh dev annotations.
     Returns the dev report and the calibration report.
     """
-    from framescope.model.tagger import SpanTagger
-
-    tagger = SpanTagger.from_pretrained(model_dir)  # with its article stage, if it has one
+    tagger = SpanTagger.from_pretrained(model_dir)
     taxonomy = tagger.taxonomy
     train_docs, dev_docs = prepare_data(config, taxonomy)
     cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])

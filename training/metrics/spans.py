@@ -306,10 +306,13 @@ def span_identification_prf(
 # --------------------------------------------------------------------------------------
 
 
-def _paragraph_labels(
-    paragraphs: list[tuple[int, int]], spans: list[Span], keep: set[str] | None
+def paragraph_labels(
+    paragraphs: list[tuple[int, int]], spans: list[Span], keep: set[str] | None = None
 ) -> set[tuple[int, str]]:
-    """``{(paragraph index, technique)}`` for every paragraph a span overlaps."""
+    """``{(paragraph index, technique)}`` for every paragraph (of :func:`paragraph_offsets`) a span overlaps.
+
+    The one paragraph rule: :func:`paragraph_micro_f1` reports it and calibration optimises it.
+    """
     starts = [s for s, _e in paragraphs]
     labels: set[tuple[int, str]] = set()
     for s, e, t in spans:
@@ -369,8 +372,8 @@ def paragraph_micro_f1(
             raise TypeError(f"document texts must be str, got {type(text).__name__}")
         paras = paragraph_offsets(text)
         n_paragraphs += len(paras)
-        pl = _paragraph_labels(paras, pdoc, keep)
-        gl = _paragraph_labels(paras, gdoc, keep)
+        pl = paragraph_labels(paras, pdoc, keep)
+        gl = paragraph_labels(paras, gdoc, keep)
         for _i, t in pl:
             n_pred[t] += 1
         for _i, t in gl:
