@@ -200,32 +200,15 @@ def test_recalibrate_rewrites_thresholds_and_is_deterministic(tmp_path):
 
 
 def test_precision_options_map_to_trainer_flags():
+    from framescope.training.config import TrainingConfig
     from framescope.training.hf_trainer import _precision_args
 
-    assert _precision_args({"precision": "fp32"}) == {}
-    assert _precision_args({"precision": "bf16"}) == {"bf16": True}
+    assert _precision_args(TrainingConfig(precision="fp32")) == {}
+    assert _precision_args(TrainingConfig(precision="bf16")) == {"bf16": True}
     with pytest.raises(ConfigError, match="fp32, bf16 or fp16"):
-        _precision_args({"precision": "fp8"})
+        _precision_args(TrainingConfig(precision="fp8"))
     import torch
 
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="needs a CUDA GPU"):
-            _precision_args({"precision": "fp16"})
-
-
-def test_eval_batch_size_is_used_for_dev_scoring(tiny_bert, tmp_path, monkeypatch):
-    """training.eval_batch_size reaches the per-epoch dev scoring (it used to be ignored)."""
-    from framescope.model.transformer import TransformerTagger
-
-    seen = []
-    original = TransformerTagger.token_scores
-
-    def spy(self, texts, progress=False, batch_size=None, max_batch_tokens=None):
-        seen.append(batch_size)
-        return original(self, texts, progress, batch_size, max_batch_tokens)
-
-    monkeypatch.setattr(TransformerTagger, "token_scores", spy)
-    cfg = tiny_config(tmp_path, str(tiny_bert), article_stage__enabled=False)
-    cfg["training"].update(eval_batch_size=3, max_steps=2)
-    train(cfg)
-    assert 3 in seen
+            _precision_args(TrainingConfig(precision="fp16"))
