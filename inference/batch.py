@@ -118,12 +118,45 @@ def run_score(
     Raises :class:`~framescope.errors.UsageError` or :class:`~framescope.errors.ModelError`
     (exit 2) before anything is written, :class:`~framescope.errors.OutputError` (exit 3)
     when ``out`` cannot be written. Articles that fail are listed in ``summary.errors``.
+    The steps: check the options and ``out``, load the model, open the journal, score what
+    the journal does not hold yet, then publish one complete export set.
     """
-    from framescope.inference import exports as ex
     from framescope.inference import outdir
-    from framescope.inference.inputs import Article, Fields, count_inputs, iter_inputs
-    from framescope.inference.journal import Journal, JournalError, article_key, model_fingerprint
+    from framescope.inference.inputs import Fields
     from framescope.inference.metadata import extra_columns
+
+    fmts = _check_options(formats, html, batch_size, lang)
+    out = Path(out)
+    outdir.check_out_dir(out, inputs)
+    t0 = time.time()
+    if scorer is None:
+        scorer = _load_scorer(model, backend, profile)
+    if threads:
+        scorer.tagger.set_threads(threads)
+    meta = _run_meta(scorer)
+    journal = _open_journal(out, meta, overwrite)
+    summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
+    run = _Run(out, scorer, journal, summary, meta["model"]["fingerprint"], extra_columns((fields or Fields()).meta), t0)
+    try:
+        try:  # under the journal's lock: no other run is staging
+            outdir.clean_leftovers(out)
+            outdir.adopt_legacy(out)
+        except OSError as err:
+            raise _output_error(out, err) from None
+        run.score_all(inputs, lang, fields, stdin, batch_size, show_progress)
+        try:
+            _write_generation(summary, out, journal, run.order, fmts, meta, html, run.metadata, run.extra_meta)
+        except OSError as err:
+            raise _output_error(out, err) from None
+    finally:
+        journal.close()
+    summary.seconds = time.time() - t0
+    return summary
+
+
+def _check_options(formats, html: bool, batch_size: int, lang: str | None) -> list[str]:
+    """The export formats to write; a bad option is a :class:`UsageError` before anything runs."""
+    from framescope.inference import exports as ex
 
     try:
         fmts = ex.parse_formats(formats)
@@ -135,23 +168,27 @@ def run_score(
         raise UsageError("--batch-size must be at least 1")
     if lang is not None and not is_iso639_1(lang):
         raise UsageError(f"--lang {lang!r}: not an ISO 639-1 language code (such as de, en)")
-    out = Path(out)
-    outdir.check_out_dir(out, inputs)
-    t0 = time.time()
-    if scorer is None:
-        scorer = _load_scorer(model, backend, profile)
-    if threads:
-        scorer.tagger.set_threads(threads)
+    return fmts
+
+
+def _run_meta(scorer) -> dict:
+    """What the journal and the manifest record about the run: schema, model, profile, columns."""
+    from framescope.inference import exports as ex
+    from framescope.inference.journal import model_fingerprint
+
     techniques = list(scorer.tagger.techniques)
-    categories = ex.categories_of(scorer.taxonomy, techniques)
-    fingerprint = model_fingerprint(scorer)
-    meta = {
+    return {
         "schema_version": ex.SCHEMA_VERSION,
-        "model": {"name": scorer.name, "version": scorer.version, "fingerprint": fingerprint},
+        "model": {"name": scorer.name, "version": scorer.version, "fingerprint": model_fingerprint(scorer)},
         "profile": scorer.profile,
         "techniques": techniques,
-        "categories": categories,
+        "categories": ex.categories_of(scorer.taxonomy, techniques),
     }
+
+
+def _open_journal(out: Path, meta: dict, overwrite: bool):
+    from framescope.inference.journal import Journal, JournalError
+
     journal = Journal(out)
     try:
         journal.open(meta, overwrite=overwrite)
@@ -159,79 +196,86 @@ def run_score(
         raise UsageError(str(err)) from None
     except OSError as err:
         raise _output_error(out, err) from None
-    summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
-    order: list[str] = []
-    extra_meta = extra_columns((fields or Fields()).meta)
-    # this run's metadata by article id, applied at export: a resumed run exports it even for
-    # articles scored earlier (and corrected titles or dates need no rescoring)
-    metadata: dict[str, dict] = {}
-    try:
-        try:  # under the journal's lock: no other run is staging
-            outdir.clean_leftovers(out)
-            outdir.adopt_legacy(out)
-        except OSError as err:
-            raise _output_error(out, err) from None
+    return journal
+
+
+class _Run:
+    """The scoring loop of one run: reads the inputs, skips what the journal already holds,
+    scores the rest in batches and appends each finished batch to the journal.
+
+    It collects the export order (journal keys in input order) and this run's metadata per
+    article id, which the export applies, so a resumed run exports it even for articles
+    scored earlier (and corrected titles or dates need no rescoring).
+    """
+
+    def __init__(self, out: Path, scorer, journal, summary: ScoreSummary, fingerprint: str, extra_meta: list[str], t0: float):
+        self.out, self.scorer, self.journal, self.summary = out, scorer, journal, summary
+        self.fingerprint, self.extra_meta, self.t0 = fingerprint, extra_meta, t0
+        self.order: list[str] = []
+        self.metadata: dict[str, dict] = {}
+        self.batch: list = []
+        self.done = 0
+
+    def score_all(self, inputs, lang, fields, stdin, batch_size: int, show_progress: bool) -> None:
+        from framescope.inference.inputs import Article, count_inputs, iter_inputs
+
         progress = _progress(show_progress)
         total = count_inputs(inputs) if show_progress else None
         with progress:
-            task = progress.add_task("scoring", total=total, rate="")
-            done = 0
-            batch: list[tuple[str, Article]] = []
-
-            def flush() -> None:
-                nonlocal done
-                if not batch:
-                    return
-                entries, errors = _score_batch(scorer, batch)
-                try:
-                    journal.append(entries)
-                except OSError as err:
-                    raise _output_error(out, err) from None
-                summary.errors.extend(errors)
-                summary.scored += len(entries)
-                done += len(batch)
-                batch.clear()
-                elapsed = max(time.time() - t0, 1e-6)
-                progress.update(task, completed=done, rate=f"{done / elapsed:.1f} articles/s")
-
+            self.progress, self.task = progress, progress.add_task("scoring", total=total, rate="")
             for item in iter_inputs(inputs, lang=lang, fields=fields, stdin=stdin):
                 if not isinstance(item, Article):
-                    summary.errors.append(item.to_dict())
-                    done += 1
-                    progress.update(task, completed=done)
+                    self.summary.errors.append(item.to_dict())
+                    self._advance(1)
                     continue
-                if item.lang is not None and not is_iso639_1(item.lang):
-                    summary.errors.append({
-                        "id": item.id, "source": item.source, "level": "warning",
-                        "reason": f"lang {item.lang!r} is not an ISO 639-1 code; exported as null",
-                    })
-                    item.lang = None
-                key = article_key(item.id, item.text_sha256, item.lang, fingerprint)
-                order.append(key)
-                item.metadata = {**dict.fromkeys(extra_meta), **item.metadata}
-                metadata[item.id] = item.metadata
-                summary.errors.extend(
-                    {"id": item.id, "source": item.source, "reason": w, "level": "warning"} for w in item.warnings
-                )
-                if key in journal:
-                    summary.reused += 1
-                    done += 1
-                    progress.update(task, completed=done)
+                key = self._admit(item)
+                if key in self.journal:
+                    self.summary.reused += 1
+                    self._advance(1)
                     continue
-                batch.append((key, item))
-                if len(batch) >= batch_size:
-                    flush()
-            flush()
-            progress.update(task, total=done, completed=done)
+                self.batch.append((key, item))
+                if len(self.batch) >= batch_size:
+                    self._flush()
+            self._flush()
+            progress.update(self.task, total=self.done, completed=self.done)
 
+    def _admit(self, item) -> str:
+        """Validate one article's language, record its order, metadata and warnings; its journal key."""
+        from framescope.inference.journal import article_key
+
+        if item.lang is not None and not is_iso639_1(item.lang):
+            self.summary.errors.append({
+                "id": item.id, "source": item.source, "level": "warning",
+                "reason": f"lang {item.lang!r} is not an ISO 639-1 code; exported as null",
+            })
+            item.lang = None
+        key = article_key(item.id, item.text_sha256, item.lang, self.fingerprint)
+        self.order.append(key)
+        item.metadata = {**dict.fromkeys(self.extra_meta), **item.metadata}
+        self.metadata[item.id] = item.metadata
+        self.summary.errors.extend(
+            {"id": item.id, "source": item.source, "reason": w, "level": "warning"} for w in item.warnings
+        )
+        return key
+
+    def _flush(self) -> None:
+        if not self.batch:
+            return
+        entries, errors = _score_batch(self.scorer, self.batch)
         try:
-            _write_generation(summary, out, journal, order, fmts, meta, html, metadata, extra_meta)
+            self.journal.append(entries)
         except OSError as err:
-            raise _output_error(out, err) from None
-    finally:
-        journal.close()
-    summary.seconds = time.time() - t0
-    return summary
+            raise _output_error(self.out, err) from None
+        self.summary.errors.extend(errors)
+        self.summary.scored += len(entries)
+        n = len(self.batch)
+        self.batch.clear()
+        self._advance(n)
+
+    def _advance(self, n: int) -> None:
+        self.done += n
+        elapsed = max(time.time() - self.t0, 1e-6)
+        self.progress.update(self.task, completed=self.done, rate=f"{self.done / elapsed:.1f} articles/s")
 
 
 def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str], fmts: list[str],
