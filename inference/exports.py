@@ -137,26 +137,20 @@ def paragraphs_schema(techniques: Sequence[str]) -> pa.Schema:
 
 
 def articles_schema(techniques: Sequence[str], categories: Sequence[str], extra_meta: Sequence[str] = ()) -> pa.Schema:
-    """The flat per-article table; technique and category columns follow the model's taxonomy order."""
-    fields = [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("lang", pa.string(), nullable=True),
-        pa.field("model", pa.string(), nullable=False),
-        pa.field("model_version", pa.string(), nullable=False),
-        pa.field("scored_at", TIMESTAMP, nullable=False),
-        pa.field("n_chars", pa.int64(), nullable=False),
-        pa.field("text_sha256", pa.string(), nullable=False),
-        *metadata_fields(extra_meta),
-    ]
-    fields += [pa.field(f"score_{t}", pa.float64(), nullable=False) for t in techniques]
-    fields += [pa.field(f"prob_{t}", pa.float64(), nullable=True) for t in techniques]  # 1.1
-    fields += [pa.field(f"category_{c}", pa.float64(), nullable=False) for c in categories]
-    fields += [
-        pa.field("overall_score", pa.float64(), nullable=False),
-        pa.field("n_spans", pa.int64(), nullable=False),
-        pa.field("profile", pa.string(), nullable=False),  # 1.1
-        pa.field("schema_version", pa.string(), nullable=False),
-    ]
+    """The flat per-article table; technique and category columns follow the model's taxonomy order.
+
+    The columns are :func:`framescope.model.scorer.article_columns` (shared with the MLflow
+    pyfunc), with the article metadata after ``text_sha256`` and ``schema_version`` last.
+    """
+    from framescope.model.scorer import METADATA_AFTER, article_columns
+
+    types = {"string": pa.string(), "long": pa.int64(), "double": pa.float64(), "timestamp": TIMESTAMP}
+    fields = []
+    for name, kind, nullable in article_columns(techniques, categories):
+        fields.append(pa.field(name, types[kind], nullable=nullable))
+        if name == METADATA_AFTER:
+            fields += metadata_fields(extra_meta)
+    fields.append(pa.field("schema_version", pa.string(), nullable=False))
     return pa.schema(fields, metadata=_META)
 
 

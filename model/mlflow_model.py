@@ -42,7 +42,7 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
-from framescope.model.scorer import DIGITS, ArticleResult, categories_of, iso_utc
+from framescope.model.scorer import DIGITS, ArticleResult, article_columns, categories_of, iso_utc
 from framescope.model.settings import TaggerSettings, load_folder_taxonomy
 from framescope.model.tagger import SpanTagger
 
@@ -53,14 +53,10 @@ SPAN_FIELDS = (("technique", "string"), ("category", "string"), ("start", "long"
 
 
 def output_columns(techniques: list[str], categories: list[str]) -> list[tuple[str, str]]:
-    """``(name, MLflow type)`` of every output column but ``spans``, in articles-table order."""
-    cols = [("id", "string"), ("lang", "string"), ("model", "string"), ("model_version", "string"),
-            ("scored_at", "string"), ("n_chars", "long"), ("text_sha256", "string")]
-    cols += [(f"score_{t}", "double") for t in techniques]
-    cols += [(f"prob_{t}", "double") for t in techniques]  # schema 1.1, null without an article stage
-    cols += [(f"category_{c}", "double") for c in categories]
-    cols += [("overall_score", "double"), ("n_spans", "long"), ("profile", "string")]
-    return cols
+    """``(name, MLflow type)`` of every output column but ``spans``: the articles table's
+    columns (:func:`~framescope.model.scorer.article_columns`), ``scored_at`` as ISO 8601 text
+    since Spark UDFs take no pandas timestamps."""
+    return [(name, "string" if kind == "timestamp" else kind) for name, kind, _ in article_columns(techniques, categories)]
 
 
 def _detect(text: str) -> str | None:
@@ -226,8 +222,8 @@ def signature(techniques: list[str], categories: list[str] | None = None):
     ])
     span = Object([Property(name, typ) for name, typ in SPAN_FIELDS])
     outputs = Schema(
-        [ColSpec(typ, name, required=name != "lang" and not name.startswith("prob_"))
-         for name, typ in output_columns(techniques, list(categories or []))]
+        [ColSpec("string" if kind == "timestamp" else kind, name, required=not nullable)
+         for name, kind, nullable in article_columns(techniques, list(categories or []))]
         + [ColSpec(Array(span), "spans")]
     )
     params = ParamSchema([ParamSpec("detect_lang", "boolean", True)])

@@ -27,6 +27,27 @@ from framescope.model.tagger import SpanTagger
 
 DIGITS = 6  # scores, confidences and coverage are rounded to 6 decimals everywhere
 
+#: Where the article metadata columns (exports only) stand in :func:`article_columns`.
+METADATA_AFTER = "text_sha256"
+
+
+def article_columns(techniques: Sequence[str], categories: Sequence[str]) -> list[tuple[str, str, bool]]:
+    """``(name, kind, nullable)`` of the per-article columns, in order: the one definition that
+    the ``articles`` export table (:func:`framescope.inference.exports.articles_schema`, which
+    adds the metadata after :data:`METADATA_AFTER` and ``schema_version``) and the MLflow
+    pyfunc's output (:func:`framescope.model.mlflow_model.output_columns`) are built from.
+
+    Kinds: ``string``, ``long``, ``double``, ``timestamp``.
+    """
+    cols = [("id", "string", False), ("lang", "string", True), ("model", "string", False),
+            ("model_version", "string", False), ("scored_at", "timestamp", False), ("n_chars", "long", False),
+            ("text_sha256", "string", False)]
+    cols += [(f"score_{t}", "double", False) for t in techniques]
+    cols += [(f"prob_{t}", "double", True) for t in techniques]  # schema 1.1, null without an article stage
+    cols += [(f"category_{c}", "double", False) for c in categories]
+    cols += [("overall_score", "double", False), ("n_spans", "long", False), ("profile", "string", False)]
+    return cols
+
 
 @dataclass
 class ScoredSpan:
