@@ -24,15 +24,22 @@ def _fmt(v) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
+SPAN_KEYS = {"span_f1", "span_identification_f1", "span_precision", "precise_span_precision"}
+
+
 def table(runs: list[dict]) -> str:
-    head = ["recipe", "train langs", "lang", *[c[1] for c in COLUMNS], "minutes (5 folds)"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(COLUMNS) + 1)]
+    """One row per (run, variant, language); span columns are blank for runs without a tagger."""
+    head = ["recipe", "train langs", "lang", "articles", *[c[1] for c in COLUMNS], "folds", "minutes"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(COLUMNS) + 3)]
     for run in runs:
         langs = "de, en" + (", " + ", ".join(run["extra_langs"]) if run["extra_langs"] else "")
+        tagger = run.get("tagger", True)
         for variant, groups in run["variants"].items():
             for lang in ("de", "en"):
                 m = groups[lang]
-                cells = [variant, langs, lang, *[_fmt(m.get(k)) for k, _ in COLUMNS], f"{run['seconds'] / 60:.0f}"]
+                cells = [variant, langs, lang, str(m["articles"])]
+                cells += ["–" if (k in SPAN_KEYS and not tagger) else _fmt(m.get(k)) for k, _ in COLUMNS]
+                cells += [f"{run['folds_done']} of {run['folds']}", f"{run['seconds'] / 60:.0f}"]
                 lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -35,6 +35,12 @@ def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
         return False
     if settings.framescope_version != __version__ or settings.extra.get("config_name") != cfg["name"]:
         return False
+    from framescope.model.article_stage import STAGE_SETTINGS
+
+    if cfg["article_stage"]["enabled"] and not (model_dir / STAGE_SETTINGS).exists():
+        return False  # trained before the article stage existed: retrain so it ships
+    if settings.precise_thresholds is None:
+        return False  # calibrated before profiles existed
     try:
         train_docs, _ = prepare_data(cfg, load_taxonomy(cfg["taxonomy"]))
     except Exception:

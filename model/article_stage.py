@@ -94,6 +94,13 @@ def _aggregates(scores: TokenScores | None, spans: Sequence[tuple[int, int]], k:
     return out
 
 
+def _classifier(c: float) -> LogisticRegression:
+    """L2 logistic regression, solved in the dual: units are far fewer than the 2^16 hashed
+    n-gram columns, where liblinear's dual solver is several times faster than the primal
+    one for the same optimum."""
+    return LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=1000)
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
@@ -183,12 +190,12 @@ class ArticleStage:
                     if target[tr].min() == target[tr].max():
                         z[te] = np.log(prior / (1 - prior))
                         continue
-                    clf = LogisticRegression(C=s.C, solver="liblinear").fit(x[tr], target[tr])
+                    clf = _classifier(s.C).fit(x[tr], target[tr])
                     z[te] = clf.decision_function(x[te])
                 cal = LogisticRegression(C=1e4, solver="lbfgs").fit(z.reshape(-1, 1), target)
                 platt[j] = (cal.coef_[0, 0], cal.intercept_[0])
                 oof_prob[:, j] = _sigmoid(platt[j, 0] * z + platt[j, 1])
-                clf = LogisticRegression(C=s.C, solver="liblinear").fit(x, target)
+                clf = _classifier(s.C).fit(x, target)
                 coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
             self.weights[level] = {"coef": coef, "intercept": intercept, "platt": platt}
             s.thresholds[level] = _best_threshold(oof_prob, y)

@@ -177,3 +177,18 @@ def test_precise_profile_refused_for_folders_without_one(model_dir, tmp_path):
 
     with pytest.raises(UsageError, match="no precise profile"):
         Scorer.from_pretrained(old, profile="precise")
+
+
+def test_quickstart_retrains_a_folder_without_stage(model_dir, tmp_path):
+    """`framescope quickstart` reuses a current model folder, but not one from before the stage."""
+    import shutil
+
+    from framescope.inference.cli import _quickstart_current
+    from framescope.training.config import load_config
+
+    cfg = load_config("quickstart")
+    folder = tmp_path / "qs"
+    shutil.copytree(model_dir, folder)
+    assert _quickstart_current(folder, cfg)
+    (folder / STAGE_SETTINGS).unlink()
+    assert not _quickstart_current(folder, cfg)

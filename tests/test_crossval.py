@@ -67,7 +67,7 @@ def test_cross_validate_character_stage_without_tagger_and_partial_folds():
     from framescope.training.crossval import VARIANTS, cross_validate
 
     cfg = load_config("quickstart", ["article_stage.folds=2"])
-    docs = load_sample()
+    docs = load_sample()[::2]
     seen = []
     result = cross_validate(
         cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, variants={"char-ngrams": VARIANTS["char-ngrams"]},
