@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from framescope.errors import EXIT_IO, EXIT_USAGE, FramescopeError
-from framescope.labels.atomic import atomic_open
+from framescope.labels.atomic import atomic_open, fsync_dir
 
 DATASET_FILE = "dataset.json"
 DATASET_FORMAT = "framescope-dataset"
@@ -266,21 +266,9 @@ def _publish(dataset: Path, stage: Path) -> None:
             continue  # published before the kill
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
-        _fsync_dir(dst.parent)
+        fsync_dir(dst.parent)
     shutil.rmtree(stage, ignore_errors=True)
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 class _lock:

@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from framescope.labels.atomic import atomic_open
+from framescope.labels.atomic import atomic_open, fsync_dir
 
 JOURNAL_DIR = ".framescope-journal"
 META_FILE = "meta.json"
@@ -169,7 +169,7 @@ class Journal:
             self._chunks[n] = path
             self._chunk_no = n
             self._offset = 0
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
         lines = []
         for key, rec, text in entries:
             lines.append((json.dumps({"key": key, "record": rec, "text": text}, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -205,15 +205,3 @@ class Journal:
             self._lock.close()
             self._lock = None
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)

@@ -40,6 +40,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from framescope.labels.atomic import fsync_dir
 from framescope.errors import UsageError
 from framescope.inference import exports as ex
 from framescope.inference.journal import JOURNAL_DIR, META_FILE
@@ -263,7 +264,7 @@ def adopt_legacy(out: Path) -> None:
             _remove(aside)
         else:
             _symlink_atomically(f"{CURRENT}/{name}", out / name)
-    _fsync_dir(out)
+    fsync_dir(out)
 
 
 def _link_or_copy(src, dst) -> None:
@@ -290,9 +291,9 @@ def _stage_dir(out: Path, number: int) -> Path:
 
 def _finish_stage(out: Path, stage: Path, number: int) -> Path:
     final = out / GENERATIONS / f"{number:06d}"
-    _fsync_dir(stage)
+    fsync_dir(stage)
     os.rename(stage, final)
-    _fsync_dir(out / GENERATIONS)
+    fsync_dir(out / GENERATIONS)
     return final
 
 
@@ -314,13 +315,13 @@ def publish(out: Path, stage: Path, number: int, names: Iterable[str]) -> None:
     for name in EXPORT_NAMES:
         if name not in names and _is_own_link(out, name):
             (out / name).unlink()
-    _fsync_dir(out)
+    fsync_dir(out)
     clean_leftovers(out)  # keeps the new set and the one before it
 
 
 def _switch_current(out: Path, generation: Path) -> None:
     _symlink_atomically(f"{GENERATIONS}/{generation.name}", out / CURRENT)
-    _fsync_dir(out)
+    fsync_dir(out)
 
 
 def _symlink_atomically(target: str, link: Path) -> None:
@@ -339,15 +340,3 @@ def _symlink_atomically(target: str, link: Path) -> None:
             raise UsageError(f"{link}: is a folder framescope did not write; move it away") from None
         raise
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)

@@ -40,3 +40,21 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         except FileNotFoundError:
             pass
         raise
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename or a new file in ``path`` durable: fsync the folder itself.
+
+    A rename is atomic but lives in the folder's metadata; without this a power loss right
+    after it can bring back the old name. Platforms that cannot open folders skip it.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
