@@ -86,11 +86,20 @@ def quickstart_cmd(
     for s in rec["spans"]:
         spans.add_row(s["technique"], f"{s['confidence']:.3f}", s["text"].replace("\n", " "))
     console.print(spans)
-    scores = Table(title=f"article scores (overall {rec['overall']:.3f})")
-    for col in ("technique", "score", "spans", "coverage"):
+    # the article stage's calibrated probability is what to rank on (docs/schema.md); the best
+    # span's confidence ("best span") stays beside it
+    scores = Table(title=f"article scores (best span overall {rec['overall']:.3f})")
+    for col in ("technique", "probability", "best span", "spans", "coverage"):
         scores.add_column(col, justify="left" if col == "technique" else "right")
-    for tech, ts in sorted(rec["techniques"].items(), key=lambda kv: -kv[1]["score"]):
-        scores.add_row(tech, f"{ts['score']:.3f}", str(ts["spans"]), f"{ts['coverage']:.1%}")
+
+    def rank(item):
+        prob = item[1].get("probability")
+        return (-(prob if prob is not None else -1.0), -item[1]["score"])
+
+    for tech, ts in sorted(rec["techniques"].items(), key=rank):
+        prob = ts.get("probability")
+        scores.add_row(tech, "-" if prob is None else f"{prob:.3f}", f"{ts['score']:.3f}", str(ts["spans"]),
+                       f"{ts['coverage']:.1%}")
     console.print(scores)
     console.print(f"exports: [bold]{report_dir}[/bold]")
     if summary.report is not None:

@@ -56,6 +56,9 @@ class StageSettings:
     share_threshold: float = 0.5
     token_features: bool = True
     folds: int = 5
+    # a technique with fewer positive units than this gets its smoothed base rate: a
+    # classifier learned from 2-4 examples ranks noise and would be trusted
+    min_positives: int = 5
     # decision thresholds on the calibrated probabilities (best micro-F1 out of fold)
     thresholds: dict[str, float] = field(default_factory=lambda: {"article": 0.5, "paragraph": 0.5})
     fit_info: dict = field(default_factory=dict)
@@ -180,7 +183,7 @@ class ArticleStage:
                 target = y[:, j]
                 pos = int(target.sum())
                 prior = (pos + 0.5) / (len(target) + 1.0)
-                if pos < 2 or pos > len(target) - 2 or n_folds < 2:
+                if pos < max(2, s.min_positives) or pos > len(target) - 2 or n_folds < 2:
                     # too little evidence either way: the smoothed base rate, for every unit
                     intercept[j] = np.log(prior / (1 - prior))
                     oof_prob[:, j] = prior
@@ -192,8 +195,7 @@ class ArticleStage:
                         continue
                     clf = _classifier(s.C).fit(x[tr], target[tr])
                     z[te] = clf.decision_function(x[te])
-                cal = LogisticRegression(C=1e4, solver="lbfgs").fit(z.reshape(-1, 1), target)
-                platt[j] = (cal.coef_[0, 0], cal.intercept_[0])
+                platt[j] = platt_scaling(z, target)
                 oof_prob[:, j] = _sigmoid(platt[j, 0] * z + platt[j, 1])
                 clf = _classifier(s.C).fit(x, target)
                 coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
@@ -285,6 +287,26 @@ class ArticleStage:
             for name in sorted(self.weights[level]):
                 h.update(f"stage.{level}.{name}".encode())
                 h.update(memoryview(np.ascontiguousarray(self.weights[level][name]).tobytes()))
+
+
+def platt_scaling(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``(slope, offset)`` mapping decision values ``z`` to calibrated probabilities.
+
+    Platt (1999) fits the sigmoid to *smoothed* targets, ``(N+ + 1) / (N+ + 2)`` for the
+    positives and ``1 / (N- + 2)`` for the negatives, instead of 1 and 0. With the handful
+    of positives a rare technique has, the plain fit separates them perfectly and returns
+    probabilities of exactly 0 and 1; the smoothed targets cap a technique seen in 3
+    articles at 0.8, which is what 3 examples can support. Each unit enters twice, as a
+    positive with weight ``t`` and a negative with weight ``1 - t``.
+    """
+    y = np.asarray(y).astype(np.int64)
+    pos = float(y.sum())
+    neg = float(len(y) - pos)
+    t = np.where(y == 1, (pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0))
+    x = np.concatenate([z, z]).reshape(-1, 1)
+    labels = np.concatenate([np.ones(len(y), np.int64), np.zeros(len(y), np.int64)])
+    cal = LogisticRegression(C=1e4, solver="lbfgs").fit(x, labels, sample_weight=np.concatenate([t, 1.0 - t]))
+    return float(cal.coef_[0, 0]), float(cal.intercept_[0])
 
 
 def _micro_f1(pred: np.ndarray, gold: np.ndarray) -> float:

@@ -192,3 +192,19 @@ def test_quickstart_retrains_a_folder_without_stage(model_dir, tmp_path):
     assert _quickstart_current(folder, cfg)
     (folder / STAGE_SETTINGS).unlink()
     assert not _quickstart_current(folder, cfg)
+
+
+def test_platt_scaling_of_a_rare_technique_is_not_certain():
+    """Three perfectly separated positives must not give probabilities of 0 and 1: Platt's
+    smoothed targets cap them near (3 + 1) / (3 + 2) = 0.8 (the plain fit gave 1.000 for a
+    technique that 4% of the sample articles use)."""
+    import numpy as np
+
+    from framescope.model.article_stage import _sigmoid, platt_scaling
+
+    z = np.array([-3.0] * 97 + [4.0, 5.0, 6.0])
+    y = np.array([0] * 97 + [1, 1, 1])
+    slope, offset = platt_scaling(z, y)
+    p = _sigmoid(slope * z + offset)
+    assert p[-1] < 0.95 and p[:97].min() > 0.005
+    assert p[-1] > p[0]  # still ranks the positives first
