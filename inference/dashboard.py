@@ -11,8 +11,12 @@ score`` (``articles.parquet`` + ``spans.parquet``) or a dataset built with ``sco
   HTML report (``--report``);
 * the number of articles per outlet and per week.
 
-An article *uses* a technique when the model found at least one span of it
-(``score_<T> > 0``, see docs/schema.md). An article's week is the ISO week (starting
+How much an article *uses* a technique: its calibrated article probability
+(``prob_<T>``, schema 1.1) when the model has an article stage, so a share is the
+expected share of articles using the technique (calibration makes the mean probability
+an estimate of the prevalence); for exports without probabilities, 1 when the model
+found at least one span of it (``score_<T> > 0``) and 0 otherwise. A category counts
+with the highest of its techniques' values. An article's week is the ISO week (starting
 Monday, UTC) of its ``published_at``, or of ``scored_at`` when it has no publication
 date. Outlet is the ``source`` metadata column; articles without one count as
 "(no outlet)".
@@ -243,6 +247,33 @@ def _category_names() -> dict[str, str]:
         return {}
 
 
+def technique_use(a, technique: str):
+    """Per article, how much it uses ``technique``: ``prob_<T>`` where the article stage gave one,
+    else 1.0 when a span of it was found (``score_<T> > 0``), else 0.0."""
+    found = (a[f"score_{technique}"] > 0).astype(float)
+    prob = f"prob_{technique}"
+    if prob not in a.columns:
+        return found
+    return a[prob].astype(float).where(a[prob].notna(), found)
+
+
+def category_use(a, uses_t: dict, categories) -> dict:
+    """Per category and article: the highest use of its techniques (spans alone: ``category_<c> > 0``)."""
+    import pandas as pd
+
+    from framescope.labels.taxonomy import load_taxonomy
+
+    try:
+        of = {t: load_taxonomy().category_of(t) for t in uses_t}
+    except Exception:  # a custom taxonomy: fall back to the exported category scores
+        of = {}
+    out = {}
+    for c in categories:
+        members = [uses_t[t] for t in uses_t if of.get(t) == c]
+        out[c] = pd.concat(members, axis=1).max(axis=1) if members else (a[f"category_{c}"] > 0).astype(float)
+    return out
+
+
 def render_dashboard(data: Data, filters: Filters, report: str | None = None, source: str = "") -> str:
     """The page's HTML."""
     from framescope.inference.report import CATEGORY_COLOURS, _environment
@@ -253,8 +284,8 @@ def render_dashboard(data: Data, filters: Filters, report: str | None = None, so
     weeks: list[str] = []
     outlets_table: list[dict[str, Any]] = []
     if len(a):
-        uses_t = {t: (a[f"score_{t}"] > 0) for t in data.techniques}
-        uses_c = {c: (a[f"category_{c}"] > 0) for c in data.categories}
+        uses_t = {t: technique_use(a, t) for t in data.techniques}
+        uses_c = category_use(a, uses_t, data.categories)
         week_keys = sorted(a["week"].dropna().unique())
         weeks = [str(w)[:10] for w in week_keys]  # YYYY-MM-DD of the Monday
         by_week = a.groupby("week")
