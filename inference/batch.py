@@ -382,9 +382,6 @@ def _progress(enabled: bool):
 
 
 def _html_report(results: Path, out_dir: Path, texts: dict[str, str] | None = None) -> Path | None:
-    try:
-        from framescope.inference.report import write_report
-    except ImportError:
-        err_console.print("[yellow]warning[/yellow] the HTML report is not available in this version (no framescope.inference.report)")
-        return None
+    from framescope.inference.report import write_report
+
     return write_report(results, out_dir, texts=texts)
