@@ -268,6 +268,37 @@ class _spark_conf:
                 self.spark.conf.set(k, v)
 
 
+def _check_spark_out(out: Path, source: str, overwrite: bool) -> None:
+    """The Spark engine's ``--out`` rules, as the local engine's (docs/failures.md).
+
+    The folder is new, empty, or one the Spark engine wrote before (its ``manifest.json``
+    says ``"engine": "spark"`` and it holds nothing but the tables and the manifest);
+    replacing that needs ``--overwrite``. A foreign folder is refused even with
+    ``--overwrite``, and so is an input inside ``--out``, which the tables would replace.
+    """
+    from framescope.inference import exports as ex
+
+    src = Path(str(source).removeprefix("file://"))
+    if src.exists() and (src.resolve() == out.resolve() or out.resolve() in src.resolve().parents):
+        raise ValueError(f"--input {source} lies inside --out {out}: the tables would replace it")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    own = {*TABLES, ex.MANIFEST_FILE}
+    try:
+        written = json.loads((out / ex.MANIFEST_FILE).read_text(encoding="utf-8")).get("engine") == "spark"
+    except (OSError, ValueError, AttributeError):
+        written = False
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in own)
+    if not written or foreign:
+        shown = ", ".join(foreign[:5]) or "no Spark manifest"
+        raise ValueError(
+            f"--out {out}: the folder holds files the Spark engine did not write ({shown}); it writes only "
+            "into a new folder, an empty one, or one it wrote before"
+        )
+    if not overwrite:
+        raise ValueError(f"--out {out}: holds an earlier Spark run (use --overwrite to replace it)")
+
+
 def _manifest(out: str, s: SparkScoreSummary, techniques, categories, source: str) -> None:
     from framescope.inference import exports as ex
 
@@ -383,8 +414,8 @@ def run_spark_scoring(
         raise ValueError(f"--model {model}: the Spark engine needs an MLflow model URI (e.g. models:/framescope@candidate)")
     out_s = str(out)
     local_out = Path(out_s.removeprefix("file://")) if "://" not in out_s or out_s.startswith("file://") else None
-    if local_out is not None and local_out.exists() and any(local_out.iterdir()) and not overwrite:
-        raise ValueError(f"--out {out}: exists and is not empty (use --overwrite to replace it)")
+    if local_out is not None:
+        _check_spark_out(local_out, input, overwrite)
     spark = spark_session(master or os.environ.get("SPARK_MASTER") or "local[*]")
     return score_spark(
         spark, input, model, out_s, partition_by=partition_by, text_col=text_col, id_col=id_col, lang_col=lang_col,

@@ -481,3 +481,31 @@ def test_neutralising_is_reversible_and_leaves_no_formula(values):
             continue
         assert not written.startswith(("=", "+", "-", "@", "\t", "\r"))
         assert (written[1:] if written.startswith("'") else written) == original
+
+
+def test_spark_engine_never_replaces_a_folder_it_did_not_write(tmp_path):
+    """``score --engine spark --overwrite`` into a user's folder is refused (exit 2) before Spark
+    starts, as is an input inside ``--out``; the user's files stay (before: the tables replaced
+    whatever the folder held under their names)."""
+    from typer.testing import CliRunner
+
+    from framescope.cli import _register, app
+
+    _register()
+    user = tmp_path / "reports"
+    (user / "articles").mkdir(parents=True)
+    (user / "articles" / "q3.xlsx").write_bytes(b"the analyst's own file")
+    feed = tmp_path / "feed.parquet"
+    feed.write_bytes(b"PAR1")
+    args = ["score", "--engine", "spark", "--model", "models:/framescope@candidate"]
+    res = CliRunner().invoke(app, [*args, "--input", str(feed), "--out", str(user), "--overwrite"])
+    assert res.exit_code == 2 and "did not write" in " ".join(res.output.split()), res.output
+    assert (user / "articles" / "q3.xlsx").read_bytes() == b"the analyst's own file"
+
+    inside = user / "feed.parquet"
+    inside.write_bytes(b"PAR1")
+    (user / "articles" / "q3.xlsx").unlink()
+    (user / "articles").rmdir()
+    res = CliRunner().invoke(app, [*args, "--input", str(inside), "--out", str(user), "--overwrite"])
+    assert res.exit_code == 2 and "inside --out" in " ".join(res.output.split()), res.output
+    assert inside.read_bytes() == b"PAR1"
