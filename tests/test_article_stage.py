@@ -208,3 +208,40 @@ def test_platt_scaling_of_a_rare_technique_is_not_certain():
     p = _sigmoid(slope * z + offset)
     assert p[-1] < 0.95 and p[:97].min() > 0.005
     assert p[-1] > p[0]  # still ranks the positives first
+
+
+def test_a_damaged_article_stage_is_refused_not_loaded(model_dir, tmp_path):
+    """The stage is part of the untrusted model folder: unknown settings, missing arrays or
+    arrays of another shape are a ModelError (exit 2), never a stage scoring with zeros."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from framescope.errors import ModelError
+    from framescope.model.tagger import SpanTagger
+
+    def copy(name):
+        folder = tmp_path / name
+        shutil.copytree(model_dir, folder)
+        return folder
+
+    extra = copy("extra-key")
+    data = json.loads((extra / STAGE_SETTINGS).read_text())
+    data["trust_me"] = True
+    (extra / STAGE_SETTINGS).write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="unknown keys trust_me"):
+        SpanTagger.from_pretrained(extra)
+
+    missing = copy("missing-array")
+    arrays = load_file(str(missing / STAGE_WEIGHTS))
+    arrays.pop("paragraph.platt")
+    save_file(arrays, str(missing / STAGE_WEIGHTS))
+    with pytest.raises(ModelError, match="paragraph.platt"):
+        SpanTagger.from_pretrained(missing)
+
+    resized = copy("resized")
+    arrays = load_file(str(resized / STAGE_WEIGHTS))
+    arrays["article.coef"] = arrays["article.coef"][:, :10].copy()
+    save_file(arrays, str(resized / STAGE_WEIGHTS))
+    with pytest.raises(ModelError, match="article.coef has shape"):
+        SpanTagger.from_pretrained(resized)
