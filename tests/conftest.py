@@ -143,3 +143,26 @@ def tracked_quickstart(tmp_path_factory) -> Path:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return tmp
+
+
+@pytest.fixture
+def chromium(tmp_path_factory):
+    """``chromium(url, *flags, timeout=60)`` runs headless Chromium on a page (the report's and
+    the dashboard's browser tests); skips where Chromium is not installed."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium is not installed")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+
+    def run(url: str, *extra: str, timeout: int = 60) -> subprocess.CompletedProcess:
+        cmd = [
+            exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={profile}", *extra, url,
+        ]  # fmt: skip
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+    return run

@@ -9,12 +9,8 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 from datetime import date
 from importlib import resources
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -103,26 +99,12 @@ def test_cli_errors_exit_2(exports, tmp_path):
 # --------------------------------------------------------------------------------------
 # headless browser
 # --------------------------------------------------------------------------------------
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _chromium(url: str, *extra: str, profile: Path) -> subprocess.CompletedProcess:
-    cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", *extra, url,
-    ]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=90)
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-def test_dashboard_in_headless_chromium(exports, tmp_path):
+def test_dashboard_in_headless_chromium(exports, tmp_path, chromium):
     page = dash.write_dashboard(exports, tmp_path / "page")
-    with tempfile.TemporaryDirectory() as profile:
-        dom = _chromium(page.as_uri(), "--dump-dom", profile=Path(profile)).stdout
-        shot = tmp_path / "dashboard.png"
-        _chromium(page.as_uri(), f"--screenshot={shot}", "--window-size=1280,1600", profile=Path(profile))
+    dom = chromium(page.as_uri(), "--dump-dom", timeout=90).stdout
+    shot = tmp_path / "dashboard.png"
+    chromium(page.as_uri(), f"--screenshot={shot}", "--window-size=1280,1600", timeout=90)
     assert 'id="chart-technique-outlet"' in dom, dom[:2000]
     # four inline SVG charts with their drawn marks (heatmap images are <image>, lines <path>)
     assert len(re.findall(r"<svg\b", dom)) == 4

@@ -10,11 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -368,32 +364,18 @@ def test_report_command(tmp_path):
 # --------------------------------------------------------------------------------------
 # headless browser
 # --------------------------------------------------------------------------------------
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _chromium(url: str, *extra: str, profile: Path) -> subprocess.CompletedProcess:
-    cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", *extra, url,
-    ]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-def test_report_in_headless_chromium(tmp_path):
+def test_report_in_headless_chromium(tmp_path, chromium):
     results = sample_results()
     index = write_report(results, tmp_path / "report")
     files = render_report(results)
     evil = results[1]
     rel = next(k for k in files if k.startswith("articles/") and files[k] == _article_page(files, evil.id))
     page = index.parent / rel
-    with tempfile.TemporaryDirectory() as profile:
-        dom = _chromium(page.as_uri(), "--dump-dom", profile=Path(profile)).stdout
-        shot = tmp_path / "article.png"
-        _chromium(page.as_uri(), f"--screenshot={shot}", "--window-size=1280,1000", profile=Path(profile))
-        index_dom = _chromium(index.as_uri(), "--dump-dom", profile=Path(profile)).stdout
+    dom = chromium(page.as_uri(), "--dump-dom").stdout
+    shot = tmp_path / "article.png"
+    chromium(page.as_uri(), f"--screenshot={shot}", "--window-size=1280,1000")
+    index_dom = chromium(index.as_uri(), "--dump-dom").stdout
     assert 'id="article-text"' in dom, dom[:2000]
     # the script neither ran nor became an element: title and body untouched, text escaped
     title = re.search(r"<title>(.*?)</title>", dom, re.S).group(1)
