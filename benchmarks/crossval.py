@@ -3,6 +3,8 @@
     nice -n 10 python benchmarks/crossval.py --config benchmarks/configs/linear-semeval.yaml \
         --folds 5 --name de+en --out docs/results/crossval-de-en.json
     ... --extra-lang fr --extra-lang it --extra-lang pl --extra-lang ru   # train on six languages
+    ... --stage-extra $FRAMESCOPE_SHARED_DATA/semeval2023/fr ...   # six languages for the stage only
+    ... --cache runs/cv-cache   # keep each fold's tagger and token scores: resume, rescore stages
 
 Every run scores the stage variants of :data:`framescope.training.crossval.VARIANTS` on the
 same folds: the tagger alone (article score = best span), the character n-gram stage
@@ -41,9 +43,12 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--lang", action="append", help="evaluated languages (default de, en)")
     ap.add_argument("--extra-lang", action="append", default=[], help="training-only languages")
+    ap.add_argument("--stage-extra", action="append", default=[], metavar="DIR",
+                    help="also score the variant stacked+extra: the stacked stage with these corpora in article_stage.extra_train")
     ap.add_argument("--variant", action="append", help=f"stage variants to score (default all: {', '.join(VARIANTS)})")
     ap.add_argument("--max-folds", type=int, help="stop after this many folds (partial figures, labelled so)")
     ap.add_argument("--no-tagger", action="store_true", help="only the char-ngrams stage: no tagger trainings, no span metrics")
+    ap.add_argument("--cache", help="folder keeping each fold's tagger and token scores: reruns resume and reuse them")
     ap.add_argument("--name", default="recipe")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -58,7 +63,12 @@ def main() -> None:
     unknown = set(args.variant or []) - set(VARIANTS)
     if unknown:
         ap.error(f"unknown variant(s) {', '.join(sorted(unknown))}; known: {', '.join(VARIANTS)}")
-    variants = {k: v for k, v in VARIANTS.items() if not args.variant or k in args.variant}
+    variants = {k: dict(v) for k, v in VARIANTS.items() if not args.variant or k in args.variant}
+    for v in variants.values():
+        v.setdefault("extra_train", [])  # the named variants are de+en stages, whatever the config says
+    if args.stage_extra:
+        fmt = config["data"]["train"][0].get("format") if isinstance(config["data"]["train"][0], dict) else None
+        variants["stacked+extra"] = {**VARIANTS["stacked"], "extra_train": [{"path": d, "format": fmt} for d in args.stage_extra]}
 
     def write(result: dict) -> str:
         out = {
@@ -82,7 +92,7 @@ def main() -> None:
         return text
 
     result = cross_validate(config, docs, taxonomy, args.folds, extra, say, variants, on_fold=write, max_folds=args.max_folds,
-                            fit_tagger=not args.no_tagger)
+                            fit_tagger=not args.no_tagger, cache_dir=args.cache)
     print(write(result))
 
 

@@ -86,12 +86,13 @@ def _register() -> None:
     if app.registered_commands:
         return
     from framescope.labels.cli import data_app
-    from framescope.training.cli import calibrate_cmd, evaluate_cmd, train_cmd
+    from framescope.training.cli import adapt_cmd, calibrate_cmd, evaluate_cmd, train_cmd
 
     app.add_typer(data_app, name="data")
     app.command("train")(train_cmd)
     app.command("evaluate")(evaluate_cmd)
     app.command("calibrate")(calibrate_cmd)
+    app.command("adapt")(adapt_cmd)
     from framescope.inference.cli import register as register_inference
     from framescope.quickstart import quickstart_cmd
 

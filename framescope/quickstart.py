@@ -35,10 +35,16 @@ def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
         return False
     if settings.framescope_version != __version__ or settings.extra.get("config_name") != cfg["name"]:
         return False
-    from framescope.model.article_stage import STAGE_SETTINGS
+    import json
 
-    if cfg["article_stage"]["enabled"] and not (model_dir / STAGE_SETTINGS).exists():
-        return False  # trained before the article stage existed: retrain so it ships
+    from framescope.model.article_stage import STAGE_FORMAT, STAGE_SETTINGS
+
+    if cfg["article_stage"]["enabled"]:
+        try:  # trained before the article stage existed, or with an older one: retrain so it ships
+            if json.loads((model_dir / STAGE_SETTINGS).read_text(encoding="utf-8")).get("format") != STAGE_FORMAT:
+                return False
+        except (OSError, ValueError, AttributeError):
+            return False
     if settings.precise_thresholds is None:
         return False  # calibrated before profiles existed
     try:

@@ -317,7 +317,7 @@ class SpanTagger:
         ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
         langs = list(langs) if langs is not None else [None] * len(texts)
         token_scores = self.token_scores(texts)
-        staged = self.stage.predict(texts, token_scores) if self.stage is not None else [None] * len(texts)
+        staged = self.stage.predict(texts, token_scores, langs) if self.stage is not None else [None] * len(texts)
         return [
             article_result(self, id_, lang, text, self.decode(ts, profile=profile), st, profile)
             for text, id_, lang, ts, st in zip(texts, ids, langs, token_scores, staged)

@@ -79,9 +79,9 @@ def test_stage_learns_articles_and_paragraphs_and_round_trips(tmp_path):
 
 
 def test_probabilities_are_calibrated_on_held_out_articles():
-    """Platt scaling out of fold: among held-out paragraphs, the mean probability of a
-    technique is close to its observed frequency (it would not be for raw scores of an
-    unscaled, regularised classifier)."""
+    """The stacker learns on out-of-fold lexical logits: among new paragraphs, the mean
+    probability of a technique is close to its observed frequency (it would not be for the
+    raw scores of a regularised classifier)."""
     texts, gold = corpus(120)
     stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**12, folds=3, token_features=False)).fit(texts, gold)
     test_texts, test_gold = corpus(200, seed=7)
@@ -190,24 +190,64 @@ def test_quickstart_retrains_a_folder_without_stage(model_dir, tmp_path):
     folder = tmp_path / "qs"
     shutil.copytree(model_dir, folder)
     assert _quickstart_current(folder, cfg)
+    data = json.loads((folder / STAGE_SETTINGS).read_text())
+    data["format"] = 1
+    (folder / STAGE_SETTINGS).write_text(json.dumps(data))
+    assert not _quickstart_current(folder, cfg)  # an older stage format
     (folder / STAGE_SETTINGS).unlink()
     assert not _quickstart_current(folder, cfg)
 
 
-def test_platt_scaling_of_a_rare_technique_is_not_certain():
-    """Three perfectly separated positives must not give probabilities of 0 and 1: Platt's
-    smoothed targets cap them near (3 + 1) / (3 + 2) = 0.8 (the plain fit gave 1.000 for a
-    technique that 4% of the sample articles use)."""
-    import numpy as np
+def test_stacked_on_dev_the_stage_trusts_token_scores_as_much_as_held_out_articles_deserve():
+    """A tagger's scores on its own training articles are perfect, on unseen ones noise.
+    Stacked on the dev articles, the stage learns that and stays calibrated on new articles;
+    stacked on the training articles' in-sample scores it trusts the noise (the stage before
+    this design shipped that for transformers)."""
+    from framescope.model.article_stage import Units
 
-    from framescope.model.article_stage import _sigmoid, platt_scaling
+    texts, gold = corpus(300)
+    # no lexical evidence: every line is the same sentence, only the gold differs
+    texts = ["\n".join(["The council met on Tuesday to discuss the budget."] * 3) for _ in texts]
+    perfect = fake_scores(texts, gold)
+    rng = np.random.default_rng(3)
 
-    z = np.array([-3.0] * 97 + [4.0, 5.0, 6.0])
-    y = np.array([0] * 97 + [1, 1, 1])
-    slope, offset = platt_scaling(z, y)
-    p = _sigmoid(slope * z + offset)
-    assert p[-1] < 0.95 and p[:97].min() > 0.005
-    assert p[-1] > p[0]  # still ranks the positives first
+    def noise(ts):
+        return [TokenScores(t.offsets, rng.uniform(0, 1, size=t.probs.shape).astype(np.float32), t.text) for t in ts]
+
+    dev_texts, dev_gold = texts[:100], gold[:100]
+    settings = dict(techniques=TECHS, n_features=2**10, folds=3)
+    on_dev = ArticleStage(StageSettings(**settings)).fit(
+        texts[100:], gold[100:], langs=["en"] * 200, stack=Units(dev_texts, dev_gold, ["en"] * 100, noise(perfect[:100])),
+    )
+    in_sample = ArticleStage(StageSettings(**settings)).fit(texts[100:], gold[100:], perfect[100:], langs=["en"] * 200)
+    test_texts, test_gold = corpus(600, seed=9)
+    test_texts = ["\n".join(["The council met on Tuesday to discuss the budget."] * 3) for _ in test_texts]
+    test_scores = noise(fake_scores(test_texts, test_gold))
+    y = ArticleStage.labels(test_texts, test_gold, TECHS, "paragraph")
+
+    def calibration_error(stage):
+        prob, _ = stage.predict_level(test_texts, test_scores, "paragraph", ["en"] * 600)
+        return max(abs(prob[:, j].mean() - y[:, j].mean()) for j in range(len(TECHS)))
+
+    assert calibration_error(on_dev) < 0.05
+    assert calibration_error(in_sample) > 0.15
+    assert on_dev.settings.fit_info["stacked_on"] == "held-out articles"
+
+
+def test_priors_are_per_language():
+    """Without lexical or token evidence, a unit's probability is its language's share."""
+    texts, gold, langs = [], [], []
+    for i in range(200):
+        de = i % 2 == 0
+        texts.append("Ein Satz ohne Befund." if de else "A sentence without evidence.")
+        uses = (i % 4 == 0) if de else (i % 20 == 1)  # de 50%, en 10%
+        gold.append([(0, 3, "Doubt")] if uses else [])
+        langs.append("de" if de else "en")
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(texts, gold, langs=langs)
+    prob, _ = stage.predict_level(["Ein Satz ohne Befund.", "A sentence without evidence.", "x"], None, "article", ["de", "en", "fr"])
+    doubt = TECHS.index("Doubt")
+    assert abs(prob[0, doubt] - 0.5) < 0.06 and abs(prob[1, doubt] - 0.1) < 0.06
+    assert abs(prob[2, doubt] - 0.3) < 0.06  # an unseen language gets the pooled share
 
 
 def test_a_damaged_article_stage_is_refused_not_loaded(model_dir, tmp_path):
@@ -234,10 +274,24 @@ def test_a_damaged_article_stage_is_refused_not_loaded(model_dir, tmp_path):
 
     missing = copy("missing-array")
     arrays = load_file(str(missing / STAGE_WEIGHTS))
-    arrays.pop("paragraph.platt")
+    arrays.pop("paragraph.stacker")
     save_file(arrays, str(missing / STAGE_WEIGHTS))
-    with pytest.raises(ModelError, match="paragraph.platt"):
+    with pytest.raises(ModelError, match="paragraph.stacker"):
         SpanTagger.from_pretrained(missing)
+
+    old_format = copy("format-1")
+    data = json.loads((old_format / STAGE_SETTINGS).read_text())
+    data.pop("format")
+    (old_format / STAGE_SETTINGS).write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="stage format 1.*train the model again"):
+        SpanTagger.from_pretrained(old_format)
+
+    bad_priors = copy("bad-priors")
+    data = json.loads((bad_priors / STAGE_SETTINGS).read_text())
+    data["priors"]["article"]["*"] = data["priors"]["article"]["*"][:-1]
+    (bad_priors / STAGE_SETTINGS).write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="priors.article"):
+        SpanTagger.from_pretrained(bad_priors)
 
     resized = copy("resized")
     arrays = load_file(str(resized / STAGE_WEIGHTS))

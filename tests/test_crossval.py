@@ -47,7 +47,7 @@ def test_cross_validate_scores_every_variant_out_of_fold():
     cfg = load_config("quickstart", ["article_stage.folds=2", "article_stage.crossfit_folds=2", "calibration.min_support=2", "linear.epochs=3"])
     docs = load_sample()[::2]  # half the sample keeps the suite fast; the metrics need not be good
     result = cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2)
-    assert set(result["reports"]) == {"tagger", "char-ngrams", "stacked"}
+    assert set(result["reports"]) == {"tagger", "char-ngrams", "stacked", "stacked-crossfit"}
     assert len(result["fold_seconds"]) == 2
     for name, report in result["reports"].items():
         m = report["all"]
@@ -79,3 +79,29 @@ def test_cross_validate_character_stage_without_tagger_and_partial_folds():
     assert m["n_pred"] == 0
     with pytest.raises(ValueError, match="token_scores none"):
         cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, variants={"stacked": VARIANTS["stacked"]}, fit_tagger=False)
+
+
+def test_cross_validate_cache_resumes_with_the_same_taggers(tmp_path, monkeypatch):
+    from framescope.labels.sample import load_sample
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.training import fit as fit_module
+    from framescope.training.config import load_config
+    from framescope.training.crossval import VARIANTS, cross_validate
+
+    cfg = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=3"])
+    docs = load_sample()[::2]
+    tax = load_taxonomy(cfg["taxonomy"])
+    variants = {"tagger": VARIANTS["tagger"]}
+    first = cross_validate(cfg, docs, tax, folds=2, variants=variants, cache_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fold-1-of-2", "fold-2-of-2"]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached fold was trained again")
+
+    monkeypatch.setattr(fit_module, "fit_tagger", no_training)
+    again = cross_validate(cfg, docs, tax, folds=2, variants=variants, cache_dir=tmp_path)
+    assert again["reports"] == first["reports"]
+    # a cache of another config is refused, never mixed in
+    other = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=4"])
+    with pytest.raises(ValueError, match="another config"):
+        cross_validate(other, docs, tax, folds=2, variants=variants, cache_dir=tmp_path)

@@ -1,4 +1,4 @@
-"""``framescope train``, ``framescope evaluate`` and ``framescope calibrate``."""
+"""``framescope train``, ``framescope evaluate``, ``framescope calibrate`` and ``framescope adapt``."""
 
 from __future__ import annotations
 
@@ -154,3 +154,43 @@ def calibrate_cmd(
 
     report, _ = recalibrate(model, _load_config_or_exit(config, set_))
     print_report(report, title=f"dev results after calibration: {model}")
+
+
+def adapt_cmd(
+    data: List[Path] = typer.Argument(
+        ..., help="Articles: annotated corpora (any supported format; annotations are ignored) and/or plain .txt files or folders of them (one article per file).",
+    ),
+    base: str = typer.Option("minilm", "--base", help="The encoder to adapt: minilm (packaged), a model folder, or a Hugging Face model name."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the adapted model to (use it as model.base)."),
+    fmt: Optional[str] = typer.Option(None, "--from", "-f", help="Format of every DATA path (an annotated format, or txt); detected when omitted."),
+    langs: Optional[List[str]] = typer.Option(None, "--lang", help="Only articles of these languages from annotated corpora (repeatable; plain .txt files carry no language and are all used)."),
+    epochs: float = typer.Option(1.0, "--epochs", min=0.01, help="Passes over the articles."),
+    max_length: int = typer.Option(256, "--max-length", min=8, help="Tokens per window, special tokens included."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps (overrides --epochs)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Windows per step."),
+    learning_rate: float = typer.Option(5e-5, "--learning-rate", min=0.0, help="Peak learning rate."),
+    mlm_probability: float = typer.Option(0.15, "--mlm-probability", min=0.01, max=0.99, help="Share of tokens masked."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
+) -> None:
+    """Adapt an encoder to your articles: continued masked-language-model pretraining (docs/adapt.md).
+
+    Then train from it: framescope train minilm-semeval --set model.base=OUT
+    """
+    from framescope.training.adapt import adapt, read_texts
+
+    texts = read_texts(data, fmt, langs or None)
+    logging.basicConfig(level=logging.WARNING)
+    summary = adapt(
+        base, texts, out, epochs=epochs, max_length=max_length, mlm_probability=mlm_probability,
+        batch_size=batch_size, learning_rate=learning_rate, seed=seed, max_steps=max_steps,
+        overwrite=overwrite, progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False),
+    )
+    table = Table(title=f"adapted {base}")
+    table.add_column("", justify="left")
+    table.add_column("", justify="right")
+    for key in ("articles", "windows", "tokens", "epochs", "steps", "final_loss", "mean_loss", "seconds"):
+        value = summary[key]
+        table.add_row(key.replace("_", " "), f"{value:.4f}" if key.endswith("loss") else str(value))
+    console.print(table)
+    console.print(f"model folder: [bold]{out}[/bold]  (framescope train CONFIG --set model.base={out})", highlight=False)

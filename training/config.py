@@ -90,10 +90,12 @@ class CalibrationConfig:
 class ArticleStageConfig:
     """The article/paragraph stage (model/article_stage.py).
 
-    ``token_scores``: where the fitting articles' token scores come from: ``crossfit``
-    (out-of-fold taggers: refits the tagger ``crossfit_folds`` times), ``insample`` (the
-    final tagger's own), ``none`` (lexical only), ``auto`` (crossfit for the linear tagger,
-    insample for transformers, which would otherwise train ``crossfit_folds`` more times).
+    ``token_scores``: which token scores the stage's stacker learns to trust, and where it
+    is fitted: ``dev`` (the tagger's scores on the dev articles, which it never trained on;
+    no extra training), ``crossfit`` (on the training articles, with scores of taggers
+    retrained on ``crossfit_folds`` article folds), ``none`` (characters only), ``auto``
+    (``dev`` when there are dev articles, else ``crossfit``). ``C``: the inverse L2
+    strength of the per-technique lexical models (chosen by 5-fold cross-validation).
     """
 
     enabled: bool = True
@@ -101,7 +103,11 @@ class ArticleStageConfig:
     crossfit_folds: int = 3
     folds: int = 5
     n_features: int = 65536
-    C: float = 1.0
+    C: float = 10.0
+    # corpora (like data.train) whose articles only the stage's lexical models and priors
+    # learn from, e.g. other languages; articles of data.langs are left out (they would
+    # leak dev and cross-validation test articles)
+    extra_train: list = field(default_factory=list)
     constant_guess_share: float = 0.3
 
 

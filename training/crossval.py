@@ -18,11 +18,15 @@ percent); that favours the baseline, never the model.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from framescope.labels.atomic import atomic_write_bytes
 from framescope.labels.dataset import split_documents
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
@@ -52,8 +56,12 @@ VARIANTS = {
     "tagger": {"enabled": False},
     # the article stage on hashed character n-grams only
     "char-ngrams": {"enabled": True, "token_scores": "none"},
-    # the article stage on character n-grams stacked with cross-fitted token scores
-    "stacked": {"enabled": True, "token_scores": "crossfit"},
+    # the article stage on character n-grams stacked with the tagger's token scores on the
+    # fold's dev articles (what `framescope train` ships: no extra training)
+    "stacked": {"enabled": True, "token_scores": "dev"},
+    # the same, stacked on the training articles with cross-fitted token scores instead
+    # (retrains the tagger crossfit_folds times per fold: for the linear tagger)
+    "stacked-crossfit": {"enabled": True, "token_scores": "crossfit"},
 }
 
 
@@ -68,6 +76,7 @@ def cross_validate(
     on_fold: Callable[[dict], None] | None = None,
     max_folds: int | None = None,
     fit_tagger: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> dict:
     """Pooled out-of-fold metrics per stage variant (both profiles) and per-fold timings.
 
@@ -78,15 +87,15 @@ def cross_validate(
     leaves usable partial figures); ``max_folds`` stops early (exploring on one split).
     ``fit_tagger=False`` scores only stage variants on characters (``token_scores: none``),
     without spans: the cheap way to compare training sets for the lexical stage.
+    ``cache_dir`` keeps each fold's calibrated tagger and its dev and test token scores: a
+    rerun reads finished folds back instead of training them again (an interrupted run
+    resumes; new stage variants are scored on the same taggers at no training cost).
     """
     if not fit_tagger and any(v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()):
         raise ValueError("without a tagger only stage variants with token_scores none can be scored")
     import copy
 
-    from framescope.training.fit import fit_tagger as fit
-    from framescope.training.train import (
-        build_tagger, calibrate_tagger, crossfit_token_scores, fit_article_stage, record_train_shares,
-    )
+    from framescope.training.train import crossfit_token_scores, fit_article_stage
 
     variants = variants if variants is not None else VARIANTS
     n = len(docs)
@@ -104,11 +113,8 @@ def cross_validate(
         fit_docs, dev_docs = split_documents(train_docs, config["data"]["dev_fraction"], seed=config["data"]["split_seed"])
         test = [docs[i] for i in held]
         if fit_tagger:
-            tagger = build_tagger(config, taxonomy)
-            fit(tagger, fit_docs, dev_docs, config, tracker=None, say=say)
-            record_train_shares(tagger, fit_docs, taxonomy, config)
-            calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
-            scores = tagger.token_scores([d.text for d in test])
+            fold_dir = Path(cache_dir) / f"fold-{k + 1}-of-{folds}" if cache_dir is not None else None
+            tagger, scores, dev_scores = _fold_tagger(config, taxonomy, fit_docs, dev_docs, test, fold_dir, say)
             for i, sc in zip(held, scores):
                 decoded = tagger.decode(sc)
                 preds[i] = [p.as_tuple() for p in decoded]
@@ -116,7 +122,7 @@ def cross_validate(
                 precise[i] = [p.as_tuple() for p in tagger.decode(sc, profile="precise")]
             say(f"fold {k + 1}/{folds}: tagger fitted and calibrated ({time.time() - t0:.0f}s)")
         else:  # stage on characters only: no spans (span metrics are then meaningless zeros)
-            tagger, scores = _NoTagger(taxonomy), None
+            tagger, scores, dev_scores = _NoTagger(taxonomy), None, None
             for i in held:
                 preds[i], confs[i], precise[i] = [], [], []
         crossfit = None
@@ -127,10 +133,10 @@ def cross_validate(
                 crossfit = crossfit_token_scores(cfg, taxonomy, fit_docs, cfg["article_stage"]["crossfit_folds"], dev_docs)
             if cfg["article_stage"]["enabled"] and cfg["article_stage"]["token_scores"] == "crossfit":
                 cfg["article_stage"]["token_scores"] = "given"
-            stage = fit_article_stage(cfg, taxonomy, fit_docs, tagger, dev_docs, given_scores=crossfit)
+            stage = fit_article_stage(cfg, taxonomy, fit_docs, tagger, dev_docs, given_scores=crossfit, dev_scores=dev_scores)
             if stage is None:
                 continue
-            for i, sp in zip(held, stage.predict([d.text for d in test], scores)):
+            for i, sp in zip(held, stage.predict([d.text for d in test], scores, [d.lang for d in test])):
                 staged[name][i] = sp
             thresholds[name].append(dict(stage.settings.thresholds))
             say(f"fold {k + 1}/{folds}: stage {name} ({time.time() - t0:.0f}s)")
@@ -146,6 +152,62 @@ def cross_validate(
         if max_folds is not None and k + 1 >= max_folds:
             break
     return result
+
+
+def _fold_tagger(config: dict, taxonomy: Taxonomy, fit_docs, dev_docs, test, fold_dir: Path | None, say):
+    """The fold's tagger, calibrated on the fold's dev articles, with the token scores of its
+    test and dev articles; read back from ``fold_dir`` when an earlier run finished the fold."""
+    from framescope.model.tagger import SpanTagger
+    from framescope.training.fit import build_tagger, fit_tagger
+    from framescope.training.train import calibrate_tagger, record_train_shares
+
+    # what the tagger depends on: everything but the stage's section and the bookkeeping
+    tagger_config = {k: v for k, v in config.items() if k not in ("article_stage", "mlflow", "name", "output_dir")}
+    key = {
+        "tagger_config": hashlib.sha256(json.dumps(tagger_config, sort_keys=True, default=str).encode()).hexdigest(),
+        "fit": [d.id for d in fit_docs], "dev": [d.id for d in dev_docs], "test": [d.id for d in test],
+    }
+    if fold_dir is not None and (fold_dir / "fold.json").exists():
+        stored = json.loads((fold_dir / "fold.json").read_text(encoding="utf-8"))
+        if stored != key:
+            raise ValueError(f"{fold_dir} caches a fold of another config or split; use another cache folder")
+        say(f"{fold_dir.name}: tagger and token scores read from the cache")
+        tagger = SpanTagger.from_pretrained(fold_dir / "model")
+        return tagger, load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs)
+    tagger = build_tagger(config, taxonomy)
+    fit_tagger(tagger, fit_docs, dev_docs, config, tracker=None, say=say)
+    record_train_shares(tagger, fit_docs, taxonomy, config)
+    dev_scores = tagger.token_scores([d.text for d in dev_docs])
+    calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"], scores=dev_scores)
+    scores = tagger.token_scores([d.text for d in test])
+    if fold_dir is not None:
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        tagger.save_pretrained(fold_dir / "model")
+        save_token_scores(fold_dir / "test.npz", test, scores)
+        save_token_scores(fold_dir / "dev.npz", dev_docs, dev_scores)
+        atomic_write_bytes(fold_dir / "fold.json", json.dumps(key).encode("utf-8"))  # last: marks the fold complete
+    return tagger, scores, dev_scores
+
+
+def save_token_scores(path: Path, docs: Sequence[Document], scores) -> None:
+    """Token scores of ``docs`` as arrays (``.npz``: no pickles), keyed by article id."""
+    arrays = {"ids": np.array([d.id for d in docs], dtype=str)}
+    for n, sc in enumerate(scores):
+        arrays[f"offsets_{n}"], arrays[f"probs_{n}"] = sc.offsets, sc.probs
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_token_scores(path: Path, docs: Sequence[Document]) -> list:
+    """The token scores :func:`save_token_scores` wrote for exactly these articles."""
+    from framescope.model.tagger import TokenScores
+
+    with np.load(path, allow_pickle=False) as z:
+        ids = [str(i) for i in z["ids"]]
+        if ids != [d.id for d in docs]:
+            raise ValueError(f"{path} holds token scores of other articles")
+        return [TokenScores(z[f"offsets_{n}"], z[f"probs_{n}"], text=d.text) for n, d in enumerate(docs)]
 
 
 class _NoTagger:

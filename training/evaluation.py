@@ -159,7 +159,7 @@ def evaluate_tagger(tagger, docs: Sequence[Document], stage=None, profile: str =
     confidences = [[p.confidence for p in doc] for doc in preds]
     shares = tagger.settings.extra.get("train_technique_shares_by_lang")
     share = guess_share if guess_share is not None else float(tagger.settings.extra.get("constant_guess_share", 0.3))
-    staged = (stage.predict(texts, scores), stage.settings.thresholds) if stage is not None else None
+    staged = (stage.predict(texts, scores, [d.lang for d in docs]), stage.settings.thresholds) if stage is not None else None
     return score_predictions(docs, tuples, tagger.taxonomy, staged, shares, share, confidences)
 
 

@@ -88,10 +88,11 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
             # process calibrates, evaluates, writes the folder and logs to MLflow
             return TrainResult(out, {}, {}, None, None, None, time.time() - t0, train_stats)
         say(f"trained in {time.time() - t0:.1f}s; fitting the article/paragraph stage")
-        tagger.stage = fit_article_stage(config, taxonomy, train_docs, tagger, dev_docs, say)
+        dev_scores = tagger.token_scores([d.text for d in dev_docs])
+        tagger.stage = fit_article_stage(config, taxonomy, train_docs, tagger, dev_docs, say, dev_scores=dev_scores)
         record_train_shares(tagger, train_docs, taxonomy, config)
         say("calibrating on dev")
-        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
+        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"], scores=dev_scores)
         tagger.settings.name = config["mlflow"].get("registered_model") or config["name"]
         tagger.settings.extra.update({"config_name": config["name"], "train_fingerprint": fingerprint(train_docs)})
         tagger.save_pretrained(out)  # the stage too: the tagger owns it
@@ -107,19 +108,21 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         return TrainResult(out, report, cal.report, tracker.run_id, tracker.model_uri, tracker.registered_version, seconds, train_stats)
 
 
-def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict):
+def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict, scores=None):
     """Choose the tagger's thresholds (both profiles) on dev, in place, and score dev with them.
 
     The report holds the balanced profile's metrics, plus the precise profile's span
-    precision/recall/F1 under ``precise_*`` keys so the two can be compared.
+    precision/recall/F1 under ``precise_*`` keys so the two can be compared. ``scores``: the
+    dev articles' token scores when the caller has them already (cross-validation caches them).
     """
     texts = [d.text for d in dev_docs]
-    scores = tagger.token_scores(texts)
+    if scores is None:
+        scores = tagger.token_scores(texts)
     cal, _ = calibrate_on_dev(tagger, dev_docs, cal_cfg, scores=scores)  # stores both profiles
     decoded = [tagger.decode(s) for s in scores]
     preds = [[p.as_tuple() for p in doc] for doc in decoded]
     stage = tagger.stage
-    staged = (stage.predict(texts, scores), stage.settings.thresholds) if stage is not None else None
+    staged = (stage.predict(texts, scores, [d.lang for d in dev_docs]), stage.settings.thresholds) if stage is not None else None
     report = score_predictions(
         dev_docs, preds, taxonomy, staged, tagger.settings.extra.get("train_technique_shares_by_lang"),
         float(tagger.settings.extra.get("constant_guess_share", 0.3)), [[p.confidence for p in doc] for doc in decoded],
@@ -160,15 +163,40 @@ def crossfit_token_scores(config: dict, taxonomy: Taxonomy, docs: list[Document]
     return out
 
 
-def fit_article_stage(
-    config: dict, taxonomy: Taxonomy, train_docs: list[Document], tagger, dev_docs=None, say=lambda m: None, given_scores=None,
-):
-    """The article/paragraph stage on the training articles, or ``None`` when the config disables it.
+def stage_extra_articles(config: dict, taxonomy: Taxonomy, own_langs: set) -> list[Document]:
+    """The ``article_stage.extra_train`` articles, without any of the tagger's languages
+    (``own_langs`` and ``data.langs``): those could be dev or cross-validation test articles."""
+    entries = config["article_stage"]["extra_train"]
+    if not entries:
+        return []
+    own = set(own_langs) | set(config["data"]["langs"] or [])
+    return [d for d in load_corpora(entries, taxonomy, None) if d.lang not in own]
 
-    ``given_scores`` with ``token_scores: given``: token scores computed by the caller
+
+def fit_article_stage(
+    config: dict, taxonomy: Taxonomy, train_docs: list[Document], tagger, dev_docs=None, say=lambda m: None,
+    given_scores=None, dev_scores=None,
+):
+    """The article/paragraph stage, or ``None`` when the config disables it.
+
+    ``article_stage.token_scores`` says which token scores the stage's stacker learns to
+    trust, and on which articles it is fitted (see :mod:`framescope.model.article_stage`):
+
+    * ``dev`` (``auto``): the tagger's scores on the dev articles, which it never trained on;
+      the lexical models learn from the training articles, the stacker from dev. No extra
+      training, honest for every tagger.
+    * ``crossfit``: the stacker on the training articles, with token scores from taggers
+      retrained on ``crossfit_folds`` article folds (seconds for the linear tagger).
+    * ``none``: characters only (stacked on dev when there is one).
+
+    ``article_stage.extra_train`` articles (other languages) join the lexical models' and
+    priors' training articles, never the tagger's.
+
+    ``dev_scores``: the dev articles' token scores when the caller has them already;
+    ``given_scores`` with ``token_scores: given``: cross-fitted scores computed by the caller
     (cross-validation reuses one cross-fitting for several stage variants).
     """
-    from framescope.model.article_stage import ArticleStage, StageSettings
+    from framescope.model.article_stage import ArticleStage, StageSettings, Units
     from framescope.training.config import ConfigError
 
     sc = config["article_stage"]
@@ -176,25 +204,36 @@ def fit_article_stage(
         return None
     source = sc["token_scores"]
     if source == "auto":
-        source = "crossfit" if config["model"]["type"] == "linear" else "insample"
-    texts = [d.text for d in train_docs]
-    if source == "crossfit":
+        source = "dev" if dev_docs else "crossfit"
+    extra = stage_extra_articles(config, taxonomy, {d.lang for d in [*train_docs, *(dev_docs or [])]})
+    if extra and source in ("crossfit", "given"):
+        raise ConfigError("article_stage.extra_train needs token_scores dev or none (cross-fitting would train taggers on them)")
+    texts = [d.text for d in [*train_docs, *extra]]
+    langs = [d.lang for d in [*train_docs, *extra]]
+    gold = [gold_tuples(d, taxonomy) for d in [*train_docs, *extra]]
+    scores, stack = None, None
+    if source == "dev" or (source == "none" and dev_docs):
+        if not dev_docs:
+            raise ConfigError("article_stage.token_scores dev needs dev articles (data.dev or data.dev_fraction)")
+        dev_texts = [d.text for d in dev_docs]
+        if source == "dev" and dev_scores is None:
+            dev_scores = tagger.token_scores(dev_texts)
+        stack = Units(dev_texts, [gold_tuples(d, taxonomy) for d in dev_docs], [d.lang for d in dev_docs],
+                      dev_scores if source == "dev" else None)
+    elif source == "crossfit":
         scores = crossfit_token_scores(config, taxonomy, train_docs, sc["crossfit_folds"], dev_docs)
-    elif source == "insample":
-        scores = tagger.token_scores(texts)
-    elif source == "none":
-        scores = None
     elif source == "given" and given_scores is not None:
         scores = given_scores
-    else:
-        raise ConfigError(f"article_stage.token_scores must be auto, crossfit, insample or none, not {source!r}")
+    elif source != "none":
+        raise ConfigError(f"article_stage.token_scores must be auto, dev, crossfit or none, not {source!r}")
     stage = ArticleStage(StageSettings(
         techniques=tagger.techniques, n_features=sc["n_features"], C=sc["C"], folds=sc["folds"],
-        token_features=scores is not None,
+        token_features=source != "none",
     ))
     stage.settings.fit_info["token_scores"] = source
+    stage.settings.fit_info["extra_articles"] = len(extra)
     t0 = time.time()
-    stage.fit(texts, [gold_tuples(d, taxonomy) for d in train_docs], scores)
+    stage.fit(texts, gold, scores, langs, stack=stack)
     say(f"article stage ({source} token scores) fitted in {time.time() - t0:.1f}s")
     return stage
 
