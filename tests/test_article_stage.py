@@ -299,3 +299,36 @@ def test_a_damaged_article_stage_is_refused_not_loaded(model_dir, tmp_path):
     save_file(arrays, str(resized / STAGE_WEIGHTS))
     with pytest.raises(ModelError, match="article.coef has shape"):
         SpanTagger.from_pretrained(resized)
+
+
+def test_extra_train_articles_teach_the_stage_never_the_tagger_nor_own_languages(tmp_path):
+    """article_stage.extra_train: other languages join the stage's lexical models and priors;
+    articles of the tagger's languages are left out (they could be dev or test articles)."""
+    import dataclasses
+
+    from framescope.labels.io import write_documents
+    from framescope.labels.sample import load_sample
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.training.config import ConfigError, load_config
+    from framescope.training.train import fit_article_stage, prepare_data
+
+    docs = load_sample()
+    langs = sorted({d.lang for d in docs})
+    foreign = [dataclasses.replace(d, id=f"x{d.id}", lang="fr") for d in docs[:12]]
+    own = [dataclasses.replace(d, id=f"y{d.id}") for d in docs[:5]]  # a tagger language: left out
+    write_documents([*foreign, *own], tmp_path / "extra.jsonl")
+    cfg = load_config("quickstart", ["article_stage.folds=2", "article_stage.token_scores=none"])
+    cfg["article_stage"]["extra_train"] = [{"path": str(tmp_path / "extra.jsonl"), "format": "jsonl"}]
+    tax = load_taxonomy(cfg["taxonomy"])
+    train_docs, dev_docs = prepare_data(cfg, tax)
+
+    class NoTagger:
+        techniques = tax.names
+
+    stage = fit_article_stage(cfg, tax, train_docs, NoTagger(), dev_docs)
+    assert stage.settings.fit_info["extra_articles"] == 12
+    assert stage.settings.fit_info["articles"] == len(train_docs) + 12
+    assert set(stage.settings.priors["article"]) == {"*", "fr", *langs}
+    cfg["article_stage"]["token_scores"] = "crossfit"
+    with pytest.raises(ConfigError, match="extra_train"):
+        fit_article_stage(cfg, tax, train_docs, NoTagger(), dev_docs)
