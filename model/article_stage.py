@@ -189,6 +189,8 @@ class ArticleStage:
 
     def _tfidf(self, rows: Sequence[str], idf: np.ndarray) -> sp.csr_matrix:
         """Sublinear TF-IDF of hashed character n-grams, rows l2-normalised."""
+        if len(rows) == 0:  # no unit (blank articles have no paragraph): the vectorizer needs one
+            return sp.csr_matrix((0, self.settings.n_features), dtype=np.float64)
         x = self._vec.transform(rows).astype(np.float64).tocsr()
         x.data = 1.0 + np.log(x.data)
         return normalize(x @ sp.diags(idf), norm="l2", copy=False).tocsr()

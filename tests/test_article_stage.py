@@ -332,3 +332,15 @@ def test_extra_train_articles_teach_the_stage_never_the_tagger_nor_own_languages
     cfg["article_stage"]["token_scores"] = "crossfit"
     with pytest.raises(ConfigError, match="extra_train"):
         fit_article_stage(cfg, tax, train_docs, NoTagger(), dev_docs)
+
+
+def test_articles_without_paragraphs_and_empty_batches_are_scored():
+    """A blank article has no paragraph; a batch of only such articles (or no articles) used
+    to stop the stage with StopIteration from the hashing vectorizer."""
+    texts, gold = corpus(40)
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(texts, gold)
+    assert stage.predict([]) == []
+    (pred,) = stage.predict(["   "], None, ["en"])
+    assert pred.paragraphs == [] and set(pred.article) == set(TECHS)
+    prob, groups = stage.predict_level([], None, "paragraph")
+    assert prob.shape == (0, len(TECHS)) and len(groups) == 0
