@@ -344,3 +344,24 @@ def test_articles_without_paragraphs_and_empty_batches_are_scored():
     assert pred.paragraphs == [] and set(pred.article) == set(TECHS)
     prob, groups = stage.predict_level([], None, "paragraph")
     assert prob.shape == (0, len(TECHS)) and len(groups) == 0
+
+
+def test_the_same_data_fits_the_same_stage():
+    """Reproducible experiments: liblinear's dual solver shuffles its coordinates at random
+    unless seeded, so two fits on the same articles gave different weights (in the 5th
+    digit of the centres, enough to move a decision at a threshold)."""
+    from framescope.model.article_stage import Units
+
+    texts, gold = corpus(80)
+    scores = fake_scores(texts, gold)
+    langs = ["de" if i % 3 else "en" for i in range(80)]
+
+    def fit():
+        stack = Units(texts[:20], gold[:20], langs[:20], scores[:20])
+        return ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3)).fit(texts[20:], gold[20:], langs=langs[20:], stack=stack)
+
+    a, b = fit(), fit()
+    assert a.settings.centers == b.settings.centers
+    for level in a.weights:
+        for name in a.weights[level]:
+            assert np.array_equal(a.weights[level][name], b.weights[level][name]), (level, name)
