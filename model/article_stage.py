@@ -206,18 +206,14 @@ class ArticleStage:
         return np.concatenate(blocks) if blocks else np.zeros((0, k, len(TOKEN_INPUTS)))
 
     def _prior_logits(self, level: str, langs: Sequence[str | None]) -> np.ndarray:
-        priors = self.settings.priors[level]
-        table = {lang: _logit(np.asarray(p, dtype=np.float64)) for lang, p in priors.items()}
-        if not langs:
-            return np.zeros((0, len(self.techniques)))
-        return np.stack([table.get(str(lang), table[POOLED]) for lang in langs])
+        """``[n, K]``: each unit's prior logit in its language."""
+        table = {lang: _logit(np.asarray(p, dtype=np.float64)) for lang, p in self.settings.priors[level].items()}
+        return _rows_by_language(table, langs, (len(self.techniques),))
 
     def _center_rows(self, level: str, langs: Sequence[str | None]) -> np.ndarray:
-        """``[n, K, n_inputs]``: each unit's language centre (the pooled one for other languages)."""
+        """``[n, K, n_inputs]``: each unit's language centre."""
         table = {lang: np.asarray(c, dtype=np.float64) for lang, c in self.settings.centers[level].items()}
-        if not langs:
-            return np.zeros((0, len(self.techniques), self.settings.n_inputs(level)))
-        return np.stack([table.get(str(lang), table[POOLED]) for lang in langs])
+        return _rows_by_language(table, langs, (len(self.techniques), self.settings.n_inputs(level)))
 
     def _stack_inputs(self, lexical: np.ndarray, tokens: np.ndarray | None) -> np.ndarray:
         """``[n, K, n_inputs]``: the evidence the shared stacker weighs for each (unit, technique)."""
@@ -454,13 +450,25 @@ def _priors(y: np.ndarray, langs: Sequence[str | None], strength: float) -> dict
     share is pulled towards the pooled one by ``strength`` pseudo-units, the pooled one
     towards 0 by half a unit (a technique never seen is rare, not impossible)."""
     pooled = (y.sum(axis=0) + 0.5) / (len(y) + 1.0)
-    out = {POOLED: [round(float(v), 6) for v in pooled]}
+    return {lang: [round(float(v), 6) for v in share] for lang, share in _by_language(y, langs, pooled, strength).items()}
+
+
+def _by_language(values: np.ndarray, langs: Sequence[str | None], pooled: np.ndarray, strength: float) -> dict[str, np.ndarray]:
+    """``pooled`` under :data:`POOLED` and, per language, the mean of its rows of ``values``
+    pulled towards ``pooled`` by ``strength`` pseudo-rows (priors and centres alike)."""
+    out = {POOLED: pooled}
     arr = np.array([str(lg) if lg is not None else POOLED for lg in langs])
     for lang in sorted(set(arr.tolist()) - {POOLED}):
-        m = arr == lang
-        share = (y[m].sum(axis=0) + strength * pooled) / (m.sum() + strength)
-        out[lang] = [round(float(v), 6) for v in share]
+        sel = values[arr == lang]
+        out[lang] = (sel.sum(axis=0) + strength * pooled) / (len(sel) + strength)
     return out
+
+
+def _rows_by_language(table: dict[str, np.ndarray], langs: Sequence[str | None], shape: tuple[int, ...]) -> np.ndarray:
+    """``[n, *shape]``: each unit's entry of ``table`` (the pooled one for languages not in it)."""
+    if not langs:
+        return np.zeros((0, *shape))
+    return np.stack([table.get(str(lang), table[POOLED]) for lang in langs])
 
 
 def _stacked(inputs: np.ndarray, prior: np.ndarray, active: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -474,14 +482,8 @@ def _stacked(inputs: np.ndarray, prior: np.ndarray, active: np.ndarray, w: np.nd
 def _centers(raw: np.ndarray, langs: Sequence[str | None], strength: float) -> dict[str, list[list[float]]]:
     """Mean stacker inputs per technique, pooled and per language (pulled towards the pooled
     mean by ``strength`` pseudo-units, like the priors: 20 German dev articles are few)."""
-    k, m = raw.shape[1], raw.shape[2]
-    pooled = raw.mean(axis=0) if len(raw) else np.zeros((k, m))
-    out = {POOLED: np.round(pooled, 6).tolist()}
-    arr = np.array([str(lg) if lg is not None else POOLED for lg in langs])
-    for lang in sorted(set(arr.tolist()) - {POOLED}):
-        sel = raw[arr == lang]
-        out[lang] = np.round((sel.sum(axis=0) + strength * pooled) / (len(sel) + strength), 6).tolist()
-    return out
+    pooled = raw.mean(axis=0) if len(raw) else np.zeros(raw.shape[1:])
+    return {lang: np.round(c, 6).tolist() for lang, c in _by_language(raw, langs, pooled, strength).items()}
 
 
 def _fit_stacker(inputs: np.ndarray, prior: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
