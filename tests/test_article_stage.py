@@ -365,3 +365,43 @@ def test_the_same_data_fits_the_same_stage():
     for level in a.weights:
         for name in a.weights[level]:
             assert np.array_equal(a.weights[level][name], b.weights[level][name]), (level, name)
+
+
+def test_article_inputs_include_the_length_and_the_paragraph_models_evidence():
+    """Longer articles use more techniques, and the paragraph models learn from ten times
+    more units than the article ones (5-fold CV: German article AUC 0.681 -> 0.694): the
+    article stacker weighs log(characters) and the max / mean / top-k mean of the article's
+    paragraph logits. A blank article's paragraph evidence is the paragraph intercept."""
+    texts, gold = corpus(60)
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(texts, gold)
+    s = stage.settings
+    assert s.inputs("paragraph") == ("lexical_logit", "log_chars")
+    assert s.inputs("article") == (
+        "lexical_logit", "log_chars", "paragraph_lexical_max", "paragraph_lexical_mean", "paragraph_lexical_top_k_mean",
+    )
+    assert len(stage.weights["article"]["stacker"]) == 6 and set(s.fit_info["article"]["stacker"]) == {*s.inputs("article"), "bias"}
+
+    lexical = np.array([[1.0, -2.0], [3.0, 0.0], [-1.0, 5.0]])
+    ev = stage._paragraph_evidence(lexical, np.array([0, 0, 2]), 3)
+    assert ev.shape == (3, 2, 3)
+    assert np.allclose(ev[0, :, 0], [3.0, 0.0]) and np.allclose(ev[0, :, 1], [2.0, -1.0])
+    assert np.allclose(ev[1], stage.weights["paragraph"]["intercept"][:, None])  # no paragraph
+    assert np.allclose(ev[2, 1], [5.0, 5.0, 5.0])
+    raw = stage._stack_inputs("article", np.zeros((1, 2)), None, ["x" * 99], ev[:1])
+    assert np.allclose(raw[0, :, 1], np.log(100.0))
+
+
+def test_a_stage_folder_from_before_the_length_and_paragraph_inputs_loads_as_fitted(tmp_path):
+    """Format-2 folders written before ``length_feature``/``paragraph_evidence`` existed have
+    neither key and a 6-weight article stacker: they load with both off and score as before."""
+    texts, gold = corpus(40)
+    scores = fake_scores(texts, gold)
+    old = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, length_feature=False, paragraph_evidence=False))
+    old.fit(texts, gold, scores)
+    old.save_pretrained(tmp_path)
+    settings = json.loads((tmp_path / STAGE_SETTINGS).read_text())
+    del settings["length_feature"], settings["paragraph_evidence"], settings["paragraph_top_k"]
+    (tmp_path / STAGE_SETTINGS).write_text(json.dumps(settings))
+    loaded = ArticleStage.from_pretrained(tmp_path)
+    assert loaded.settings.inputs("article") == ("lexical_logit", *("token_max", "token_mean", "token_top_k_mean", "token_share"))
+    assert [p.article for p in loaded.predict(texts[:5], scores[:5])] == [p.article for p in old.predict(texts[:5], scores[:5])]

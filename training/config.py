@@ -104,6 +104,10 @@ class ArticleStageConfig:
     folds: int = 5
     n_features: int = 65536
     C: float = 10.0
+    # stacker inputs beside the lexical logit and the token scores: the unit's length (log
+    # characters), and at article level the paragraph models' logits of its paragraphs
+    length_feature: bool = True
+    paragraph_evidence: bool = True
     # corpora (like data.train) whose articles only the stage's lexical models and priors
     # learn from, e.g. other languages; articles of data.langs are left out (they would
     # leak dev and cross-validation test articles)

@@ -228,7 +228,8 @@ def fit_article_stage(
         raise ConfigError(f"article_stage.token_scores must be auto, dev, crossfit or none, not {source!r}")
     stage = ArticleStage(StageSettings(
         techniques=tagger.techniques, n_features=sc["n_features"], C=sc["C"], folds=sc["folds"],
-        token_features=source != "none",
+        token_features=source != "none", length_feature=sc["length_feature"],
+        paragraph_evidence=sc["paragraph_evidence"],
     ))
     stage.settings.fit_info["token_scores"] = source
     stage.settings.fit_info["extra_articles"] = len(extra)
