@@ -212,3 +212,15 @@ def test_precision_options_map_to_trainer_flags():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="needs a CUDA GPU"):
             _precision_args(TrainingConfig(precision="fp16"))
+
+
+def test_dataloader_pins_memory_only_for_an_accelerator(tmp_path):
+    """Pinned host memory only speeds copies to a GPU; on a CPU the Trainer warned about it on
+    every run."""
+    from framescope.training.config import TrainingConfig
+    from framescope.training.distributed import has_accelerator
+    from framescope.training.hf_trainer import _training_arguments
+
+    args = _training_arguments(TrainingConfig(eval_batch_size=7, dataloader_workers=0), 0, 64, True, str(tmp_path))
+    assert args.dataloader_pin_memory == has_accelerator()
+    assert args.per_device_eval_batch_size == 7

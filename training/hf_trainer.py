@@ -285,6 +285,8 @@ def _training_arguments(tc: TrainingConfig, seed: int, n_rows: int, has_dev: boo
         seed=seed,
         data_seed=seed,
         dataloader_num_workers=int(tc.dataloader_workers or 0),
+        # pinned host memory only speeds copies to a GPU; on a CPU it warns on every run
+        dataloader_pin_memory=has_accelerator(),
         per_device_eval_batch_size=int(tc.eval_batch_size),
         **_precision_args(tc),
         remove_unused_columns=False,
