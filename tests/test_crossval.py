@@ -105,3 +105,33 @@ def test_cross_validate_cache_resumes_with_the_same_taggers(tmp_path, monkeypatc
     other = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=4"])
     with pytest.raises(ValueError, match="another config"):
         cross_validate(other, docs, tax, folds=2, variants=variants, cache_dir=tmp_path)
+
+
+def test_cross_validate_reads_the_stage_extra_articles_once(tmp_path, monkeypatch):
+    """``article_stage.extra_train`` corpora were read again in every fold (15 s a fold for
+    fr/it/pl/ru); now once per run, and every fold's stage still learns from them."""
+    import dataclasses
+
+    import framescope.training.train as train_module
+    from framescope.labels.io import write_documents
+    from framescope.labels.sample import load_sample
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.training.config import load_config
+    from framescope.training.crossval import VARIANTS, cross_validate
+
+    docs = load_sample()[::2]
+    write_documents([dataclasses.replace(d, id=f"x{d.id}", lang="fr") for d in docs[:8]], tmp_path / "extra.jsonl")
+    cfg = load_config("quickstart", ["article_stage.folds=2"])
+    cfg["article_stage"]["extra_train"] = [{"path": str(tmp_path / "extra.jsonl"), "format": "jsonl"}]
+    reads, fitted = [], []
+    real_read, real_fit = train_module.stage_extra_articles, train_module.fit_article_stage
+    monkeypatch.setattr(train_module, "stage_extra_articles", lambda *a, **k: reads.append(1) or real_read(*a, **k))
+
+    def counting_fit(*a, **k):
+        stage = real_fit(*a, **k)
+        fitted.append(stage.settings.fit_info["extra_articles"])
+        return stage
+
+    monkeypatch.setattr(train_module, "fit_article_stage", counting_fit)
+    cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, variants={"char-ngrams": VARIANTS["char-ngrams"]}, fit_tagger=False)
+    assert len(reads) == 1 and fitted == [8, 8, 8]

@@ -95,7 +95,7 @@ def cross_validate(
         raise ValueError("without a tagger only stage variants with token_scores none can be scored")
     import copy
 
-    from framescope.training.train import crossfit_token_scores, fit_article_stage
+    from framescope.training.train import crossfit_token_scores, fit_article_stage, stage_extra_articles
 
     variants = variants if variants is not None else VARIANTS
     n = len(docs)
@@ -106,6 +106,8 @@ def cross_validate(
     thresholds: dict[str, list[dict]] = {v: [] for v in variants}
     seconds: list[float] = []
     folds_idx = article_folds(docs, folds, config["seed"])
+    own_langs = {d.lang for d in [*docs, *extra_train]}
+    stage_extra: dict[str, list] = {}  # per extra_train setting: its articles, read once
     for k, held in enumerate(folds_idx):
         t0 = time.time()
         held_set = set(held.tolist())
@@ -133,7 +135,12 @@ def cross_validate(
                 crossfit = crossfit_token_scores(cfg, taxonomy, fit_docs, cfg["article_stage"]["crossfit_folds"], dev_docs)
             if cfg["article_stage"]["enabled"] and cfg["article_stage"]["token_scores"] == "crossfit":
                 cfg["article_stage"]["token_scores"] = "given"
-            stage = fit_article_stage(cfg, taxonomy, fit_docs, tagger, dev_docs, given_scores=crossfit, dev_scores=dev_scores)
+            key = json.dumps(cfg["article_stage"]["extra_train"], sort_keys=True)
+            if key not in stage_extra:
+                stage_extra[key] = stage_extra_articles(cfg, taxonomy, own_langs)
+            stage = fit_article_stage(
+                cfg, taxonomy, fit_docs, tagger, dev_docs, given_scores=crossfit, dev_scores=dev_scores, extra_docs=stage_extra[key],
+            )
             if stage is None:
                 continue
             for i, sp in zip(held, stage.predict([d.text for d in test], scores, [d.lang for d in test])):

@@ -175,7 +175,7 @@ def stage_extra_articles(config: dict, taxonomy: Taxonomy, own_langs: set) -> li
 
 def fit_article_stage(
     config: dict, taxonomy: Taxonomy, train_docs: list[Document], tagger, dev_docs=None, say=lambda m: None,
-    given_scores=None, dev_scores=None,
+    given_scores=None, dev_scores=None, extra_docs: list[Document] | None = None,
 ):
     """The article/paragraph stage, or ``None`` when the config disables it.
 
@@ -194,7 +194,9 @@ def fit_article_stage(
 
     ``dev_scores``: the dev articles' token scores when the caller has them already;
     ``given_scores`` with ``token_scores: given``: cross-fitted scores computed by the caller
-    (cross-validation reuses one cross-fitting for several stage variants).
+    (cross-validation reuses one cross-fitting for several stage variants);
+    ``extra_docs``: the :func:`stage_extra_articles` when the caller has loaded them already
+    (cross-validation reads them once, not once per fold).
     """
     from framescope.model.article_stage import ArticleStage, StageSettings, Units
     from framescope.training.config import ConfigError
@@ -205,7 +207,9 @@ def fit_article_stage(
     source = sc["token_scores"]
     if source == "auto":
         source = "dev" if dev_docs else "crossfit"
-    extra = stage_extra_articles(config, taxonomy, {d.lang for d in [*train_docs, *(dev_docs or [])]})
+    if extra_docs is None:
+        extra_docs = stage_extra_articles(config, taxonomy, {d.lang for d in [*train_docs, *(dev_docs or [])]})
+    extra = extra_docs
     if extra and source in ("crossfit", "given"):
         raise ConfigError("article_stage.extra_train needs token_scores dev or none (cross-fitting would train taggers on them)")
     texts = [d.text for d in [*train_docs, *extra]]
