@@ -196,6 +196,11 @@ class ArticleStage:
         # per level: coef [K, D], intercept [K], idf [D], active [K] (0: the technique gets its
         # prior), stacker [n_inputs + 1] (weights, bias)
         self.weights: dict[str, dict[str, np.ndarray]] = {}
+        # after a fit with stacking articles: their predictions by stackers that did not see
+        # them and lexical models that did not train on them (the refitted ones did). The
+        # honest figures for a dev report; not saved.
+        self.stack_predictions: list[StagePrediction] | None = None
+        self._stack_oof: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def techniques(self) -> list[str]:
@@ -313,6 +318,8 @@ class ArticleStage:
         s.fit_info.update({"articles": len(texts), "stacked_on": "held-out articles" if stack is not None else "training articles (out of fold)"})
         if stack is not None:
             s.fit_info["stack_articles"] = len(stack.texts)
+            article_oof, _ = self._stack_oof["article"]
+            self.stack_predictions = self._predictions(stack.texts, article_oof, *self._stack_oof["paragraph"])
             if s.refit:
                 self._refit_lexical(Units([*texts, *stack.texts], [*gold, *stack.gold]))
         s.fit_info["lexical_models_trained_on"] = "training and stacking articles" if stack is not None and s.refit else "training articles"
@@ -383,6 +390,7 @@ class ArticleStage:
         inputs, prior = raw - self._center_rows(level, s_langs), self._prior_logits(level, s_langs)
         self.weights[level]["stacker"] = _fit_stacker(inputs[:, active], prior[:, active], s_y[:, active], s.stacker_C)
         oof = self._out_of_fold_stacked(inputs, prior, s_y, s_groups, active)
+        self._stack_oof[level] = (oof, s_groups)
         s.thresholds[level] = _best_threshold(oof, s_y)
         s.fit_info[level] = {
             "units": int(len(y)), "stack_units": int(len(s_y)), "techniques_learned": int(active.sum()),
@@ -452,10 +460,14 @@ class ArticleStage:
         """Per article, the article's and each paragraph's probability of every technique.
 
         ``langs`` picks each article's prior (``None`` or an unseen language: the pooled one)."""
-        techs = self.techniques
         data = Units(texts, None, langs, scores)
         par, groups, paragraph_lexical = self._predict_level(data, "paragraph")
         art, _, _ = self._predict_level(data, "article", paragraph_lexical)
+        return self._predictions(texts, art, par, groups)
+
+    def _predictions(self, texts: Sequence[str], art: np.ndarray, par: np.ndarray, groups: np.ndarray) -> list[StagePrediction]:
+        """Per article, its row of ``art`` and its paragraphs' rows of ``par`` as predictions."""
+        techs = self.techniques
         out = []
         for i, text in enumerate(texts):
             rows = par[groups == i]

@@ -64,6 +64,7 @@ def score_predictions(
     guess_shares: dict[str, dict[str, float]] | None = None,
     guess_share: float = 0.3,
     confidences: Sequence[Sequence[float]] | None = None,
+    article_source: str | None = None,
 ) -> dict:
     """Metrics overall (``all``) and per language, each with a per-technique breakdown.
 
@@ -77,7 +78,8 @@ def score_predictions(
     training set lacks); without them, the evaluated articles' own shares (optimistic: it
     sees the answers).
     Paragraph micro-F1 is the stage's paragraph decisions when there is a stage (the
-    spans' paragraphs stay in ``paragraph_micro_f1_spans``).
+    spans' paragraphs stay in ``paragraph_micro_f1_spans``). ``article_source`` names where
+    the article scores come from in the report (default ``stage`` or ``spans``).
     """
     gold_presence = presence_from_spans([gold_tuples(d, taxonomy) for d in docs])
     if not guess_shares:
@@ -130,7 +132,7 @@ def score_predictions(
             "span_identification_f1": si["f1"],
             "paragraph_micro_f1": para_stage if para_stage is not None else para["f1"],
             "paragraph_micro_f1_spans": para["f1"],
-            "article_source": "stage" if stage is not None else "spans",
+            "article_source": article_source or ("stage" if stage is not None else "spans"),
             "article_mean_auc": auc["mean"],
             "article_auc_techniques": auc["n_techniques"],
             "article_presence_f1": presence["f1"],

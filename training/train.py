@@ -92,7 +92,8 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         tagger.stage = fit_article_stage(config, taxonomy, train_docs, tagger, dev_docs, say, dev_scores=dev_scores)
         record_train_shares(tagger, train_docs, taxonomy, config)
         say("calibrating on dev")
-        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"], scores=dev_scores)
+        staged_dev = tagger.stage.stack_predictions if tagger.stage is not None else None
+        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"], scores=dev_scores, staged_dev=staged_dev)
         tagger.settings.name = config["mlflow"].get("registered_model") or config["name"]
         tagger.settings.extra.update({"config_name": config["name"], "train_fingerprint": fingerprint(train_docs)})
         tagger.save_pretrained(out)  # the stage too: the tagger owns it
@@ -108,12 +109,16 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         return TrainResult(out, report, cal.report, tracker.run_id, tracker.model_uri, tracker.registered_version, seconds, train_stats)
 
 
-def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict, scores=None):
+def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict, scores=None, staged_dev=None):
     """Choose the tagger's thresholds (both profiles) on dev, in place, and score dev with them.
 
     The report holds the balanced profile's metrics, plus the precise profile's span
     precision/recall/F1 under ``precise_*`` keys so the two can be compared. ``scores``: the
     dev articles' token scores when the caller has them already (cross-validation caches them).
+    ``staged_dev``: the stage's out-of-fold predictions of the dev articles when it was just
+    stacked on them (:attr:`ArticleStage.stack_predictions`). Its article and paragraph
+    figures then come from those: the stage's own predictions of articles its stacker and
+    (refitted) lexical models learned from would report an article AUC near 1.
     """
     texts = [d.text for d in dev_docs]
     if scores is None:
@@ -122,10 +127,17 @@ def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_c
     decoded = [tagger.decode(s) for s in scores]
     preds = [[p.as_tuple() for p in doc] for doc in decoded]
     stage = tagger.stage
-    staged = (stage.predict(texts, scores, [d.lang for d in dev_docs]), stage.settings.thresholds) if stage is not None else None
+    source = None
+    if stage is not None and staged_dev is not None:
+        staged, source = (staged_dev, stage.settings.thresholds), "stage, out of fold on dev"
+    elif stage is not None:
+        staged = (stage.predict(texts, scores, [d.lang for d in dev_docs]), stage.settings.thresholds)
+    else:
+        staged = None
     report = score_predictions(
         dev_docs, preds, taxonomy, staged, tagger.settings.extra.get("train_technique_shares_by_lang"),
         float(tagger.settings.extra.get("constant_guess_share", 0.3)), [[p.confidence for p in doc] for doc in decoded],
+        article_source=source,
     )
     precise = score_predictions(dev_docs, [[p.as_tuple() for p in tagger.decode(s, profile="precise")] for s in scores], taxonomy)
     for group, m in precise.items():
@@ -254,6 +266,9 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     taxonomy = tagger.taxonomy
     train_docs, dev_docs = prepare_data(config, taxonomy)
     cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
+    if tagger.stage is not None and tagger.stage.settings.fit_info.get("stacked_on") == "held-out articles":
+        for m in report.values():  # the dev split the stage was stacked on (and refitted with)
+            m["article_source"] = "stage, fitted on these dev articles (optimistic)"
     out = Path(model_dir)
     tagger.settings.save(out)
     (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
