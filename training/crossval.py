@@ -135,7 +135,7 @@ def cross_validate(
                 crossfit = crossfit_token_scores(cfg, taxonomy, fit_docs, cfg["article_stage"]["crossfit_folds"], dev_docs)
             if cfg["article_stage"]["enabled"] and cfg["article_stage"]["token_scores"] == "crossfit":
                 cfg["article_stage"]["token_scores"] = "given"
-            key = json.dumps(cfg["article_stage"]["extra_train"], sort_keys=True)
+            key = json.dumps(cfg["article_stage"]["extra_train"], sort_keys=True, default=str)
             if key not in stage_extra:
                 stage_extra[key] = stage_extra_articles(cfg, taxonomy, own_langs)
             stage = fit_article_stage(
