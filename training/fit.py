@@ -29,9 +29,16 @@ def _new_linear(config: Config, taxonomy: Taxonomy):
 
 
 def _new_transformer(config: Config, taxonomy: Taxonomy):
+    """The pretrained encoder with a new classification head. The head's random
+    initialisation is part of the experiment: seeded from the config, or two runs of one
+    config would start from different heads (they did: first logged losses 2.080 and
+    2.133) and end with different models."""
+    from transformers import set_seed
+
     from framescope.model.transformer import TransformerTagger
 
     m = config.model
+    set_seed(int(config.seed))
     return TransformerTagger.from_base(m.base, taxonomy, max_length=m.max_length, stride=m.stride, scheme=m.scheme)
 
 
