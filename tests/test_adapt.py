@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli_checks import one_error_line
 from framescope.cli import _register, app
 from framescope.errors import InputError
 
@@ -31,14 +32,6 @@ runner = CliRunner()
 
 def run(*args):
     return runner.invoke(app, ["adapt", *map(str, args)])
-
-
-def _one_error_line(res) -> str:
-    out = res.output
-    assert "Traceback" not in out, out
-    lines = [line for line in out.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, out
-    return lines[0]
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -109,7 +102,7 @@ def test_a_non_empty_out_is_refused_and_a_failed_run_leaves_it_whole(tiny_bert, 
 
     res = run(articles, "--base", tiny_bert, "--out", out, "--max-steps", 1, "--max-length", 32)
     assert res.exit_code == 2
-    assert "--overwrite" in _one_error_line(res)
+    assert "--overwrite" in one_error_line(res)
     assert [p.name for p in out.iterdir()] == ["keep.txt"] and _leftovers(tmp_path) == []
 
     # --overwrite, but training fails: the old folder stays as it was, no staging folder remains
@@ -136,7 +129,7 @@ def test_a_missing_data_path_exits_2_naming_it(tiny_bert, articles, tmp_path):
     missing = tmp_path / "no-such-corpus"
     res = run(articles, missing, "--base", tiny_bert, "--out", tmp_path / "out")
     assert res.exit_code == 2
-    assert str(missing) in _one_error_line(res)
+    assert str(missing) in one_error_line(res)
     assert not (tmp_path / "out").exists()
 
 
@@ -153,5 +146,5 @@ def test_inputs_without_text_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="sample.jsonl"):
         read_texts([SAMPLE], langs=["xx"])
     res = run(empty, "--out", tmp_path / "out")
-    assert res.exit_code == 2 and str(empty) in _one_error_line(res)
+    assert res.exit_code == 2 and str(empty) in one_error_line(res)
     assert len(read_texts([SAMPLE], langs=["de"])) == sum('"lang": "de"' in line for line in SAMPLE.read_text(encoding="utf-8").splitlines())

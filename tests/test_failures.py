@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from cli_checks import one_error_line
 from framescope.cli import _register, app
 from framescope.inference import exports as ex
 
@@ -33,15 +34,6 @@ runner = CliRunner()
 
 def run(*args, input=None, catch_exceptions=True):
     return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=catch_exceptions)
-
-
-def _one_error_line(res) -> str:
-    """The command failed with one line ``error: ...`` and no traceback."""
-    out = res.output
-    assert "Traceback" not in out, out
-    lines = [line for line in out.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, out
-    return lines[0]
 
 
 def _write_csv(path: Path, rows: list[dict]) -> Path:
@@ -74,7 +66,7 @@ def test_an_input_inside_out_is_refused_and_left_untouched(model_dir, tmp_path):
     before = _tree(feed)
     res = run("score", "-q", src, "--model", model_dir, "--out", feed)
     assert res.exit_code == 2
-    assert "inside --out" in _one_error_line(res)
+    assert "inside --out" in one_error_line(res)
     assert _tree(feed) == before and sorted(p.name for p in feed.iterdir()) == ["articles.csv"]
 
 
@@ -88,7 +80,7 @@ def test_a_folder_framescope_did_not_write_is_refused(model_dir, tmp_path, overw
     before = _tree(out)
     res = run("score", "-q", src, "--model", model_dir, "--out", out, *(["--overwrite"] if overwrite else []))
     assert res.exit_code == 2
-    assert "did not write" in _one_error_line(res)
+    assert "did not write" in one_error_line(res)
     assert _tree(out) == before and not (out / ".framescope-journal").exists()
 
 
@@ -99,7 +91,7 @@ def test_a_users_file_named_like_an_export_in_a_framescope_folder_is_refused(mod
     (out / "articles.csv").write_text("the user's own file\n")
     res = run("score", "-q", src, "--model", model_dir, "--out", out, "--overwrite")  # all formats
     assert res.exit_code == 2
-    assert "'articles.csv' was not written by framescope" in _one_error_line(res)
+    assert "'articles.csv' was not written by framescope" in one_error_line(res)
     assert (out / "articles.csv").read_text() == "the user's own file\n"
 
 
@@ -208,7 +200,7 @@ def test_report_does_not_overwrite_a_users_index_html(model_dir, tmp_path):
     (site / "index.html").write_text("<html>the team's own page</html>")
     res = run("report", tmp_path / "out", "--out", site)
     assert res.exit_code == 2
-    assert "not a framescope report page" in _one_error_line(res)
+    assert "not a framescope report page" in one_error_line(res)
     assert (site / "index.html").read_text() == "<html>the team's own page</html>"
     assert run("report", tmp_path / "out", "--out", tmp_path / "report").exit_code == 0
     assert run("report", tmp_path / "out", "--out", tmp_path / "report").exit_code == 0  # its own pages: replaced
@@ -321,7 +313,7 @@ def test_unwritable_out_exits_3_with_one_line(model_dir, tmp_path):
     src = _write_csv(tmp_path / "in.csv", _articles("a", 2))
     res = run("score", "-q", src, "--model", model_dir, "--out", "/proc/framescope-test-out")
     assert res.exit_code == 3
-    assert "cannot write" in _one_error_line(res)
+    assert "cannot write" in one_error_line(res)
 
 
 def test_full_disk_during_the_exports_exits_3_and_keeps_the_previous_set(model_dir, tmp_path, monkeypatch):
@@ -343,7 +335,7 @@ def test_full_disk_during_the_exports_exits_3_and_keeps_the_previous_set(model_d
     second = _write_csv(tmp_path / "second.csv", _articles("b", 3))
     res = run("score", "-q", second, "--model", model_dir, "--out", out)
     assert res.exit_code == 3
-    assert "No space left on device" in _one_error_line(res)
+    assert "No space left on device" in one_error_line(res)
     monkeypatch.undo()
     assert _reader_view(out) == old_ids
 
@@ -358,7 +350,7 @@ def test_a_model_whose_techniques_do_not_match_its_taxonomy_exits_2(model_dir, t
     src = _write_csv(tmp_path / "in.csv", _articles("a", 2))
     res = run("score", "-q", src, "--model", bad, "--out", tmp_path / "out")
     assert res.exit_code == 2
-    assert "Not_A_Technique" in _one_error_line(res)
+    assert "Not_A_Technique" in one_error_line(res)
     assert not (tmp_path / "out").exists()
 
 
@@ -366,7 +358,7 @@ def test_a_yaml_tag_in_set_exits_2(tmp_path):
     res = run("train", "quickstart", "--set", "training.epochs=!!python/object/apply:os.getcwd []",
               "-o", tmp_path / "model")
     assert res.exit_code == 2
-    assert "--set training.epochs" in _one_error_line(res)
+    assert "--set training.epochs" in one_error_line(res)
     assert not (tmp_path / "model").exists()
 
 
@@ -374,7 +366,7 @@ def test_evaluate_on_data_of_unknown_format_exits_2(model_dir, tmp_path):
     src = _write_csv(tmp_path / "gold.csv", _articles("a", 2))
     res = run("evaluate", model_dir, src)
     assert res.exit_code == 2
-    assert "cannot tell the format" in _one_error_line(res)
+    assert "cannot tell the format" in one_error_line(res)
 
 
 def test_data_convert_with_problems_exits_2_and_writes_nothing(tmp_path):
@@ -388,13 +380,13 @@ def test_data_convert_with_problems_exits_2_and_writes_nothing(tmp_path):
 def test_export_onnx_of_a_linear_model_exits_2(model_dir):
     res = run("export-onnx", model_dir)
     assert res.exit_code == 2
-    assert "only transformer taggers" in _one_error_line(res)
+    assert "only transformer taggers" in one_error_line(res)
 
 
 def test_calibrate_a_missing_model_exits_2(tmp_path):
     res = run("calibrate", tmp_path / "no-model", "quickstart")
     assert res.exit_code == 2
-    assert "no-model" in _one_error_line(res)
+    assert "no-model" in one_error_line(res)
 
 
 def test_a_bug_exits_4_with_its_traceback(monkeypatch, tmp_path):
@@ -458,7 +450,7 @@ def test_an_invalid_lang_option_exits_2(model_dir, tmp_path):
     src = _write_csv(tmp_path / "in.csv", _articles("a", 1))
     res = run("score", "-q", src, "--model", model_dir, "--out", tmp_path / "out", "--lang", "english")
     assert res.exit_code == 2
-    assert "ISO 639-1" in _one_error_line(res)
+    assert "ISO 639-1" in one_error_line(res)
 
 
 @settings(max_examples=300, deadline=None)
