@@ -200,7 +200,6 @@ class ArticleStage:
         # them and lexical models that did not train on them (the refitted ones did). The
         # honest figures for a dev report; not saved.
         self.stack_predictions: list[StagePrediction] | None = None
-        self._stack_oof: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def techniques(self) -> list[str]:
@@ -313,13 +312,12 @@ class ArticleStage:
         s = self.settings
         train = Units(texts, gold, langs, scores)
         # paragraphs first: the article level weighs the paragraph models' logits
-        paragraph_lexical = self._fit_level("paragraph", train, stack)
-        self._fit_level("article", train, stack, paragraph_lexical)
+        p_lexical, p_oof, p_groups = self._fit_level("paragraph", train, stack)
+        _, a_oof, _ = self._fit_level("article", train, stack, (p_lexical, p_groups))
         s.fit_info.update({"articles": len(texts), "stacked_on": "held-out articles" if stack is not None else "training articles (out of fold)"})
         if stack is not None:
             s.fit_info["stack_articles"] = len(stack.texts)
-            article_oof, _ = self._stack_oof["article"]
-            self.stack_predictions = self._predictions(stack.texts, article_oof, *self._stack_oof["paragraph"])
+            self.stack_predictions = self._predictions(stack.texts, a_oof, p_oof, p_groups)
             if s.refit:
                 self._refit_lexical(Units([*texts, *stack.texts], [*gold, *stack.gold]))
         s.fit_info["lexical_models_trained_on"] = "training and stacking articles" if stack is not None and s.refit else "training articles"
@@ -353,9 +351,10 @@ class ArticleStage:
 
     def _fit_level(
         self, level: str, train: Units, stack: Units | None, paragraph_lexical: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Fit one level; returns the stacking units' honest lexical logits and their article
-        indices (the paragraph level's feed the article level's stacker)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fit one level; returns the stacking units' honest lexical logits (the paragraph
+        level's feed the article level's stacker), their out-of-fold stacked probabilities
+        and their article indices."""
         s = self.settings
         k = len(s.techniques)
         rows, groups, langs = self._unit_rows(train, level)
@@ -390,7 +389,6 @@ class ArticleStage:
         inputs, prior = raw - self._center_rows(level, s_langs), self._prior_logits(level, s_langs)
         self.weights[level]["stacker"] = _fit_stacker(inputs[:, active], prior[:, active], s_y[:, active], s.stacker_C)
         oof = self._out_of_fold_stacked(inputs, prior, s_y, s_groups, active)
-        self._stack_oof[level] = (oof, s_groups)
         s.thresholds[level] = _best_threshold(oof, s_y)
         s.fit_info[level] = {
             "units": int(len(y)), "stack_units": int(len(s_y)), "techniques_learned": int(active.sum()),
@@ -398,7 +396,7 @@ class ArticleStage:
             "stacker": dict(zip([*s.inputs(level), "bias"],
                                 [round(float(v), 4) for v in self.weights[level]["stacker"]])),
         }
-        return lexical, s_groups
+        return lexical, oof, s_groups
 
     def _out_of_fold_lexical(self, x, y: np.ndarray, groups: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Lexical logits of every training unit from models that did not see its article."""

@@ -132,6 +132,9 @@ def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_c
         staged, source = (staged_dev, stage.settings.thresholds), "stage, out of fold on dev"
     elif stage is not None:
         staged = (stage.predict(texts, scores, [d.lang for d in dev_docs]), stage.settings.thresholds)
+        if stage.settings.fit_info.get("stacked_on") == "held-out articles":
+            # a trained folder's stage, stacked on (and refitted with) the config's dev split
+            source = "stage, fitted on these dev articles (optimistic)"
     else:
         staged = None
     report = score_predictions(
@@ -219,9 +222,9 @@ def fit_article_stage(
     source = sc["token_scores"]
     if source == "auto":
         source = "dev" if dev_docs else "crossfit"
-    if extra_docs is None:
-        extra_docs = stage_extra_articles(config, taxonomy, {d.lang for d in [*train_docs, *(dev_docs or [])]})
-    extra = extra_docs
+    extra = extra_docs if extra_docs is not None else stage_extra_articles(
+        config, taxonomy, {d.lang for d in [*train_docs, *(dev_docs or [])]},
+    )
     if extra and source in ("crossfit", "given"):
         raise ConfigError("article_stage.extra_train needs token_scores dev or none (cross-fitting would train taggers on them)")
     texts = [d.text for d in [*train_docs, *extra]]
@@ -266,9 +269,6 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     taxonomy = tagger.taxonomy
     train_docs, dev_docs = prepare_data(config, taxonomy)
     cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
-    if tagger.stage is not None and tagger.stage.settings.fit_info.get("stacked_on") == "held-out articles":
-        for m in report.values():  # the dev split the stage was stacked on (and refitted with)
-            m["article_source"] = "stage, fitted on these dev articles (optimistic)"
     out = Path(model_dir)
     tagger.settings.save(out)
     (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
