@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--max-folds", type=int, help="stop after this many folds (partial figures, labelled so)")
     ap.add_argument("--no-tagger", action="store_true", help="only the char-ngrams stage: no tagger trainings, no span metrics")
     ap.add_argument("--cache", help="folder keeping each fold's tagger and token scores: reruns resume and reuse them")
+    ap.add_argument("--fold-seed", type=int, help="deals the folds (default: the config's seed); fix it to train other seeds on the same folds")
     ap.add_argument("--name", default="recipe")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -77,6 +78,7 @@ def main() -> None:
             "overrides": args.overrides,
             "extra_langs": args.extra_lang,
             "folds": args.folds,
+            "fold_seed": args.fold_seed,
             "folds_done": result["folds_done"],
             "seconds": round(time.time() - t0, 1),
             "fold_seconds": [round(s, 1) for s in result["fold_seconds"]],
@@ -92,7 +94,7 @@ def main() -> None:
         return text
 
     result = cross_validate(config, docs, taxonomy, args.folds, extra, say, variants, on_fold=write, max_folds=args.max_folds,
-                            fit_tagger=not args.no_tagger, cache_dir=args.cache)
+                            fit_tagger=not args.no_tagger, cache_dir=args.cache, fold_seed=args.fold_seed)
     print(write(result))
 
 

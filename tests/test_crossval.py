@@ -135,3 +135,26 @@ def test_cross_validate_reads_the_stage_extra_articles_once(tmp_path, monkeypatc
     monkeypatch.setattr(train_module, "fit_article_stage", counting_fit)
     cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, variants={"char-ngrams": VARIANTS["char-ngrams"]}, fit_tagger=False)
     assert len(reads) == 1 and fitted == [8, 8, 8]
+
+
+def test_fold_seed_keeps_the_folds_while_the_training_seed_changes(tmp_path):
+    """A seed ensemble or a seed-variance run trains other draws of the taggers on the same
+    folds; the folds were dealt by the config's seed, so changing it changed the folds too."""
+    import json
+
+    from framescope.labels.sample import load_sample
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.training.config import load_config
+    from framescope.training.crossval import VARIANTS, cross_validate
+
+    docs = load_sample()[::2]
+
+    def held_out(seed: int, fold_seed: int | None, cache: str) -> list[list[str]]:
+        cfg = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=2", f"seed={seed}"])
+        cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, variants={"tagger": VARIANTS["tagger"]},
+                       cache_dir=tmp_path / cache, fold_seed=fold_seed)
+        return [json.loads((tmp_path / cache / f"fold-{k}-of-2" / "fold.json").read_text())["test"] for k in (1, 2)]
+
+    first = held_out(0, None, "seed0")
+    assert held_out(1, 0, "seed1-folds0") == first
+    assert held_out(1, None, "seed1") != first  # without it the training seed deals the folds

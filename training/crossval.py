@@ -77,6 +77,7 @@ def cross_validate(
     max_folds: int | None = None,
     fit_tagger: bool = True,
     cache_dir: str | Path | None = None,
+    fold_seed: int | None = None,
 ) -> dict:
     """Pooled out-of-fold metrics per stage variant (both profiles) and per-fold timings.
 
@@ -90,6 +91,9 @@ def cross_validate(
     ``cache_dir`` keeps each fold's calibrated tagger and its dev and test token scores: a
     rerun reads finished folds back instead of training them again (an interrupted run
     resumes; new stage variants are scored on the same taggers at no training cost).
+    ``fold_seed`` deals the folds (default: the config's ``seed``). Fixing it while the
+    config's seed changes trains other draws of the taggers on the same folds: the way to
+    measure seed variance and seed ensembles.
     """
     if not fit_tagger and any(v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()):
         raise ValueError("without a tagger only stage variants with token_scores none can be scored")
@@ -105,7 +109,7 @@ def cross_validate(
     staged: dict[str, list] = {v: [None] * n for v in variants}
     thresholds: dict[str, list[dict]] = {v: [] for v in variants}
     seconds: list[float] = []
-    folds_idx = article_folds(docs, folds, config["seed"])
+    folds_idx = article_folds(docs, folds, config["seed"] if fold_seed is None else fold_seed)
     own_langs = {d.lang for d in [*docs, *extra_train]}
     stage_extra: dict[str, list] = {}  # per extra_train setting: its articles, read once
     for k, held in enumerate(folds_idx):
