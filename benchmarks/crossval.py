@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("--no-tagger", action="store_true", help="only the char-ngrams stage: no tagger trainings, no span metrics")
     ap.add_argument("--cache", help="folder keeping each fold's tagger and token scores: reruns resume and reuse them")
     ap.add_argument("--fold-seed", type=int, help="deals the folds (default: the config's seed); fix it to train other seeds on the same folds")
+    ap.add_argument("--ensemble-cache", action="append", default=[], metavar="DIR",
+                    help="a finished cache of the same folds (another seed): its token scores are averaged with this run's")
     ap.add_argument("--name", default="recipe")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -79,6 +81,7 @@ def main() -> None:
             "extra_langs": args.extra_lang,
             "folds": args.folds,
             "fold_seed": args.fold_seed,
+            "ensemble_caches": args.ensemble_cache,
             "folds_done": result["folds_done"],
             "seconds": round(time.time() - t0, 1),
             "fold_seconds": [round(s, 1) for s in result["fold_seconds"]],
@@ -94,7 +97,8 @@ def main() -> None:
         return text
 
     result = cross_validate(config, docs, taxonomy, args.folds, extra, say, variants, on_fold=write, max_folds=args.max_folds,
-                            fit_tagger=not args.no_tagger, cache_dir=args.cache, fold_seed=args.fold_seed)
+                            fit_tagger=not args.no_tagger, cache_dir=args.cache, fold_seed=args.fold_seed,
+                            ensemble_caches=args.ensemble_cache)
     print(write(result))
 
 

@@ -158,3 +158,29 @@ def test_fold_seed_keeps_the_folds_while_the_training_seed_changes(tmp_path):
     first = held_out(0, None, "seed0")
     assert held_out(1, 0, "seed1-folds0") == first
     assert held_out(1, None, "seed1") != first  # without it the training seed deals the folds
+
+
+def test_seed_ensemble_averages_the_cached_token_scores(tmp_path):
+    """``ensemble_caches`` scores the mean of several cached taggers' token scores: an
+    ensemble of a cache with itself is that cache's run; with another seed it is a third result."""
+    import framescope.training.crossval as crossval
+    from framescope.labels.sample import load_sample
+    from framescope.labels.taxonomy import load_taxonomy
+    from framescope.training.config import load_config
+
+    docs = load_sample()[::2]
+    tax = load_taxonomy("semeval2023")
+    variants = {"tagger": crossval.VARIANTS["tagger"], "stacked": crossval.VARIANTS["stacked"]}
+
+    def run(seed: int, cache: str, ensemble=()):
+        cfg = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=2", f"seed={seed}"])
+        return crossval.cross_validate(cfg, docs, tax, folds=2, variants=variants, cache_dir=tmp_path / cache, fold_seed=0,
+                                       ensemble_caches=[tmp_path / c for c in ensemble])["reports"]
+
+    single0, single1 = run(0, "s0"), run(1, "s1")
+    assert single0["tagger"]["all"]["span_f1"] != single1["tagger"]["all"]["span_f1"]  # two draws differ
+    assert run(0, "s0", ["s0"]) == single0
+    both = run(0, "s0", ["s1"])
+    assert both["tagger"]["all"]["span_f1"] not in (single0["tagger"]["all"]["span_f1"], single1["tagger"]["all"]["span_f1"])
+    with pytest.raises(ValueError, match="no finished fold"):
+        run(0, "s0", ["missing"])

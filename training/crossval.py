@@ -78,6 +78,7 @@ def cross_validate(
     fit_tagger: bool = True,
     cache_dir: str | Path | None = None,
     fold_seed: int | None = None,
+    ensemble_caches: Sequence[str | Path] = (),
 ) -> dict:
     """Pooled out-of-fold metrics per stage variant (both profiles) and per-fold timings.
 
@@ -93,7 +94,10 @@ def cross_validate(
     resumes; new stage variants are scored on the same taggers at no training cost).
     ``fold_seed`` deals the folds (default: the config's ``seed``). Fixing it while the
     config's seed changes trains other draws of the taggers on the same folds: the way to
-    measure seed variance and seed ensembles.
+    measure seed variance and seed ensembles. ``ensemble_caches``: finished caches of the
+    same folds (other seeds, say) whose token scores are averaged with this run's before
+    anything is decoded or stacked, and the thresholds chosen again on the averaged dev
+    scores: the figures of a seed ensemble of those taggers, with no retraining.
     """
     if not fit_tagger and any(v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()):
         raise ValueError("without a tagger only stage variants with token_scores none can be scored")
@@ -121,6 +125,8 @@ def cross_validate(
         if fit_tagger:
             fold_dir = Path(cache_dir) / f"fold-{k + 1}-of-{folds}" if cache_dir is not None else None
             tagger, scores, dev_scores = _fold_tagger(config, taxonomy, fit_docs, dev_docs, test, fold_dir, say)
+            if ensemble_caches:
+                scores, dev_scores = _ensemble(tagger, scores, dev_scores, ensemble_caches, f"fold-{k + 1}-of-{folds}", config, dev_docs, test)
             for i, sc in zip(held, scores):
                 decoded = tagger.decode(sc)
                 preds[i] = [p.as_tuple() for p in decoded]
@@ -198,6 +204,32 @@ def _fold_tagger(config: dict, taxonomy: Taxonomy, fit_docs, dev_docs, test, fol
         save_token_scores(fold_dir / "dev.npz", dev_docs, dev_scores)
         atomic_write_bytes(fold_dir / "fold.json", json.dumps(key).encode("utf-8"))  # last: marks the fold complete
     return tagger, scores, dev_scores
+
+
+def _ensemble(tagger, scores, dev_scores, caches: Sequence[str | Path], fold_name: str, config: dict, dev_docs, test):
+    """Test and dev token scores averaged with those the other caches hold for this fold;
+    the tagger's thresholds (both profiles) chosen again on the averaged dev scores."""
+    from framescope.model.tagger import TokenScores
+    from framescope.training.calibration import calibrate_on_dev
+
+    members = [(scores, dev_scores)]
+    for cache in caches:
+        fold_dir = Path(cache) / fold_name
+        if not (fold_dir / "fold.json").exists():
+            raise ValueError(f"{fold_dir}: no finished fold to ensemble with")
+        members.append((load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs)))
+
+    def mean(which: int) -> list:
+        out = []
+        for parts in zip(*(m[which] for m in members)):
+            if any(not np.array_equal(p.offsets, parts[0].offsets) for p in parts):
+                raise ValueError(f"{fold_name}: the ensembled taggers tokenize differently; only one tokenizer can be averaged")
+            out.append(TokenScores(parts[0].offsets, np.mean([p.probs for p in parts], axis=0), text=parts[0].text))
+        return out
+
+    scores, dev_scores = mean(0), mean(1)
+    calibrate_on_dev(tagger, dev_docs, config["calibration"], scores=dev_scores)
+    return scores, dev_scores
 
 
 def save_token_scores(path: Path, docs: Sequence[Document], scores) -> None:
