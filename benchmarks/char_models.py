@@ -6,7 +6,8 @@
 
 Each grid entry is one recipe: hashed ``char_wb`` n-grams (``ngram``, ``nf`` buckets), raw
 l2-normalised counts or sublinear TF-IDF (``tfidf``), L2 logistic regression ``C`` per
-technique, optionally a language one-hot (``langfeat``) or hashed word 1-2-grams beside
+technique, optionally a language one-hot (``langfeat``), a per-language copy of every
+feature beside the shared one (``augment``: Daumé's feature augmentation), or hashed word 1-2-grams beside
 (``words: 1``) or instead (``words: 2``). Same folds as ``benchmarks/crossval.py`` (the
 config's seed, stratified by language); prints the mean ROC AUC over techniques per
 language of the out-of-fold decision values. This chose the stage's TF-IDF and C = 10
@@ -80,6 +81,14 @@ def main() -> None:
                 names = sorted(set(all_langs))
                 onehot = lambda idx: sp.csr_matrix(np.array([[float(all_langs[i] == n) for n in names] for i in idx]))  # noqa: E731
                 xtr, xte = sp.hstack([xtr, onehot(tr)], format="csr"), sp.hstack([xte, onehot(held)], format="csr")
+            if recipe.get("augment"):  # shared weights plus one copy per language (feature augmentation)
+                names = sorted(set(all_langs))
+                lang_arr = np.array(all_langs)
+
+                def augment(m, idx):
+                    return sp.hstack([m] + [sp.diags((lang_arr[idx] == n).astype(float)) @ m for n in names], format="csr")
+
+                xtr, xte = augment(xtr, tr), augment(xte, held)
             for j in range(len(techs)):
                 t = yy[tr, j]
                 if 2 <= t.sum() <= len(t) - 2:

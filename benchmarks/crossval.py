@@ -5,6 +5,8 @@
     ... --extra-lang fr --extra-lang it --extra-lang pl --extra-lang ru   # train on six languages
     ... --stage-extra $FRAMESCOPE_SHARED_DATA/semeval2023/fr ...   # six languages for the stage only
     ... --cache runs/cv-cache   # keep each fold's tagger and token scores: resume, rescore stages
+    ... --set seed=1 --fold-seed 0 --cache runs/cv-cache-seed1   # another draw of the taggers, same folds
+    ... --cache runs/cv-cache --ensemble-cache runs/cv-cache-seed1   # their seed ensemble, no retraining
 
 Every run scores the stage variants of :data:`framescope.training.crossval.VARIANTS` on the
 same folds: the tagger alone (article score = best span), the character n-gram stage

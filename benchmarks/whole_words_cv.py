@@ -1,0 +1,71 @@
+"""Span F1 of cached cross-validation taggers, decoded with and without whole-word snapping.
+
+    FRAMESCOPE_SHARED_DATA=/work/shared/data nice -n 10 python benchmarks/whole_words_cv.py \
+        --cache runs/cv-cache/minilm --out docs/results/whole-words-cv-minilm.json
+
+Why: issue 12 asks that span F1 be no lower than before it, and snapping (decoding.snap_to_words)
+widens spans that the tagger starts or ends inside a word, while many German gold spans end
+one character short of their word. This takes each fold's cached tagger and token scores
+(``benchmarks/crossval.py --cache``), chooses the thresholds on the fold's dev articles and
+decodes its test articles twice: with the article text (snapped to whole words, what
+framescope does) and without it (the decoder before issue 12, which knew only the tokens'
+offsets), then pools the out-of-fold spans per language.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from framescope.labels.dataset import split_documents
+from framescope.labels.taxonomy import load_taxonomy
+from framescope.model.tagger import SpanTagger, TokenScores
+from framescope.training.calibration import calibrate_on_dev
+from framescope.training.config import load_config
+from framescope.training.crossval import article_folds, load_token_scores
+from framescope.training.evaluation import score_predictions
+from framescope.training.train import load_corpora
+
+KEYS = ("span_f1", "span_precision", "span_recall", "span_identification_f1", "n_pred")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="minilm-semeval")
+    ap.add_argument("--cache", required=True, help="a finished benchmarks/crossval.py --cache folder of this config")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--fold-seed", type=int, help="as given to benchmarks/crossval.py (default: the config's seed)")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    cfg = load_config(args.config)
+    tax = load_taxonomy(cfg["taxonomy"])
+    docs = load_corpora(cfg["data"]["train"], tax, ["de", "en"])
+    folds = article_folds(docs, args.folds, cfg["seed"] if args.fold_seed is None else args.fold_seed)
+    preds: dict[str, list] = {"whole words": [None] * len(docs), "token offsets (before issue 12)": [None] * len(docs)}
+    for k, held in enumerate(folds, 1):
+        held_set = set(held.tolist())
+        fit_docs, dev_docs = split_documents([d for i, d in enumerate(docs) if i not in held_set], cfg["data"]["dev_fraction"],
+                                             seed=cfg["data"]["split_seed"])
+        test = [docs[i] for i in held]
+        fold_dir = Path(args.cache) / f"fold-{k}-of-{args.folds}"
+        tagger = SpanTagger.from_pretrained(fold_dir / "model")
+        test_scores, dev_scores = load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs)
+        for mode, keep_text in zip(preds, (True, False)):
+            strip = (lambda xs: xs) if keep_text else (lambda xs: [TokenScores(s.offsets, s.probs, text=None) for s in xs])  # noqa: E731
+            calibrate_on_dev(tagger, dev_docs, cfg["calibration"], scores=strip(dev_scores))
+            for i, sc in zip(held, strip(test_scores)):
+                preds[mode][i] = [p.as_tuple() for p in tagger.decode(sc)]
+        print(f"fold {k}/{args.folds} done", flush=True)
+    out = {"config": args.config, "cache": args.cache, "folds": args.folds, "decoders": {}}
+    for mode, p in preds.items():
+        report = score_predictions(docs, p, tax)
+        out["decoders"][mode] = {g: {key: report[g][key] for key in KEYS} for g in ("de", "en", "all")}
+    text = json.dumps(out, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
