@@ -18,12 +18,11 @@ import argparse
 import json
 from pathlib import Path
 
-from framescope.labels.dataset import split_documents
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.model.tagger import SpanTagger, TokenScores
 from framescope.training.calibration import calibrate_on_dev
 from framescope.training.config import load_config
-from framescope.training.crossval import article_folds, load_token_scores
+from framescope.training.crossval import config_folds, fold_articles, fold_name, load_token_scores
 from framescope.training.evaluation import score_predictions
 from framescope.training.train import load_corpora
 
@@ -41,14 +40,10 @@ def main() -> None:
     cfg = load_config(args.config)
     tax = load_taxonomy(cfg["taxonomy"])
     docs = load_corpora(cfg["data"]["train"], tax, ["de", "en"])
-    folds = article_folds(docs, args.folds, cfg["seed"] if args.fold_seed is None else args.fold_seed)
     preds: dict[str, list] = {"whole words": [None] * len(docs), "token offsets (before issue 12)": [None] * len(docs)}
-    for k, held in enumerate(folds, 1):
-        held_set = set(held.tolist())
-        fit_docs, dev_docs = split_documents([d for i, d in enumerate(docs) if i not in held_set], cfg["data"]["dev_fraction"],
-                                             seed=cfg["data"]["split_seed"])
-        test = [docs[i] for i in held]
-        fold_dir = Path(args.cache) / f"fold-{k}-of-{args.folds}"
+    for k, held in enumerate(config_folds(docs, args.folds, cfg, args.fold_seed)):
+        _, dev_docs, test = fold_articles(docs, held, cfg)
+        fold_dir = Path(args.cache) / fold_name(k, args.folds)
         tagger = SpanTagger.from_pretrained(fold_dir / "model")
         test_scores, dev_scores = load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs)
         for mode, keep_text in zip(preds, (True, False)):
@@ -56,7 +51,7 @@ def main() -> None:
             calibrate_on_dev(tagger, dev_docs, cfg["calibration"], scores=strip(dev_scores))
             for i, sc in zip(held, strip(test_scores)):
                 preds[mode][i] = [p.as_tuple() for p in tagger.decode(sc)]
-        print(f"fold {k}/{args.folds} done", flush=True)
+        print(f"fold {k + 1}/{args.folds} done", flush=True)
     out = {"config": args.config, "cache": args.cache, "folds": args.folds, "decoders": {}}
     for mode, p in preds.items():
         report = score_predictions(docs, p, tax)

@@ -254,8 +254,7 @@ class ArticleStage:
         (an article without paragraphs gets the paragraph models' intercept: an empty text)."""
         out = np.repeat(np.repeat(self.weights["paragraph"]["intercept"].astype(np.float64)[None, :, None], 3, axis=2), n_articles, axis=0)
         z = np.clip(paragraph_lexical, -20, 20)
-        # units come article by article (``_unit_rows``): each article's rows are one slice
-        bounds = np.searchsorted(groups, np.arange(n_articles + 1))
+        bounds = _article_bounds(groups, n_articles)
         for i in range(n_articles):
             x = z[bounds[i]:bounds[i + 1]]
             if len(x):
@@ -466,9 +465,10 @@ class ArticleStage:
     def _predictions(self, texts: Sequence[str], art: np.ndarray, par: np.ndarray, groups: np.ndarray) -> list[StagePrediction]:
         """Per article, its row of ``art`` and its paragraphs' rows of ``par`` as predictions."""
         techs = self.techniques
+        bounds = _article_bounds(groups, len(texts))
         out = []
         for i, text in enumerate(texts):
-            rows = par[groups == i]
+            rows = par[bounds[i]:bounds[i + 1]]
             paragraphs = [
                 (n, a, b, {t: float(p) for t, p in zip(techs, rows[n])}) for n, (a, b) in enumerate(units(text, "paragraph"))
             ]
@@ -574,6 +574,13 @@ def _by_language(values: np.ndarray, langs: Sequence[str | None], pooled: np.nda
         sel = values[arr == lang]
         out[lang] = (sel.sum(axis=0) + strength * pooled) / (len(sel) + strength)
     return out
+
+
+def _article_bounds(groups: np.ndarray, n_articles: int) -> np.ndarray:
+    """``[n_articles + 1]``: article ``i``'s units are rows ``bounds[i]:bounds[i + 1]``.
+    Units come article by article (``_unit_rows``), so each article's rows are one slice;
+    masking ``groups == i`` per article instead is quadratic in a large scoring batch."""
+    return np.searchsorted(groups, np.arange(n_articles + 1))
 
 
 def _rows_by_language(table: dict[str, np.ndarray], langs: Sequence[str | None], shape: tuple[int, ...]) -> np.ndarray:

@@ -51,6 +51,27 @@ def article_folds(docs: Sequence[Document], folds: int, seed: int = 0) -> list[n
     return [np.array(sorted(f), dtype=np.int64) for f in out]
 
 
+def config_folds(docs: Sequence[Document], folds: int, config: dict, fold_seed: int | None = None) -> list[np.ndarray]:
+    """The folds of a cross-validation run: dealt by ``fold_seed``, or by the config's seed."""
+    return article_folds(docs, folds, config["seed"] if fold_seed is None else fold_seed)
+
+
+def fold_articles(
+    docs: Sequence[Document], held: np.ndarray, config: dict, extra_train: Sequence[Document] = (),
+) -> tuple[list[Document], list[Document], list[Document]]:
+    """One fold's fit, dev and test articles: the articles not ``held`` (plus ``extra_train``)
+    split into fit and dev by the config's split, as ``framescope train`` splits them."""
+    held_set = set(held.tolist())
+    train_docs = [d for i, d in enumerate(docs) if i not in held_set] + list(extra_train)
+    fit_docs, dev_docs = split_documents(train_docs, config["data"]["dev_fraction"], seed=config["data"]["split_seed"])
+    return fit_docs, dev_docs, [docs[i] for i in held]
+
+
+def fold_name(k: int, folds: int) -> str:
+    """The cache folder of fold ``k`` (0-based) of ``folds``."""
+    return f"fold-{k + 1}-of-{folds}"
+
+
 VARIANTS = {
     # the article score read off the spans (the tagger alone, as before issue 12)
     "tagger": {"enabled": False},
@@ -113,20 +134,18 @@ def cross_validate(
     staged: dict[str, list] = {v: [None] * n for v in variants}
     thresholds: dict[str, list[dict]] = {v: [] for v in variants}
     seconds: list[float] = []
-    folds_idx = article_folds(docs, folds, config["seed"] if fold_seed is None else fold_seed)
+    folds_idx = config_folds(docs, folds, config, fold_seed)
     own_langs = {d.lang for d in [*docs, *extra_train]}
     stage_extra: dict[str, list] = {}  # per extra_train setting: its articles, read once
     for k, held in enumerate(folds_idx):
         t0 = time.time()
-        held_set = set(held.tolist())
-        train_docs = [d for i, d in enumerate(docs) if i not in held_set] + list(extra_train)
-        fit_docs, dev_docs = split_documents(train_docs, config["data"]["dev_fraction"], seed=config["data"]["split_seed"])
-        test = [docs[i] for i in held]
+        fit_docs, dev_docs, test = fold_articles(docs, held, config, extra_train)
         if fit_tagger:
-            fold_dir = Path(cache_dir) / f"fold-{k + 1}-of-{folds}" if cache_dir is not None else None
+            name = fold_name(k, folds)
+            fold_dir = Path(cache_dir) / name if cache_dir is not None else None
             tagger, scores, dev_scores = _fold_tagger(config, taxonomy, fit_docs, dev_docs, test, fold_dir, say)
             if ensemble_caches:
-                scores, dev_scores = _ensemble(tagger, scores, dev_scores, ensemble_caches, f"fold-{k + 1}-of-{folds}", config, dev_docs, test)
+                scores, dev_scores = _ensemble(tagger, scores, dev_scores, ensemble_caches, name, config, dev_docs, test)
             for i, sc in zip(held, scores):
                 decoded = tagger.decode(sc)
                 preds[i] = [p.as_tuple() for p in decoded]
