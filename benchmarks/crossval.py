@@ -2,7 +2,7 @@
 
     nice -n 10 python benchmarks/crossval.py --config benchmarks/configs/linear-semeval.yaml \
         --folds 5 --name de+en --out docs/results/crossval-de-en.json
-    ... --extra-lang fr --extra-lang it --extra-lang pl --extra-lang ru   # train on six languages
+    ... --extra-lang fr --extra-lang it --extra-lang pl --extra-lang ru   # train on these too (default: the config's other langs)
     ... --stage-extra $FRAMESCOPE_SHARED_DATA/semeval2023/fr ...   # six languages for the stage only
     ... --cache runs/cv-cache   # keep each fold's tagger and token scores: resume, rescore stages
     ... --set seed=1 --fold-seed 0 --cache runs/cv-cache-seed1   # another draw of the taggers, same folds
@@ -13,7 +13,8 @@ same folds: the tagger alone (article score = best span), the character n-gram s
 alone, and the stage stacked on cross-fitted token scores.
 
 Folds are over the evaluated languages' articles (``--lang``, default de and en);
-``--extra-lang`` articles join every fold's training set and are never evaluated. See
+``--extra-lang`` articles join every fold's training set and are never evaluated; without
+it, the config's other ``data.langs`` do (the default config trains on six languages). See
 :mod:`framescope.training.crossval` for what runs inside a fold. Prints one JSON object
 (per-language metrics of both profiles, per-fold seconds) and writes it to ``--out``.
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.config import load_config
-from framescope.training.crossval import VARIANTS, cross_validate
+from framescope.training.crossval import VARIANTS, cross_validate, training_only_langs
 from framescope.training.train import load_corpora
 
 KEYS = (
@@ -44,7 +45,8 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--lang", action="append", help="evaluated languages (default de, en)")
-    ap.add_argument("--extra-lang", action="append", default=[], help="training-only languages")
+    ap.add_argument("--extra-lang", action="append", default=[],
+                    help="training-only languages (default: the config's data.langs that are not evaluated)")
     ap.add_argument("--stage-extra", action="append", default=[], metavar="DIR",
                     help="also score the variant stacked+extra: the stacked stage with these corpora in article_stage.extra_train")
     ap.add_argument("--variant", action="append", help=f"stage variants to score (default all: {', '.join(VARIANTS)})")
@@ -62,7 +64,8 @@ def main() -> None:
     taxonomy = load_taxonomy(config["taxonomy"])
     t0 = time.time()
     docs = load_corpora(config["data"]["train"], taxonomy, langs)
-    extra = load_corpora(config["data"]["train"], taxonomy, args.extra_lang) if args.extra_lang else []
+    extra_langs = args.extra_lang or training_only_langs(config, langs)
+    extra = load_corpora(config["data"]["train"], taxonomy, extra_langs) if extra_langs else []
     say = lambda m: print(f"[{args.name}] {m}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"{len(docs)} evaluated articles ({', '.join(langs)}), {len(extra)} training-only")
     unknown = set(args.variant or []) - set(VARIANTS)
@@ -80,7 +83,7 @@ def main() -> None:
             "name": args.name,
             "config": args.config,
             "overrides": args.overrides,
-            "extra_langs": args.extra_lang,
+            "extra_langs": extra_langs,
             "folds": args.folds,
             "fold_seed": args.fold_seed,
             "ensemble_caches": args.ensemble_cache,

@@ -1,7 +1,11 @@
 """Span F1 of cached cross-validation taggers, decoded with and without whole-word snapping.
 
     FRAMESCOPE_SHARED_DATA=/work/shared/data nice -n 10 python benchmarks/whole_words_cv.py \
+        --config benchmarks/configs/minilm-de-en-semeval.yaml \
         --cache runs/cv-cache/minilm --out docs/results/whole-words-cv-minilm.json
+
+``--config`` must be the config the cache was trained with (its other ``data.langs`` join
+every fold's training articles, as in ``benchmarks/crossval.py``).
 
 Why: issue 12 asks that span F1 be no lower than before it, and snapping (decoding.snap_to_words)
 widens spans that the tagger starts or ends inside a word, while many German gold spans end
@@ -22,7 +26,7 @@ from framescope.labels.taxonomy import load_taxonomy
 from framescope.model.tagger import SpanTagger, TokenScores
 from framescope.training.calibration import calibrate_on_dev
 from framescope.training.config import load_config
-from framescope.training.crossval import config_folds, fold_articles, fold_name, load_token_scores
+from framescope.training.crossval import config_folds, fold_articles, fold_name, load_token_scores, training_only_langs
 from framescope.training.evaluation import score_predictions
 from framescope.training.train import load_corpora
 
@@ -40,9 +44,11 @@ def main() -> None:
     cfg = load_config(args.config)
     tax = load_taxonomy(cfg["taxonomy"])
     docs = load_corpora(cfg["data"]["train"], tax, ["de", "en"])
+    extra_langs = training_only_langs(cfg, ["de", "en"])
+    extra = load_corpora(cfg["data"]["train"], tax, extra_langs) if extra_langs else []
     preds: dict[str, list] = {"whole words": [None] * len(docs), "token offsets (before issue 12)": [None] * len(docs)}
     for k, held in enumerate(config_folds(docs, args.folds, cfg, args.fold_seed)):
-        _, dev_docs, test = fold_articles(docs, held, cfg)
+        _, dev_docs, test = fold_articles(docs, held, cfg, extra)
         fold_dir = Path(args.cache) / fold_name(k, args.folds)
         tagger = SpanTagger.from_pretrained(fold_dir / "model")
         test_scores, dev_scores = load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs)

@@ -38,6 +38,21 @@ def test_folds_cover_every_article_once_and_spread_languages():
         assert max(counts) - min(counts) <= 1
 
 
+def test_a_config_cross_validated_on_fewer_languages_still_trains_on_all_of_its_own():
+    """The default trains on six languages; cross-validated on de+en, each fold's tagger must
+    still see fr/it/pl/ru (benchmarks/crossval.py's default --extra-lang), or the figures
+    describe another recipe."""
+    from pathlib import Path
+
+    from framescope.training.config import load_config
+    from framescope.training.crossval import training_only_langs
+
+    assert training_only_langs(load_config("minilm-semeval"), ["de", "en"]) == ["fr", "it", "pl", "ru"]
+    de_en = Path(__file__).parent.parent / "benchmarks" / "configs" / "minilm-de-en-semeval.yaml"
+    assert training_only_langs(load_config(de_en), ["de", "en"]) == []
+    assert training_only_langs(load_config("minilm-semeval"), ["de", "en", "fr", "it", "pl", "ru"]) == []
+
+
 def test_cross_validate_scores_every_variant_out_of_fold():
     from framescope.labels.sample import load_sample
     from framescope.labels.taxonomy import load_taxonomy

@@ -51,6 +51,15 @@ def article_folds(docs: Sequence[Document], folds: int, seed: int = 0) -> list[n
     return [np.array(sorted(f), dtype=np.int64) for f in out]
 
 
+def training_only_langs(config: dict, evaluated: Sequence[str]) -> list[str]:
+    """The config's training languages that are not evaluated: they join every fold's training.
+
+    Why: a config that trains on six languages (``data.langs``) but is cross-validated on two
+    must still train each fold's tagger on all six, or the figures describe another recipe.
+    """
+    return [lang for lang in (config["data"].get("langs") or []) if lang not in set(evaluated)]
+
+
 def config_folds(docs: Sequence[Document], folds: int, config: dict, fold_seed: int | None = None) -> list[np.ndarray]:
     """The folds of a cross-validation run: dealt by ``fold_seed``, or by the config's seed."""
     return article_folds(docs, folds, config["seed"] if fold_seed is None else fold_seed)
