@@ -31,6 +31,7 @@ import json
 import sys
 from pathlib import Path
 
+from framescope.labels.atomic import atomic_write_bytes
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.adapt import adapt, read_texts
 from framescope.training.config import load_config
@@ -74,7 +75,8 @@ def main() -> None:
     summary = adapt(config["model"]["base"], texts, args.out, epochs=args.epochs, max_length=config["model"]["max_length"],
                     seed=config["seed"], max_steps=args.max_steps, progress=say)
     summary.update(fold=args.fold, folds=args.folds, held_out_articles=len(held))
-    (Path(args.out) / "adapt.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    # adapt() committed the folder; its adapt.json gains the fold, replaced whole (never half-written)
+    atomic_write_bytes(Path(args.out) / "adapt.json", (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
     print(json.dumps(summary, indent=2))
 
 

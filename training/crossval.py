@@ -57,7 +57,8 @@ def training_only_langs(config: dict, evaluated: Sequence[str]) -> list[str]:
     Why: a config that trains on six languages (``data.langs``) but is cross-validated on two
     must still train each fold's tagger on all six, or the figures describe another recipe.
     """
-    return [lang for lang in (config["data"].get("langs") or []) if lang not in set(evaluated)]
+    skip = set(evaluated)
+    return [lang for lang in (config["data"].get("langs") or []) if lang not in skip]
 
 
 def config_folds(docs: Sequence[Document], folds: int, config: dict, fold_seed: int | None = None) -> list[np.ndarray]:
