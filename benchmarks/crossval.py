@@ -30,6 +30,7 @@ from pathlib import Path
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.config import load_config
 from framescope.training.crossval import VARIANTS, cross_validate, training_only_langs
+from framescope.training.metrics.intervals import save_article_tables
 from framescope.training.train import load_corpora
 
 KEYS = (
@@ -56,6 +57,10 @@ def main() -> None:
     ap.add_argument("--fold-seed", type=int, help="deals the folds (default: the config's seed); fix it to train other seeds on the same folds")
     ap.add_argument("--ensemble-cache", action="append", default=[], metavar="DIR",
                     help="a finished cache of the same folds (another seed): its token scores are averaged with this run's")
+    ap.add_argument("--resamples", type=int, default=1000,
+                    help="bootstrap resamples of the articles for the article metrics' 95%% intervals (0: none)")
+    ap.add_argument("--predictions", metavar="NPZ",
+                    help="also write the pooled article scores and decisions here, for benchmarks/compare_cv.py")
     ap.add_argument("--name", default="recipe")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -92,9 +97,12 @@ def main() -> None:
             "fold_seconds": [round(s, 1) for s in result["fold_seconds"]],
             "tagger": not args.no_tagger,
             "variants": {
-                name: {g: {k: m.get(k) for k in KEYS} for g, m in report.items()} for name, report in result["reports"].items()
+                name: {g: {k: m[k] for k in (*KEYS, "intervals") if k in m} for g, m in report.items()}
+                for name, report in result["reports"].items()
             },
         }
+        if args.predictions and "articles" in result:
+            save_article_tables(args.predictions, result["articles"], {"name": args.name, "config": args.config, "overrides": args.overrides})
         text = json.dumps(out, indent=2)
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +111,7 @@ def main() -> None:
 
     result = cross_validate(config, docs, taxonomy, args.folds, extra, say, variants, on_fold=write, max_folds=args.max_folds,
                             fit_tagger=not args.no_tagger, cache_dir=args.cache, fold_seed=args.fold_seed,
-                            ensemble_caches=args.ensemble_cache)
+                            ensemble_caches=args.ensemble_cache, resamples=args.resamples)
     print(write(result))
 
 

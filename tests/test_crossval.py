@@ -61,7 +61,7 @@ def test_cross_validate_scores_every_variant_out_of_fold():
 
     cfg = load_config("quickstart", ["article_stage.folds=2", "article_stage.crossfit_folds=2", "calibration.min_support=2", "linear.epochs=3"])
     docs = load_sample()[::2]  # half the sample keeps the suite fast; the metrics need not be good
-    result = cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2)
+    result = cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, resamples=50)
     assert set(result["reports"]) == {"tagger", "char-ngrams", "stacked", "stacked-crossfit"}
     assert len(result["fold_seconds"]) == 2
     for name, report in result["reports"].items():
@@ -73,6 +73,18 @@ def test_cross_validate_scores_every_variant_out_of_fold():
     # the variants share the tagger: identical spans, different article scores
     spans = {r["all"]["span_f1"] for r in result["reports"].values()}
     assert len(spans) == 1
+    # the pooled article tables are what the reports scored, and carry their intervals
+    langs = np.array(result["articles"]["langs"])
+    assert sorted(result["articles"]["ids"]) == sorted(d.id for d in docs)
+    for name, report in result["reports"].items():
+        for lang in sorted(set(langs.tolist())):
+            m = report[lang]
+            point = result["articles"]["tables"][name].subset(np.flatnonzero(langs == lang)).metrics()
+            expected = [m["article_mean_auc"], m["article_presence_f1"], m["article_presence_f1"] - m["constant_guess_presence_f1"]]
+            assert np.allclose(point, expected, equal_nan=True), (name, lang)
+            for metric, (lo, hi) in m["intervals"].items():
+                assert lo <= hi, (name, lang, metric)
+        assert "intervals" not in report["all"]
 
 
 def test_cross_validate_character_stage_without_tagger_and_partial_folds():
@@ -199,3 +211,111 @@ def test_seed_ensemble_averages_the_cached_token_scores(tmp_path):
     assert both["tagger"]["all"]["span_f1"] not in (single0["tagger"]["all"]["span_f1"], single1["tagger"]["all"]["span_f1"])
     with pytest.raises(ValueError, match="no finished fold"):
         run(0, "s0", ["missing"])
+
+
+def _table(scores, decided, gold, guess):
+    from framescope.training.metrics.intervals import ArticleTable
+
+    return ArticleTable(np.asarray(scores, float), np.asarray(decided, bool), np.asarray(gold, bool), np.asarray(guess, bool))
+
+
+def test_article_table_metrics_by_hand_and_bootstrap_intervals():
+    from framescope.training.metrics.intervals import ArticleTable, article_intervals
+
+    gold = [{"A", "B"}, {"A"}, set(), {"B"}]
+    scores = [{"A": 0.9, "B": 0.2}, {"A": 0.8, "B": 0.1}, {"A": 0.1, "B": 0.3}, {"A": 0.85}]
+    decided = [{"A"}, {"A", "B"}, set(), set()]
+    table = ArticleTable.build(scores, decided, gold, [{"A"}] * 4, ["A", "B", "C"])
+    auc, f1, over_guess = table.metrics()
+    # the same definitions as test_presence_f1_auc_and_constant_guess_by_hand
+    assert math.isclose(auc, 0.5) and math.isclose(f1, presence_micro_f1(decided, gold)["f1"])
+    assert math.isclose(over_guess, f1 - presence_micro_f1([{"A"}] * 4, gold)["f1"])
+    # repeated rows count twice: article 3 (no A, 0.85) twice against article 1 (A, 0.8)
+    assert math.isclose(table.metrics(np.array([0, 1, 3, 3]))[0], mean_roc_auc([scores[i] for i in (0, 1, 3, 3)], [gold[i] for i in (0, 1, 3, 3)], ["A", "B"])["mean"])
+    rng = np.random.default_rng(0)
+    y = rng.random((200, 3)) < 0.4
+    informative = _table(y + rng.normal(0, 0.8, y.shape), y, y, np.ones_like(y))
+    iv = article_intervals(informative, n_resamples=300)
+    point = informative.metrics()
+    lo, hi = iv["article_mean_auc"]
+    assert 0.7 < lo < point[0] < hi < 1.0  # a real spread around the point figure
+    assert iv["article_presence_f1"] == [1.0, 1.0]  # decisions equal to gold: no spread at all
+
+
+def test_paired_differences_see_a_better_recipe_and_refuse_other_articles(tmp_path):
+    from framescope.training.metrics.intervals import load_article_tables, paired_differences, save_article_tables
+
+    rng = np.random.default_rng(1)
+    y = rng.random((150, 4)) < 0.4
+    guess = np.zeros_like(y)
+    noise = rng.normal(0, 1, y.shape)
+    weak = _table(y + 2.0 * noise, (y + 2.0 * noise) > 0.5, y, guess)
+    strong = _table(y + 0.5 * noise, (y + 0.5 * noise) > 0.5, y, guess)
+    d = paired_differences(weak, strong, n_resamples=300)
+    assert d["article_mean_auc"]["difference"] > 0 and d["article_mean_auc"]["low"] > 0
+    assert d["article_mean_auc"]["share_not_better"] < 0.05
+    same = paired_differences(weak, weak, n_resamples=100)
+    assert all(v["difference"] == v["low"] == v["high"] == 0.0 for v in same.values())
+    with pytest.raises(ValueError, match="same articles"):
+        paired_differences(weak, _table(weak.scores[1:], weak.decided[1:], weak.gold[1:], weak.guess[1:]))
+    # the --predictions file round-trips without pickles
+    path = tmp_path / "cv.npz"
+    save_article_tables(path, {"ids": [str(i) for i in range(150)], "langs": ["de"] * 150, "techniques": list("ABCD"),
+                               "tables": {"stacked+extra": strong}}, {"name": "strong"})
+    back = load_article_tables(path)
+    assert back["meta"] == {"name": "strong"} and back["techniques"] == list("ABCD") and back["ids"][3] == "3"
+    assert np.array_equal(back["tables"]["stacked+extra"].scores, strong.scores)
+    assert np.array_equal(back["tables"]["stacked+extra"].decided, strong.decided)
+
+
+def test_compare_cv_script_pairs_two_prediction_files_and_refuses_other_folds(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from framescope.training.metrics.intervals import save_article_tables
+
+    rng = np.random.default_rng(2)
+    y = rng.random((60, 3)) < 0.5
+    noise = rng.normal(0, 1, y.shape)
+    ids = [str(i) for i in range(60)]
+    for name, sd, rows in (("a", 2.0, slice(None)), ("b", 0.5, slice(None)), ("c", 0.5, slice(1, None))):
+        t = _table(y + sd * noise, (y + sd * noise) > 0.5, y, np.zeros_like(y))
+        save_article_tables(tmp_path / f"{name}.npz", {"ids": ids[rows], "langs": (["de", "en"] * 30)[rows], "techniques": list("ABC"),
+                                                       "tables": {"stacked+extra": t.subset(np.arange(60)[rows])}}, {"name": name})
+    script = Path(__file__).parent.parent / "benchmarks" / "compare_cv.py"
+    run = lambda *a: subprocess.run([sys.executable, str(script), *map(str, a)], capture_output=True, text=True)  # noqa: E731
+    ok = run(tmp_path / "a.npz", tmp_path / "b.npz", "--resamples", "100", "--out", tmp_path / "d.json")
+    assert ok.returncode == 0, ok.stderr
+    out = json.loads((tmp_path / "d.json").read_text())
+    assert set(out["languages"]) == {"de", "en"} and out["languages"]["de"]["articles"] == 30
+    assert out["languages"]["de"]["article_mean_auc"]["difference"] > 0
+    other = run(tmp_path / "a.npz", tmp_path / "c.npz")
+    assert other.returncode != 0 and "pool different articles" in other.stderr
+    missing = run(tmp_path / "a.npz", tmp_path / "b.npz", "--variant", "stacked")
+    assert missing.returncode != 0 and "no variant 'stacked'" in missing.stderr
+
+
+def test_evaluate_reports_bootstrap_intervals_of_the_article_figures(model_dir):
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from framescope.cli import _register, app
+
+    _register()  # the commands are registered lazily, by the console script
+    sample = Path(__file__).parent.parent / "labels" / "sample" / "sample.jsonl"
+    res = CliRunner().invoke(app, ["evaluate", str(model_dir), str(sample), "--json", "--resamples", "200"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    for group, m in report.items():
+        iv = m["intervals"]
+        assert set(iv) == {"article_mean_auc", "article_presence_f1", "presence_f1_over_guess"}
+        lo, hi = iv["article_presence_f1"]
+        assert lo <= m["article_presence_f1"] <= hi and lo < hi, group  # a real spread over the sample's articles
+    table = CliRunner().invoke(app, ["evaluate", str(model_dir), str(sample), "--resamples", "50"])
+    assert table.exit_code == 0 and "[" in table.output  # the printed table shows the interval beside the figure
+    bare = CliRunner().invoke(app, ["evaluate", str(model_dir), str(sample), "--json", "--resamples", "0"])
+    assert all("intervals" not in m for m in json.loads(bare.output).values())

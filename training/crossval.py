@@ -31,7 +31,8 @@ from framescope.labels.dataset import split_documents
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
 from framescope.training.evaluation import gold_tuples, score_predictions
-from framescope.training.metrics.articles import presence_from_spans, shares_by_group
+from framescope.training.metrics.articles import best_span_scores, constant_guess, presence_from_spans, shares_by_group
+from framescope.training.metrics.intervals import ArticleTable, article_intervals
 
 
 def article_folds(docs: Sequence[Document], folds: int, seed: int = 0) -> list[np.ndarray]:
@@ -110,6 +111,7 @@ def cross_validate(
     cache_dir: str | Path | None = None,
     fold_seed: int | None = None,
     ensemble_caches: Sequence[str | Path] = (),
+    resamples: int = 1000,
 ) -> dict:
     """Pooled out-of-fold metrics per stage variant (both profiles) and per-fold timings.
 
@@ -129,6 +131,11 @@ def cross_validate(
     same folds (other seeds, say) whose token scores are averaged with this run's before
     anything is decoded or stacked, and the thresholds chosen again on the averaged dev
     scores: the figures of a seed ensemble of those taggers, with no retraining.
+    ``resamples``: the last result's article metrics get percentile bootstrap intervals over
+    articles (``intervals`` in each group's report; 0: none), and the result carries the
+    pooled article scores and decisions (``articles``: per variant an
+    :class:`~framescope.training.metrics.intervals.ArticleTable`), from which
+    ``benchmarks/compare_cv.py`` draws paired differences between two recipes.
     """
     if not fit_tagger and any(v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()):
         raise ValueError("without a tagger only stage variants with token_scores none can be scored")
@@ -189,13 +196,17 @@ def cross_validate(
         seconds.append(time.time() - t0)
         say(f"fold {k + 1}/{folds}: {len(fit_docs)} fit / {len(dev_docs)} dev / {len(test)} test articles, {seconds[-1]:.0f}s")
         done = np.sort(np.concatenate(folds_idx[: k + 1]))
+        last = k + 1 == len(folds_idx) or (max_folds is not None and k + 1 >= max_folds)
         result = {
             "folds": folds, "folds_done": k + 1, "fold_seconds": list(seconds),
             "reports": _reports(docs, done, taxonomy, config, variants, preds, confs, precise, staged, folds_idx[: k + 1], thresholds),
         }
+        if last and resamples:
+            result["articles"] = _article_tables(docs, done, taxonomy, config, variants, preds, confs, staged, folds_idx[: k + 1], thresholds)
+            _add_intervals(result, resamples)
         if on_fold is not None:
             on_fold(result)
-        if max_folds is not None and k + 1 >= max_folds:
+        if last:
             break
     return result
 
@@ -317,6 +328,40 @@ def _reports(docs, done, taxonomy, config, variants, preds, confs, precise, stag
             report[group].update({f"precise_{k}": m[k] for k in ("span_precision", "span_recall", "span_f1", "n_pred")})
         reports[name] = report
     return reports
+
+
+def _article_tables(docs, done, taxonomy, config, variants, preds, confs, staged, folds_idx, thresholds) -> dict:
+    """The pooled article scores and presence decisions of each variant, as the reports
+    score them: ``{"ids", "langs", "techniques", "tables": {variant: ArticleTable}}``."""
+    sub = [docs[i] for i in done]
+    shares = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in docs]), [d.lang for d in docs])
+    guess_share = float(config["article_stage"]["constant_guess_share"])
+    gold = presence_from_spans([gold_tuples(d, taxonomy) for d in sub])
+    guess = [constant_guess(shares.get(str(d.lang), shares["all"]), guess_share) for d in sub]
+    tables = {}
+    for name in variants:
+        if thresholds[name]:
+            decided = _decided(staged[name], folds_idx, thresholds[name])
+            scores = [staged[name][i].article for i in done]
+            presence = [{t for t, p in decided[i].article.items() if p >= 0.5} for i in done]
+        else:
+            picked = [preds[i] for i in done]
+            scores, presence = best_span_scores(picked, [confs[i] for i in done]), presence_from_spans(picked)
+        tables[name] = ArticleTable.build(scores, presence, gold, guess, taxonomy.names)
+    return {"ids": [d.id for d in sub], "langs": [str(d.lang) for d in sub], "techniques": list(taxonomy.names), "tables": tables}
+
+
+def _add_intervals(result: dict, resamples: int) -> None:
+    """Bootstrap intervals of the article metrics in each variant's per-language reports.
+
+    Per language, the guess is that language's (as in the reports); the ``all`` group gets
+    none, since its report guesses with the pooled shares and its intervals would mix both.
+    """
+    langs = np.array(result["articles"]["langs"])
+    for name, table in result["articles"]["tables"].items():
+        for lang in sorted(set(langs.tolist())):
+            part = table.subset(np.flatnonzero(langs == lang))
+            result["reports"][name][lang]["intervals"] = article_intervals(part, n_resamples=resamples)
 
 
 def _decided(staged, held_folds, thresholds):

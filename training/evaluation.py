@@ -10,12 +10,14 @@ import numpy as np
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
 from framescope.training.metrics.articles import (
+    best_span_scores,
     constant_guess,
     mean_roc_auc,
     presence_from_spans,
     presence_micro_f1,
     shares_by_group,
 )
+from framescope.training.metrics.intervals import ArticleTable, article_intervals
 from framescope.training.metrics.spans import (
     paragraph_micro_f1,
     span_identification_prf,
@@ -65,6 +67,7 @@ def score_predictions(
     guess_share: float = 0.3,
     confidences: Sequence[Sequence[float]] | None = None,
     article_source: str | None = None,
+    resamples: int = 0,
 ) -> dict:
     """Metrics overall (``all``) and per language, each with a per-technique breakdown.
 
@@ -80,6 +83,9 @@ def score_predictions(
     Paragraph micro-F1 is the stage's paragraph decisions when there is a stage (the
     spans' paragraphs stay in ``paragraph_micro_f1_spans``). ``article_source`` names where
     the article scores come from in the report (default ``stage`` or ``spans``).
+    ``resamples`` > 0 adds ``intervals``: 95% bootstrap intervals over the group's articles of
+    its article AUC, presence F1 and presence F1 over the guess
+    (:mod:`~framescope.training.metrics.intervals`).
     """
     gold_presence = presence_from_spans([gold_tuples(d, taxonomy) for d in docs])
     if not guess_shares:
@@ -109,12 +115,7 @@ def score_predictions(
             ]
             para_stage = paragraph_micro_f1(texts, para_spans, gold)["f1"]
         else:
-            art_scores = []
-            for i in idx:
-                best: dict[str, float] = {}
-                for (_, _, t), c in zip(predictions[i], confidences[i] if confidences is not None else [1.0] * len(predictions[i])):
-                    best[t] = max(best.get(t, 0.0), c)
-                art_scores.append(best)
+            art_scores = best_span_scores(pred, [confidences[i] for i in idx] if confidences is not None else None)
             art_presence = presence_from_spans(pred)
             para_stage = None
         auc = mean_roc_auc(art_scores, gp, taxonomy.names)
@@ -122,6 +123,11 @@ def score_predictions(
         guess = constant_guess(guess_shares.get(name, guess_shares["all"]), guess_share)
         guess_f1 = presence_micro_f1([set(guess)] * len(idx), gp)
         gl = [e - s for doc in gold for s, e, _ in doc]
+        if resamples:
+            table = ArticleTable.build(art_scores, art_presence, gp, [guess] * len(idx), taxonomy.names)
+            intervals = {"intervals": article_intervals(table, n_resamples=resamples)}
+        else:
+            intervals = {}
         out[name] = {
             "articles": len(idx),
             "span_precision": sp["precision"],
@@ -146,11 +152,14 @@ def score_predictions(
             "mean_gold_span_length": float(np.mean(gl)) if gl else 0.0,
             "per_technique": sp["per_technique"],
             "paragraph_per_technique": para.get("per_technique", {}),
+            **intervals,
         }
     return out
 
 
-def evaluate_tagger(tagger, docs: Sequence[Document], stage=None, profile: str = "balanced", guess_share: float | None = None) -> dict:
+def evaluate_tagger(
+    tagger, docs: Sequence[Document], stage=None, profile: str = "balanced", guess_share: float | None = None, resamples: int = 0,
+) -> dict:
     """Score a tagger (and its article stage, when it has one) on annotated articles."""
     if stage is None:
         stage = getattr(tagger, "stage", None)
@@ -162,7 +171,7 @@ def evaluate_tagger(tagger, docs: Sequence[Document], stage=None, profile: str =
     shares = tagger.settings.extra.get("train_technique_shares_by_lang")
     share = guess_share if guess_share is not None else float(tagger.settings.extra.get("constant_guess_share", 0.3))
     staged = (stage.predict(texts, scores, [d.lang for d in docs]), stage.settings.thresholds) if stage is not None else None
-    return score_predictions(docs, tuples, tagger.taxonomy, staged, shares, share, confidences)
+    return score_predictions(docs, tuples, tagger.taxonomy, staged, shares, share, confidences, resamples=resamples)
 
 
 def most_frequent_technique_baseline(

@@ -27,6 +27,20 @@ def presence_from_spans(docs_spans: Sequence[Sequence[tuple[int, int, str]]]) ->
     return [{t for _, _, t in spans} for spans in docs_spans]
 
 
+def best_span_scores(
+    docs_spans: Sequence[Sequence[tuple[int, int, str]]], confidences: Sequence[Sequence[float]] | None = None
+) -> list[dict[str, float]]:
+    """Per article, each predicted technique's best span confidence (1.0 per span without
+    ``confidences``): the article score read off the spans, as before the article stage."""
+    out = []
+    for k, spans in enumerate(docs_spans):
+        best: dict[str, float] = {}
+        for (_, _, t), c in zip(spans, confidences[k] if confidences is not None else [1.0] * len(spans)):
+            best[t] = max(best.get(t, 0.0), c)
+        out.append(best)
+    return out
+
+
 def technique_shares(presence: Presence) -> dict[str, float]:
     """Share of articles that use each technique (the constant guess's evidence)."""
     n = max(len(presence), 1)
