@@ -39,7 +39,7 @@ def table(runs: list[dict]) -> str:
                 m = groups[lang]
                 cells = [variant, langs, lang, str(m["articles"])]
                 cells += ["–" if (k in SPAN_KEYS and not tagger) else _fmt(m.get(k)) for k, _ in COLUMNS]
-                if "intervals" in m:  # the 95% bootstrap interval of the article AUC, over articles
+                if (m.get("intervals") or {}).get("article_mean_auc"):  # its 95% bootstrap interval, over articles
                     lo, hi = m["intervals"]["article_mean_auc"]
                     cells[4] += f" [{lo:.3f}, {hi:.3f}]"
                 cells += [f"{run['folds_done']} of {run['folds']}", f"{run['seconds'] / 60:.0f}"]

@@ -319,3 +319,27 @@ def test_evaluate_reports_bootstrap_intervals_of_the_article_figures(model_dir):
     assert table.exit_code == 0 and "[" in table.output  # the printed table shows the interval beside the figure
     bare = CliRunner().invoke(app, ["evaluate", str(model_dir), str(sample), "--json", "--resamples", "0"])
     assert all("intervals" not in m for m in json.loads(bare.output).values())
+
+
+def test_evaluate_on_one_article_or_without_an_auc_gives_valid_json(model_dir, tmp_path):
+    """A bootstrap needs two articles, and an AUC needs a technique both used and unused:
+    evaluate must neither crash on a one-article file nor print NaN (not JSON) for them."""
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from framescope.cli import _register, app
+    from framescope.training.metrics.intervals import ArticleTable, article_intervals
+
+    _register()
+    sample = Path(__file__).parent.parent / "labels" / "sample" / "sample.jsonl"
+    one = tmp_path / "one.jsonl"
+    one.write_text(sample.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["evaluate", str(model_dir), str(one), "--json", "--resamples", "50"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert all(v is None for m in report.values() for v in m["intervals"].values())
+    every = ArticleTable(np.random.default_rng(0).random((5, 2)), np.ones((5, 2), bool), np.ones((5, 2), bool), np.zeros((5, 2), bool))
+    iv = article_intervals(every, n_resamples=50)
+    assert iv["article_mean_auc"] is None and iv["article_presence_f1"] == [1.0, 1.0]

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy.stats import bootstrap
+from scipy.stats import DegenerateDataWarning, bootstrap
 from sklearn.metrics import roc_auc_score
 
 from framescope.labels.atomic import atomic_write_bytes
@@ -85,13 +86,27 @@ def _micro_f1(pred: np.ndarray, gold: np.ndarray) -> float:
     return 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
 
 
-def article_intervals(table: ArticleTable, n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> dict[str, list[float]]:
-    """Per metric of ``ARTICLE_METRICS``: ``[low, high]``, the percentile bootstrap interval."""
-    res = bootstrap(
-        (np.arange(len(table.gold)),), table.metrics, vectorized=False, n_resamples=n_resamples,
-        confidence_level=level, method="percentile", rng=seed,
-    )
-    return {m: [float(lo), float(hi)] for m, lo, hi in zip(ARTICLE_METRICS, res.confidence_interval.low, res.confidence_interval.high)}
+def _bootstrap(statistic, n: int, n_resamples: int, level: float, seed: int):
+    with warnings.catch_warnings():  # a metric that no resample moves (F1 of perfect decisions) is no news
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        return bootstrap(
+            (np.arange(n),), statistic, vectorized=False, n_resamples=n_resamples, confidence_level=level, method="percentile", rng=seed,
+        )
+
+
+def article_intervals(
+    table: ArticleTable, n_resamples: int = 1000, level: float = 0.95, seed: int = 0,
+) -> dict[str, list[float] | None]:
+    """Per metric of ``ARTICLE_METRICS``: ``[low, high]``, the percentile bootstrap interval;
+    ``None`` where there is none (fewer than two articles, or an AUC that is undefined on
+    some resamples: no technique both present and absent), never NaN (JSON has none)."""
+    if len(table.gold) < 2:
+        return dict.fromkeys(ARTICLE_METRICS)
+    res = _bootstrap(table.metrics, len(table.gold), n_resamples, level, seed)
+    return {
+        m: None if np.isnan(lo) or np.isnan(hi) else [float(lo), float(hi)]
+        for m, lo, hi in zip(ARTICLE_METRICS, res.confidence_interval.low, res.confidence_interval.high)
+    }
 
 
 def paired_differences(
@@ -102,11 +117,10 @@ def paired_differences(
     bootstrap p-value: small means ``b``'s gain is unlikely to be the articles' luck)."""
     if a.gold.shape != b.gold.shape or not np.array_equal(a.gold, b.gold):
         raise ValueError("the two recipes were not scored on the same articles (or with the same gold labels)")
+    if len(a.gold) < 2:
+        raise ValueError("a paired comparison needs at least two articles")
     diff = lambda rows: b.metrics(rows) - a.metrics(rows)  # noqa: E731
-    res = bootstrap(
-        (np.arange(len(a.gold)),), diff, vectorized=False, n_resamples=n_resamples,
-        confidence_level=level, method="percentile", rng=seed,
-    )
+    res = _bootstrap(diff, len(a.gold), n_resamples, level, seed)
     point = diff(None)
     dist = res.bootstrap_distribution
     return {
