@@ -97,7 +97,7 @@ def test_cross_validate_character_stage_without_tagger_and_partial_folds():
     docs = load_sample()[::2]
     seen = []
     result = cross_validate(
-        cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, variants={"char-ngrams": VARIANTS["char-ngrams"]},
+        cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, resamples=0, variants={"char-ngrams": VARIANTS["char-ngrams"]},
         on_fold=seen.append, max_folds=2, fit_tagger=False,
     )
     assert [r["folds_done"] for r in seen] == [1, 2] and result["folds_done"] == 2
@@ -119,14 +119,14 @@ def test_cross_validate_cache_resumes_with_the_same_taggers(tmp_path, monkeypatc
     docs = load_sample()[::2]
     tax = load_taxonomy(cfg["taxonomy"])
     variants = {"tagger": VARIANTS["tagger"]}
-    first = cross_validate(cfg, docs, tax, folds=2, variants=variants, cache_dir=tmp_path)
+    first = cross_validate(cfg, docs, tax, folds=2, resamples=0, variants=variants, cache_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fold-1-of-2", "fold-2-of-2"]
 
     def no_training(*args, **kwargs):
         raise AssertionError("a cached fold was trained again")
 
     monkeypatch.setattr(fit_module, "fit_tagger", no_training)
-    again = cross_validate(cfg, docs, tax, folds=2, variants=variants, cache_dir=tmp_path)
+    again = cross_validate(cfg, docs, tax, folds=2, resamples=0, variants=variants, cache_dir=tmp_path)
     assert again["reports"] == first["reports"]
     # a cache of another config is refused, never mixed in
     other = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=4"])
@@ -160,7 +160,7 @@ def test_cross_validate_reads_the_stage_extra_articles_once(tmp_path, monkeypatc
         return stage
 
     monkeypatch.setattr(train_module, "fit_article_stage", counting_fit)
-    cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, variants={"char-ngrams": VARIANTS["char-ngrams"]}, fit_tagger=False)
+    cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, resamples=0, variants={"char-ngrams": VARIANTS["char-ngrams"]}, fit_tagger=False)
     assert len(reads) == 1 and fitted == [8, 8, 8]
 
 
@@ -178,7 +178,7 @@ def test_fold_seed_keeps_the_folds_while_the_training_seed_changes(tmp_path):
 
     def held_out(seed: int, fold_seed: int | None, cache: str) -> list[list[str]]:
         cfg = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=2", f"seed={seed}"])
-        cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, variants={"tagger": VARIANTS["tagger"]},
+        cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, resamples=0, variants={"tagger": VARIANTS["tagger"]},
                        cache_dir=tmp_path / cache, fold_seed=fold_seed)
         return [json.loads((tmp_path / cache / f"fold-{k}-of-2" / "fold.json").read_text())["test"] for k in (1, 2)]
 
@@ -201,7 +201,7 @@ def test_seed_ensemble_averages_the_cached_token_scores(tmp_path):
 
     def run(seed: int, cache: str, ensemble=()):
         cfg = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=2", f"seed={seed}"])
-        return crossval.cross_validate(cfg, docs, tax, folds=2, variants=variants, cache_dir=tmp_path / cache, fold_seed=0,
+        return crossval.cross_validate(cfg, docs, tax, folds=2, resamples=0, variants=variants, cache_dir=tmp_path / cache, fold_seed=0,
                                        ensemble_caches=[tmp_path / c for c in ensemble])["reports"]
 
     single0, single1 = run(0, "s0"), run(1, "s1")
