@@ -37,6 +37,9 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--out")
     args = ap.parse_args()
+    for path in (args.a, args.b):
+        if not Path(path).is_file():
+            sys.exit(f"error: {path}: no such file (write one with benchmarks/crossval.py --predictions)")
     a, b = load_article_tables(args.a), load_article_tables(args.b)
     va, vb = args.variant, args.variant_b or args.variant
     for run, v, path in ((a, va, args.a), (b, vb, args.b)):

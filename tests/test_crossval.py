@@ -295,6 +295,8 @@ def test_compare_cv_script_pairs_two_prediction_files_and_refuses_other_folds(tm
     assert other.returncode != 0 and "pool different articles" in other.stderr
     missing = run(tmp_path / "a.npz", tmp_path / "b.npz", "--variant", "stacked")
     assert missing.returncode != 0 and "no variant 'stacked'" in missing.stderr
+    absent = run(tmp_path / "a.npz", tmp_path / "nothing.npz")
+    assert absent.returncode != 0 and "nothing.npz: no such file" in absent.stderr
 
 
 def test_evaluate_reports_bootstrap_intervals_of_the_article_figures(model_dir):
