@@ -300,13 +300,18 @@ class _NoTagger:
         self.techniques = taxonomy.names
 
 
+def _guess_inputs(docs, taxonomy: Taxonomy, config: dict) -> tuple[dict[str, dict[str, float]], float]:
+    """The constant guess's technique shares per language, from all evaluated articles (see
+    the module docstring), and the share a technique needs to be guessed."""
+    shares = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in docs]), [d.lang for d in docs])
+    return shares, float(config["article_stage"]["constant_guess_share"])
+
+
 def _reports(docs, done, taxonomy, config, variants, preds, confs, precise, staged, folds_idx, thresholds) -> dict:
     """Pooled metrics over the articles scored so far (``done``), per variant."""
     sub = [docs[i] for i in done]
     pick = lambda xs: [xs[i] for i in done]  # noqa: E731
-    # the guess uses all articles' shares per language (see the module docstring)
-    shares = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in docs]), [d.lang for d in docs])
-    guess_share = float(config["article_stage"]["constant_guess_share"])
+    shares, guess_share = _guess_inputs(docs, taxonomy, config)
     precise_report = score_predictions(sub, pick(precise), taxonomy)
     reports = {}
     for name in variants:
@@ -334,8 +339,7 @@ def _article_tables(docs, done, taxonomy, config, variants, preds, confs, staged
     """The pooled article scores and presence decisions of each variant, as the reports
     score them: ``{"ids", "langs", "techniques", "tables": {variant: ArticleTable}}``."""
     sub = [docs[i] for i in done]
-    shares = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in docs]), [d.lang for d in docs])
-    guess_share = float(config["article_stage"]["constant_guess_share"])
+    shares, guess_share = _guess_inputs(docs, taxonomy, config)
     gold = presence_from_spans([gold_tuples(d, taxonomy) for d in sub])
     guess = [constant_guess(shares.get(str(d.lang), shares["all"]), guess_share) for d in sub]
     tables = {}
