@@ -302,6 +302,15 @@ def test_a_damaged_article_stage_is_refused_not_loaded(model_dir, tmp_path):
     with pytest.raises(ModelError, match="article.coef has shape"):
         SpanTagger.from_pretrained(resized)
 
+    for name, columns in {"unsorted": lambda c: c[::-1].copy(), "out-of-range": lambda c: c + np.int32(1 << 30),
+                          "float": lambda c: c.astype(np.float32)}.items():
+        bad_columns = copy(f"columns-{name}")
+        arrays = load_file(str(bad_columns / STAGE_WEIGHTS))
+        arrays["paragraph.columns"] = columns(arrays["paragraph.columns"])
+        save_file(arrays, str(bad_columns / STAGE_WEIGHTS))
+        with pytest.raises(ModelError, match="paragraph.columns must be increasing int32"):
+            SpanTagger.from_pretrained(bad_columns)
+
 
 def test_extra_train_articles_teach_the_stage_never_the_tagger_nor_own_languages(tmp_path):
     """article_stage.extra_train: other languages join the stage's lexical models and priors;
@@ -393,6 +402,64 @@ def test_article_inputs_include_the_length_and_the_paragraph_models_evidence():
     assert np.allclose(raw[0, :, 1], np.log(100.0))
 
 
+def as_format_2(folder) -> None:
+    """Rewrite a stage folder as format 2 wrote it: every hashed column stored (dense ``coef``
+    and ``idf``; a column no training unit had: coefficient 0, the idf of an unseen n-gram)."""
+    from safetensors.numpy import load_file, save_file
+
+    settings = json.loads((folder / STAGE_SETTINGS).read_text())
+    arrays = load_file(str(folder / STAGE_WEIGHTS))
+    d = settings["n_features"]
+    for level in ("article", "paragraph"):
+        columns = arrays.pop(f"{level}.columns")
+        coef = np.zeros((arrays[f"{level}.coef"].shape[0], d), np.float32)
+        coef[:, columns] = arrays[f"{level}.coef"]
+        idf = np.full(d, arrays.pop(f"{level}.idf_unseen")[0], np.float32)
+        idf[columns] = arrays[f"{level}.idf"]
+        arrays[f"{level}.coef"], arrays[f"{level}.idf"] = coef, idf
+    save_file(arrays, str(folder / STAGE_WEIGHTS))
+    settings["format"] = 2
+    (folder / STAGE_SETTINGS).write_text(json.dumps(settings))
+
+
+def test_the_folder_stores_only_the_hashed_columns_the_training_units_have(tmp_path):
+    """A large hashing space (few collisions between six languages' n-grams) must not make the
+    folder large: only the columns that training units have are weighed and stored."""
+    from safetensors.numpy import load_file
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    texts, gold = corpus()
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**20, ngram_range=(2, 4), folds=3)).fit(texts, gold, fake_scores(texts, gold))
+    stage.save_pretrained(tmp_path)
+    arrays = load_file(str(tmp_path / STAGE_WEIGHTS))
+    vec = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 4), n_features=2**20, alternate_sign=False, norm=None)
+    seen = np.flatnonzero(np.diff(vec.transform(texts).tocsc().indptr))
+    assert arrays["article.columns"].tolist() == seen.tolist() and len(seen) < 2**12
+    assert arrays["article.coef"].shape == (2, len(seen)) and arrays["article.idf"].shape == (len(seen),)
+    test_texts = [t + " Zyxwvq Quxblorf" for t in corpus(10, seed=5)[0]]  # with n-grams no training unit had
+    again = ArticleStage.from_pretrained(tmp_path).predict(test_texts)
+    assert [p.article for p in again] == [p.article for p in stage.predict(test_texts)]
+
+
+def test_a_format_2_folder_with_every_hashed_column_scores_as_before(tmp_path):
+    """Format 2 stored dense models over every hashed column. Read by this version, such a
+    folder scores exactly as the format-3 folder of the same fit, also on texts with n-grams
+    no training unit had (they lengthen the row and so weaken the evidence in both)."""
+    texts, gold = corpus(40)
+    scores = fake_scores(texts, gold)
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**16, folds=3)).fit(texts, gold, scores)
+    stage.save_pretrained(tmp_path)
+    as_format_2(tmp_path)
+    loaded = ArticleStage.from_pretrained(tmp_path)
+    assert loaded.settings.format == 2 and len(loaded.weights["article"]["columns"]) == 2**16
+    new, new_gold = corpus(8, seed=7)
+    new = [t + " Zyxwvq Quxblorf" for t in new]
+    new_scores = fake_scores(new, new_gold)
+    for got, want in zip(loaded.predict(new, new_scores), stage.predict(new, new_scores)):
+        assert got.article == pytest.approx(want.article, abs=1e-6)
+        assert [p[3] for p in got.paragraphs] == [pytest.approx(p[3], abs=1e-6) for p in want.paragraphs]
+
+
 def test_a_stage_folder_from_before_the_length_and_paragraph_inputs_loads_as_fitted(tmp_path):
     """Format-2 folders written before ``length_feature``/``paragraph_evidence`` existed have
     neither key and a 6-weight article stacker: they load with both off and score as before."""
@@ -401,6 +468,7 @@ def test_a_stage_folder_from_before_the_length_and_paragraph_inputs_loads_as_fit
     old = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, length_feature=False, paragraph_evidence=False))
     old.fit(texts, gold, scores)
     old.save_pretrained(tmp_path)
+    as_format_2(tmp_path)
     settings = json.loads((tmp_path / STAGE_SETTINGS).read_text())
     del settings["length_feature"], settings["paragraph_evidence"], settings["paragraph_top_k"]
     (tmp_path / STAGE_SETTINGS).write_text(json.dumps(settings))

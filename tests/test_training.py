@@ -34,6 +34,15 @@ def test_config_overrides_and_typos():
         load_config("quickstart", ["training.epoch=2"])
 
 
+@pytest.mark.parametrize("override", ["article_stage.ngram_range=[4, 2]", "article_stage.ngram_range=3",
+                                      "article_stage.n_features=0", "article_stage.n_features=1.5e6"])
+def test_the_stages_ngram_settings_are_checked_when_the_config_is_read(override):
+    with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", r"\.") + " must be"):
+        load_config("quickstart", [override])
+    cfg = load_config("quickstart", ["article_stage.ngram_range=[1, 5]"])
+    assert cfg["article_stage"]["ngram_range"] == [1, 5]
+
+
 def test_linear_baseline_fit_predict_save_load(tmp_path):
     result = train(tiny_config(tmp_path))
     folder = result.output_dir

@@ -102,7 +102,10 @@ class ArticleStageConfig:
     token_scores: str = "auto"
     crossfit_folds: int = 3
     folds: int = 5
-    n_features: int = 65536
+    # the lexical models' hashed character n-grams: 2-5-grams in 2^20 buckets (few collisions
+    # between six languages' n-grams; only the columns training units have are stored)
+    n_features: int = 1048576
+    ngram_range: list = field(default_factory=lambda: [2, 5])
     C: float = 10.0
     # stacker inputs beside the lexical logit and the token scores: the unit's length (log
     # characters), and at article level the paragraph models' logits of its paragraphs
@@ -216,8 +219,22 @@ def load_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> dict
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: a config is a YAML mapping")
     config = apply_overrides(_merge(DEFAULTS, raw, where), overrides)
+    _check_stage_vectorizer(config["article_stage"], where)
     config["output_dir"] = str(config["output_dir"]).format(name=config["name"])
     return config
+
+
+def _check_stage_vectorizer(stage: dict, where: str) -> None:
+    """The stage's n-gram settings, checked when the config is read: a typo would otherwise
+    surface only after the tagger has trained for an hour."""
+    def whole(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    ngram = stage["ngram_range"]
+    if not (isinstance(ngram, (list, tuple)) and len(ngram) == 2 and all(whole(v) for v in ngram) and ngram[0] <= ngram[1]):
+        raise ConfigError(f"{where}: article_stage.ngram_range must be [min, max] with 1 <= min <= max, not {ngram!r}")
+    if not whole(stage["n_features"]):
+        raise ConfigError(f"{where}: article_stage.n_features must be a whole number >= 1, not {stage['n_features']!r}")
 
 
 def resolve_path(path: str) -> str:

@@ -246,7 +246,8 @@ def fit_article_stage(
     elif source != "none":
         raise ConfigError(f"article_stage.token_scores must be auto, dev, crossfit or none, not {source!r}")
     stage = ArticleStage(StageSettings(
-        techniques=tagger.techniques, n_features=sc["n_features"], C=sc["C"], folds=sc["folds"],
+        techniques=tagger.techniques, n_features=sc["n_features"], ngram_range=tuple(sc["ngram_range"]),
+        C=sc["C"], folds=sc["folds"],
         token_features=source != "none", length_feature=sc["length_feature"],
         paragraph_evidence=sc["paragraph_evidence"], refit=sc["refit"],
     ))
