@@ -70,6 +70,10 @@ STAGE_SETTINGS = "article_stage.json"
 #: are refused (retrain them).
 STAGE_FORMAT = 3
 READABLE_FORMATS = (2, 3)
+#: the largest hashing space and n-gram length a folder may ask for: scoring allocates a
+#: vector of ``n_features``, so an untrusted folder must not name 2^40
+MAX_FEATURES = 2**24
+MAX_NGRAM = 10
 LEVELS = ("article", "paragraph")
 GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 #: the stacker's inputs per (unit, technique), before the token aggregates
@@ -174,8 +178,8 @@ def _aggregates(scores: TokenScores | None, spans: Sequence[tuple[int, int]], k:
 
 def _classifier(c: float) -> LogisticRegression:
     """L2 logistic regression, solved in the dual: units are far fewer than the hundreds of
-    thousands of hashed n-gram columns, where liblinear's dual solver is several times faster than the primal
-    one for the same optimum. Seeded: the dual solver visits coordinates in random order,
+    thousands of hashed n-gram columns, where liblinear's dual solver is several times
+    faster than the primal one for the same optimum. Seeded: the dual solver visits coordinates in random order,
     and an unseeded fit gives other weights on every run."""
     return LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=1000, random_state=0)
 
@@ -546,6 +550,7 @@ class ArticleStage:
             unknown = sorted(set(data) - set(StageSettings.__dataclass_fields__))
             if unknown:
                 raise ValueError(f"unknown keys {', '.join(unknown)}")
+            check_vectorizer(data.get("n_features"), data.get("ngram_range"))
             # format-2 folders written before these inputs existed: load them as they were fitted
             data.setdefault("length_feature", False)
             data.setdefault("paragraph_evidence", False)
@@ -607,6 +612,18 @@ class ArticleStage:
             for name in sorted(self.weights[level]):
                 h.update(f"stage.{level}.{name}".encode())
                 h.update(memoryview(np.ascontiguousarray(self.weights[level][name]).tobytes()))
+
+
+def check_vectorizer(n_features, ngram_range) -> None:
+    """The hashing settings of a folder's ``article_stage.json`` (``ValueError`` otherwise)."""
+    def whole(v, top: int) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= top
+
+    if not whole(n_features, MAX_FEATURES):
+        raise ValueError(f"n_features must be a whole number from 1 to {MAX_FEATURES}, not {n_features!r}")
+    if not (isinstance(ngram_range, (list, tuple)) and len(ngram_range) == 2 and all(whole(v, MAX_NGRAM) for v in ngram_range)
+            and ngram_range[0] <= ngram_range[1]):
+        raise ValueError(f"ngram_range must be [min, max] with 1 <= min <= max <= {MAX_NGRAM}, not {ngram_range!r}")
 
 
 def _priors(y: np.ndarray, langs: Sequence[str | None], strength: float) -> dict[str, list[float]]:

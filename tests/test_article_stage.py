@@ -302,6 +302,13 @@ def test_a_damaged_article_stage_is_refused_not_loaded(model_dir, tmp_path):
     with pytest.raises(ModelError, match="article.coef has shape"):
         SpanTagger.from_pretrained(resized)
 
+    huge = copy("huge-hashing-space")  # scoring would allocate a vector of n_features
+    data = json.loads((huge / STAGE_SETTINGS).read_text())
+    data["n_features"] = 2**40
+    (huge / STAGE_SETTINGS).write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="n_features must be a whole number from 1 to"):
+        SpanTagger.from_pretrained(huge)
+
     for name, columns in {"unsorted": lambda c: c[::-1].copy(), "out-of-range": lambda c: c + np.int32(1 << 30),
                           "float": lambda c: c.astype(np.float32)}.items():
         bad_columns = copy(f"columns-{name}")

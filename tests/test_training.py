@@ -35,7 +35,8 @@ def test_config_overrides_and_typos():
 
 
 @pytest.mark.parametrize("override", ["article_stage.ngram_range=[4, 2]", "article_stage.ngram_range=3",
-                                      "article_stage.n_features=0", "article_stage.n_features=1.5e6"])
+                                      "article_stage.n_features=0", "article_stage.n_features=1.5e6",
+                                      "article_stage.n_features=1099511627776"])
 def test_the_stages_ngram_settings_are_checked_when_the_config_is_read(override):
     with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", r"\.") + " must be"):
         load_config("quickstart", [override])

@@ -225,16 +225,15 @@ def load_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> dict
 
 
 def _check_stage_vectorizer(stage: dict, where: str) -> None:
-    """The stage's n-gram settings, checked when the config is read: a typo would otherwise
-    surface only after the tagger has trained for an hour."""
-    def whole(v) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+    """The stage's n-gram settings, checked when the config is read (by the rule that model
+    folders are checked with): a typo would otherwise surface only after the tagger has
+    trained for an hour."""
+    from framescope.model.article_stage import check_vectorizer
 
-    ngram = stage["ngram_range"]
-    if not (isinstance(ngram, (list, tuple)) and len(ngram) == 2 and all(whole(v) for v in ngram) and ngram[0] <= ngram[1]):
-        raise ConfigError(f"{where}: article_stage.ngram_range must be [min, max] with 1 <= min <= max, not {ngram!r}")
-    if not whole(stage["n_features"]):
-        raise ConfigError(f"{where}: article_stage.n_features must be a whole number >= 1, not {stage['n_features']!r}")
+    try:
+        check_vectorizer(stage["n_features"], stage["ngram_range"])
+    except ValueError as err:
+        raise ConfigError(f"{where}: article_stage.{err}") from None
 
 
 def resolve_path(path: str) -> str:
