@@ -436,7 +436,8 @@ def test_the_folder_stores_only_the_hashed_columns_the_training_units_have(tmp_p
     from sklearn.feature_extraction.text import HashingVectorizer
 
     texts, gold = corpus()
-    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**20, ngram_range=(2, 4), folds=3)).fit(texts, gold, fake_scores(texts, gold))
+    settings = StageSettings(techniques=TECHS, n_features=2**20, ngram_range=(2, 4), folds=3)
+    stage = ArticleStage(settings).fit(texts, gold, fake_scores(texts, gold))
     stage.save_pretrained(tmp_path)
     arrays = load_file(str(tmp_path / STAGE_WEIGHTS))
     vec = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 4), n_features=2**20, alternate_sign=False, norm=None)
