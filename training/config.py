@@ -37,6 +37,10 @@ class ModelConfig:
     # multilabel-softmax (soft k-hot targets, softmax) | multilabel (sigmoid per channel)
     # | bio (the textbook single-label reference); see model/schemes.py
     scheme: str = CONFIG_DEFAULT
+    # keep the encoder's word-embedding table as pretrained (no gradient, no optimizer state):
+    # for a large multilingual vocabulary it halves the training time on a CPU, and the
+    # model folder can reference the table in the base instead of storing it (docs/training.md)
+    freeze_embeddings: bool = False
 
 
 @dataclass
