@@ -46,6 +46,14 @@ def state_dict_without_table(model, ref: dict) -> dict:
     return {k: v for k, v in model.state_dict().items() if k != ref["tensor"]}
 
 
+def restore_if_referenced(model, folder: Path, settings, info: dict) -> None:
+    """After ``from_pretrained(..., output_loading_info=True)``: put a referenced table back
+    (every loader of a folder's torch weights calls this before checking ``info``)."""
+    ref = settings.extra.get(EXTRA_KEY)
+    if ref is not None:
+        restore(model, folder, ref, info)
+
+
 def restore(model, folder: Path, ref: dict, info: dict) -> None:
     """Put the base's table into ``model`` after checking it is the referenced one, and
     drop its name from ``info["missing_keys"]`` (the only key allowed to be missing)."""

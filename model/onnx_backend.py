@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from framescope.model import folder_checks as checks
+from framescope.model.base_embeddings import restore_if_referenced
 from framescope.model.settings import TaggerSettings, load_folder_taxonomy
 
 FP32_FILE = "model.onnx"
@@ -89,6 +90,7 @@ def export_onnx(
         model_folder, trust_remote_code=False, use_safetensors=True, attn_implementation="eager",
         output_loading_info=True, ignore_mismatched_sizes=True,
     )
+    restore_if_referenced(model, model_folder, settings, info)  # a frozen table kept in the base
     checks.check_loading_info(model_folder, info)  # never export freshly initialised layers
     out = Path(out_folder) if out_folder is not None else model_folder
     out.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ import torch
 
 from framescope.labels.taxonomy import Taxonomy
 from framescope.model import folder_checks as checks
+from framescope.model.base_embeddings import restore_if_referenced
 from framescope.model.settings import TaggerSettings, load_folder_taxonomy, save_taxonomy
 from framescope.model.tagger import SpanTagger, TokenScores
 from framescope.model.schemes import CONFIG_DEFAULT, Scheme, folder_scheme, get_scheme
@@ -186,11 +187,7 @@ class TransformerTagger(SpanTagger):
                     folder, trust_remote_code=False, use_safetensors=True, output_loading_info=True,
                     ignore_mismatched_sizes=True,  # reported in ``info`` and refused below, not raised mid-load
                 )
-            ref = settings.extra.get("base_embeddings")
-            if ref is not None:
-                from framescope.model.base_embeddings import restore
-
-                restore(model, folder, ref, info)
+            restore_if_referenced(model, folder, settings, info)
             checks.check_loading_info(folder, info)
             model.eval()
             forward = TorchForward(model, torch.bfloat16 if backend == "torch-bf16" else None)

@@ -278,3 +278,18 @@ def test_a_folder_whose_base_holds_another_table_is_refused(tiny_bert, tmp_path)
     shutil.rmtree(base)
     with pytest.raises(ModelError):
         SpanTagger.from_pretrained(tmp_path / "m")
+
+
+def test_a_folder_with_referenced_embeddings_exports_to_onnx_and_scores_as_torch(tiny_bert, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from framescope.model.onnx_backend import export_onnx
+    from framescope.model.tagger import SpanTagger
+
+    _frozen_tagger(tiny_bert).save_pretrained(tmp_path / "m")
+    export_onnx(tmp_path / "m", quantize=True)
+    text = "Die feigen Verräter haben unser Land verkauft. Heldenmut und Tapferkeit!"
+    torch_scores = SpanTagger.from_pretrained(tmp_path / "m").token_scores([text])[0]
+    for backend, tolerance in (("onnx-fp32", 1e-5), ("onnx-int8", 0.05)):
+        onnx_scores = SpanTagger.from_pretrained(tmp_path / "m", backend=backend).token_scores([text])[0]
+        assert np.array_equal(torch_scores.offsets, onnx_scores.offsets)
+        assert np.abs(torch_scores.probs - onnx_scores.probs).max() < tolerance, backend
