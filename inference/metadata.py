@@ -52,7 +52,9 @@ DEFAULT_META = tuple(MetaField(name, name) for name in STANDARD_FIELDS)
 def parse_meta_option(value: str | None) -> tuple[MetaField, ...]:
     """``"source,url,title=headline,desk"`` -> fields; None -> the four standard fields.
 
-    Raises ``ValueError`` with a one-line reason for a malformed list.
+    Raises ``ValueError`` with a one-line reason for a malformed list, or for two names that
+    differ only in case: the export would keep both, a ``--dataset`` (read by DuckDB) would
+    rename one, so the same column would have two names. One rule, here, for both.
     """
     if value is None:
         return DEFAULT_META
@@ -69,6 +71,12 @@ def parse_meta_option(value: str | None) -> tuple[MetaField, ...]:
             column = column[len(EXTRA_PREFIX):]
         if any(f.column == column for f in out):
             raise ValueError(f"--meta: {column!r} named twice")
+        twin = next((f.column for f in out if f.column.lower() == column.lower()), None)
+        if twin is not None:
+            raise ValueError(
+                f"--meta: {twin!r} and {column!r} differ only in case; DuckDB, Spark and the --dataset "
+                "read column names case-insensitively and would rename one of them"
+            )
         out.append(MetaField(column, source_field))
     return tuple(out)
 
