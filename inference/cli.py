@@ -187,7 +187,8 @@ def preflight(inputs, *, model: str | None, out: Path, formats: str, html: bool,
         try:
             check_dataset_target(dataset, list(scorer.tagger.techniques), out, SCHEMA_VERSION)
         except DatasetError as err:
-            raise (OutputError if isinstance(err, DatasetIOError) else UsageError)(f"--dataset {dataset}: {err}") from None
+            kind = OutputError if isinstance(err, DatasetIOError) else UsageError
+            raise kind(f"--dataset {dataset}: {err}") from None
     return scorer
 
 
@@ -198,10 +199,12 @@ def check_model_identity(scorer, model: str | None) -> None:
     number or a list there would otherwise fail only when the exports are written, after scoring.
     """
     from framescope.errors import ModelError
+    from framescope.inference.batch import DEFAULT_MODEL
 
     for key, value in (("name", scorer.name), ("version", scorer.version)):
         if not isinstance(value, str) or (key == "name" and not value.strip()):
-            raise ModelError(f"--model {model}: the model's {key} must be a non-empty string, found {value!r}")
+            shown = model or DEFAULT_MODEL
+            raise ModelError(f"--model {shown}: the model's {key} must be a non-empty string, found {value!r}")
 
 
 def _score_spark(spark_input, inputs, model, out, partition_by, master, id_field, text_field, lang_field, overwrite) -> None:

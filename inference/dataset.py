@@ -117,7 +117,9 @@ def check_dataset_target(dataset: Path | str, techniques: list[str], out: Path |
     if here == there or there in here.parents or here in there.parents:
         raise DatasetError(f"{dataset} is --out {out}, lies inside it or holds it; give the dataset a folder of its own")
     if not dataset.exists():
-        parent = next((p for p in here.parents if p.exists()), here.anchor)
+        parent = next((p for p in here.parents if p.exists()), Path(here.anchor))
+        if not parent.is_dir():
+            raise DatasetError(f"cannot create {dataset}: {parent} is not a folder")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise DatasetIOError(f"cannot create {dataset}: {parent} is not writable")
         return

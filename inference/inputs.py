@@ -244,7 +244,8 @@ def _iter_file(path: Path, root: Path, fields: Fields) -> Iterator[Article | Inp
         return
     doc_id = _rel_id(path, root)
     if lone_surrogate(doc_id) is not None:
-        yield InputError(None, str(path), "the file name is not valid UTF-8, so it cannot be an article id; rename the file")
+        why = "the file name is not valid UTF-8, so it cannot be an article id; rename the file"
+        yield InputError(None, str(path), why)
         return
     try:
         raw = path.read_bytes()

@@ -136,7 +136,8 @@ def test_timestamps_of_any_year_round_trip(dt):
 
 def test_published_at_of_every_year_round_trips_through_every_export(model_dir, tmp_path):
     lines = ['{"id": "y%d", "text": "%s", "published_at": "%04d-03-04T05:06:07Z"}' % (y, GOOD, y) for y in YEARS]
-    lines.append('{"id": "tz", "text": "%s", "published_at": "0001-01-01T00:30:00+01:00"}' % GOOD)  # before year 1 in UTC
+    # a date before year 1 once converted to UTC
+    lines.append('{"id": "tz", "text": "%s", "published_at": "0001-01-01T00:30:00+01:00"}' % GOOD)
     feed = _jsonl(tmp_path / "feed.jsonl", lines)
     out = tmp_path / "out"
     res = score(feed, "--model", model_dir, "--out", out, "--lang", "de", "--format", "all")
@@ -148,7 +149,8 @@ def test_published_at_of_every_year_round_trips_through_every_export(model_dir, 
     manifest = json.loads((out / ex.MANIFEST_FILE).read_text())
     techniques, categories = manifest["techniques"], manifest["categories"]
     schema = ex.articles_schema(techniques, categories)
-    for table in (ex.validate_parquet(out / ex.ARTICLES_PARQUET, schema), ex.validate_csv(out / ex.ARTICLES_CSV, schema)):
+    tables = (ex.validate_parquet(out / ex.ARTICLES_PARQUET, schema), ex.validate_csv(out / ex.ARTICLES_CSV, schema))
+    for table in tables:
         rows = {r["id"]: r["published_at"] for r in table.select(["id", "published_at"]).to_pylist()}
         assert rows == want
     ex.validate_jsonl(out / ex.RESULTS_FILE, ex.results_schema(techniques, categories))
@@ -385,9 +387,10 @@ def test_convert_to_ptc2020_warns_that_lang_is_dropped(tmp_path):
     docs = [{"id": str(n), "text": "Die feigen Verräter.", "lang": lang, "spans": []}
             for n, lang in enumerate(["de", "de", "fr", "en", None])]
     src.write_text("".join(json.dumps(d) + "\n" for d in docs))
-    res = runner.invoke(app, ["data", "convert", str(src), "--from", "jsonl", "--to", "ptc2020", "--out", str(tmp_path / "ptc")])
+    convert = ["data", "convert", str(src), "--from", "jsonl", "--to"]
+    res = runner.invoke(app, [*convert, "ptc2020", "--out", str(tmp_path / "ptc")])
     said = " ".join(res.output.split())
     assert res.exit_code == 0, res.output
     assert "warning" in said and "lang" in said and "3 article(s)" in said
-    res = runner.invoke(app, ["data", "convert", str(src), "--from", "jsonl", "--to", "jsonl", "--out", str(tmp_path / "x.jsonl")])
+    res = runner.invoke(app, [*convert, "jsonl", "--out", str(tmp_path / "x.jsonl")])
     assert res.exit_code == 0 and "warning" not in res.output, res.output
