@@ -299,15 +299,17 @@ def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article 
     if not text.lstrip("\ufeff").strip():
         return InputError(doc_id, where, "empty article")
     raw_lang = obj.get(fields.lang)
+    why = _structured(fields.lang, raw_lang, "a language")
+    if why:
+        return InputError(doc_id, where, why)
     lang = _str_or_none(raw_lang) or None
     metadata, warnings = extract_metadata(obj, fields.meta)
     values = [(fields.text, text), (fields.lang, lang or "")]
     values += [(f.field, metadata.get(f.output_name) or "") for f in fields.meta]
-    why = _structured(fields.lang, raw_lang, "a language") or next(
-        (r for r in (_surrogate_reason(name, v) for name, v in values) if r), None
-    )
-    if why:
-        return InputError(doc_id, where, why)
+    for name, value in values:
+        why = _surrogate_reason(name, value)
+        if why:
+            return InputError(doc_id, where, why)
     return Article(doc_id, text, lang.lower() if lang else None, where, metadata, warnings)
 
 
