@@ -142,8 +142,10 @@ def score_cmd(
 
         fmt = formats_for_dataset(fmt)
     # user errors (FramescopeError) reach framescope.cli's root group: one line, exit 2 or 3
+    scorer = preflight(inputs, model=model, out=out, formats=fmt, html=html, batch_size=batch_size, lang=lang,
+                       backend=backend, profile=profile, dataset=dataset)
     summary = run_score(
-        inputs, model=model, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
+        inputs, scorer=scorer, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
         backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet, profile=profile,
     )
     print_summary(summary)
@@ -160,6 +162,49 @@ def score_cmd(
             f"({added.skipped} already there)"
         )
     raise typer.Exit(summary.exit_code)
+
+
+def preflight(inputs, *, model: str | None, out: Path, formats: str, html: bool, batch_size: int, lang: str | None,
+              backend: str, profile: str, dataset: Path | None):
+    """Every check that can refuse a ``score`` run, before anything is written; the loaded scorer.
+
+    The options, ``--out`` (whose files, inputs outside it), the model (loads exactly, has a
+    usable name) and ``--dataset`` (which needs the model's techniques) are all checked here, so a
+    refused run leaves ``--out`` and the dataset exactly as they were (docs/failures.md).
+    """
+    from framescope.errors import OutputError
+    from framescope.inference import outdir
+    from framescope.inference.batch import _check_options, _load_scorer
+
+    _check_options(formats, html, batch_size, lang)
+    outdir.check_out_dir(out, inputs)
+    scorer = _load_scorer(model, backend, profile)
+    check_model_identity(scorer, model)
+    if dataset is not None:
+        from framescope.inference.dataset import DatasetError, DatasetIOError, check_dataset_target
+        from framescope.inference.exports import SCHEMA_VERSION
+
+        try:
+            check_dataset_target(dataset, list(scorer.tagger.techniques), out, SCHEMA_VERSION)
+        except DatasetError as err:
+            kind = OutputError if isinstance(err, DatasetIOError) else UsageError
+            raise kind(f"--dataset {dataset}: {err}") from None
+    return scorer
+
+
+def check_model_identity(scorer, model: str | None) -> None:
+    """Refuse (exit 2) a model whose name or version would not fit the exports' string columns.
+
+    The name comes from the model folder's ``framescope.json`` (or a training ``--set``); a
+    number or a list there would otherwise fail only when the exports are written, after scoring.
+    """
+    from framescope.errors import ModelError
+    from framescope.inference.batch import DEFAULT_MODEL
+
+    for key, value in (("name", scorer.name), ("version", scorer.version)):
+        if not isinstance(value, str) or (key == "name" and not value.strip()):
+            shown = model or DEFAULT_MODEL
+            raise ModelError(f"--model {shown}: the model's {key} must be a non-empty string, found {value!r}")
 
 
 def _score_spark(spark_input, inputs, model, out, partition_by, master, id_field, text_field, lang_field, overwrite) -> None:

@@ -100,6 +100,41 @@ def is_dataset(path: Path | str) -> bool:
     return (Path(path) / DATASET_FILE).is_file()
 
 
+def check_dataset_target(dataset: Path | str, techniques: list[str], out: Path | str, schema_version: str) -> None:
+    """Refuse a ``--dataset`` that :func:`append_run` would refuse, before a run writes anything.
+
+    ``framescope score --dataset`` appends after it has published its exports, so every
+    reason to refuse the dataset (a file, a folder that is not a dataset, the ``--out``
+    folder itself, read-only, another technique list or major schema version) is checked
+    here first, once the model's techniques are known: a refused run leaves ``--out`` and
+    the dataset as they were. Raises :class:`DatasetError` (exit 2) or
+    :class:`DatasetIOError` (exit 3); reads only.
+    """
+    dataset, out = Path(dataset), Path(out)
+    if dataset.exists() and not dataset.is_dir():
+        raise DatasetError(f"{dataset} exists and is not a folder")
+    here, there = dataset.resolve(), out.resolve()
+    if here == there or there in here.parents or here in there.parents:
+        raise DatasetError(f"{dataset} is --out {out}, lies inside it or holds it; give the dataset a folder of its own")
+    if not dataset.exists():
+        parent = next((p for p in here.parents if p.exists()), Path(here.anchor))
+        if not parent.is_dir():
+            raise DatasetError(f"cannot create {dataset}: {parent} is not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise DatasetIOError(f"cannot create {dataset}: {parent} is not writable")
+        return
+    if not os.access(dataset, os.W_OK | os.X_OK):
+        raise DatasetIOError(f"{dataset} is not writable")
+    if not is_dataset(dataset):
+        if any(p.name not in (".lock", STAGING) for p in dataset.iterdir()):
+            raise DatasetError(f"{dataset} is not empty and holds no {DATASET_FILE}: not a framescope dataset")
+        return
+    try:
+        _check_schema(dataset, {"schema_version": schema_version, "techniques": list(techniques)})
+    except ValueError as err:  # a version that is not numbers
+        raise DatasetError(f"{dataset / DATASET_FILE}: {err}") from None
+
+
 def append_run(run_dir: Path | str, dataset: Path | str) -> AppendResult:
     """Append the articles and spans exported into ``run_dir`` to ``dataset`` (created if new)."""
     import duckdb

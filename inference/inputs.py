@@ -15,6 +15,15 @@ count it, as in the SemEval gold labels); only the BOM of a JSONL or CSV *file* 
 CSV is parsed strictly (RFC 4180 quoting): a stray or unterminated quote is an error at the
 record where it starts, never several records merged into one article.
 
+Every record is decoded and validated on its own: a record that cannot be scored or
+exported (a lone surrogate such as ``"\\ud800"`` in its text, id, language or a metadata
+field; an id or language that is a JSON object or array; no text) becomes one
+:class:`InputError` naming its file, line and field, and the records around it are read as
+usual. Ids must be strings or numbers: an object id is refused rather than turned into some
+text, since it almost always means the wrong field was named as the id. A file name that is
+not valid UTF-8 cannot become an id and is an error too; sources in error rows show such bytes
+as ``\\xff``.
+
 Language, in order: the record's own language field (JSONL/CSV), the ``lang`` given to
 :func:`iter_inputs` (``--lang``), else detection with `lingua` (deterministic, low
 accuracy mode over all languages, on the first 4,096 characters; ``None`` when no
@@ -62,6 +71,12 @@ class InputError:
     source: str
     reason: str
 
+    def __post_init__(self) -> None:
+        # an error row must itself be writable as UTF-8, whatever the input held
+        self.source = printable(self.source)
+        self.id = None if self.id is None else printable(self.id)
+        self.reason = printable(self.reason)
+
     def to_dict(self) -> dict:
         return {"id": self.id, "source": self.source, "reason": self.reason}
 
@@ -80,6 +95,41 @@ class Fields:
 # -- language detection: framescope.labels.language (shared with the MLflow pyfunc) ---
 
 # -- decoding -------------------------------------------------------------------------
+
+
+def lone_surrogate(value: str) -> int | None:
+    """The index of the first lone surrogate in ``value`` (no UTF-8 text can hold one), else None.
+
+    JSON may escape one (``"\\ud800"``) and a file name that is not UTF-8 carries them
+    (Python's ``surrogateescape``); either would fail only later, when the journal or an
+    export encodes the value, and stop the run there.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return err.start
+    return None
+
+
+def printable(value: str) -> str:
+    """``value`` as valid text: undecodable file-name bytes as ``\\xff``, other lone surrogates as ``\\ud800``."""
+    if lone_surrogate(value) is None:
+        return value
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _surrogate_reason(field: str, value: str) -> str | None:
+    pos = lone_surrogate(value)
+    if pos is None:
+        return None
+    return (
+        f"{field!r} holds a lone surrogate (U+{ord(value[pos]):04X} at character {pos}), which is not "
+        "valid Unicode text; fix the record's escape sequence"
+    )
+
 
 
 def decode_article(raw: bytes, offset: int = 0) -> tuple[str | None, str]:
@@ -190,9 +240,13 @@ def _iter_file(path: Path, root: Path, fields: Fields) -> Iterator[Article | Inp
             yield InputError(None, str(path), f"cannot read: {err.strerror or err}")
             return
         with fh:
-            yield from table_reader(fh, str(path), path.name, fields)
+            yield from table_reader(fh, printable(str(path)), printable(path.name), fields)
         return
     doc_id = _rel_id(path, root)
+    if lone_surrogate(doc_id) is not None:
+        why = "the file name is not valid UTF-8, so it cannot be an article id; rename the file"
+        yield InputError(None, str(path), why)
+        return
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -203,7 +257,7 @@ def _iter_file(path: Path, root: Path, fields: Fields) -> Iterator[Article | Inp
     if text is None:
         yield InputError(doc_id, str(path), why)
     else:
-        yield Article(doc_id, text, None, str(path))
+        yield Article(doc_id, text, None, printable(str(path)))
 
 
 def _str_or_none(v) -> str | None:
@@ -214,9 +268,24 @@ def _str_or_none(v) -> str | None:
     return v if isinstance(v, str) else str(v)
 
 
+def _structured(field: str, value, what: str) -> str | None:
+    """Why a JSON object or array cannot be ``field`` (an id or a language), else None."""
+    if isinstance(value, (dict, list)):
+        kind = "an object" if isinstance(value, dict) else "an array"
+        return f"{field!r} is a JSON {kind}; {what} must be a string or a number"
+    return None
+
+
 def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article | InputError:
+    """One JSONL/CSV record as an article, or the one error that says which field is wrong."""
     raw_id = obj.get(fields.id)
+    why = _structured(fields.id, raw_id, "an id")
+    if why:
+        return InputError(None, where, why)
     doc_id = _str_or_none(raw_id)
+    why = _surrogate_reason(fields.id, doc_id or "")
+    if why:
+        return InputError(None, where, why)
     if doc_id is None or doc_id == "":
         if fields.id_required:
             return InputError(None, where, f"no {fields.id!r} value")
@@ -229,8 +298,18 @@ def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article 
         return InputError(doc_id, where, "text contains a NUL character")
     if not text.lstrip("\ufeff").strip():
         return InputError(doc_id, where, "empty article")
-    lang = _str_or_none(obj.get(fields.lang)) or None
+    raw_lang = obj.get(fields.lang)
+    why = _structured(fields.lang, raw_lang, "a language")
+    if why:
+        return InputError(doc_id, where, why)
+    lang = _str_or_none(raw_lang) or None
     metadata, warnings = extract_metadata(obj, fields.meta)
+    values = [(fields.text, text), (fields.lang, lang or "")]
+    values += [(f.field, metadata.get(f.output_name) or "") for f in fields.meta]
+    for name, value in values:
+        why = _surrogate_reason(name, value)
+        if why:
+            return InputError(doc_id, where, why)
     return Article(doc_id, text, lang.lower() if lang else None, where, metadata, warnings)
 
 

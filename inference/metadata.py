@@ -9,7 +9,8 @@ schema 1.1, docs/schema.md); any other named field becomes a nullable string col
 ``meta_<name>``. ``column=field`` reads a column from a differently named field
 (``--meta source=outlet,published_at=date``).
 
-``published_at`` is parsed to a UTC timestamp: ISO 8601 (``2024-05-01``,
+``published_at`` is parsed to a UTC timestamp of any year from 1 to 9999, written with a
+zero-padded four-digit year (``0001-01-01T00:00:00Z``) so that every export reads it back: ISO 8601 (``2024-05-01``,
 ``2024-05-01T08:30:00+02:00``, ``...Z``) or RFC 2822 as in RSS feeds
 (``Wed, 01 May 2024 08:30:00 +0200``); a date without a time zone is taken as UTC. A
 value that does not parse becomes null and the article gets a *warning* (it is still
@@ -51,7 +52,9 @@ DEFAULT_META = tuple(MetaField(name, name) for name in STANDARD_FIELDS)
 def parse_meta_option(value: str | None) -> tuple[MetaField, ...]:
     """``"source,url,title=headline,desk"`` -> fields; None -> the four standard fields.
 
-    Raises ``ValueError`` with a one-line reason for a malformed list.
+    Raises ``ValueError`` with a one-line reason for a malformed list, or for two names that
+    differ only in case: the export would keep both, a ``--dataset`` (read by DuckDB) would
+    rename one, so the same column would have two names. One rule, here, for both.
     """
     if value is None:
         return DEFAULT_META
@@ -68,6 +71,12 @@ def parse_meta_option(value: str | None) -> tuple[MetaField, ...]:
             column = column[len(EXTRA_PREFIX):]
         if any(f.column == column for f in out):
             raise ValueError(f"--meta: {column!r} named twice")
+        twin = next((f.column for f in out if f.column.lower() == column.lower()), None)
+        if twin is not None:
+            raise ValueError(
+                f"--meta: {twin!r} and {column!r} differ only in case; DuckDB, Spark and the --dataset "
+                "read column names case-insensitively and would rename one of them"
+            )
         out.append(MetaField(column, source_field))
     return tuple(out)
 
@@ -100,7 +109,14 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def format_timestamp(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``YYYY-MM-DDTHH:MM:SSZ`` with a four-digit year for every year 1 to 9999.
+
+    Not ``strftime("%Y")``: on Linux it writes year 1 as ``1``, which no ISO 8601 reader
+    (``datetime.fromisoformat`` included) reads back.
+    """
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}Z"
+    )
 
 
 def extract_metadata(record: Mapping[str, Any], meta: tuple[MetaField, ...]) -> tuple[dict[str, str | None], list[str]]:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from framescope.labels.formats import FORMATS, WRITE_ONLY
+from framescope.labels.formats import FORMATS, WRITE_ONLY, conversion_losses
 from framescope.labels.io import read_with_problems, write_documents
 from framescope.labels.stats import corpus_stats
 
@@ -127,6 +127,7 @@ def convert_cmd(
         err_console.print("[red]nothing written[/red]")
         raise typer.Exit(2)  # an input error: nothing written (framescope.errors)
     try:
+        _report_problems(conversion_losses(docs, fmt_out))
         write_documents(docs, out, fmt_out)
     except ValueError as err:
         err_console.print(f"[red]error[/red] {err}")

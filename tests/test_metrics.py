@@ -241,10 +241,10 @@ CRLF_TEXT = "Alpha beta.\r\n\r\nGamma delta.\r\nEpsilon."
 
 
 def test_paragraph_offsets_crlf():
-    # "\r" stays with its line, the "\r"-only line is whitespace and dropped
-    assert paragraph_offsets(CRLF_TEXT) == [(0, 12), (15, 28), (29, 37)]
-    assert CRLF_TEXT[0:12] == "Alpha beta.\r"
-    assert CRLF_TEXT[15:28] == "Gamma delta.\r"
+    # CRLF is one line boundary, outside the paragraph; the blank line between is dropped
+    assert paragraph_offsets(CRLF_TEXT) == [(0, 11), (15, 27), (29, 37)]
+    assert CRLF_TEXT[0:11] == "Alpha beta."
+    assert CRLF_TEXT[15:27] == "Gamma delta."
     assert CRLF_TEXT[29:37] == "Epsilon."
     assert paragraph_offsets("") == []
     assert paragraph_offsets("a\n\n  \nb\n") == [(0, 1), (6, 7)]
@@ -257,7 +257,7 @@ def test_paragraph_f1_crlf_and_span_crossing_two_lines():
             (16, 20, "T1"),  # line 2 only
             (0, 5, "T2"),  # line 0: wrong technique there
             (12, 13, "T3"),  # only the "\n" of line 0: overlaps no paragraph
-            (13, 14, "T3"),  # only the whitespace line "\r": excluded paragraph
+            (13, 14, "T3"),  # only the "\r" of the blank line: overlaps no paragraph
         ]
     ]
     r = paragraph_micro_f1([CRLF_TEXT], pred, gold)
@@ -272,10 +272,10 @@ def test_paragraph_f1_crlf_and_span_crossing_two_lines():
     assert r["macro_f1"] == approx(1 / 3)
 
 
-def test_paragraph_carriage_return_belongs_to_line():
-    # a span on the "\r" alone (index 11) overlaps line 0
+def test_paragraph_carriage_return_is_part_of_the_line_boundary():
+    # a span on the "\r" alone (index 11) overlaps no paragraph, like one on the "\n"
     r = paragraph_micro_f1([CRLF_TEXT], [[(11, 12, "T1")]], [[(0, 3, "T1")]])
-    assert r["f1"] == 1.0
+    assert r["n_pred"] == 0 and r["f1"] == 0.0
 
 
 def test_paragraph_techniques_label_set():

@@ -88,4 +88,13 @@ def write_format(docs: Iterable[Document], path: str | Path, fmt: str) -> None:
     writer(list(docs), Path(path))
 
 
-__all__ = ["FORMATS", "detect_format", "read_format", "write_format", "AnnotationError"]
+def conversion_losses(docs: Iterable[Document], fmt: str) -> list[Problem]:
+    """Warnings for what writing ``docs`` as ``fmt`` leaves out (a format module's ``losses``).
+
+    A conversion that drops a field must say so, with counts, rather than lose it silently.
+    """
+    losses = getattr(_module(fmt), "losses", None)
+    return [] if losses is None else losses(list(docs))
+
+
+__all__ = ["FORMATS", "detect_format", "read_format", "write_format", "conversion_losses", "AnnotationError"]

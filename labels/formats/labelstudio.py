@@ -29,7 +29,8 @@ Reading an export (``Export -> JSON``): a JSON list of tasks::
   task: Label Studio keeps one annotation per annotator, and merging or adjudicating several
   is a decision for the project, not for a reader. A task without one is read with no spans
   and ``meta["labeled"] = False`` (with ``use_predictions=True``, its first prediction is used
-  instead).
+  instead). When some of them carry predictions, one warning per file counts them, so that an
+  export of pre-annotations never validates silently as a corpus without spans.
 * Only results of ``type: "labels"`` are read; a result carrying several labels gives one Span
   per label, in order. A result whose ``value.text`` differs from the text at its offsets is a
   Problem (task index, task id and offsets in the message) and is skipped.
@@ -129,7 +130,29 @@ def read(
         doc = _read_task(task, index, Location(str(path), lines[index]), text_key, use_predictions, problems)
         if doc is not None:
             docs.append(doc)
+    _warn_unannotated(data, docs, fileloc, problems)
     return docs
+
+
+def _warn_unannotated(tasks: list, docs: list[Document], loc: Location, problems: list[Problem]) -> None:
+    """One warning, with counts, when tasks were read with no spans because nobody annotated them.
+
+    An export of pre-annotations (predictions only) would otherwise validate as "ok" with
+    0 spans, and a model trained or evaluated on it would learn that nothing is propaganda.
+    """
+    unlabeled = [d for d in docs if d.meta.get("labeled") is False]
+    with_predictions = sum(
+        1 for t in tasks
+        if isinstance(t, dict) and isinstance(t.get("data"), dict) and not _annotations(t) and t.get("predictions")
+    )
+    if not unlabeled or not with_predictions:
+        return  # tasks nobody labeled yet, without pre-annotations: an ordinary partial export
+    problems.append(Problem(
+        f"{len(unlabeled)} of {len(docs)} tasks have no annotation and are read with no spans; "
+        f"{with_predictions} of them carry predictions only, which are model output, not labels "
+        "(export after annotating, or read them with use_predictions=True)",
+        loc, level="warning",
+    ))
 
 
 def _pick_text(data: dict, text_key: str | None) -> tuple[str | None, str]:
@@ -145,6 +168,11 @@ def _pick_text(data: dict, text_key: str | None) -> tuple[str | None, str]:
     if not keys:
         return None, "data has no string field to read as the text"
     return None, f"data has several string fields ({', '.join(sorted(keys))}); pass text_key"
+
+
+def _annotations(task: dict) -> list[dict]:
+    """The task's annotations that were not cancelled."""
+    return [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
 
 
 def _is_int(v: Any) -> bool:
@@ -175,7 +203,7 @@ def _read_task(
     lang = data.get("lang") if isinstance(data.get("lang"), str) else None
     meta = dict(data["meta"]) if isinstance(data.get("meta"), dict) else {}
     doc = Document(doc_id, text, lang, [], meta, source=loc)
-    anns = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+    anns = _annotations(task)
     if not anns and use_predictions:
         anns = [p for p in task.get("predictions") or [] if isinstance(p, dict)]
     if not anns:

@@ -26,9 +26,9 @@ written with a final newline, like the released ones.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from framescope.labels.atomic import atomic_write_bytes
 from framescope.labels.document import Document, Location, Problem
@@ -123,6 +123,23 @@ def _labels_bytes(docs: list[Document]) -> bytes:
     for doc in docs:
         lines.extend(span_lines(doc.id, doc.spans))
     return "".join(f"{line}\n" for line in lines).encode("utf-8")
+
+
+def losses(docs: Sequence[Document]) -> list[Problem]:
+    """Warnings for what writing ``docs`` as PTC-2020 leaves out: the format has no language field
+    (every article reads back as English) and keeps no metadata besides the split."""
+    out: list[Problem] = []
+    langs = Counter(d.lang for d in docs if d.lang is not None and d.lang != LANG)
+    if langs:
+        shown = ", ".join(f"{lang}: {n}" for lang, n in sorted(langs.items()))
+        out.append(Problem(
+            f"ptc2020 has no lang field: the language of {sum(langs.values())} article(s) ({shown}) is dropped "
+            f"and reads back as {LANG!r}", level="warning",
+        ))
+    with_meta = sum(1 for d in docs if set(d.meta) - {"split", "labeled"})
+    if with_meta:
+        out.append(Problem(f"ptc2020 keeps no metadata: the meta of {with_meta} article(s) is dropped", level="warning"))
+    return out
 
 
 def write(docs: Iterable[Document], path: Path) -> None:
