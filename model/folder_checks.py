@@ -222,6 +222,8 @@ def check_transformer_config(folder: str | Path, settings: TaggerSettings) -> di
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise _fail(folder, f"{CONFIG_FILE} is not valid JSON ({err})") from None
+    except OSError as err:
+        raise _fail(folder, f"{CONFIG_FILE} cannot be read ({err.strerror or err})") from None
     if not isinstance(config, dict):
         raise _fail(folder, f"{CONFIG_FILE} must be a JSON object")
     want = SCHEMES[scheme].labels(settings.techniques)

@@ -286,16 +286,25 @@ def _load_stage(folder: Path, techniques: list[str]) -> "ArticleStage | None":
     return stage
 
 
-@contextmanager
-def _staged_folder(target: Path) -> Iterator[Path]:
-    """An empty hidden sibling of ``target`` to write a model folder into; renamed to ``target``
-    once the block completes, removed if it fails."""
+def check_save_target(folder: str | Path) -> Path:
+    """The folder ``save_pretrained(folder)`` would replace (a link's target), if it may: absent,
+    empty or a model folder. Anything else is a UsageError, so that replacing the folder whole
+    never deletes a user's files; callers that train for long check this before they start."""
+    target = Path(folder)
     if target.is_symlink():
         target = target.resolve()  # replace the folder the link points at, not the link
     if target.exists() and not target.is_dir():
         raise UsageError(f"{target}: exists and is not a folder")
     if target.is_dir() and any(target.iterdir()) and not (target / SETTINGS_FILE).is_file():
         raise UsageError(f"{target}: not a framescope model folder (no {SETTINGS_FILE}) and not empty; refusing to replace it")
+    return target
+
+
+@contextmanager
+def _staged_folder(target: Path) -> Iterator[Path]:
+    """An empty hidden sibling of ``target`` to write a model folder into; renamed to ``target``
+    once the block completes, removed if it fails."""
+    target = check_save_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(target, "saving")
     staging.mkdir()
