@@ -24,6 +24,7 @@ QUICKSTART_DIR = Path("runs/quickstart")
 def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
     """The model folder exists, was trained from this config by this framescope on today's sample."""
     from framescope import __version__
+    from framescope.errors import ModelError
     from framescope.labels.dataset import fingerprint
     from framescope.labels.taxonomy import load_taxonomy
     from framescope.model.settings import TaggerSettings
@@ -31,7 +32,7 @@ def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
 
     try:
         settings = TaggerSettings.load(model_dir)
-    except (FileNotFoundError, ValueError, TypeError):
+    except ModelError:  # no folder yet, or one that does not load: train it
         return False
     if settings.framescope_version != __version__ or settings.extra.get("config_name") != cfg["name"]:
         return False

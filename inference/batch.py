@@ -28,7 +28,7 @@ from typing import Sequence
 
 from rich.console import Console
 
-from framescope.errors import EXIT_OK, EXIT_PARTIAL, FramescopeError, ModelError, OutputError, UsageError
+from framescope.errors import EXIT_OK, EXIT_PARTIAL, OutputError, UsageError
 
 err_console = Console(stderr=True)
 
@@ -85,14 +85,8 @@ def _load_scorer(model: str | None, backend: str = "torch", profile: str = "bala
     is_uri = model.startswith(("models:/", "runs:/"))
     if not is_uri and not Path(model).exists():
         raise UsageError(f"--model {model}: no such folder")
-    try:
-        return Scorer.from_pretrained(model, backend=backend, profile=profile)
-    except FramescopeError:  # already one clear line (an inexact folder, a missing profile)
-        raise
-    except (FileNotFoundError, ValueError, OSError, ImportError) as err:
-        raise ModelError(f"--model {model}: {err}") from None
-    except Exception as err:  # MLflow errors and the like
-        raise ModelError(f"--model {model}: cannot load: {err}") from None
+    # a folder or URI that does not load is a ModelError, a missing profile a UsageError: one line, exit 2
+    return Scorer.from_pretrained(model, backend=backend, profile=profile)
 
 
 def run_score(

@@ -246,16 +246,13 @@ def export_onnx_cmd(
     opset: int = typer.Option(17, "--opset", min=17, help="ONNX opset."),
 ) -> None:
     """Export a transformer tagger to ONNX (fp32, optionally int8) for the onnx-fp32/onnx-int8 backends."""
-    from framescope.errors import ModelError, UsageError
+    from framescope.errors import UsageError
 
     try:
         from framescope.model.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
     except ImportError as err:
         raise UsageError(f"export-onnx needs the onnx extra: pip install 'framescope[onnx]' ({err})") from None
-    try:
-        written = export_onnx(model, out, quantize=int8, opset=opset)
-    except (ValueError, FileNotFoundError) as err:  # not a transformer model folder: a model error (exit 2)
-        raise ModelError(str(err)) from None
+    written = export_onnx(model, out, quantize=int8, opset=opset)  # a folder that does not load: ModelError, exit 2
     for name in (FP32_FILE, INT8_FILE):
         f = written.parent / name
         if f.is_file() and (name == FP32_FILE or int8):

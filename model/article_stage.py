@@ -532,6 +532,7 @@ class ArticleStage:
         stage that scores with zeros.
         """
         from framescope.errors import ModelError
+        from framescope.model import folder_checks as checks
 
         folder = Path(folder)
         if not (folder / STAGE_SETTINGS).exists():
@@ -551,12 +552,15 @@ class ArticleStage:
             if unknown:
                 raise ValueError(f"unknown keys {', '.join(unknown)}")
             check_vectorizer(data.get("n_features"), data.get("ngram_range"))
+            checks.check_stage_settings(folder, data)  # every value's type and range, one line naming the key
             # format-2 folders written before these inputs existed: load them as they were fitted
             data.setdefault("length_feature", False)
             data.setdefault("paragraph_evidence", False)
             data.setdefault("refit", False)
             stage = cls(StageSettings(**data))
             tensors = load_file(str(folder / STAGE_WEIGHTS))
+        except ModelError:
+            raise
         except Exception as err:  # JSON, dataclass or safetensors errors alike: the folder is broken
             raise ModelError(f"model folder {folder}: the article stage does not load ({err})") from None
         s = stage.settings
@@ -591,6 +595,7 @@ class ArticleStage:
                         f"not {shape} ({k} techniques)"
                     )
             stage.weights[level] = {name: tensors[f"{level}.{name}"] for name in shapes}
+            checks.check_stage_arrays(folder, level, stage.weights[level])
             priors = s.priors.get(level) if isinstance(s.priors, dict) else None
             if not isinstance(priors, dict) or POOLED not in priors or any(
                 not isinstance(p, list) or len(p) != k or not all(isinstance(v, (int, float)) and 0 < v < 1 for v in p)
@@ -599,7 +604,7 @@ class ArticleStage:
                 raise ModelError(f"model folder {folder}: {STAGE_SETTINGS} priors.{level} must map languages and {POOLED!r} to {k} shares in (0, 1)")
             centers = s.centers.get(level) if isinstance(s.centers, dict) else None
             if not isinstance(centers, dict) or POOLED not in centers or any(
-                np.asarray(c, dtype=object).shape != (k, s.n_inputs(level)) or not all(isinstance(v, (int, float)) for row in c for v in row)
+                np.asarray(c, dtype=object).shape != (k, s.n_inputs(level)) or not all(checks.is_number(v) for row in c for v in row)
                 for c in centers.values()
             ):
                 raise ModelError(f"model folder {folder}: {STAGE_SETTINGS} centers.{level} must map languages and {POOLED!r} to {k} x {s.n_inputs(level)} numbers")

@@ -18,17 +18,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from framescope.errors import ModelError
 from framescope.labels.taxonomy import Taxonomy
-from framescope.model.settings import SETTINGS_FILE, TAXONOMY_FILE, TaggerSettings
+from framescope.model.settings import SETTINGS_FILE, TAXONOMY_FILE, TaggerSettings, folder_error, show
 
 CONFIG_FILE = "config.json"
 
 
 def _fail(folder: str | Path, message: str) -> ModelError:
-    return ModelError(f"model folder {folder}: {message}; refusing to score with it")
+    return folder_error(folder, message)
 
 
 def _names(items: Sequence[str], limit: int = 5) -> str:
@@ -36,17 +36,50 @@ def _names(items: Sequence[str], limit: int = 5) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _is_number(v: Any) -> bool:
+# -- values: what each kind of number in a folder may be ----------------------------------------
+
+
+def is_number(v: Any) -> bool:
+    """A finite real number (``true`` is no number, NaN and infinities are refused)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def is_probability(v: Any) -> bool:
+    return is_number(v) and 0.0 <= v <= 1.0
+
+
+def is_whole(v: Any, low: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def require(folder: str | Path, file: str, key: str, value: Any, ok: Callable[[Any], bool], rule: str) -> None:
+    """Refuse ``file``'s ``key`` unless ``ok(value)``: one line naming the file, the key, the rule and the value."""
+    if not ok(value):
+        raise _fail(folder, f"{file}: {key} must be {rule}, not {show(value)}")
+
+
+PROBABILITY = (is_probability, "a number from 0 to 1")
+
+
+# -- framescope.json -------------------------------------------------------------------------------
+
+
 def check_settings(folder: str | Path, settings: TaggerSettings, taxonomy: Taxonomy) -> None:
-    """``framescope.json`` agrees with ``taxonomy.yaml``: same techniques, thresholds for known ones.
+    """``framescope.json`` agrees with ``taxonomy.yaml`` and holds only values it can score with.
 
     The technique list orders the model's output channels, and the taxonomy gives each
     technique its category; a technique only one of them knows would either be scored under
-    the wrong name or fail deep inside the exports.
+    the wrong name or fail deep inside the exports. A threshold that is NaN, negative or a
+    string would silently give no spans, other spans or a traceback.
     """
+    _check_techniques(folder, settings, taxonomy)
+    _check_calibration(folder, settings)
+    require(folder, SETTINGS_FILE, "max_length", settings.max_length, lambda v: is_whole(v, 1), "a whole number >= 1")
+    require(folder, SETTINGS_FILE, "stride", settings.stride, is_whole, "a whole number >= 0")
+    _check_extra(folder, settings.extra)
+
+
+def _check_techniques(folder: str | Path, settings: TaggerSettings, taxonomy: Taxonomy) -> None:
     techniques = settings.techniques
     if not isinstance(techniques, list) or not techniques or not all(isinstance(t, str) for t in techniques):
         raise _fail(folder, f"{SETTINGS_FILE}: 'techniques' must be a non-empty list of names")
@@ -63,24 +96,110 @@ def check_settings(folder: str | Path, settings: TaggerSettings, taxonomy: Taxon
         if missing:
             parts.append(f"{TAXONOMY_FILE} techniques missing from {SETTINGS_FILE}: {_names(missing)}")
         raise _fail(folder, "; ".join(parts))
-    for key in ("thresholds", "begin_thresholds", "smoothing"):
-        table = getattr(settings, key)
+
+
+def _check_calibration(folder: str | Path, settings: TaggerSettings) -> None:
+    """Both profiles' thresholds, the begin thresholds and the smoothing: known techniques, sane values."""
+    tables = {
+        "thresholds": settings.thresholds,
+        "begin_thresholds": settings.begin_thresholds,
+        "precise_thresholds": settings.precise_thresholds if settings.precise_thresholds is not None else {},
+        "smoothing": settings.smoothing,
+    }
+    techniques = set(settings.techniques)
+    for key, table in tables.items():
         if not isinstance(table, dict):
-            raise _fail(folder, f"{SETTINGS_FILE}: {key!r} must be an object")
-        stray = [t for t in table if t not in set(techniques)]
+            raise _fail(folder, f"{SETTINGS_FILE}: {key} must be an object, not {show(table)}")
+        stray = [t for t in table if t not in techniques]
         if stray:
             raise _fail(folder, f"{SETTINGS_FILE}: {key} for techniques the model does not have: {_names(stray)}")
-    for key, table in (("thresholds", settings.thresholds), ("begin_thresholds", settings.begin_thresholds)):
-        bad = [t for t, v in table.items() if not (_is_number(v) and 0.0 <= v <= 1.0)]
-        if bad:
-            raise _fail(folder, f"{SETTINGS_FILE}: {key} must be numbers from 0 to 1 (not for {_names(bad)})")
+    for key in ("thresholds", "begin_thresholds", "precise_thresholds"):
+        for tech, value in tables[key].items():
+            require(folder, SETTINGS_FILE, f"{key}.{tech}", value, *PROBABILITY)
     for key in ("global_threshold", "begin_threshold"):
-        v = getattr(settings, key)
-        if not (_is_number(v) and 0.0 <= v <= 1.0):
-            raise _fail(folder, f"{SETTINGS_FILE}: {key} must be a number from 0 to 1, not {v!r}")
-    bad_smoothing = [t for t, v in settings.smoothing.items() if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1)]
-    if bad_smoothing:
-        raise _fail(folder, f"{SETTINGS_FILE}: smoothing must be whole numbers of tokens >= 1 (not for {_names(bad_smoothing)})")
+        require(folder, SETTINGS_FILE, key, getattr(settings, key), *PROBABILITY)
+    for tech, value in settings.smoothing.items():
+        require(folder, SETTINGS_FILE, f"smoothing.{tech}", value, lambda v: is_whole(v, 1), "a whole number of tokens >= 1")
+
+
+def _check_extra(folder: str | Path, extra: dict) -> None:
+    """The recorded hyper-parameters and figures that scoring or evaluation read back, where present."""
+    if "alpha" in extra:
+        require(folder, SETTINGS_FILE, "extra.alpha", extra["alpha"], lambda v: is_number(v) and v > 0, "a positive number")
+    if "constant_guess_share" in extra:
+        require(folder, SETTINGS_FILE, "extra.constant_guess_share", extra["constant_guess_share"], *PROBABILITY)
+    for key in ("scheme", "base_model", "config_name", "train_fingerprint"):
+        if key in extra:
+            require(folder, SETTINGS_FILE, f"extra.{key}", extra[key], lambda v: isinstance(v, str), "a string")
+    shares = extra.get("train_technique_shares_by_lang", {})
+    require(folder, SETTINGS_FILE, "extra.train_technique_shares_by_lang", shares, lambda v: isinstance(v, dict), "an object")
+    for group, table in shares.items():
+        key = f"extra.train_technique_shares_by_lang.{group}"
+        require(folder, SETTINGS_FILE, key, table, lambda v: isinstance(v, dict), "an object of technique shares")
+        for tech, value in table.items():
+            require(folder, SETTINGS_FILE, f"{key}.{tech}", value, *PROBABILITY)
+
+
+# -- the article stage -----------------------------------------------------------------------------
+
+#: ``article_stage.json`` key -> (the rule its value must meet, how the error states it)
+_STAGE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "C": (lambda v: is_number(v) and v > 0, "a positive number"),
+    "stacker_C": (lambda v: is_number(v) and v > 0, "a positive number"),
+    "top_k": (lambda v: is_whole(v, 1), "a whole number >= 1"),
+    "paragraph_top_k": (lambda v: is_whole(v, 1), "a whole number >= 1"),
+    "share_threshold": PROBABILITY,
+    "token_features": (lambda v: isinstance(v, bool), "true or false"),
+    "length_feature": (lambda v: isinstance(v, bool), "true or false"),
+    "paragraph_evidence": (lambda v: isinstance(v, bool), "true or false"),
+    "refit": (lambda v: isinstance(v, bool), "true or false"),
+    "folds": (lambda v: is_whole(v, 1), "a whole number >= 1"),
+    "min_positives": (is_whole, "a whole number >= 0"),
+    "prior_strength": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
+    "priors": (lambda v: isinstance(v, dict), "an object"),
+    "centers": (lambda v: isinstance(v, dict), "an object"),
+    "fit_info": (lambda v: isinstance(v, dict), "an object"),
+}
+
+
+def check_stage_settings(folder: str | Path, data: Mapping[str, Any]) -> None:
+    """The hyper-parameters in ``article_stage.json``: each of its type and range (keys a format-2
+    folder lacks take their defaults). A ``top_k`` of 0 or a NaN ``share_threshold`` would
+    load and silently change every probability."""
+    from framescope.model.article_stage import LEVELS, STAGE_SETTINGS
+
+    techniques = data.get("techniques")
+    if not (isinstance(techniques, list) and techniques and all(isinstance(t, str) for t in techniques)):
+        raise _fail(folder, f"{STAGE_SETTINGS}: techniques must be a non-empty list of names, not {show(techniques)}")
+    for key, (ok, rule) in _STAGE_RULES.items():
+        if key in data:
+            require(folder, STAGE_SETTINGS, key, data[key], ok, rule)
+    thresholds = data.get("thresholds", {level: 0.5 for level in LEVELS})
+    if not (isinstance(thresholds, dict) and set(thresholds) == set(LEVELS)):
+        raise _fail(folder, f"{STAGE_SETTINGS}: thresholds must be an object of {' and '.join(LEVELS)}, not {show(thresholds)}")
+    for level, value in thresholds.items():
+        require(folder, STAGE_SETTINGS, f"thresholds.{level}", value, *PROBABILITY)
+
+
+def check_stage_arrays(folder: str | Path, level: str, arrays: Mapping[str, Any]) -> None:
+    """One level's arrays in ``article_stage.safetensors`` (shapes already checked): the weights
+    finite, the idf positive, ``active`` flags 0 or 1. A NaN stacker weight would score NaN."""
+    import numpy as np
+
+    from framescope.model.article_stage import STAGE_WEIGHTS
+
+    for name in ("coef", "intercept", "idf", "idf_unseen", "stacker"):
+        arr = arrays[name]
+        key = f"{STAGE_WEIGHTS} {level}.{name}"
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise _fail(folder, f"{key} must be floating point, not {arr.dtype}")
+        if not np.isfinite(arr).all():
+            raise _fail(folder, f"{key} holds NaN or infinite values")
+        if name.startswith("idf") and not (arr > 0).all():
+            raise _fail(folder, f"{key} must be positive")
+    active = arrays["active"]
+    if not (np.issubdtype(active.dtype, np.integer) and np.isin(active, (0, 1)).all()):
+        raise _fail(folder, f"{STAGE_WEIGHTS} {level}.active must hold 0 or 1 per technique")
 
 
 def check_transformer_config(folder: str | Path, settings: TaggerSettings) -> dict:
@@ -103,6 +222,8 @@ def check_transformer_config(folder: str | Path, settings: TaggerSettings) -> di
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise _fail(folder, f"{CONFIG_FILE} is not valid JSON ({err})") from None
+    except OSError as err:
+        raise _fail(folder, f"{CONFIG_FILE} cannot be read ({err.strerror or err})") from None
     if not isinstance(config, dict):
         raise _fail(folder, f"{CONFIG_FILE} must be a JSON object")
     want = SCHEMES[scheme].labels(settings.techniques)
@@ -200,9 +321,9 @@ def check_linear_weights(folder: str | Path, weights: Mapping[str, Any], setting
         )
     for name, arr in (("coef", coef), ("intercept", intercept)):
         if not np.issubdtype(arr.dtype, np.floating):
-            raise _fail(folder, f"{name} must be floating point, not {arr.dtype}")
+            raise _fail(folder, f"model.safetensors {name} must be floating point, not {arr.dtype}")
         if not np.isfinite(arr).all():
-            raise _fail(folder, f"{name} holds NaN or infinite values")
+            raise _fail(folder, f"model.safetensors {name} holds NaN or infinite values")
     return n_features
 
 

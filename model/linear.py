@@ -18,11 +18,7 @@ from sklearn.feature_extraction import FeatureHasher
 
 from framescope.labels.taxonomy import Taxonomy
 from framescope.model import folder_checks as checks
-from framescope.model.settings import (
-    TaggerSettings,
-    load_folder_taxonomy,
-    save_taxonomy,
-)
+from framescope.model.settings import TaggerSettings, folder_error
 from framescope.model.tagger import SpanTagger, TokenScores
 from framescope.model.targets import word_offsets
 
@@ -122,28 +118,22 @@ class LinearTagger(SpanTagger):
             out.append(TokenScores(offsets, probs, text))
         return out
 
-    def save_pretrained(self, folder: str | Path) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+    def _save_weights(self, folder: Path) -> None:
+        """``coef`` and ``intercept`` as plain arrays; the hashing size and alpha go into the settings."""
         save_file({"coef": self.coef_, "intercept": self.intercept_}, str(folder / WEIGHTS_FILE))
         self.settings.extra.update({"n_features": self.n_features, "alpha": self.alpha})
-        save_taxonomy(self.taxonomy, folder)
-        self.settings.save(folder)
-        self.save_stage(folder)
 
     @classmethod
-    def _from_folder(cls, folder: Path, settings: TaggerSettings, backend: str) -> "LinearTagger":
+    def _load_weights(cls, folder: Path, settings: TaggerSettings, taxonomy: Taxonomy, backend: str) -> "LinearTagger":
         if backend != "torch":
-            raise ValueError(f"{folder}: the linear baseline has no {backend} backend")
-        taxonomy = load_folder_taxonomy(folder, settings)
-        checks.check_settings(folder, settings, taxonomy)
+            raise folder_error(folder, f"the linear baseline has no {backend} backend")
         path = Path(folder) / WEIGHTS_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"{folder}: no {WEIGHTS_FILE}")
+            raise folder_error(folder, f"no {WEIGHTS_FILE}")
         try:
             weights = load_file(str(path))
         except Exception as err:  # safetensors raises its own error types for a damaged file
-            raise checks.ModelError(f"model folder {folder}: {WEIGHTS_FILE} cannot be read ({err})") from None
+            raise folder_error(folder, f"{WEIGHTS_FILE} cannot be read ({err})") from None
         n_features = checks.check_linear_weights(folder, weights, settings)
         tagger = cls(taxonomy, n_features=n_features, settings=settings)
         tagger.coef_, tagger.intercept_ = weights["coef"], weights["intercept"]

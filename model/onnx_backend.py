@@ -31,7 +31,7 @@ import torch
 
 from framescope.model import folder_checks as checks
 from framescope.model.base_embeddings import restore_if_referenced
-from framescope.model.settings import TaggerSettings, load_folder_taxonomy
+from framescope.model.settings import TaggerSettings, folder_error, load_folder_taxonomy
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -80,9 +80,9 @@ def export_onnx(
     model_folder = Path(model_folder)
     settings = TaggerSettings.load(model_folder)
     if settings.model_type != "transformer":
-        raise ValueError(f"{model_folder}: only transformer taggers export to ONNX, not {settings.model_type!r}")
+        raise folder_error(model_folder, f"only transformer taggers export to ONNX, not {settings.model_type!r}")
     if not any(model_folder.glob("*.safetensors")):
-        raise ValueError(f"{model_folder}: no safetensors weights (framescope never loads pickled weights)")
+        raise folder_error(model_folder, "no safetensors weights (framescope never loads pickled weights)")
     checks.check_settings(model_folder, settings, load_folder_taxonomy(model_folder, settings))
     checks.check_transformer_config(model_folder, settings)
     # Eager attention: the plain MatMul/Softmax pattern that ONNX Runtime's fusions know.
@@ -190,11 +190,18 @@ class OnnxForward:
 
     @classmethod
     def from_folder(cls, folder: str | Path, quantized: bool = False, threads: int | None = None) -> "OnnxForward":
+        """The folder's graph (``model.onnx``, or ``model.int8.onnx`` when ``quantized``); a missing
+        or unreadable one, or a missing ``onnx`` extra, is a ModelError."""
         path = Path(folder) / (INT8_FILE if quantized else FP32_FILE)
         if not path.is_file():
             flag = " --int8" if quantized else ""
-            raise FileNotFoundError(f"{path} not found: run `framescope export-onnx {folder}{flag}` first")
-        return cls(path, threads)
+            raise folder_error(folder, f"{path.name} not found: run `framescope export-onnx {folder}{flag}` first")
+        try:
+            return cls(path, threads)
+        except ImportError as err:
+            raise folder_error(folder, f"{path.name} needs the onnx extra ({err})") from None
+        except Exception as err:  # ONNX Runtime's own error types for a graph it cannot load
+            raise folder_error(folder, f"{path.name} cannot be loaded ({type(err).__name__}: {err})") from None
 
     @property
     def name(self) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from framescope import __version__
+from framescope.errors import ModelError
 from framescope.labels.atomic import atomic_open
 from framescope.labels.taxonomy import Taxonomy
 
@@ -108,34 +109,77 @@ class TaggerSettings:
 
     @classmethod
     def load(cls, folder: str | Path) -> "TaggerSettings":
+        """Read ``framescope.json``; anything that is not a settings object of the right types is a
+        :class:`~framescope.errors.ModelError` naming the file and key (ranges and the
+        technique lists are checked by :func:`framescope.model.folder_checks.check_settings`)."""
         path = Path(folder) / SETTINGS_FILE
-        if not path.exists():
-            raise FileNotFoundError(f"{folder}: not a framescope model folder (no {SETTINGS_FILE})")
+        if not path.is_file():
+            raise folder_error(folder, f"not a framescope model folder (no {SETTINGS_FILE})")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+            raise folder_error(folder, f"{SETTINGS_FILE}: invalid JSON at line {err.lineno}: {err.msg}") from None
         except UnicodeDecodeError as err:
-            raise ValueError(f"{path}: not valid UTF-8 at byte {err.start}") from None
+            raise folder_error(folder, f"{SETTINGS_FILE}: not valid UTF-8 at byte {err.start}") from None
+        except OSError as err:
+            raise folder_error(folder, f"{SETTINGS_FILE} cannot be read ({err.strerror or err})") from None
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: must be a JSON object")
+            raise folder_error(folder, f"{SETTINGS_FILE} must be a JSON object")
         missing = [k for k in ("model_type", "techniques", "taxonomy") if k not in data]
         if missing:
-            raise ValueError(f"{path}: missing {', '.join(missing)}")
-        if not isinstance(data["taxonomy"], dict):
-            raise ValueError(f"{path}: 'taxonomy' must be an object (name, version, sha256)")
-        if not isinstance(data.get("extra", {}), dict):
-            raise ValueError(f"{path}: 'extra' must be an object")
+            raise folder_error(folder, f"{SETTINGS_FILE}: missing {', '.join(missing)}")
+        _check_types(folder, data)
         version = data.get("format_version", 0)
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise ValueError(f"{path}: format_version must be an integer, not {version!r}")
         if version > FORMAT_VERSION:
-            raise ValueError(
-                f"{path}: model folder format {data['format_version']} is newer than this "
-                f"framescope understands ({FORMAT_VERSION}); upgrade framescope"
+            raise folder_error(
+                folder,
+                f"{SETTINGS_FILE}: model folder format {version} is newer than this framescope understands "
+                f"({FORMAT_VERSION}); upgrade framescope",
             )
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def folder_error(folder: str | Path, message: str) -> ModelError:
+    """The one shape of every refusal of a model folder: folder, file, key and what is wrong, one line."""
+    return ModelError(" ".join(f"model folder {folder}: {message}; refusing to score with it".split()))
+
+
+def show(value: Any) -> str:
+    """A value as an error message quotes it: ``repr`` on one line, cut at 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: ``framescope.json`` key -> (the types its value may have, how the error names them)
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "model_type": ((str,), "a string"),
+    "techniques": ((list,), "a list of technique names"),
+    "taxonomy": ((dict,), "an object (name, version, sha256)"),
+    "thresholds": ((dict,), "an object"),
+    "global_threshold": ((int, float), "a number"),
+    "begin_threshold": ((int, float), "a number"),
+    "begin_thresholds": ((dict,), "an object"),
+    "smoothing": ((dict,), "an object"),
+    "precise_thresholds": ((dict, type(None)), "an object or null"),
+    "max_length": ((int,), "a whole number"),
+    "stride": ((int,), "a whole number"),
+    "encoding": ((str,), "a string"),
+    "framescope_version": ((str,), "a string"),
+    "format_version": ((int,), "a whole number"),
+    "name": ((str,), "a string"),
+    "extra": ((dict,), "an object"),
+}
+
+
+def _check_types(folder: str | Path, data: dict) -> None:
+    """Each known key of ``framescope.json`` holds a value of its type (``true`` is no number)."""
+    for key, (types, what) in _TYPES.items():
+        if key not in data:
+            continue
+        value = data[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise folder_error(folder, f"{SETTINGS_FILE}: {key} must be {what}, not {show(value)}")
 
 
 def save_taxonomy(taxonomy: Taxonomy, folder: str | Path) -> None:
@@ -144,10 +188,15 @@ def save_taxonomy(taxonomy: Taxonomy, folder: str | Path) -> None:
 
 def load_folder_taxonomy(folder: str | Path, settings: TaggerSettings) -> Taxonomy:
     """The taxonomy saved with the model, checked against the identity the settings record."""
-    tax = Taxonomy.from_file(Path(folder) / TAXONOMY_FILE)
+    try:
+        tax = Taxonomy.from_file(Path(folder) / TAXONOMY_FILE)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise folder_error(folder, f"{TAXONOMY_FILE} does not load ({reason})") from None
     if tax.identity.sha256 != settings.taxonomy.get("sha256"):
-        raise ValueError(
-            f"{folder}: {TAXONOMY_FILE} does not match the taxonomy the model was trained with "
-            f"({settings.taxonomy.get('name')}@{settings.taxonomy.get('version')})"
+        raise folder_error(
+            folder,
+            f"{TAXONOMY_FILE} does not match the taxonomy the model was trained with "
+            f"({settings.taxonomy.get('name')}@{settings.taxonomy.get('version')})",
         )
     return tax

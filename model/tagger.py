@@ -7,7 +7,10 @@ exactly the same footing.
 
 Hugging Face conventions: ``SpanTagger.from_pretrained(folder or models:/ or runs:/ URI,
 backend=...)`` opens any framescope model folder (the settings say which class it is, see
-:data:`MODEL_TYPES`) and ``save_pretrained(folder)`` writes one. ``score(texts)`` returns
+:data:`MODEL_TYPES`; :mod:`framescope.model.registry` resolves MLflow URIs) and
+``save_pretrained(folder)`` writes one. This base class reads and writes the settings, the
+taxonomy and the article stage; a subclass only its weights (``_load_weights`` and
+``_save_weights``). ``score(texts)`` returns
 typed :class:`~framescope.model.scorer.ArticleResult` s, ``predict(texts)`` the spans, and
 ``fingerprint()`` a digest of everything that changes the numbers (the scoring journal's
 resume key). Fitting, calibration and evaluation belong to :mod:`framescope.training`
@@ -21,17 +24,24 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from framescope.errors import ModelError
+from framescope.errors import ModelError, UsageError
+from framescope.labels.atomic import fsync_dir
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
+from framescope.model import folder_checks as checks
 from framescope.model.decoding import PredictedSpan, decode_spans, word_bounds
-from framescope.model.settings import SETTINGS_FILE, TaggerSettings
+from framescope.model.registry import is_mlflow_uri, registry_name_version, resolve_model_folder
+from framescope.model.settings import SETTINGS_FILE, TaggerSettings, folder_error, load_folder_taxonomy, save_taxonomy
 
 if TYPE_CHECKING:
     from framescope.model.article_stage import ArticleStage
@@ -50,79 +60,9 @@ MODEL_TYPES = {
 def model_class(model_type: str, where: str | Path = "") -> type["SpanTagger"]:
     """The registered tagger class of a ``model_type``."""
     if model_type not in MODEL_TYPES:
-        raise ValueError(f"{where}: unknown model_type {model_type!r}")
+        raise folder_error(where, f"{SETTINGS_FILE}: model_type must be one of {', '.join(MODEL_TYPES)}, not {model_type!r}")
     module, name = MODEL_TYPES[model_type].split(":")
     return getattr(importlib.import_module(module), name)
-
-
-def is_mlflow_uri(text: str) -> bool:
-    return text.startswith(("models:/", "runs:/"))
-
-
-def registry_name_version(uri: str) -> tuple[str, str] | None:
-    """``(name, version)`` of ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` (the alias asked of the
-    registry), so that exports name the registry version scored with; None for other URIs."""
-    rest = uri.removeprefix("models:/")
-    if rest == uri:
-        return None
-    name, _, version = rest.partition("/")
-    if "@" in name:
-        import mlflow
-
-        name, _, alias = name.partition("@")
-        try:
-            version = str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
-        except Exception:  # the artifacts were downloaded, so this is rare: keep the URI as the name
-            return None
-    return (name, version) if version.isdigit() else None
-
-
-def require_existing_store(uri: str) -> None:
-    """Refuse to look ``uri`` (``models:/...``, ``runs:/...``) up in a store that does not exist.
-
-    MLflow's default store is ``sqlite:///mlflow.db`` in the working directory, and merely
-    asking a missing SQLite store for a model creates the database file: a typo in a cron
-    job's working directory would leave an empty ``mlflow.db`` behind and report "model
-    not found". Only SQLite stores are checked; a server or a file store is asked as is.
-    """
-    from urllib.parse import unquote
-
-    import mlflow
-
-    store = mlflow.get_registry_uri() if uri.startswith("models:/") else mlflow.get_tracking_uri()
-    if not store.startswith("sqlite:///"):
-        return
-    # sqlite:///relative.db or sqlite:////absolute/path.db (SQLAlchemy's spelling)
-    name = unquote(store[len("sqlite:///"):].split("?", 1)[0])
-    if name in ("", ":memory:"):
-        return
-    path = Path(name)
-    if not path.is_file():
-        raise ModelError(
-            f"{uri}: there is no MLflow store at {path} (MLflow's default: mlflow.db in the working directory); "
-            "set MLFLOW_TRACKING_URI to the store the model was registered in"
-        )
-
-
-def resolve_model_folder(path_or_uri: str | Path) -> Path:
-    """A local model folder: the path itself, or the folder inside a downloaded MLflow model."""
-    text = str(path_or_uri)
-    if not is_mlflow_uri(text):
-        return Path(text)
-    import mlflow
-
-    require_existing_store(text)  # a lookup would otherwise create ./mlflow.db
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=text)
-    except mlflow.exceptions.MlflowException as err:
-        raise ModelError(f"{text}: {err.message}") from None
-    folder = Path(local) / "artifacts" / "model_dir"
-    if not folder.exists():
-        candidates = list(Path(local).rglob(SETTINGS_FILE))
-        if not candidates:
-            raise FileNotFoundError(f"{text}: no framescope model folder inside the MLflow model")
-        folder = candidates[0].parent
-    return folder
 
 
 @dataclass
@@ -169,49 +109,61 @@ class SpanTagger:
         The linear baseline has only ``torch``. ``expected_taxonomy`` (a taxonomy name or
         file) refuses a model trained on another taxonomy. Called on a subclass, the folder
         must hold that kind of model.
+
+        This class reads the settings, the taxonomy and the article stage; the subclass named
+        by the settings reads its weights (:meth:`_load_weights`). The folder is untrusted
+        input: every file and value is checked, and whatever does not load exactly raises
+        :class:`~framescope.errors.ModelError` (one line naming the file and key), the only
+        error loading raises.
         """
         if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+            raise ModelError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         text = str(path_or_uri)
         folder = resolve_model_folder(text)
         settings = TaggerSettings.load(folder)  # read once, handed to the class that reads the weights
         impl = model_class(settings.model_type, folder)
         if not issubclass(impl, cls):
-            raise ValueError(f"{folder}: a {settings.model_type} model, not a {cls.__name__}")
-        tagger = impl._from_folder(folder, settings, backend)
-        from framescope.model.article_stage import ArticleStage
-
-        tagger.stage = ArticleStage.from_pretrained(folder)  # None when the folder has no stage
-        if tagger.stage is not None and tagger.stage.techniques != tagger.techniques:
-            raise ModelError(f"model folder {folder}: the article stage's techniques are not the tagger's")
+            raise folder_error(folder, f"a {settings.model_type} model, not a {cls.__name__}")
+        taxonomy = load_folder_taxonomy(folder, settings)
+        checks.check_settings(folder, settings, taxonomy)
+        tagger = impl._load_weights(folder, settings, taxonomy, backend)
+        tagger.stage = _load_stage(folder, tagger.techniques)
         if is_mlflow_uri(text):
             tagger.source_uri = text
             tagger.registry_identity = registry_name_version(text)
         if expected_taxonomy is not None:
             from framescope.labels.taxonomy import load_taxonomy
 
-            want = load_taxonomy(expected_taxonomy).identity
-            have = tagger.taxonomy.identity
+            want, have = load_taxonomy(expected_taxonomy).identity, taxonomy.identity
             if want.sha256 != have.sha256:
-                raise ValueError(f"{folder}: model taxonomy {have} is not the expected {want}")
+                raise folder_error(folder, f"model taxonomy {have} is not the expected {want}")
         return tagger
 
     @classmethod
-    def _from_folder(cls, folder: Path, settings: TaggerSettings, backend: str) -> "SpanTagger":
+    def _load_weights(cls, folder: Path, settings: TaggerSettings, taxonomy: Taxonomy, backend: str) -> "SpanTagger":
+        """The subclass's half of loading: its weights (checked), as a tagger of ``settings``."""
         raise NotImplementedError
 
     def save_pretrained(self, folder: str | Path) -> None:
+        """Write the model folder: the weights (the subclass's :meth:`_save_weights`), the
+        taxonomy, the article stage when there is one, and the settings.
+
+        The folder is written whole into a hidden sibling and renamed into place, so an
+        interrupted save (a crash, a full disk) leaves the previous folder as it was, or no
+        folder: never one that loads half-written. An existing folder is replaced whole
+        (files of the old model, such as its ONNX export, go with it), and only if it is a
+        model folder or empty.
+        """
+        with _staged_folder(Path(folder)) as staging:
+            self._save_weights(staging)
+            save_taxonomy(self.taxonomy, staging)
+            if self.stage is not None:
+                self.stage.save_pretrained(staging)
+            self.settings.save(staging)  # last: what makes a folder a model folder
+
+    def _save_weights(self, folder: Path) -> None:
+        """The subclass's half of saving: its weights (and what they need, e.g. a tokenizer)."""
         raise NotImplementedError
-
-    def save_stage(self, folder: str | Path) -> None:
-        """Write the article stage beside the weights; a stale stage of an earlier run goes."""
-        from framescope.model.article_stage import STAGE_SETTINGS, STAGE_WEIGHTS
-
-        if self.stage is not None:
-            self.stage.save_pretrained(folder)
-            return
-        for name in (STAGE_SETTINGS, STAGE_WEIGHTS):
-            (Path(folder) / name).unlink(missing_ok=True)
 
     # -- identity ----------------------------------------------------------------------------
     @property
@@ -322,6 +274,78 @@ class SpanTagger:
             article_result(self, id_, lang, text, self.decode(ts, profile=profile), st, profile)
             for text, id_, lang, ts, st in zip(texts, ids, langs, token_scores, staged)
         ]
+
+
+def _load_stage(folder: Path, techniques: list[str]) -> "ArticleStage | None":
+    """The folder's article stage (``None`` when it has none), for the tagger's techniques."""
+    from framescope.model.article_stage import ArticleStage
+
+    stage = ArticleStage.from_pretrained(folder)
+    if stage is not None and stage.techniques != techniques:
+        raise folder_error(folder, "the article stage's techniques are not the tagger's")
+    return stage
+
+
+def check_save_target(folder: str | Path) -> Path:
+    """The folder ``save_pretrained(folder)`` would replace (a link's target), if it may: absent,
+    empty or a model folder. Anything else is a UsageError, so that replacing the folder whole
+    never deletes a user's files; callers that train for long check this before they start."""
+    target = Path(folder)
+    if target.is_symlink():
+        target = target.resolve()  # replace the folder the link points at, not the link
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target}: exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / SETTINGS_FILE).is_file():
+        raise UsageError(f"{target}: not a framescope model folder (no {SETTINGS_FILE}) and not empty; refusing to replace it")
+    return target
+
+
+@contextmanager
+def _staged_folder(target: Path) -> Iterator[Path]:
+    """An empty hidden sibling of ``target`` to write a model folder into; renamed to ``target``
+    once the block completes, removed if it fails."""
+    target = check_save_target(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = _sibling(target, "saving")
+    staging.mkdir()
+    try:
+        yield staging
+        for path in staging.iterdir():  # durable before the rename makes them visible
+            if path.is_file():
+                _fsync(path)
+        fsync_dir(staging)
+        _replace_folder(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _replace_folder(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``; an existing ``target`` is moved aside first and deleted
+    only once the new folder is in place (put back if the rename fails)."""
+    old = None
+    if target.exists():
+        old = _sibling(target, "old")
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    fsync_dir(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _sibling(target: Path, what: str) -> Path:
+    """A hidden, unused name beside ``target`` (``.model.1a2b3c4d.saving``)."""
+    return target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.{what}"
 
 
 def load_tagger(path_or_uri: str | Path, backend: str = "torch") -> SpanTagger:

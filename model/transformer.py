@@ -21,10 +21,11 @@ from typing import Iterator, Protocol, Sequence
 import numpy as np
 import torch
 
+from framescope.errors import ModelError
 from framescope.labels.taxonomy import Taxonomy
 from framescope.model import folder_checks as checks
 from framescope.model.base_embeddings import restore_if_referenced
-from framescope.model.settings import TaggerSettings, load_folder_taxonomy, save_taxonomy
+from framescope.model.settings import SETTINGS_FILE, TaggerSettings, folder_error
 from framescope.model.tagger import SpanTagger, TokenScores
 from framescope.model.schemes import CONFIG_DEFAULT, Scheme, folder_scheme, get_scheme
 from framescope.model.targets import merge_window_scores, plan_windows, trim_offsets
@@ -162,36 +163,34 @@ class TransformerTagger(SpanTagger):
         return cls(model, tokenizer, taxonomy, settings)
 
     @classmethod
-    def _from_folder(cls, folder: Path, settings: TaggerSettings, backend: str) -> "TransformerTagger":
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
+    def _load_weights(cls, folder: Path, settings: TaggerSettings, taxonomy: Taxonomy, backend: str) -> "TransformerTagger":
+        """Tokenizer and forward pass, loaded exactly or not at all: ``config.json``, the tokenizer
+        and the weights must agree with the settings, and every weight must be finite."""
+        from transformers import AutoTokenizer
 
         folder = Path(folder)
+        if not backend.startswith("onnx") and not any(folder.glob("*.safetensors")):
+            raise folder_error(folder, "no safetensors weights (framescope never loads pickled weights)")
+        config = checks.check_transformer_config(folder, settings)
+        tokenizer = _read(folder, "the tokenizer", lambda: AutoTokenizer.from_pretrained(
+            folder, use_fast=True, trust_remote_code=False))
+        checks.check_tokenizer(folder, tokenizer, config)
+        if not getattr(tokenizer, "is_fast", False):
+            raise folder_error(folder, "the tokenizer is not a fast one (framescope needs character offsets)")
         if backend.startswith("onnx"):
             from framescope.model.onnx_backend import OnnxForward
 
             forward = OnnxForward.from_folder(folder, quantized=backend == "onnx-int8")
-        elif not any(folder.glob("*.safetensors")):
-            raise ValueError(f"{folder}: no safetensors weights (framescope never loads pickled weights)")
-        # load exactly or not at all: settings, taxonomy, config.json and tokenizer must agree
-        taxonomy = load_folder_taxonomy(folder, settings)
-        checks.check_settings(folder, settings, taxonomy)
-        config = checks.check_transformer_config(folder, settings)
-        tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
-        checks.check_tokenizer(folder, tokenizer, config)
-        if backend.startswith("onnx"):
             checks.check_onnx_outputs(folder, forward.onnx_path, forward.session, settings, len(config["id2label"]))
         else:
-            with _no_loading_bar():
-                # transformers would initialise missing layers at random: ask for the loading info and refuse
-                model, info = AutoModelForTokenClassification.from_pretrained(
-                    folder, trust_remote_code=False, use_safetensors=True, output_loading_info=True,
-                    ignore_mismatched_sizes=True,  # reported in ``info`` and refused below, not raised mid-load
-                )
-            restore_if_referenced(model, folder, settings, info)
-            checks.check_loading_info(folder, info)
-            model.eval()
-            forward = TorchForward(model, torch.bfloat16 if backend == "torch-bf16" else None)
-        return cls(None, tokenizer, taxonomy, settings, forward=forward)
+            forward = TorchForward(_load_module(folder, settings), torch.bfloat16 if backend == "torch-bf16" else None)
+        tagger = _read(folder, "the tokenizer", lambda: cls(None, tokenizer, taxonomy, settings, forward=forward))
+        if tagger.content_size < 2:
+            raise folder_error(
+                folder, f"{SETTINGS_FILE}: max_length must leave room for the tokenizer's "
+                f"{tagger._n_special} special tokens and 2 more, not {settings.max_length}",
+            )
+        return tagger
 
     @property
     def model(self):
@@ -202,17 +201,13 @@ class TransformerTagger(SpanTagger):
     def model(self, module) -> None:
         self.forward = TorchForward(module, getattr(self.forward, "dtype", None))
 
-    def save_pretrained(self, folder: str | Path) -> None:
+    def _save_weights(self, folder: Path) -> None:
+        """The PyTorch module (safetensors) and the tokenizer."""
         if self.model is None:
             raise ValueError(f"a {self.backend} tagger has no PyTorch weights to save: "
                              "export ONNX files with `framescope export-onnx` from a torch model folder")
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(folder, safe_serialization=True, state_dict=self._weights_to_save())
         self.tokenizer.save_pretrained(folder)
-        save_taxonomy(self.taxonomy, folder)
-        self.settings.save(folder)
-        self.save_stage(folder)
 
     def _weights_to_save(self) -> dict:
         """All weights, less a frozen embedding table that the base holds (model/base_embeddings.py)."""
@@ -315,6 +310,38 @@ class TransformerTagger(SpanTagger):
     def _window_probs(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """One padded batch ``[B, L]`` (int64 ids and mask) -> channel probabilities ``[B, L, 2K]``."""
         return self.scheme.channel_probs(self.forward(ids, mask)).numpy()
+
+
+def _load_module(folder: Path, settings: TaggerSettings):
+    """The token-classification module from the folder's safetensors, every weight loaded and finite.
+
+    transformers would initialise missing layers at random: the loading info is asked for
+    and any mismatch refused; a NaN or infinite weight would score NaN everywhere.
+    """
+    from transformers import AutoModelForTokenClassification
+
+    with _no_loading_bar():
+        model, info = _read(folder, "the weights", lambda: AutoModelForTokenClassification.from_pretrained(
+            folder, trust_remote_code=False, use_safetensors=True, output_loading_info=True,
+            ignore_mismatched_sizes=True,  # reported in ``info`` and refused below, not raised mid-load
+        ))
+    restore_if_referenced(model, folder, settings, info)  # a frozen embedding table kept in the base
+    checks.check_loading_info(folder, info)
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise folder_error(folder, f"model.safetensors {name} holds NaN or infinite values")
+    return model.eval()
+
+
+def _read(folder: Path, what: str, load):
+    """``load()``, with any failure of the libraries reading the folder's files (a damaged
+    tokenizer.json, a truncated safetensors file) as one ModelError line."""
+    try:
+        return load()
+    except ModelError:
+        raise
+    except Exception as err:  # tokenizers, safetensors and transformers each raise their own types
+        raise folder_error(folder, f"{what} cannot be read ({type(err).__name__}: {err})") from None
 
 
 @contextmanager

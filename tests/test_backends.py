@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from framescope.cli import _register, app
+from framescope.errors import ModelError
 from framescope.labels.sample import load_sample
 
 _register()
@@ -32,7 +33,7 @@ def test_bf16_backend_stays_close_to_fp32(tiny_model):
         if len(x.probs):
             diff = np.abs(x.probs - y.probs).max()
             assert 0 < diff < 0.05  # bf16 really ran (not bit-identical), and stayed close
-    with pytest.raises(ValueError, match="backend must be one of"):
+    with pytest.raises(ModelError, match="backend must be one of"):
         load_tagger(tiny_model, backend="cuda-fp8")
 
 

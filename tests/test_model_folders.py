@@ -262,3 +262,184 @@ def test_export_onnx_refuses_weights_that_do_not_fit(tagger_folder, tiny_bert, c
     with pytest.raises(ModelError, match="the weights do not fit the model"):
         export_onnx(folder, tmp_path / "onnx-out")
     assert not (tmp_path / "onnx-out").exists()
+
+
+# -- loading raises ModelError alone -----------------------------------------------------------
+
+
+def _broken_folders(model_dir: Path, tmp: Path) -> dict[str, tuple[Path, dict, str]]:
+    """``name -> (folder, from_pretrained keywords, what the message names)``."""
+
+    def copy(name: str, change=None) -> Path:
+        folder = tmp / name
+        shutil.copytree(model_dir, folder)
+        if change is not None:
+            change(folder)
+        return folder
+
+    return {
+        "no settings": (copy("no-settings", lambda f: (f / "framescope.json").unlink()), {}, "framescope.json"),
+        "settings not json": (copy("bad-json", lambda f: (f / "framescope.json").write_text("{")), {}, "invalid JSON"),
+        "unknown model type": (copy("model-type", lambda f: _edit_json(f / "framescope.json", lambda s: s.update(
+            {"model_type": "crf"}))), {}, "model_type"),
+        "no weights": (copy("no-weights", lambda f: (f / "model.safetensors").unlink()), {}, "model.safetensors"),
+        "damaged taxonomy": (copy("taxonomy", lambda f: (f / "taxonomy.yaml").write_text("[: not yaml")), {},
+                             "taxonomy.yaml"),
+        "no taxonomy": (copy("no-taxonomy", lambda f: (f / "taxonomy.yaml").unlink()), {}, "taxonomy.yaml"),
+        "unknown backend": (model_dir, {"backend": "cuda-fp8"}, "backend must be one of"),
+        "backend the model lacks": (model_dir, {"backend": "onnx-int8"}, "no onnx-int8 backend"),
+        "another taxonomy": (model_dir, {"expected_taxonomy": "ptc2020"}, "is not the expected"),
+        "not a folder": (tmp / "nowhere", {}, "framescope.json"),
+    }
+
+
+CASES = ["no settings", "settings not json", "unknown model type", "no weights", "damaged taxonomy", "no taxonomy",
+         "unknown backend", "backend the model lacks", "another taxonomy", "not a folder"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_loading_raises_model_error_alone(model_dir, tmp_path, case):
+    from framescope.model.tagger import SpanTagger
+
+    folder, kwargs, named = _broken_folders(model_dir, tmp_path)[case]
+    with pytest.raises(ModelError) as info:
+        SpanTagger.from_pretrained(folder, **kwargs)
+    assert named in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_folder_of_another_kind_is_a_model_error(model_dir):
+    from framescope.model.transformer import TransformerTagger
+
+    with pytest.raises(ModelError, match="a linear model, not a TransformerTagger"):
+        TransformerTagger.from_pretrained(model_dir)
+
+
+def test_a_missing_onnx_graph_is_a_model_error(tagger_folder):
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(ModelError, match="export-onnx"):
+        load_tagger(tagger_folder, backend="onnx-int8")
+
+
+def test_transformer_folder_without_safetensors_is_a_model_error(tagger_folder, copy_of):
+    folder = copy_of(tagger_folder)
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(ModelError, match="no safetensors weights"):
+        load_tagger(folder)
+
+
+# -- the base class owns persistence; the folder appears whole or not at all -------------------
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_subclasses_save_and_load_only_their_weights():
+    from framescope.model.linear import LinearTagger
+    from framescope.model.tagger import SpanTagger
+    from framescope.model.transformer import TransformerTagger
+
+    for cls in (LinearTagger, TransformerTagger):
+        assert "save_pretrained" not in vars(cls) and "from_pretrained" not in vars(cls)
+        assert "_save_weights" in vars(cls) and "_load_weights" in vars(cls)
+    assert "save_stage" not in vars(SpanTagger)
+
+
+@pytest.mark.parametrize("fixture", ["model_dir", "tagger_folder"])
+def test_a_saved_folder_loads_back_identical(request, tmp_path, fixture):
+    """Settings, taxonomy, stage and weights written by the base class read back to the same model."""
+    from framescope.model.tagger import SpanTagger
+
+    source = request.getfixturevalue(fixture)
+    tagger = SpanTagger.from_pretrained(source)
+    tagger.save_pretrained(tmp_path / "again")
+    again = SpanTagger.from_pretrained(tmp_path / "again")
+    assert again.fingerprint() == tagger.fingerprint()
+    assert (again.stage is None) == (tagger.stage is None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again"]  # no staging folder left behind
+    kept = {"README.md", "dev_report.json"}  # written beside the model by `train`
+    assert set(_files(tmp_path / "again")) == set(_files(source)) - kept
+
+
+def _fail_halfway(monkeypatch, where: str) -> None:
+    """Make a save raise after the weights (``stage``) or while writing them (``weights``)."""
+    from framescope.model.article_stage import ArticleStage
+    from framescope.model.linear import LinearTagger
+
+    real = LinearTagger._save_weights
+
+    def broken_weights(self, folder):
+        real(self, folder)
+        raise OSError(28, "No space left on device")
+
+    def broken_stage(self, folder):
+        (Path(folder) / "article_stage.json").write_text("{", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    if where == "weights":
+        monkeypatch.setattr(LinearTagger, "_save_weights", broken_weights)
+    else:
+        monkeypatch.setattr(ArticleStage, "save_pretrained", broken_stage)
+
+
+@pytest.mark.parametrize("where", ["weights", "stage"])
+def test_a_save_that_fails_halfway_leaves_no_folder(model_dir, tmp_path, monkeypatch, where):
+    from framescope.model.tagger import SpanTagger
+
+    tagger = SpanTagger.from_pretrained(model_dir)
+    _fail_halfway(monkeypatch, where)
+    with pytest.raises(OSError, match="No space left"):
+        tagger.save_pretrained(tmp_path / "runs" / "model")
+    assert not (tmp_path / "runs" / "model").exists()
+    assert list((tmp_path / "runs").iterdir()) == []  # the staging folder is gone too
+
+
+@pytest.mark.parametrize("where", ["weights", "stage"])
+def test_a_save_that_fails_keeps_the_old_folder(model_dir, tmp_path, monkeypatch, where):
+    from framescope.model.tagger import SpanTagger
+
+    target = tmp_path / "model"
+    shutil.copytree(model_dir, target)
+    before = _files(target)
+    tagger = SpanTagger.from_pretrained(model_dir)
+    tagger.settings.name = "the new one"
+    _fail_halfway(monkeypatch, where)
+    with pytest.raises(OSError, match="No space left"):
+        tagger.save_pretrained(target)
+    assert _files(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert SpanTagger.from_pretrained(target).settings.name != "the new one"
+
+
+def test_saving_over_a_model_folder_replaces_it_whole(model_dir, tmp_path):
+    """Files of the old model (a stage the new one lacks, an ONNX graph of old weights) go with it."""
+    from framescope.model.tagger import SpanTagger
+
+    target = tmp_path / "model"
+    shutil.copytree(model_dir, target)
+    (target / "model.onnx").write_bytes(b"an export of the old weights")
+    tagger = SpanTagger.from_pretrained(model_dir)
+    tagger.stage = None
+    tagger.settings.name = "the new one"
+    tagger.save_pretrained(target)
+    assert not (target / "model.onnx").exists() and not (target / "article_stage.json").exists()
+    assert not (target / "article_stage.safetensors").exists()
+    assert SpanTagger.from_pretrained(target).settings.name == "the new one"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_saving_over_a_folder_that_is_not_a_model_is_refused(model_dir, tmp_path):
+    """Replacing the folder whole must never delete a user's files (``train -o ~/Documents``)."""
+    from framescope.errors import UsageError
+    from framescope.model.tagger import SpanTagger
+
+    target = tmp_path / "notes"
+    target.mkdir()
+    (target / "todo.txt").write_text("keep me", encoding="utf-8")
+    tagger = SpanTagger.from_pretrained(model_dir)
+    with pytest.raises(UsageError, match="not a framescope model folder"):
+        tagger.save_pretrained(target)
+    assert _files(target) == {"todo.txt": b"keep me"}
+    (tmp_path / "empty").mkdir()
+    tagger.save_pretrained(tmp_path / "empty")  # an empty folder (a fresh mktemp) is fine
+    assert SpanTagger.from_pretrained(tmp_path / "empty").techniques == tagger.techniques

@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from framescope.errors import ModelError
+
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
@@ -105,7 +107,7 @@ def test_export_to_out_folder_loads_alone(onnx_model, tmp_path, texts):
     assert json.loads((out / "framescope.json").read_text())["model_type"] == "transformer"
     tagger = load_tagger(out, backend="onnx-fp32")
     assert tagger.token_scores(texts[:1])[0].probs.shape[0] > 0
-    with pytest.raises(FileNotFoundError, match="export-onnx"):
+    with pytest.raises(ModelError, match="export-onnx"):
         load_tagger(out, backend="onnx-int8")
-    with pytest.raises(ValueError, match="backend"):
+    with pytest.raises(ModelError, match="backend"):
         load_tagger(out, backend="tensorrt")

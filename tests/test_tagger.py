@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from framescope.errors import ModelError
+
 FOLDERS = Path(__file__).resolve().parent / "fixtures" / "model-folders"
 
 
@@ -33,12 +35,12 @@ def test_from_pretrained_refuses_the_wrong_kind_backend_and_taxonomy():
     from framescope.model.tagger import SpanTagger
     from framescope.model.transformer import TransformerTagger
 
-    with pytest.raises(ValueError, match="not a LinearTagger"):
+    with pytest.raises(ModelError, match="not a LinearTagger"):
         LinearTagger.from_pretrained(FOLDERS / "transformer-softmax")
     assert type(TransformerTagger.from_pretrained(FOLDERS / "transformer-softmax")) is TransformerTagger
-    with pytest.raises(ValueError, match="no onnx-int8 backend"):
+    with pytest.raises(ModelError, match="no onnx-int8 backend"):
         SpanTagger.from_pretrained(FOLDERS / "linear", backend="onnx-int8")
-    with pytest.raises(ValueError, match="is not the expected"):
+    with pytest.raises(ModelError, match="is not the expected"):
         SpanTagger.from_pretrained(FOLDERS / "linear", expected_taxonomy="ptc2020")
     assert SpanTagger.from_pretrained(FOLDERS / "linear", expected_taxonomy="semeval2023").techniques
 

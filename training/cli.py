@@ -26,19 +26,6 @@ def _load_config_or_exit(config: str, overrides: List[str]) -> dict:
         raise UsageError(str(err)) from None  # one line and exit 2 (framescope.cli)
 
 
-def _load_tagger(model: str):
-    """The model to evaluate; one that does not load is a model error (exit 2), not a traceback."""
-    from framescope.errors import FramescopeError, ModelError
-    from framescope.model.tagger import SpanTagger
-
-    try:
-        return SpanTagger.from_pretrained(model)
-    except FramescopeError:
-        raise
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        raise ModelError(f"{model}: cannot load the model: {err}") from None
-
-
 def train_cmd(
     config: str = typer.Argument(..., help="A config YAML file, or a built-in config name (quickstart, minilm-semeval, bio-reference, xlmr-semeval)."),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: --set training.epochs=2 (repeatable)."),
@@ -102,9 +89,10 @@ def evaluate_cmd(
     from framescope.model.scorer import check_profile
     from framescope.labels.document import AnnotationError
     from framescope.labels.io import read_documents
+    from framescope.model.tagger import SpanTagger
     from framescope.training.evaluation import evaluate_tagger
 
-    tagger = _load_tagger(model)
+    tagger = SpanTagger.from_pretrained(model)  # a folder that does not load: ModelError, exit 2
     check_profile(tagger, profile)
     try:
         docs = read_documents(data, fmt, taxonomy=tagger.taxonomy, langs=langs or None)

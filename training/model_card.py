@@ -378,11 +378,12 @@ def write_model_card(
     """Write ``README.md`` into the model folder and return its path."""
     folder = Path(folder)
     techniques = None
-    try:
-        from framescope.model.settings import TaggerSettings
+    from framescope.errors import ModelError
+    from framescope.model.settings import TaggerSettings
 
+    try:
         techniques = TaggerSettings.load(folder).techniques
-    except (FileNotFoundError, ValueError):
+    except ModelError:
         pass
     text = render_model_card(config, report, calibration, train_docs, dev_docs, taxonomy, train_stats, techniques=techniques)
     path = folder / CARD_FILE
