@@ -6,9 +6,9 @@ score`` (``articles.parquet`` + ``spans.parquet``) or a dataset built with ``sco
 ``PAGE_DIR/index.html``:
 
 * the share of articles using each technique and each category, per week and per
-  outlet (heatmaps and a line chart);
-* the strongest example spans of each technique, linked to the article pages of the
-  HTML report (``--report``);
+  outlet (heatmaps and a line chart), and per outlet week by week;
+* the strongest example spans of each technique in their sentence, linked to the
+  article pages of the HTML report (``--report``);
 * the number of articles per outlet and per week.
 
 How much an article *uses* a technique: its calibrated article probability
@@ -16,10 +16,17 @@ How much an article *uses* a technique: its calibrated article probability
 expected share of articles using the technique (calibration makes the mean probability
 an estimate of the prevalence); for exports without probabilities, 1 when the model
 found at least one span of it (``score_<T> > 0``) and 0 otherwise. A category counts
-with the highest of its techniques' values. An article's week is the ISO week (starting
-Monday, UTC) of its ``published_at``, or of ``scored_at`` when it has no publication
-date. Outlet is the ``source`` metadata column; articles without one count as
-"(no outlet)".
+with the highest of its techniques' values. Weeks, outlets and versions follow the
+shared views (:mod:`framescope.inference.views`): the ISO week of ``published_at`` in
+UTC, whatever the session's zone; articles without a publication date in an own
+"undated" bucket, never in the week they were scored; the latest version of an edited
+article only; outlet names normalised. The per-week technique numbers are computed by
+the views' own SQL over the filtered articles, so the page shows what
+``outlet_week_technique`` holds.
+
+The time axis has one slot per calendar week from the first to the last, so an empty
+week is an empty slot, and every point shows its number of articles (marker area,
+``n=``): a week of 2 articles does not pass for a week of 30.
 
 Why it is built this way: the page carries the same Content-Security-Policy as the HTML
 report (no scripts at all, inline styles only), so it opens from ``file://``, can be
