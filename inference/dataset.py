@@ -2,21 +2,27 @@
 
 A monitoring team scores each day's feed into a new ``--out`` folder; dashboards want
 one table over all of them. ``framescope score ... --dataset DIR`` (or
-:func:`append_run`) appends a finished run's ``articles`` and ``spans`` to ``DIR``::
+:func:`append_run`) appends a finished run's ``articles``, ``spans``, ``paragraphs``
+and article ``texts`` (from the run's journal) to ``DIR``::
 
     DIR/
         dataset.json                                  schema version, techniques, categories
         articles/scored_date=2026-11-29/part-<run>-0.parquet
         spans/scored_date=2026-11-29/part-<run>-0.parquet
+        paragraphs/scored_date=2026-11-29/part-<run>-0.parquet
+        texts/scored_date=2026-11-29/part-<run>-0.parquet
+        _runs/<run>.json                              the files each append published, with sizes
         _staging/                                     transient, never read
 
 A Hive-partitioned layout, partitioned by the UTC date an article was scored, which
 DuckDB (``read_parquet('DIR/articles/*/*.parquet', hive_partitioning = true,
 union_by_name = true)``), pandas (``pd.read_parquet('DIR/articles')``), Spark
 (``spark.read.parquet('DIR/articles')``) and Superset (through DuckDB) read as one
-table; docs/monitoring.md has the queries. Rows are the rows of the run's exports
-(docs/schema.md); ``spans`` rows also carry the article's ``text_sha256``, since an
-article id alone may name two versions of an edited article.
+table; the shared views (:mod:`framescope.inference.views`) and docs/monitoring.md
+define how to read it. Rows are the rows of the run's exports (docs/schema.md), with
+``source`` normalised (the views' outlet rule); ``spans``, ``paragraphs`` and ``texts``
+rows also carry the article's ``text_sha256``, since an article id alone may name two
+versions of an edited article.
 
 Why it is safe to append to while others read it, and to kill:
 
@@ -25,11 +31,16 @@ Why it is safe to append to while others read it, and to kill:
   An edited article (same id, new text) is a new row.
 * **No half-written partition.** New files are written by DuckDB under ``_staging/``
   (invisible to the globs above), fsynced, then a ``COMMITTED`` marker is written
-  atomically and the files are renamed into their partitions, spans first, articles
-  last. Each file appears whole. A kill before the marker leaves nothing visible
+  atomically, the files are recorded in ``_runs/`` and renamed into their partitions,
+  spans, paragraphs and texts first, articles last (the views join spans to existing
+  article versions, so a kill between two renames shows no orphan span). Each file appears whole. A kill before the marker leaves nothing visible
   (the next append deletes the staging folder); a kill after it is rolled forward by
   the next append, which finishes the renames before it looks for duplicates.
 * **One writer at a time.** Appends take an exclusive ``flock`` on ``DIR/.lock``.
+* **Only its own files are read.** :func:`table_files` accepts a Parquet file only when
+  ``_runs/`` recorded it, with the same size, and its footer reads; a foreign,
+  truncated or corrupt file, or an unknown ``schema_version`` in ``dataset.json``
+  (:func:`read_info`), is refused with one line naming it, never counted.
 * **Schema checked.** ``dataset.json`` records the export schema's major version and
   the model's techniques; a run with another major version or another set of
   techniques (other ``score_*`` columns) is refused with a one-line reason, and nothing
@@ -135,9 +146,10 @@ def table_files(dataset: Path | str, table: str) -> list[Path]:
     import pyarrow.parquet as pq
 
     dataset = Path(dataset)
-    known = _published_files(dataset)
+    found = sorted((dataset / table).glob(f"{PARTITION}=*/*.parquet"))
+    known = _published_files(dataset)  # read after the listing: an append records its files before renaming them
     out = []
-    for path in sorted((dataset / table).glob(f"{PARTITION}=*/*.parquet")):
+    for path in found:
         rel = path.relative_to(dataset).as_posix()
         if known is not None and rel not in known:
             raise DatasetError(f"{path}: not written by framescope (no append recorded it); move it out of the dataset")
