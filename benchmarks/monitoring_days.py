@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -98,8 +99,8 @@ def main() -> int:
 
     import duckdb
 
+    from framescope.inference import views
     from framescope.inference.dataset import read_sql
-    from framescope.inference.report import write_report
 
     if not (args.shared / "semeval2023" / "de" / "test-articles-subtask-3").is_dir():
         sys.exit(f"{args.shared}: no semeval2023/de/test-articles-subtask-3 (pass --shared)")
@@ -146,10 +147,10 @@ def main() -> int:
           f"{n_spans} spans, {orphans} without their article")
     print(f"metadata filled: source {filled[0]}, url {filled[1]}, title {filled[2]}, published_at {filled[3]}; "
           f"{filled[4]} outlets, {filled[5]} weeks")
-    weekly = con.execute(
-        f"SELECT source AS outlet, CAST(date_trunc('week', published_at) AS DATE) AS week, count(*) AS articles, "
-        f"round(avg(CAST(\"score_Loaded_Language\" > 0 AS INTEGER)), 3) AS share_loaded_language "
-        f"FROM {arts} GROUP BY ALL ORDER BY outlet, week LIMIT 8"
+    shared, _ = views.connect(dataset)  # the shipped views: UTC weeks, latest versions, normalised outlets
+    weekly = shared.execute(
+        "SELECT outlet, week, articles, round(share, 3) AS share_loaded_language FROM outlet_week_technique "
+        "WHERE technique = 'Loaded_Language' ORDER BY outlet, week LIMIT 8"
     ).fetchall()
     for row in weekly:
         print("  ", row)
@@ -157,17 +158,21 @@ def main() -> int:
     ok = ok and n_spans >= runs_spans  # day 3 adds spans only for its new articles
 
     # one report over all the dataset's articles, and the dashboard linking to it
-    results = [json.loads(line) for n in (1, 2, 3)
-               for line in (work / f"day{n}" / "results.jsonl").read_text(encoding="utf-8").splitlines()]
-    unique = {(r["id"], r["text_sha256"]): {**r, "text": texts[r["id"]]} for r in results}
-    report = write_report(list(unique.values()), work / "report")
+    t0 = time.time()
+    run([*fs, "report", "--dataset", str(dataset), "--out", str(work / "report")])
+    report = work / "report" / "index.html"
+    print(f"report over the dataset: {len(list((work / 'report' / 'articles').glob('*.html')))} pages "
+          f"in {time.time() - t0:.1f}s")
     t0 = time.time()
     proc = run([*fs, "dashboard", str(dataset), "--out", str(work / "dashboard"), "--report", "../report"])
     page = work / "dashboard" / "index.html"
     html = page.read_text(encoding="utf-8")
     print(f"dashboard: {page} in {time.time() - t0:.1f}s, {html.count('<svg')} charts, "
           f"{html.count('/articles/')} example links, {len(html) / 1024:.0f} KiB")
-    ok = ok and html.count("<svg") == 4 and "<script" not in html.lower()
+    links = re.findall(r'<a href="([^"]+/articles/[0-9a-f]{20}\.html)"', html)
+    dead = [h for h in links if not (page.parent / h).resolve().is_file()]
+    print(f"example links: {len(links)}, dead: {len(dead)}")
+    ok = ok and html.count("<svg") >= 4 and "<script" not in html.lower() and links and not dead
 
     if args.screenshots:
         chromium_screenshot(page.as_uri(), ROOT / "docs" / "dashboard.png", "1280,2000")

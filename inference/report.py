@@ -242,7 +242,8 @@ def _from_dict(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
         model_version=str(row.get("model_version") or ""),
         **kwargs,
     )
-    return result, {"sha256": row.get("text_sha256"), "n_chars": row.get("n_chars")}
+    meta = {k: row.get(k) for k in ("title", "source", "url", "published_at") if row.get(k) is not None}
+    return result, {"sha256": row.get("text_sha256"), "n_chars": row.get("n_chars"), "meta": meta}
 
 
 # --------------------------------------------------------------------------------------
@@ -541,13 +542,53 @@ def _environment():
     return env
 
 
+def rank_key(rank_by: str | None, items: Sequence[ArticleResult]):
+    """The index's order: ``(value, label)`` per article, highest first.
+
+    ``rank_by``: ``prob_<Technique>`` (the calibrated article probability), ``score_<Technique>``
+    (the best span) or ``overall``; default: the highest calibrated probability of any
+    technique where the articles have them (what analysts should rank on), else ``overall``.
+    """
+    has_prob = any(ts.probability is not None for r in items for ts in r.techniques.values())
+    if rank_by is None:
+        rank_by = "max_prob" if has_prob else "overall"
+    if rank_by == "overall":
+        return (lambda r: r.overall), "overall score (best span)"
+    if rank_by == "max_prob":
+        return (lambda r: max((ts.probability for ts in r.techniques.values() if ts.probability is not None), default=0.0)), \
+            "highest calibrated probability of any technique"
+    kind, _, technique = rank_by.partition("_")
+    known = {t for r in items for t in r.techniques}
+    if kind not in ("prob", "score") or (items and technique not in known):
+        raise ValueError(f"--rank-by {rank_by!r}: expected prob_<Technique>, score_<Technique> or overall")
+    if kind == "prob":
+        return (lambda r: _prob(r, technique)), f"calibrated probability of {technique}"
+    return (lambda r: r.techniques[technique].score if technique in r.techniques else 0.0), f"best span of {technique}"
+
+
+def _prob(result: ArticleResult, technique: str) -> float:
+    ts = result.techniques.get(technique)
+    return ts.probability if ts is not None and ts.probability is not None else 0.0
+
+
 def render_report(
     results: Path | str | Sequence[ArticleResult | Mapping[str, Any]],
     taxonomy: Any = None,
     texts: Mapping[str, str] | None = None,
+    meta: Mapping[str, Mapping[str, Any]] | None = None,
+    rank_by: str | None = None,
 ) -> dict[str, str]:
-    """The report as ``{relative path: HTML}``; ``write_report`` writes it to disk."""
+    """The report as ``{relative path: HTML}``; ``write_report`` writes it to disk.
+
+    ``meta``: per article id its ``title``, ``source``, ``url``, ``published_at`` for the
+    index (read from the JSONL records when ``results`` is a file); ``rank_by``: see
+    :func:`rank_key`.
+    """
     items = load_results(results, texts=texts)
+    if meta is None and isinstance(results, (str, os.PathLike)):
+        meta = {r.id: check.get("meta") or {} for r, check in _load(results)}
+    meta = meta or {}
+    value, ranked_by = rank_key(rank_by, items)
     if taxonomy is None:
         try:
             from framescope.labels.taxonomy import load_taxonomy
@@ -567,7 +608,7 @@ def render_report(
         for cid in r.categories:
             palette.add(cid)
 
-    order = sorted(range(len(items)), key=lambda i: (-items[i].overall, items[i].id, i))
+    order = sorted(range(len(items)), key=lambda i: (-value(items[i]), items[i].id, i))
     used: set[str] = set()
     pages = {i: "articles/" + _page_name(items[i].id, used) for i in range(len(items))}
     env = _environment()
@@ -592,9 +633,15 @@ def render_report(
             paragraph_shown=PARAGRAPH_SHOWN,
             generated=generated,
         )
+        m = meta.get(items[i].id) or {}
         rows.append(
             {
                 "rank": rank,
+                "value": value(items[i]),
+                "title": m.get("title") or None,
+                "outlet": m.get("source") or None,
+                "date": str(m.get("published_at") or "")[:10] or None,
+                "url": m.get("url") if _is_web_url(m.get("url")) else None,
                 "id": view["id"],
                 "lang": view["lang"],
                 "overall": view["overall"],
@@ -614,8 +661,14 @@ def render_report(
         generated=generated,
         css=_css(palette),
         taxonomy=str(taxonomy.identity) if taxonomy is not None else "",
+        ranked_by=ranked_by,
     )
     return files
+
+
+def _is_web_url(url: Any) -> bool:
+    """Only http(s) links reach the page: a ``javascript:`` URL from a feed must not become a link."""
+    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
 
 
 def _css(palette: _Palette) -> str:
@@ -633,6 +686,8 @@ def write_report(
     out_dir: Path | str,
     taxonomy: Any = None,
     texts: Mapping[str, str] | None = None,
+    meta: Mapping[str, Mapping[str, Any]] | None = None,
+    rank_by: str | None = None,
 ) -> Path:
     """Write the HTML report into ``out_dir`` and return the path of its ``index.html``.
 
@@ -649,7 +704,7 @@ def write_report(
     """
     from framescope.labels.atomic import atomic_open
 
-    files = render_report(results, taxonomy, texts)
+    files = render_report(results, taxonomy, texts, meta, rank_by)
     out = Path(out_dir)
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -676,6 +731,64 @@ def write_report(
     return out / "index.html"
 
 
+def dataset_results(dataset: Path | str) -> tuple[list[ArticleResult], dict[str, dict[str, Any]]]:
+    """The latest version of every article of a dataset, with its spans, paragraphs, text and metadata.
+
+    Read through the shared views (:mod:`framescope.inference.views`), so the report has
+    exactly the articles the dashboard counts and links to (page names hash the id).
+    """
+    from framescope.inference import views
+    from framescope.inference.dataset import is_dataset
+
+    if not is_dataset(dataset):
+        raise ValueError(f"{dataset}: not a dataset (no dataset.json)")
+    con, info = views.connect(dataset)
+    try:
+        def rows(sql: str) -> list[dict[str, Any]]:
+            cur = con.execute(sql)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+
+        arts = rows("SELECT * FROM articles_latest ORDER BY id")
+        spans = rows('SELECT * FROM spans_latest ORDER BY article_id, start, "end", technique')
+        paras = rows("SELECT * FROM paragraphs_latest ORDER BY article_id, paragraph")
+        texts = {r["article_id"]: r["text"] for r in rows("SELECT article_id, text FROM texts_latest")}
+    finally:
+        con.close()
+    by_id: dict[str, list] = {}
+    for s in spans:
+        by_id.setdefault(s["article_id"], []).append(s)
+    paras_of: dict[str, list] = {}
+    for p in paras:
+        paras_of.setdefault(p["article_id"], []).append(p)
+    items, meta = [], {}
+    for a in arts:
+        items.append(_dataset_article(a, by_id.get(a["id"], []), paras_of.get(a["id"], []), texts.get(a["id"]) or "",
+                                      info["techniques"], info["categories"]))
+        meta[a["id"]] = {"title": a.get("title"), "source": a.get("outlet"), "url": a.get("url"),
+                         "published_at": a["published_date"].isoformat() if a.get("published_date") else None}
+    return items, meta
+
+
+def _dataset_article(a: dict, spans: list[dict], paras: list[dict], text: str, techniques: Sequence[str],
+                     categories: Sequence[str]) -> ArticleResult:
+    scored = [ScoredSpan(s["technique"], s["category"], int(s["start"]), int(s["end"]), s["text"], float(s["confidence"]))
+              for s in spans]
+    counted = technique_scores(scored, list(techniques), len(text) or int(a.get("n_chars") or 0))
+    tech = {t: TechniqueScore(float(a[f"score_{t}"]), counted[t].spans, counted[t].coverage if text else 0.0,
+                              probability=a.get(f"prob_{t}")) for t in techniques}
+    paragraphs = [ParagraphResult(int(p["paragraph"]), int(p["start"]), int(p["end"]),
+                                  {t: float(p[f"prob_{t}"]) for t in techniques if p.get(f"prob_{t}") is not None})
+                  for p in paras]
+    return ArticleResult(
+        id=a["id"], lang=a.get("lang"), text=text, spans=scored, techniques=tech,
+        categories={c: float(a[f"category_{c}"]) for c in categories}, overall=float(a["overall_score"]),
+        model=str(a.get("model") or ""), model_version=str(a.get("model_version") or ""),
+        profile=str(a.get("profile") or "balanced"), paragraphs=paragraphs,
+        scored_at=a["scored_at"].isoformat() if hasattr(a["scored_at"], "isoformat") else str(a["scored_at"]),
+    )
+
+
 def _written_by_framescope(page: Path) -> bool:
     """A page of an earlier report: its head names framescope as the generator."""
     try:
@@ -690,22 +803,41 @@ def _written_by_framescope(page: Path) -> bool:
 # Command line
 # --------------------------------------------------------------------------------------
 def report_cmd(
-    results: Path = typer.Argument(
-        ...,
+    results: Optional[Path] = typer.Argument(
+        None,
         help="Results of `framescope score`: a JSONL file, or the folder holding results.jsonl.",
         exists=True,
         dir_okay=True,
         file_okay=True,
         readable=True,
     ),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset", help="Instead of RESULTS: a dataset (score --dataset); one page per article, its latest version."
+    ),
+    rank_by: Optional[str] = typer.Option(
+        None, "--rank-by",
+        help="Order of the index: prob_<Technique>, score_<Technique> or overall "
+        "(default: the highest calibrated article probability, else overall).",
+    ),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder to write index.html and the article pages into."),
     taxonomy: Optional[str] = typer.Option(
         None, "--taxonomy", help="Taxonomy for category names and order: a built-in name or a YAML file (default semeval2023)."
     ),
 ) -> None:
-    """Write a static HTML report: an index sorted by score and one page per article."""
+    """Write a static HTML report: an index sorted by score (or --rank-by) and one page per article."""
+    from framescope.errors import FramescopeError
+
     try:
-        index = write_report(results, out, taxonomy=taxonomy)
+        if (results is None) == (dataset is None):
+            raise ValueError("give either RESULTS or --dataset DIR")
+        if dataset is not None:
+            items, meta = dataset_results(dataset)
+            index = write_report(items, out, taxonomy=taxonomy, meta=meta, rank_by=rank_by)
+        else:
+            index = write_report(results, out, taxonomy=taxonomy, rank_by=rank_by)
+    except FramescopeError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(err.exit_code) from None
     except (ValueError, FileNotFoundError, NotADirectoryError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

@@ -10,6 +10,12 @@ the article text is known, every span is snapped outwards to the word boundaries
 segmentation that does not depend on the tokenizer (:func:`word_bounds`: maximal runs of
 letters, combining marks, digits and underscores, so a German compound is one word), and
 spans of one technique that snapping made overlap are merged.
+
+No span without a letter or digit: a run of confident tokens over punctuation alone
+("!", "–", "...") is no technique an analyst can read, and gold spans never are. With
+the article text known, :func:`drop_wordless` removes spans that touch no word of the
+same segmentation; calibration decodes through the same path, so thresholds are
+chosen with the rule in force.
 """
 
 from __future__ import annotations
@@ -80,7 +86,24 @@ def decode_technique(
     e_char = offsets[real[last], 1]
     conf = sums / np.maximum(counts, 1)
     spans = [(int(a), int(b), float(c)) for a, b, c in zip(s_char, e_char, conf)]
-    return snap_to_words(spans, words) if words is not None else spans
+    return drop_wordless(snap_to_words(spans, words), words) if words is not None else spans
+
+
+def drop_wordless(spans: Sequence[tuple[int, int, float]], words: np.ndarray) -> list[tuple[int, int, float]]:
+    """Keep the ``(start, end, confidence)`` spans that overlap at least one word of ``words``.
+
+    ``words`` is :func:`word_bounds` of the text: runs of letters, digits (and the combining
+    marks and underscores joined to them), so a span left out here has no letter or digit.
+    """
+    if not spans:
+        return []
+    if len(words) == 0:
+        return []
+    starts = np.array([s for s, _, _ in spans], dtype=np.int64)
+    ends = np.array([e for _, e, _ in spans], dtype=np.int64)
+    i = np.searchsorted(words[:, 1], starts, side="right")  # the first word ending after the start
+    ok = (i < len(words)) & (words[np.minimum(i, len(words) - 1), 0] < ends)
+    return [span for span, keep in zip(spans, ok.tolist()) if keep]
 
 
 def word_bounds(text: str) -> np.ndarray:

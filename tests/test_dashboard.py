@@ -70,7 +70,7 @@ def test_loads_weeks_outlets_and_filters(exports):
 def test_page_shares_links_and_escaping(exports, tmp_path):
     data = dash.load(exports)
     page = dash.write_dashboard(exports, tmp_path / "page").read_text(encoding="utf-8")
-    assert page.count("<svg") == 4
+    assert page.count("<svg") == 4 + len(data.categories)  # and one outlet-by-week chart per category
     for chart in ("chart-category-week", "chart-technique-week", "chart-technique-outlet", "chart-category-outlet"):
         assert f'id="{chart}"' in page
     assert "default-src 'none'; style-src 'unsafe-inline'; img-src data:" in page
@@ -106,8 +106,8 @@ def test_dashboard_in_headless_chromium(exports, tmp_path, chromium):
     shot = tmp_path / "dashboard.png"
     chromium(page.as_uri(), f"--screenshot={shot}", "--window-size=1280,1600", timeout=90)
     assert 'id="chart-technique-outlet"' in dom, dom[:2000]
-    # four inline SVG charts with their drawn marks (heatmap images are <image>, lines <path>)
-    assert len(re.findall(r"<svg\b", dom)) == 4
+    # four inline SVG charts and one outlet-by-week chart per category (heatmap images are <image>, lines <path>)
+    assert len(re.findall(r"<svg\b", dom)) == 4 + len(dash.load(exports).categories)
     assert re.search(r'<section class="card chart[^"]*" id="chart-technique-week"[\s\S]*?<svg[\s\S]*?<image', dom)
     # no payload ran or became an element: title untouched, body not marked, payloads shown as text
     title = re.search(r"<title>(.*?)</title>", dom, re.S).group(1)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framescope.model.decoding import decode_spans, snap_to_words, word_bounds
+from framescope.model.decoding import decode_spans, drop_wordless, snap_to_words, word_bounds
 from framescope.model.targets import trim_offsets
 
 GERMAN = (
@@ -61,8 +61,8 @@ def test_no_decoded_span_starts_or_ends_inside_a_word(article):
         assert 0 <= span.start < span.end <= len(text)
         assert not cuts_a_word(text, span.start), (text, span)
         assert not cuts_a_word(text, span.end), (text, span)
-    # snapping only widens: every raw span's characters stay covered by its technique
-    for r in raw:
+    # snapping only widens: every raw span with a word in it stays covered by its technique
+    for r in (r for r in raw if len(word_bounds(text[r.start:r.end]))):
         assert any(s.technique == r.technique and s.start <= r.start and r.end <= s.end for s in snapped)
     # and one technique's spans never overlap after snapping
     for tech in techniques:
@@ -108,3 +108,19 @@ def test_transformer_spans_are_whole_german_words(fixture, request):
     assert len(spans) >= 5
     assert inside_word_share(GERMAN, old) > 0.05
     assert inside_word_share(GERMAN, spans) == 0.0
+
+
+def test_no_span_without_a_letter_or_digit():
+    text = "Sie lügen !!! – 42 … wieder"
+    words = word_bounds(text)
+    at = {piece: (text.index(piece), text.index(piece) + len(piece)) for piece in ("lügen", "!!!", "–", "42", "…", "!!! –")}
+    spans = [(*at[p], 0.9) for p in ("lügen", "!!!", "–", "42", "…", "!!! –")]
+    kept = drop_wordless(spans, words)
+    assert [text[a:b] for a, b, _ in kept] == ["lügen", "42"]
+    # decoding applies it: a confident run over "!!!" alone gives no span, one over "lügen !!!" does
+    offsets = np.array([at["lügen"], at["!!!"], at["42"]])
+    probs = np.array([[0.1, 0.0], [0.9, 0.0], [0.1, 0.0]], dtype=np.float32)
+    assert decode_spans(probs, offsets, ["A"], 0.5, text=text) == []
+    assert len(decode_spans(probs, offsets, ["A"], 0.5)) == 1  # without the text nothing is known of words
+    probs[0, 0] = 0.9
+    assert [(s.start, s.end) for s in decode_spans(probs, offsets, ["A"], 0.5, text=text)] == [(at["lügen"][0], at["!!!"][1])]
