@@ -116,6 +116,29 @@ def labelstudio_config_cmd(
     typer.echo(labeling_config(settings.techniques, tax), nl=False)
 
 
+def register_cmd(
+    model_dir: str = typer.Argument(..., help="A model folder (framescope train or quickstart wrote it)."),
+    name: str = typer.Option("framescope", "--name", "-n", help="Registered model name."),
+    alias: Optional[str] = typer.Option("candidate", "--alias", "-a", help="Alias to point at the new version ('' for none)."),
+    experiment: str = typer.Option("framescope-register", "--experiment", help="MLflow experiment of the logging run."),
+) -> None:
+    """Log an existing model folder as an MLflow pyfunc model and register it as a new version.
+
+    The tracking and registry URIs are MLflow's (MLFLOW_TRACKING_URI); docs/service.md serves the result.
+    """
+    from framescope.errors import FramescopeError, ModelError
+    from framescope.training.tracking import register_folder
+
+    try:
+        run_id, uri, version = register_folder(model_dir, name, alias or None, experiment)
+    except FramescopeError:
+        raise
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        raise ModelError(f"{model_dir}: cannot register: {err}") from None
+    typer.echo(f"logged {uri} (MLflow run {run_id})")
+    typer.echo(f"registered: models:/{name}/{version}" + (f" (alias @{alias})" if alias else ""))
+
+
 def _register() -> None:
     """Subcommands live next to the code they drive; imports stay lazy for a fast --help.
 
@@ -132,6 +155,7 @@ def _register() -> None:
     app.command("evaluate")(evaluate_cmd)
     app.command("calibrate")(calibrate_cmd)
     app.command("adapt")(adapt_cmd)
+    app.command("register")(register_cmd)
     from framescope.inference.cli import register as register_inference
     from framescope.quickstart import quickstart_cmd
 

@@ -90,6 +90,7 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
             }
         )
         tracker.log_params({"data.train_articles": len(train_docs), "data.dev_articles": len(dev_docs)})
+        tracker.log_datasets(train_docs, dev_docs)
         tagger = build_tagger(config, taxonomy)
         train_stats = fit_tagger(tagger, train_docs, dev_docs, config, tracker=tracker, say=say)
         out = Path(config["output_dir"])
