@@ -79,7 +79,9 @@ def _root(
     """Find propaganda and framing techniques in news text."""
 
 
-labelstudio_app = typer.Typer(help="Label Studio: the labeling config for a model's or a taxonomy's techniques.", no_args_is_help=True)
+labelstudio_app = typer.Typer(
+    help="Label Studio: the labeling config for a model's or a taxonomy's techniques.", no_args_is_help=True
+)
 
 
 @labelstudio_app.command("config")

@@ -61,7 +61,9 @@ def load_corpora(entries: list, taxonomy: Taxonomy, langs, say: Callable[[str], 
     return docs
 
 
-def prepare_data(config: dict, taxonomy: Taxonomy, say: Callable[[str], None] | None = None) -> tuple[list[Document], list[Document]]:
+def prepare_data(
+    config: dict, taxonomy: Taxonomy, say: Callable[[str], None] | None = None
+) -> tuple[list[Document], list[Document]]:
     d = config["data"]
     train = load_corpora(d["train"], taxonomy, d["langs"], say)
     if not train:

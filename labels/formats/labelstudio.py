@@ -208,7 +208,7 @@ class TaskCounts:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items()}
+        return asdict(self)
 
 
 def read(
