@@ -21,7 +21,7 @@ TRACKED = "framescope-test"
 def _run(args: list[str], cwd: Path, uri: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, COLUMNS="80")
     return subprocess.run([sys.executable, "-m", "framescope", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=1500)
 
 
 @pytest.fixture(scope="module")

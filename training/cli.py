@@ -128,7 +128,10 @@ def _with_interval(m: dict, key: str) -> str:
 def _print_table(table: Table) -> None:
     """A table whole, also in logs and pipes: rich falls back to 80 columns when stdout is not a
     terminal and would cut the numbers to ``0.…``; a table never grows wider than it needs."""
-    console.print(table, width=None if console.is_terminal else 400)
+    if console.is_terminal:
+        console.print(table)
+    else:
+        Console(file=console.file, width=400).print(table)
 
 
 def print_report(report: dict, title: str = "results") -> None:
