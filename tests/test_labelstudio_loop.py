@@ -88,6 +88,15 @@ def test_predictions_are_gold_only_when_asked(tmp_path):
     assert "1 prediction-only task(s) read from their predictions as gold (use_predictions)" in counts.lines()
 
 
+def test_predictions_listed_by_id_are_prediction_only(tmp_path):
+    """Label Studio 1.23.2's JSON export lists predictions by id: still not an unlabeled task."""
+    tasks = [{"id": 6, "data": {"text": TEXT, "id": "a2"}, "annotations": [], "predictions": [6]},
+             {"id": 7, "data": {"text": TEXT, "id": "a3"}, "annotations": [], "predictions": [], "total_predictions": 1}]
+    docs, counts = labelstudio.read_counted(write_export(tmp_path, tasks), [], use_predictions=True)
+    assert (counts.prediction_only, counts.from_predictions, counts.unlabeled) == (2, 0, 0)
+    assert all(d.meta == {"labeled": False} and not d.spans for d in docs)
+
+
 def test_undated_annotations_keep_the_first_listed(tmp_path):
     task = export_tasks()[1]
     for ann in task["annotations"]:

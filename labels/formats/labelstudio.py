@@ -45,7 +45,9 @@ Reading an export (``Export -> JSON``): a JSON list of tasks::
   - *unlabeled* (no annotation, no prediction): read the same way;
   - *prediction-only* (predictions, no submitted annotation): model output nobody reviewed,
     so read unlabeled as well; with ``use_predictions=True`` its most recent prediction is
-    read as if it were an annotation (counted apart).
+    read as if it were an annotation (counted apart). Label Studio's own export lists
+    predictions by id only (``"predictions": [6]``, or ``total_predictions``): such a task
+    counts as prediction-only, and there are no spans to read from it.
 * Only results of ``type: "labels"`` become spans; the ``article`` ``<Choices>`` (techniques
   of the article as a whole) go to ``meta["article_techniques"]``.
 * A ``labels`` result carrying several labels gives one Span per label, in order. A result
@@ -426,12 +428,15 @@ def _choose_annotation(task: dict, use_predictions: bool, counts: TaskCounts) ->
     if listed:
         counts.skipped += 1  # a human's "skip": its predictions are not gold either
         return None
-    predictions = [p for p in task.get("predictions") or [] if isinstance(p, dict)]
-    if not predictions:
+    # Label Studio's own JSON export lists a task's predictions by id only (1.23.2): a
+    # prediction-only task all the same, whose spans are not in the file
+    listed_predictions = task.get("predictions") or []
+    if not listed_predictions and not task.get("total_predictions"):
         counts.unlabeled += 1
         return None
     counts.prediction_only += 1
-    if not use_predictions:
+    predictions = [p for p in listed_predictions if isinstance(p, dict)]
+    if not use_predictions or not predictions:
         return None
     counts.from_predictions += 1
     return _most_recent(predictions)
