@@ -104,7 +104,7 @@ def test_register_an_existing_folder(trained, tmp_path):
     assert "registered: models:/framescope-folder/1 (alias @prod)" in proc.stdout
     client = _client(uri)
     version = client.get_model_version_by_alias("framescope-folder", "prod")
-    assert version.version == "1" and "Registered from a model folder" in version.description
+    assert str(version.version) == "1" and "Registered from a model folder" in version.description
     assert "dev span F1" in version.description
     assert f"framescope=={__version__}" in _requirements(client, version).split()
     run = client.get_run(version.run_id)
