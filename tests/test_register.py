@@ -97,8 +97,9 @@ def test_print_report_does_not_truncate_when_not_a_terminal(capsys):
     assert "0.812 [0.700, 0.900]" in out and "0.168" in out and "Loaded_Language" in out
 
 
-def test_register_an_existing_folder(trained, tmp_path):
+def test_register_an_existing_folder(trained, tmp_path, monkeypatch):
     tmp, uri, _ = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # models:/ URIs resolve through the registry URI
     proc = _run(["register", str(tmp / "model"), "--name", "framescope-folder", "--alias", "prod"], tmp_path, uri)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "registered: models:/framescope-folder/1 (alias @prod)" in proc.stdout
