@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import traceback
+from typing import Optional
 
 import typer
 from typer.core import TyperGroup
@@ -78,6 +79,68 @@ def _root(
     """Find propaganda and framing techniques in news text."""
 
 
+labelstudio_app = typer.Typer(
+    help="Label Studio: the labeling config for a model's or a taxonomy's techniques.", no_args_is_help=True
+)
+
+
+@labelstudio_app.command("config")
+def labelstudio_config_cmd(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="A model folder: its techniques, in its output order."),
+    taxonomy: Optional[str] = typer.Option(
+        None, "--taxonomy", "-t", help="A built-in taxonomy name or a YAML file (default: semeval2023)."
+    ),
+) -> None:
+    """Print the labeling config XML (techniques grouped and coloured by category, article-level choices).
+
+    Paste it into a project's Settings -> Labeling Interface -> Code; docs/labelstudio.md has the loop.
+    """
+    from framescope.errors import ModelError, UsageError
+    from framescope.labels.formats.labelstudio import labeling_config
+    from framescope.labels.taxonomy import load_taxonomy
+
+    if model is not None and taxonomy is not None:
+        raise UsageError("give --model or --taxonomy, not both")
+    if model is None:
+        try:
+            tax = load_taxonomy(taxonomy)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        typer.echo(labeling_config(tax.names, tax), nl=False)
+        return
+    from framescope.model.settings import TaggerSettings, load_folder_taxonomy
+
+    try:
+        settings = TaggerSettings.load(model)
+        tax = load_folder_taxonomy(model, settings)
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{model}: cannot read the model's techniques: {err}") from None
+    typer.echo(labeling_config(settings.techniques, tax), nl=False)
+
+
+def register_cmd(
+    model_dir: str = typer.Argument(..., help="A model folder (framescope train or quickstart wrote it)."),
+    name: str = typer.Option("framescope", "--name", "-n", help="Registered model name."),
+    alias: Optional[str] = typer.Option("candidate", "--alias", "-a", help="Alias to point at the new version ('' for none)."),
+    experiment: str = typer.Option("framescope-register", "--experiment", help="MLflow experiment of the logging run."),
+) -> None:
+    """Log an existing model folder as an MLflow pyfunc model and register it as a new version.
+
+    The tracking and registry URIs are MLflow's (MLFLOW_TRACKING_URI); docs/service.md serves the result.
+    """
+    from framescope.errors import FramescopeError, ModelError
+    from framescope.training.tracking import register_folder
+
+    try:
+        run_id, uri, version = register_folder(model_dir, name, alias or None, experiment)
+    except FramescopeError:
+        raise
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        raise ModelError(f"{model_dir}: cannot register: {err}") from None
+    typer.echo(f"logged {uri} (MLflow run {run_id})")
+    typer.echo(f"registered: models:/{name}/{version}" + (f" (alias @{alias})" if alias else ""))
+
+
 def _register() -> None:
     """Subcommands live next to the code they drive; imports stay lazy for a fast --help.
 
@@ -92,10 +155,12 @@ def _register() -> None:
     from framescope.encoders_cli import encoders_app
 
     app.add_typer(encoders_app, name="encoders")
+    app.add_typer(labelstudio_app, name="labelstudio")
     app.command("train")(train_cmd)
     app.command("evaluate")(evaluate_cmd)
     app.command("calibrate")(calibrate_cmd)
     app.command("adapt")(adapt_cmd)
+    app.command("register")(register_cmd)
     from framescope.inference.cli import register as register_inference
     from framescope.quickstart import quickstart_cmd
 

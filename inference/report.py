@@ -28,25 +28,11 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import typer
 
+from framescope.labels.colours import CATEGORY_COLOURS, FALLBACK_COLOURS, UNKNOWN_COLOUR
 from framescope.model.scorer import ArticleResult, ParagraphResult, ScoredSpan, TechniqueScore, technique_scores
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-# Colour-blind-safe hues (Paul Tol's "bright"/"vibrant" schemes) for the six SemEval-2023
-# categories; other taxonomies' categories take the fallback palette in order.
-CATEGORY_COLOURS: dict[str, str] = {
-    "attack_on_reputation": "#cc3311",
-    "justification": "#0077bb",
-    "simplification": "#009988",
-    "distraction": "#aa3377",
-    "call": "#ee7733",
-    "manipulative_wording": "#b59a00",
-}
-FALLBACK_COLOURS = [
-    "#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#8c564b", "#332288",
-    "#117733", "#882255", "#44aa99", "#999933", "#dd7788", "#6699cc", "#997700",
-]
-UNKNOWN_COLOUR = "#777777"
 # Underline stripes beyond this many overlapping lanes share the last lane's position.
 MAX_LANES = 5
 LOW_CONFIDENCE = 0.5

@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from framescope.labels.formats import FORMATS, WRITE_ONLY, conversion_losses
+from framescope.labels.formats.labelstudio import TaskCounts, counts_of_inputs
 from framescope.labels.io import read_with_problems, write_documents
-from framescope.labels.stats import corpus_stats
+from framescope.labels.stats import corpus_stats, is_labeled
 
 data_app = typer.Typer(help="Validate, describe and convert annotated corpora.", no_args_is_help=True)
 console = Console()
@@ -29,6 +30,15 @@ def _report_problems(problems, limit: int | None = None) -> None:
         err_console.print(f"{label} {p}", highlight=False, markup=True, soft_wrap=True)
     if limit is not None and len(problems) > limit:
         err_console.print(f"... and {len(problems) - limit} more (run `framescope data validate`)")
+
+
+def _report_tasks(counts: list[TaskCounts]) -> None:
+    """How each Label Studio export's tasks were read (labelstudio.TaskCounts): nothing set aside unsaid."""
+    for c in counts:
+        first, *rules = c.lines()
+        console.print(f"[bold]Label Studio[/bold] {first}", highlight=False, soft_wrap=True)
+        for line in rules:
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
 @data_app.command("validate")
@@ -48,14 +58,19 @@ def validate_cmd(
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(2)
     _report_problems(problems)
+    _report_tasks(counts_of_inputs(paths, fmt))
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors
     noted = f", {warnings} warning(s)" if warnings else ""
+    articles = sum(map(is_labeled, docs))
+    unlabeled = len(docs) - articles
+    if unlabeled:
+        noted += f"; {unlabeled} unlabeled document(s), not counted as articles"
     if errors:
-        err_console.print(f"[red]{errors} problem(s)[/red]{noted} in {len(docs)} article(s)")
+        err_console.print(f"[red]{errors} problem(s)[/red]{noted} in {articles} article(s)")
         raise typer.Exit(1)
     spans = sum(len(d.spans) for d in docs)
-    console.print(f"[green]ok[/green] {len(docs)} article(s), {spans} span(s), no errors{noted}")
+    console.print(f"[green]ok[/green] {articles} article(s), {spans} span(s), no errors{noted}")
 
 
 @data_app.command("stats")
@@ -72,13 +87,17 @@ def stats_cmd(
         err_console.print(f"[red]error[/red] {err}")
         raise typer.Exit(2)
     st = corpus_stats(docs)
+    tasks = counts_of_inputs(paths, fmt)
     if as_json:
         out = st.to_dict()
+        out["labelstudio"] = [{**c.to_dict(), "notes": c.lines()[1:]} for c in tasks]
         out["problems"] = [str(p) for p in problems]
         typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
     else:
+        _report_tasks(tasks)
         summary = Table(title="Corpus", show_header=False)
         summary.add_row("articles", f"{st.articles:,}")
+        summary.add_row("unlabeled (not counted as articles)", f"{st.unlabeled:,}")
         summary.add_row("spans", f"{st.spans:,}")
         summary.add_row("mean span length (chars)", f"{st.mean_span_length:.1f}")
         summary.add_row("spans overlapping another span", f"{st.overlapping_spans:,} ({st.overlap_share:.1%})")
@@ -99,7 +118,8 @@ def stats_cmd(
             techs.add_row(tech, f"{n:,}", f"{n / st.spans:.1%}")
         console.print(techs)
     if problems:
-        _report_problems(problems, limit=20)
+        if not as_json:  # with --json they are in its "problems" list: stdout stays one JSON document
+            _report_problems(problems, limit=20)
         if any(p.is_error for p in problems):
             raise typer.Exit(1)
 

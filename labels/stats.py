@@ -9,9 +9,18 @@ from typing import Iterable
 from framescope.labels.document import Document
 
 
+def is_labeled(doc: Document) -> bool:
+    """An annotated article; False for one a reader marked ``meta["labeled"] = False`` (no
+    annotation: SemEval test articles, unlabeled, skipped or prediction-only Label Studio tasks)."""
+    return bool(doc.spans) or doc.meta.get("labeled", True) is not False
+
+
 @dataclass
 class CorpusStats:
+    """Counts over the *annotated* articles; unlabeled documents are counted apart, never as articles."""
+
     articles: int = 0
+    unlabeled: int = 0
     spans: int = 0
     characters: int = 0
     overlapping_spans: int = 0
@@ -32,6 +41,7 @@ class CorpusStats:
     def to_dict(self) -> dict:
         return {
             "articles": self.articles,
+            "unlabeled": self.unlabeled,
             "spans": self.spans,
             "characters": self.characters,
             "mean_span_length": round(self.mean_span_length, 2),
@@ -49,6 +59,9 @@ class CorpusStats:
 def corpus_stats(docs: Iterable[Document]) -> CorpusStats:
     st = CorpusStats()
     for doc in docs:
+        if not is_labeled(doc):
+            st.unlabeled += 1
+            continue
         st.articles += 1
         st.characters += len(doc.text)
         st.per_lang_articles[doc.lang] += 1

@@ -42,12 +42,17 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
+from framescope import __version__
 from framescope.model.scorer import DIGITS, ArticleResult, article_columns, categories_of, iso_utc
 from framescope.model.settings import TaggerSettings, load_folder_taxonomy
 from framescope.model.tagger import SpanTagger
 
 MAX_ARTICLES_ENV, DEFAULT_MAX_ARTICLES = "FRAMESCOPE_SERVE_MAX_ARTICLES", 64
 MAX_CHARS_ENV, DEFAULT_MAX_CHARS = "FRAMESCOPE_SERVE_MAX_CHARS", 100_000
+# logged with the model (MLflow shows it and checks the model answers it when logging)
+INPUT_EXAMPLE = pd.DataFrame(
+    {"id": ["example-1"], "lang": ["en"], "text": ["They are traitors who lie to you. Act now, before it is too late!"]}
+)
 SPAN_FIELDS = (("technique", "string"), ("category", "string"), ("start", "long"), ("end", "long"),
                ("text", "string"), ("confidence", "double"))
 
@@ -240,8 +245,10 @@ def log_model(model_dir: str | Path, registered_model_name: str | None = None, n
         python_model=code,
         artifacts={"model_dir": str(model_dir)},
         registered_model_name=registered_model_name,
-        pip_requirements=["framescope"],
+        # the framescope that logged the model: its code is the model's code (docs/service.md)
+        pip_requirements=[f"framescope=={__version__}"],
         signature=signature(techniques, categories),
+        input_example=INPUT_EXAMPLE,
     )
     try:
         return mlflow.pyfunc.log_model(name=name, **kwargs)

@@ -92,3 +92,38 @@ def test_notebooks_run_and_plot(workdir: Path) -> None:
     html = [o["data"]["text/html"] for c in nb2.cells if c.cell_type == "code" for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     assert any("<mark" in h for h in html), "no highlighted false positives / negatives"
     assert time.time() - t0 < 120
+
+
+def documented_script(marker: str) -> str:
+    """The Python of the ``python - ... <<'PY'`` block of docs/notebooks.md that contains ``marker``."""
+    import re
+
+    doc = (ROOT / "docs" / "notebooks.md").read_text(encoding="utf-8")
+    bodies = [b for b in re.findall(r"<<'PY'\n(.*?)\nPY\n", doc, flags=re.S) if marker in b]
+    assert len(bodies) == 1, f"expected one documented block with {marker!r}"
+    return bodies[0]
+
+
+def test_documented_commands_run_with_the_dev_install(tmp_path: Path) -> None:
+    """The run and clear-outputs commands of docs/notebooks.md, as written, with nbclient/nbformat only."""
+    import subprocess
+    import sys
+
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    env = dict(os.environ, FRAMESCOPE_DATA="", FRAMESCOPE_DATA_FORMAT="", MPLBACKEND="Agg")
+    run = subprocess.run(
+        [sys.executable, "-", str(ROOT / "notebooks" / "01-annotations.ipynb")],
+        input=documented_script("NotebookClient"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = tmp_path / "01-annotations.out.ipynb"
+    nb = nbformat.read(out, as_version=4)
+    assert errors(nb) == [] and any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    clear = subprocess.run(
+        [sys.executable, "-", str(out)],
+        input=documented_script("cell.execution_count"), cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert clear.returncode == 0, clear.stderr[-3000:]
+    test_committed_notebooks_are_stripped(out)

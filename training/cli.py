@@ -113,6 +113,15 @@ def _with_interval(m: dict, key: str) -> str:
     return f"{m[key]:.3f}" + (f" [{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]" if lo_hi else "")
 
 
+def _print_table(table: Table) -> None:
+    """A table whole, also in logs and pipes: rich falls back to 80 columns when stdout is not a
+    terminal and would cut the numbers to ``0.…``; a table never grows wider than it needs."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        Console(file=console.file, width=400).print(table)
+
+
 def print_report(report: dict, title: str = "results") -> None:
     table = Table(title=title)
     cols = (
@@ -129,7 +138,7 @@ def print_report(report: dict, title: str = "results") -> None:
             f"{m['span_f1']:.3f}", f"{m['span_identification_f1']:.3f}",
             f"{m['mean_pred_span_length']:.0f}", f"{m['mean_gold_span_length']:.0f}",
         )
-    console.print(table)
+    _print_table(table)
     first = next(iter(report.values()), {})
     if first:
         console.print(
@@ -143,7 +152,7 @@ def print_report(report: dict, title: str = "results") -> None:
             t.add_column(col, justify="right" if col != "technique" else "left")
         for tech, m in sorted(per.items(), key=lambda kv: -kv[1]["n_gold"]):
             t.add_row(tech, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["n_pred"]), str(m["n_gold"]))
-        console.print(t)
+        _print_table(t)
 
 
 def calibrate_cmd(

@@ -42,6 +42,68 @@ def git_commit() -> str | None:
         return None
 
 
+def git_tags() -> dict[str, str]:
+    """``git_commit`` (with ``-dirty`` for uncommitted changes) and MLflow's standard
+    ``mlflow.source.git.commit`` (the bare hash, which the MLflow UI links); none outside a checkout."""
+    commit = git_commit()
+    if not commit:
+        return {}
+    return {"git_commit": commit, "mlflow.source.git.commit": commit.removesuffix("-dirty")}
+
+
+def dataset_frame(docs: list) -> "Any":
+    """One row per article (id, lang, text, spans as JSON): what MLflow profiles as a dataset."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "id": [d.id for d in docs],
+            "lang": [d.lang for d in docs],
+            "text": [d.text for d in docs],
+            "spans": [json.dumps([s.to_dict() for s in d.spans]) for d in docs],
+        }
+    )
+
+
+def version_description(model_dir: str | Path) -> str:
+    """A registered version's description, from the folder itself: kind, taxonomy, data, dev scores."""
+    from framescope.model.settings import TaggerSettings
+
+    settings = TaggerSettings.load(model_dir)
+    tax = settings.taxonomy
+    parts = [
+        f"framescope {settings.model_type} tagger ({settings.name}), {len(settings.techniques)} techniques of"
+        f" taxonomy {tax.get('name')}@{tax.get('version')}, written by framescope {settings.framescope_version}"
+    ]
+    extra = settings.extra
+    if extra.get("config_name"):
+        parts.append(f"config {extra['config_name']}")
+    if extra.get("train_fingerprint"):
+        parts.append(f"training data fingerprint {str(extra['train_fingerprint'])[:12]}")
+    report_path = Path(model_dir) / "dev_report.json"
+    if report_path.is_file():
+        try:
+            dev = json.loads(report_path.read_text(encoding="utf-8")).get("all", {})
+            parts.append(f"dev span F1 {float(dev['span_f1']):.3f} on {int(dev['articles'])} articles")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass  # a description without scores beats no registration
+    return "; ".join(parts) + "."
+
+
+def register_version(info: Any, name: str | None, alias: str | None, description: str) -> str | None:
+    """Describe the version MLflow just registered under ``name`` and point ``alias`` at it."""
+    version = getattr(info, "registered_model_version", None)
+    if not name or version is None:
+        return None
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    client.update_model_version(name, str(version), description=description)
+    if alias:
+        client.set_registered_model_alias(name, alias, str(version))
+    return str(version)
+
+
 def log_metrics_report(mlflow, report: dict, prefix: str, step: int | None = None) -> None:
     """Flatten an evaluation report (``all``/per-language, per-technique) into metric keys."""
     metrics: dict[str, float] = {}
@@ -129,9 +191,7 @@ class Tracker:
             p = Path(tmp) / "config.yaml"
             p.write_text(yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True), encoding="utf-8")
             mlflow.log_artifact(str(p))
-        commit = git_commit()
-        if commit:
-            mlflow.set_tag("git_commit", commit)
+        mlflow.set_tags(git_tags())
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -175,8 +235,22 @@ class Tracker:
         if self.enabled:
             self._mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
+    def log_datasets(self, train_docs: list, dev_docs: list) -> None:
+        """The training and dev articles as MLflow datasets (contexts ``training`` and ``dev``),
+        each with its framescope fingerprint as the digest, so runs on the same data line up."""
+        if not self.enabled:
+            return
+        from framescope.labels.dataset import fingerprint
+
+        for docs, context in ((train_docs, "training"), (dev_docs, "dev")):
+            digest = fingerprint(docs)
+            dataset = self._mlflow.data.from_pandas(
+                dataset_frame(docs), name=f"{self.config['name']}-{context}", digest=digest[:32]
+            )
+            self._mlflow.log_input(dataset, context=context, tags={"fingerprint": digest})
+
     def log_model(self, model_dir: str | Path) -> None:
-        """Log the model folder as an MLflow model and register it under ``name@alias``."""
+        """Log the model folder as an MLflow model and register it under ``name@alias``, described."""
         if not self.enabled:
             return
         from framescope.model.mlflow_model import log_model
@@ -184,11 +258,39 @@ class Tracker:
         cfg = self.config["mlflow"]
         info = log_model(model_dir, registered_model_name=cfg.get("registered_model"))
         self.model_uri = info.model_uri
-        version = getattr(info, "registered_model_version", None)
-        if cfg.get("registered_model") and version is not None:
-            from mlflow import MlflowClient
+        description = version_description(model_dir) + f" MLflow run {self.run_id}."
+        self.registered_version = register_version(info, cfg.get("registered_model"), cfg.get("alias"), description)
 
-            client = MlflowClient()
-            self.registered_version = str(version)
-            if cfg.get("alias"):
-                client.set_registered_model_alias(cfg["registered_model"], cfg["alias"], str(version))
+
+def register_folder(
+    model_dir: str | Path, name: str, alias: str | None = None, experiment: str = "framescope-register"
+) -> tuple[str, str, str | None]:
+    """Log an existing model folder as a pyfunc model in a run of its own and register it.
+
+    For a folder trained without MLflow, copied from elsewhere, or recalibrated: the
+    folder is opened first (a folder that does not load is refused before anything is
+    logged). Returns (run id, model URI, registered version).
+    """
+    import mlflow
+
+    from framescope.model.mlflow_model import log_model
+    from framescope.model.tagger import SpanTagger
+
+    tagger = SpanTagger.from_pretrained(model_dir)  # refuses a folder that does not check out
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=f"register {Path(model_dir).resolve().name}") as run:
+        mlflow.set_tags(
+            {
+                **git_tags(),
+                "taxonomy": str(tagger.taxonomy.identity),
+                "taxonomy_sha256": tagger.taxonomy.identity.sha256,
+                "model_type": tagger.settings.model_type,
+                "registered_from_folder": str(Path(model_dir).resolve()),
+                **({"train_fingerprint": str(tagger.settings.extra["train_fingerprint"])}
+                   if tagger.settings.extra.get("train_fingerprint") else {}),
+            }
+        )
+        info = log_model(model_dir, registered_model_name=name)
+        description = version_description(model_dir) + f" Registered from a model folder by run {run.info.run_id}."
+        version = register_version(info, name, alias, description)
+    return run.info.run_id, info.model_uri, version

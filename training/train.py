@@ -14,7 +14,9 @@ from typing import Callable
 
 from framescope.labels.dataset import fingerprint, split_documents
 from framescope.labels.document import Document
+from framescope.labels.formats.labelstudio import counts_of_inputs
 from framescope.labels.io import read_documents
+from framescope.labels.stats import is_labeled
 from framescope.labels.taxonomy import Taxonomy, load_taxonomy
 from framescope.model.tagger import SpanTagger
 from framescope.training.calibration import calibrate_on_dev
@@ -40,24 +42,34 @@ class TrainResult:
     train_stats: dict
 
 
-def load_corpora(entries: list, taxonomy: Taxonomy, langs) -> list[Document]:
+def load_corpora(entries: list, taxonomy: Taxonomy, langs, say: Callable[[str], None] | None = None) -> list[Document]:
+    """The annotated articles of the config's corpora; ``say`` hears what was left out and why."""
+    say = say or log.info
     docs: list[Document] = []
     for entry in entries:
         if isinstance(entry, str):
             entry = {"path": entry}
-        found = read_documents(resolve_path(entry["path"]), entry.get("format"), taxonomy=taxonomy, langs=langs)
+        path = resolve_path(entry["path"])
+        found = read_documents(path, entry.get("format"), taxonomy=taxonomy, langs=langs)
+        for counts in counts_of_inputs([path], entry.get("format")):
+            say("data: Label Studio " + "; ".join(counts.lines()))
         # articles without annotations (e.g. SemEval test articles) would teach "no technique"
-        docs.extend(d for d in found if d.meta.get("labeled", True))
+        labeled = [d for d in found if is_labeled(d)]
+        if len(labeled) < len(found):
+            say(f"data: {path}: {len(found) - len(labeled)} unlabeled document(s) left out (no annotation)")
+        docs.extend(labeled)
     return docs
 
 
-def prepare_data(config: dict, taxonomy: Taxonomy) -> tuple[list[Document], list[Document]]:
+def prepare_data(
+    config: dict, taxonomy: Taxonomy, say: Callable[[str], None] | None = None
+) -> tuple[list[Document], list[Document]]:
     d = config["data"]
-    train = load_corpora(d["train"], taxonomy, d["langs"])
+    train = load_corpora(d["train"], taxonomy, d["langs"], say)
     if not train:
         raise ValueError("the config's data.train selects no articles")
     if d["dev"]:
-        dev = load_corpora(d["dev"], taxonomy, d["langs"])
+        dev = load_corpora(d["dev"], taxonomy, d["langs"], say)
     else:
         train, dev = split_documents(train, d["dev_fraction"], seed=d["split_seed"])
     return train, dev
@@ -67,7 +79,7 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
     say = progress or (lambda msg: log.info(msg))
     t0 = time.time()
     taxonomy = load_taxonomy(config["taxonomy"])
-    train_docs, dev_docs = prepare_data(config, taxonomy)
+    train_docs, dev_docs = prepare_data(config, taxonomy, say)
     say(f"data: {len(train_docs)} train / {len(dev_docs)} dev articles")
     with Tracker(config) as tracker:
         tracker.set_tags(
@@ -80,6 +92,7 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
             }
         )
         tracker.log_params({"data.train_articles": len(train_docs), "data.dev_articles": len(dev_docs)})
+        tracker.log_datasets(train_docs, dev_docs)
         tagger = build_tagger(config, taxonomy)
         train_stats = fit_tagger(tagger, train_docs, dev_docs, config, tracker=tracker, say=say)
         out = Path(config["output_dir"])
