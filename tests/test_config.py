@@ -149,6 +149,15 @@ def test_each_default_exists_once():
     assert precise["min_predictions"].default == cal.precise_min_predictions
 
 
+def test_the_scheme_choices_are_the_model_layers_schemes():
+    from typing import get_args
+
+    from framescope.model.schemes import SCHEMES
+    from framescope.training.config import SchemeName
+
+    assert set(get_args(SchemeName)) == set(SCHEMES)
+
+
 def test_config_errors_are_usage_errors():
     assert issubclass(ConfigError, FramescopeError) and ConfigError("x").exit_code == EXIT_USAGE
 
