@@ -141,7 +141,8 @@ class StageSettings:
     def from_options(cls, techniques: list[str], options: StageOptions, token_features: bool = True) -> "StageSettings":
         """New, unfitted settings with ``options`` (a config's ``article_stage`` section)."""
         chosen = {f.name: getattr(options, f.name) for f in fields(StageOptions)}
-        return cls(techniques=list(techniques), token_features=token_features, **{**chosen, "ngram_range": tuple(options.ngram_range)})
+        chosen["ngram_range"] = tuple(options.ngram_range)
+        return cls(techniques=list(techniques), token_features=token_features, **chosen)
 
     def inputs(self, level: str) -> tuple[str, ...]:
         """The names of the stacker's inputs at ``level``, in order."""

@@ -197,7 +197,7 @@ DEFAULTS: dict[str, Any] = Config().to_dict()
 def _build(cls: type, data: Any, key: str, origin: Callable[[str], str]) -> Any:
     """An instance of the dataclass ``cls`` from the mapping ``data`` found at ``key``."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{origin(key)}: {key or 'the config'}: {data!r} is not a mapping")
+        raise ConfigError(f"{origin(key)}: {key or 'the config'}: {_shown(data)} is not a mapping")
     hints = get_type_hints(cls)
     known = [f.name for f in fields(cls)]
     values = {}
@@ -213,10 +213,16 @@ def _build(cls: type, data: Any, key: str, origin: Callable[[str], str]) -> Any:
     return cls(**values)
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut to one short line (a value may be a 1 MB string)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _value(value: Any, tp: Any, key: str, origin: Callable[[str], str]) -> Any:
     """``value`` checked against the type ``tp`` (lists become tuples, dicts dataclasses)."""
     def bad(what: str) -> ConfigError:
-        return ConfigError(f"{origin(key)}: {key}: {value!r} is not {what}")
+        return ConfigError(f"{origin(key)}: {key}: {_shown(value)} is not {what}")
 
     kind = get_origin(tp)
     if kind is Literal:
