@@ -54,9 +54,9 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     config = load_config(args.config, args.overrides)
-    taxonomy = load_taxonomy(config["taxonomy"])
+    taxonomy = load_taxonomy(config.taxonomy)
     langs = args.lang or ["de", "en"]
-    docs = load_corpora(config["data"]["train"], taxonomy, langs)
+    docs = load_corpora(config.data.train, taxonomy, langs)
     folds = config_folds(docs, args.folds, config, args.fold_seed)
     if not 1 <= args.fold <= len(folds):
         ap.error(f"--fold must be between 1 and {len(folds)}")
@@ -72,8 +72,8 @@ def main() -> None:
     texts = [t for t in dict.fromkeys(texts) if t not in held_texts]
     say = lambda m: print(f"[adapt fold {args.fold}] {m}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"{len(docs) - len(held)} of {len(docs)} evaluated articles ({len(held)} held out), {len(texts)} texts in all")
-    summary = adapt(config["model"]["base"], texts, args.out, epochs=args.epochs, max_length=config["model"]["max_length"],
-                    seed=config["seed"], max_steps=args.max_steps, progress=say)
+    summary = adapt(config.model.base, texts, args.out, epochs=args.epochs, max_length=config.model.max_length,
+                    seed=config.seed, max_steps=args.max_steps, progress=say)
     summary.update(fold=args.fold, folds=args.folds, held_out_articles=len(held))
     # adapt() committed the folder; its adapt.json gains the fold, replaced whole (never half-written)
     atomic_write_bytes(Path(args.out) / "adapt.json", (json.dumps(summary, indent=2) + "\n").encode("utf-8"))

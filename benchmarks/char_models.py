@@ -28,7 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from framescope.labels.taxonomy import load_taxonomy
-from framescope.training.config import load_config
+from framescope.training.config import Corpus, load_config
 from framescope.training.crossval import article_folds
 from framescope.training.evaluation import gold_tuples
 from framescope.training.train import load_corpora
@@ -40,12 +40,12 @@ def main() -> None:
     ap.add_argument("--six", action="store_true", help="also train on the fr, it, pl, ru articles")
     args = ap.parse_args()
     cfg = load_config("minilm-semeval")
-    tax = load_taxonomy(cfg["taxonomy"])
-    docs = load_corpora(cfg["data"]["train"], tax, ["de", "en"])
+    tax = load_taxonomy(cfg.taxonomy)
+    docs = load_corpora(cfg.data.train, tax, ["de", "en"])
     root = os.path.join(os.environ["FRAMESCOPE_SHARED_DATA"], "semeval2023")
     extra_langs = ["fr", "it", "pl", "ru"]
-    extra = load_corpora([{"path": f"{root}/{lg}", "format": "semeval2023"} for lg in extra_langs], tax, extra_langs) if args.six else []
-    folds = article_folds(docs, 5, cfg["seed"])
+    extra = load_corpora([Corpus(f"{root}/{lg}", "semeval2023") for lg in extra_langs], tax, extra_langs) if args.six else []
+    folds = article_folds(docs, 5, cfg.seed)
     techs = tax.names
 
     def labels(ds):

@@ -66,11 +66,11 @@ def main() -> None:
     args = ap.parse_args()
     langs = args.lang or ["de", "en"]
     config = load_config(args.config, args.overrides)
-    taxonomy = load_taxonomy(config["taxonomy"])
+    taxonomy = load_taxonomy(config.taxonomy)
     t0 = time.time()
-    docs = load_corpora(config["data"]["train"], taxonomy, langs)
+    docs = load_corpora(config.data.train, taxonomy, langs)
     extra_langs = args.extra_lang or training_only_langs(config, langs)
-    extra = load_corpora(config["data"]["train"], taxonomy, extra_langs) if extra_langs else []
+    extra = load_corpora(config.data.train, taxonomy, extra_langs) if extra_langs else []
     say = lambda m: print(f"[{args.name}] {m}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"{len(docs)} evaluated articles ({', '.join(langs)}), {len(extra)} training-only")
     unknown = set(args.variant or []) - set(VARIANTS)
@@ -80,7 +80,7 @@ def main() -> None:
     for v in variants.values():
         v.setdefault("extra_train", [])  # the named variants are de+en stages, whatever the config says
     if args.stage_extra:
-        fmt = config["data"]["train"][0].get("format") if isinstance(config["data"]["train"][0], dict) else None
+        fmt = config.data.train[0].format
         variants["stacked+extra"] = {**VARIANTS["stacked"], "extra_train": [{"path": d, "format": fmt} for d in args.stage_extra]}
 
     def write(result: dict) -> str:

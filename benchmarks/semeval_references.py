@@ -81,7 +81,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="write all figures as JSON here")
     args = ap.parse_args()
     cfg = load_config(args.config)
-    taxonomy = load_taxonomy(cfg["taxonomy"])
+    taxonomy = load_taxonomy(cfg.taxonomy)
     train_docs, dev_docs = prepare_data(cfg, taxonomy)
     results = {"split": {"train": len(train_docs), "dev": len(dev_docs), "config": args.config}}
     results["most_frequent_paragraphs"] = summarise(most_frequent_technique_baseline(train_docs, dev_docs, taxonomy))
@@ -94,7 +94,7 @@ def main() -> int:
         preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]
         results[f"{name} (calibrated)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
         results[f"{name} (calibrated)"]["overlapping_pred_share"] = overlap_share(dev_docs, preds)
-        preds = cross_calibrated(tagger, dev_docs, scores, taxonomy, cfg["calibration"])
+        preds = cross_calibrated(tagger, dev_docs, scores, taxonomy, cfg.calibration)
         results[f"{name} (2-fold cross-calibrated)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
         if not tagger.scheme.calibrated:  # the textbook BIO reference
             fixed = {t: 0.5 for t in tagger.techniques}

@@ -65,8 +65,8 @@ def main() -> None:
     # the Trainer path, as `framescope train` runs it (no dev set: pure training loop)
     from framescope.training.hf_trainer import run_trainer
 
-    cfg = load_config("minilm-semeval")
-    cfg["training"].update(max_steps=args.steps, batch_size=args.batch_size, threads=args.threads)
+    cfg = load_config("minilm-semeval").with_values(
+        {"training.max_steps": args.steps, "training.batch_size": args.batch_size, "training.threads": args.threads})
     tagger2 = TransformerTagger.from_base("minilm", tax, max_length=256, stride=32, scheme="multilabel-softmax")
     hf_trainer.training_windows = lambda tagger, docs, max_windows=None, seed=0: rows  # same windows
     stats = run_trainer(tagger2, [], [], cfg, say=lambda m: None)

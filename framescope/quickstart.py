@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from framescope.training.config import Config
 
 console = Console()
 err_console = Console(stderr=True)
@@ -21,7 +25,7 @@ err_console = Console(stderr=True)
 QUICKSTART_DIR = Path("runs/quickstart")
 
 
-def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
+def _quickstart_current(model_dir: Path, cfg: Config) -> bool:
     """The model folder exists, was trained from this config by this framescope on today's sample."""
     from framescope import __version__
     from framescope.errors import ModelError
@@ -34,13 +38,13 @@ def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
         settings = TaggerSettings.load(model_dir)
     except ModelError:  # no folder yet, or one that does not load: train it
         return False
-    if settings.framescope_version != __version__ or settings.extra.get("config_name") != cfg["name"]:
+    if settings.framescope_version != __version__ or settings.extra.get("config_name") != cfg.name:
         return False
     import json
 
     from framescope.model.article_stage import STAGE_FORMAT, STAGE_SETTINGS
 
-    if cfg["article_stage"]["enabled"]:
+    if cfg.article_stage.enabled:
         try:  # trained before the article stage existed, or with an older one: retrain so it ships
             if json.loads((model_dir / STAGE_SETTINGS).read_text(encoding="utf-8")).get("format") != STAGE_FORMAT:
                 return False
@@ -49,7 +53,7 @@ def _quickstart_current(model_dir: Path, cfg: dict) -> bool:
     if settings.precise_thresholds is None:
         return False  # calibrated before profiles existed
     try:
-        train_docs, _ = prepare_data(cfg, load_taxonomy(cfg["taxonomy"]))
+        train_docs, _ = prepare_data(cfg, load_taxonomy(cfg.taxonomy))
     except Exception:
         return False
     return settings.extra.get("train_fingerprint") == fingerprint(train_docs)
@@ -69,9 +73,9 @@ def quickstart_cmd(
 
     t0 = time.time()
     cfg = load_config("quickstart")
-    model_dir = Path(cfg["output_dir"])
+    model_dir = Path(cfg.output_dir)
     if no_mlflow:
-        cfg["mlflow"]["enabled"] = False
+        cfg = cfg.with_values({"mlflow.enabled": False})
     if not retrain and _quickstart_current(model_dir, cfg):
         console.print(f"model: [bold]{model_dir}[/bold] is current (use --retrain to train again)")
     else:

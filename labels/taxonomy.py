@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from framescope.labels.yamlsafe import load_yaml
+
 DEFAULT_TAXONOMY = "semeval2023"
 
 
@@ -60,9 +62,9 @@ class Taxonomy:
             self.name = str(data["name"])
             self.version = str(data["version"])
             self.description = str(data.get("description", ""))
-            self.categories: dict[str, dict[str, Any]] = {
-                str(c["id"]): dict(c) for c in data.get("categories") or []
-            }
+            self.categories: dict[str, dict[str, Any]] = _unique(
+                "category id", [(str(c["id"]), dict(c)) for c in data.get("categories") or []], origin
+            )
             self.techniques: list[Technique] = [
                 Technique(
                     name=str(t["name"]),
@@ -83,10 +85,7 @@ class Taxonomy:
             ]
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"{origin}: malformed taxonomy ({err!r})") from None
-        names = [t.name for t in self.techniques]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{origin}: duplicate technique names in taxonomy")
-        self._by_name = {t.name: t for t in self.techniques}
+        self._by_name = _unique("technique name", [(t.name, t) for t in self.techniques], origin)
         for t in self.techniques:
             if self.categories and t.category not in self.categories:
                 raise ValueError(f"{origin}: technique {t.name} has unknown category {t.category}")
@@ -155,10 +154,7 @@ class Taxonomy:
     @classmethod
     def from_file(cls, path: str | Path) -> "Taxonomy":
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise ValueError(f"{path}: not valid YAML: {err}") from None
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path))
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a taxonomy is a YAML mapping")
         return cls(data, origin=str(path))
@@ -173,6 +169,16 @@ class Taxonomy:
         return f"Taxonomy({self.identity}, {len(self)} techniques)"
 
 
+def _unique(what: str, items: list[tuple[str, Any]], origin: str) -> dict[str, Any]:
+    """``items`` as a dict, refusing a repeated key: a second entry would silently replace the first."""
+    out: dict[str, Any] = {}
+    for key, value in items:
+        if key in out:
+            raise ValueError(f"{origin}: duplicate {what} {key!r} in taxonomy")
+        out[key] = value
+    return out
+
+
 def builtin_taxonomies() -> list[str]:
     root = resources.files("framescope.labels") / "taxonomies"
     return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
@@ -182,7 +188,7 @@ def builtin_taxonomies() -> list[str]:
 def _load_builtin(name: str) -> Taxonomy:
     root = resources.files("framescope.labels") / "taxonomies"
     res = root / f"{name}.yaml"
-    data = yaml.safe_load(res.read_text(encoding="utf-8"))
+    data = load_yaml(res.read_text(encoding="utf-8"), f"builtin:{name}")
     return Taxonomy(data, origin=f"builtin:{name}")
 
 

@@ -47,7 +47,7 @@ no stage and exports null probabilities.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -87,26 +87,43 @@ TOKEN_INPUTS = ("token_max", "token_mean", "token_top_k_mean", "token_share")
 POOLED = "*"
 
 
+@dataclass(frozen=True)
+class StageOptions:
+    """The stage's hyper-parameters and their one set of defaults (a training config's
+    ``article_stage`` section extends this class): hashed character n-grams (2-5-grams in
+    2^20 buckets), the lexical models' inverse L2 strength ``C`` and cross-validation
+    ``folds``, the length and paragraph-evidence stacker inputs, and the refit on training
+    plus stacking articles."""
+
+    n_features: int = 2**20
+    ngram_range: tuple[int, int] = (2, 5)
+    C: float = 10.0
+    folds: int = 5
+    length_feature: bool = True
+    paragraph_evidence: bool = True
+    refit: bool = True
+
+
 @dataclass
 class StageSettings:
     techniques: list[str]
     format: int = STAGE_FORMAT
-    n_features: int = 2**20
-    ngram_range: tuple[int, int] = (2, 5)
-    C: float = 10.0
+    n_features: int = StageOptions.n_features
+    ngram_range: tuple[int, int] = StageOptions.ngram_range
+    C: float = StageOptions.C
     stacker_C: float = 1.0
     top_k: int = 5
     share_threshold: float = 0.5
     token_features: bool = True
     # the unit's length as a stacker input
-    length_feature: bool = True
+    length_feature: bool = StageOptions.length_feature
     # the article's paragraph-level lexical logits as article-level stacker inputs
-    paragraph_evidence: bool = True
+    paragraph_evidence: bool = StageOptions.paragraph_evidence
     paragraph_top_k: int = 3
     # with stacking articles: refit the lexical models on training + stacking articles once
     # the stacker is learned (fit time only; False in folders from before it existed)
-    refit: bool = True
-    folds: int = 5
+    refit: bool = StageOptions.refit
+    folds: int = StageOptions.folds
     # a technique with fewer positive units than this gets its smoothed base rate: a
     # classifier learned from 2-4 examples ranks noise and would be trusted
     min_positives: int = 5
@@ -119,6 +136,13 @@ class StageSettings:
     # decision thresholds on the calibrated probabilities (best micro-F1 out of fold)
     thresholds: dict[str, float] = field(default_factory=lambda: {"article": 0.5, "paragraph": 0.5})
     fit_info: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_options(cls, techniques: list[str], options: StageOptions, token_features: bool = True) -> "StageSettings":
+        """New, unfitted settings with ``options`` (a config's ``article_stage`` section)."""
+        chosen = {f.name: getattr(options, f.name) for f in fields(StageOptions)}
+        chosen["ngram_range"] = tuple(options.ngram_range)
+        return cls(techniques=list(techniques), token_features=token_features, **chosen)
 
     def inputs(self, level: str) -> tuple[str, ...]:
         """The names of the stacker's inputs at ``level``, in order."""

@@ -9,6 +9,7 @@ Weights are stored as plain arrays in safetensors, never pickled. Fitting (one
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +24,18 @@ from framescope.model.tagger import SpanTagger, TokenScores
 from framescope.model.targets import word_offsets
 
 WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class LinearSettings:
+    """The linear tagger's hyper-parameters and their one set of defaults (a training
+    config's ``linear`` section is this class): hashed feature columns, the SGD L2 strength,
+    passes over the data, and the cap on a channel's positive-class weight."""
+
+    n_features: int = 2**16
+    alpha: float = 1.0e-3
+    epochs: int = 15
+    pos_weight_max: float = 10.0
 
 
 def _shape(word: str) -> str:
@@ -63,11 +76,11 @@ class LinearTagger(SpanTagger):
     def __init__(
         self,
         taxonomy: Taxonomy,
-        n_features: int = 2**16,
-        alpha: float = 1e-3,
-        epochs: int = 10,
+        n_features: int = LinearSettings.n_features,
+        alpha: float = LinearSettings.alpha,
+        epochs: int = LinearSettings.epochs,
         seed: int = 0,
-        pos_weight_max: float = 10.0,
+        pos_weight_max: float = LinearSettings.pos_weight_max,
         settings: TaggerSettings | None = None,
     ):
         self.taxonomy = taxonomy

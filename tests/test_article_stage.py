@@ -336,8 +336,8 @@ def test_extra_train_articles_teach_the_stage_never_the_tagger_nor_own_languages
     own = [dataclasses.replace(d, id=f"y{d.id}") for d in docs[:5]]  # a tagger language: left out
     write_documents([*foreign, *own], tmp_path / "extra.jsonl")
     cfg = load_config("quickstart", ["article_stage.folds=2", "article_stage.token_scores=none"])
-    cfg["article_stage"]["extra_train"] = [{"path": str(tmp_path / "extra.jsonl"), "format": "jsonl"}]
-    tax = load_taxonomy(cfg["taxonomy"])
+    cfg = cfg.with_values({"article_stage.extra_train": [{"path": str(tmp_path / "extra.jsonl"), "format": "jsonl"}]})
+    tax = load_taxonomy(cfg.taxonomy)
     train_docs, dev_docs = prepare_data(cfg, tax)
 
     class NoTagger:
@@ -347,7 +347,7 @@ def test_extra_train_articles_teach_the_stage_never_the_tagger_nor_own_languages
     assert stage.settings.fit_info["extra_articles"] == 12
     assert stage.settings.fit_info["articles"] == len(train_docs) + 12
     assert set(stage.settings.priors["article"]) == {"*", "fr", *langs}
-    cfg["article_stage"]["token_scores"] = "crossfit"
+    cfg = cfg.with_values({"article_stage.token_scores": "crossfit"})
     with pytest.raises(ConfigError, match="extra_train"):
         fit_article_stage(cfg, tax, train_docs, NoTagger(), dev_docs)
 
@@ -533,8 +533,7 @@ def test_dev_report_scores_the_stage_out_of_fold_not_on_articles_it_learned_from
     assert {m["article_source"] for m in report.values()} == {"stage, out of fold on dev"}
     copy = tmp_path / "model"
     shutil.copytree(model_dir, copy)
-    cfg = load_config("quickstart")
-    cfg["mlflow"]["enabled"] = False
+    cfg = load_config("quickstart", ["mlflow.enabled=false"])
     again, _ = recalibrate(copy, cfg)
     assert again["all"]["article_source"] == "stage, fitted on these dev articles (optimistic)"
     assert again["all"]["article_mean_auc"] > report["all"]["article_mean_auc"]

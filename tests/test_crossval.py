@@ -61,7 +61,7 @@ def test_cross_validate_scores_every_variant_out_of_fold():
 
     cfg = load_config("quickstart", ["article_stage.folds=2", "article_stage.crossfit_folds=2", "calibration.min_support=2", "linear.epochs=3"])
     docs = load_sample()[::2]  # half the sample keeps the suite fast; the metrics need not be good
-    result = cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, resamples=50)
+    result = cross_validate(cfg, docs, load_taxonomy(cfg.taxonomy), folds=2, resamples=50)
     assert set(result["reports"]) == {"tagger", "char-ngrams", "stacked", "stacked-crossfit"}
     assert len(result["fold_seconds"]) == 2
     for name, report in result["reports"].items():
@@ -97,7 +97,7 @@ def test_cross_validate_character_stage_without_tagger_and_partial_folds():
     docs = load_sample()[::2]
     seen = []
     result = cross_validate(
-        cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, resamples=0, variants={"char-ngrams": VARIANTS["char-ngrams"]},
+        cfg, docs, load_taxonomy(cfg.taxonomy), folds=3, resamples=0, variants={"char-ngrams": VARIANTS["char-ngrams"]},
         on_fold=seen.append, max_folds=2, fit_tagger=False,
     )
     assert [r["folds_done"] for r in seen] == [1, 2] and result["folds_done"] == 2
@@ -105,7 +105,7 @@ def test_cross_validate_character_stage_without_tagger_and_partial_folds():
     assert m["article_source"] == "stage" and m["articles"] < len(docs)  # two of three folds scored
     assert m["n_pred"] == 0
     with pytest.raises(ValueError, match="token_scores none"):
-        cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, variants={"stacked": VARIANTS["stacked"]}, fit_tagger=False)
+        cross_validate(cfg, docs, load_taxonomy(cfg.taxonomy), folds=2, variants={"stacked": VARIANTS["stacked"]}, fit_tagger=False)
 
 
 def test_cross_validate_cache_resumes_with_the_same_taggers(tmp_path, monkeypatch):
@@ -117,7 +117,7 @@ def test_cross_validate_cache_resumes_with_the_same_taggers(tmp_path, monkeypatc
 
     cfg = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=3"])
     docs = load_sample()[::2]
-    tax = load_taxonomy(cfg["taxonomy"])
+    tax = load_taxonomy(cfg.taxonomy)
     variants = {"tagger": VARIANTS["tagger"]}
     first = cross_validate(cfg, docs, tax, folds=2, resamples=0, variants=variants, cache_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fold-1-of-2", "fold-2-of-2"]
@@ -149,7 +149,7 @@ def test_cross_validate_reads_the_stage_extra_articles_once(tmp_path, monkeypatc
     docs = load_sample()[::2]
     write_documents([dataclasses.replace(d, id=f"x{d.id}", lang="fr") for d in docs[:8]], tmp_path / "extra.jsonl")
     cfg = load_config("quickstart", ["article_stage.folds=2"])
-    cfg["article_stage"]["extra_train"] = [{"path": str(tmp_path / "extra.jsonl"), "format": "jsonl"}]
+    cfg = cfg.with_values({"article_stage.extra_train": [{"path": str(tmp_path / "extra.jsonl"), "format": "jsonl"}]})
     reads, fitted = [], []
     real_read, real_fit = train_module.stage_extra_articles, train_module.fit_article_stage
     monkeypatch.setattr(train_module, "stage_extra_articles", lambda *a, **k: reads.append(1) or real_read(*a, **k))
@@ -160,7 +160,7 @@ def test_cross_validate_reads_the_stage_extra_articles_once(tmp_path, monkeypatc
         return stage
 
     monkeypatch.setattr(train_module, "fit_article_stage", counting_fit)
-    cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=3, resamples=0, variants={"char-ngrams": VARIANTS["char-ngrams"]}, fit_tagger=False)
+    cross_validate(cfg, docs, load_taxonomy(cfg.taxonomy), folds=3, resamples=0, variants={"char-ngrams": VARIANTS["char-ngrams"]}, fit_tagger=False)
     assert len(reads) == 1 and fitted == [8, 8, 8]
 
 
@@ -178,7 +178,7 @@ def test_fold_seed_keeps_the_folds_while_the_training_seed_changes(tmp_path):
 
     def held_out(seed: int, fold_seed: int | None, cache: str) -> list[list[str]]:
         cfg = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=2", f"seed={seed}"])
-        cross_validate(cfg, docs, load_taxonomy(cfg["taxonomy"]), folds=2, resamples=0, variants={"tagger": VARIANTS["tagger"]},
+        cross_validate(cfg, docs, load_taxonomy(cfg.taxonomy), folds=2, resamples=0, variants={"tagger": VARIANTS["tagger"]},
                        cache_dir=tmp_path / cache, fold_seed=fold_seed)
         return [json.loads((tmp_path / cache / f"fold-{k}-of-2" / "fold.json").read_text())["test"] for k in (1, 2)]
 

@@ -64,11 +64,12 @@ def test_train_tiny_model_against_http_server(mlflow_server, tiny_bert, tmp_path
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    cfg = load_config("quickstart")
-    cfg["output_dir"] = str(tmp_path / "model")
-    cfg["model"].update(type="transformer", base=str(tiny_bert), max_length=32, stride=8)
-    cfg["training"].update(max_steps=3, batch_size=8, eval_every_epochs=1.0)
-    cfg["mlflow"].update(experiment="http-test", registered_model="framescope-http", alias="candidate")
+    cfg = load_config("quickstart").with_values({
+        "output_dir": str(tmp_path / "model"),
+        "model.type": "transformer", "model.base": str(tiny_bert), "model.max_length": 32, "model.stride": 8,
+        "training.max_steps": 3, "training.batch_size": 8, "training.eval_every_epochs": 1.0,
+        "mlflow.experiment": "http-test", "mlflow.registered_model": "framescope-http", "mlflow.alias": "candidate",
+    })
     result = train(cfg)
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     run = client.get_run(result.run_id)

@@ -109,9 +109,7 @@ def train_quickstart(out: Path) -> Path:
     from framescope.training.config import load_config
     from framescope.training.train import train
 
-    cfg = load_config("quickstart")
-    cfg["mlflow"]["enabled"] = False
-    cfg["output_dir"] = str(out)
+    cfg = load_config("quickstart").with_values({"mlflow.enabled": False, "output_dir": str(out)})
     train(cfg)
     return out
 

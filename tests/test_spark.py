@@ -54,9 +54,10 @@ def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("spark")
     old = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
-    cfg = load_config("quickstart")
-    cfg["output_dir"] = str(tmp / "model")
-    cfg["mlflow"].update(enabled=True, registered_model="framescope", alias="candidate", experiment="spark-test")
+    cfg = load_config("quickstart").with_values({
+        "output_dir": str(tmp / "model"), "mlflow.enabled": True, "mlflow.registered_model": "framescope",
+        "mlflow.alias": "candidate", "mlflow.experiment": "spark-test",
+    })
     train(cfg)
     rows = _articles()
     jsonl = tmp / "articles.jsonl"

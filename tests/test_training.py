@@ -9,27 +9,23 @@ import numpy as np
 import pytest
 
 from framescope.labels.sample import load_sample
-from framescope.training.config import ConfigError, load_config
+from framescope.training.config import Config, ConfigError, load_config
 from framescope.model.tagger import load_tagger
 from framescope.training.train import train
 
 
-def tiny_config(tmp_path: Path, base: str | None = None, **over) -> dict:
-    cfg = load_config("quickstart")
-    cfg["output_dir"] = str(tmp_path / "model")
-    cfg["mlflow"]["enabled"] = False
+def tiny_config(tmp_path: Path, base: str | None = None, **over) -> Config:
+    values = {"output_dir": str(tmp_path / "model"), "mlflow.enabled": False}
     if base is not None:
-        cfg["model"].update(type="transformer", base=base, max_length=32, stride=8)
-        cfg["training"].update(max_steps=4, batch_size=8, eval_every_epochs=1.0, learning_rate=1e-3)
-    for k, v in over.items():
-        section, key = k.split("__")
-        cfg[section][key] = v
-    return cfg
+        values.update({"model.type": "transformer", "model.base": base, "model.max_length": 32, "model.stride": 8})
+        values.update({"training.max_steps": 4, "training.batch_size": 8, "training.eval_every_epochs": 1.0, "training.learning_rate": 1e-3})
+    values.update({k.replace("__", "."): v for k, v in over.items()})
+    return load_config("quickstart").with_values(values)
 
 
 def test_config_overrides_and_typos():
     cfg = load_config("quickstart", ["training.epochs=2", "model.stride=16"])
-    assert cfg["training"]["epochs"] == 2 and cfg["model"]["stride"] == 16
+    assert cfg.training.epochs == 2 and cfg.model.stride == 16
     with pytest.raises(ConfigError, match="unknown key"):
         load_config("quickstart", ["training.epoch=2"])
 
@@ -38,10 +34,10 @@ def test_config_overrides_and_typos():
                                       "article_stage.n_features=0", "article_stage.n_features=1.5e6",
                                       "article_stage.n_features=1099511627776"])
 def test_the_stages_ngram_settings_are_checked_when_the_config_is_read(override):
-    with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", r"\.") + " must be"):
+    with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", r"\.") + "(:| must be)"):
         load_config("quickstart", [override])
     cfg = load_config("quickstart", ["article_stage.ngram_range=[1, 5]"])
-    assert cfg["article_stage"]["ngram_range"] == [1, 5]
+    assert cfg.article_stage.ngram_range == (1, 5)
 
 
 def test_linear_baseline_fit_predict_save_load(tmp_path):
@@ -133,7 +129,7 @@ def test_soft_targets_keep_overlaps_and_decode_back():
 
 def test_softmax_scheme_is_the_default_and_trains(tiny_bert, tmp_path):
     cfg = tiny_config(tmp_path, str(tiny_bert))
-    assert cfg["model"]["scheme"] == "multilabel-softmax"
+    assert cfg.model.scheme == "multilabel-softmax"
     result = train(cfg)
     settings = json.loads((result.output_dir / "framescope.json").read_text())
     assert settings["extra"]["scheme"] == "multilabel-softmax"
@@ -147,8 +143,7 @@ def test_softmax_scheme_is_the_default_and_trains(tiny_bert, tmp_path):
 
 
 def test_bio_reference_scheme_trains(tiny_bert, tmp_path):
-    cfg = tiny_config(tmp_path, str(tiny_bert))
-    cfg["model"]["scheme"] = "bio"
+    cfg = tiny_config(tmp_path, str(tiny_bert), model__scheme="bio")
     result = train(cfg)
     assert json.loads((result.output_dir / "framescope.json").read_text())["extra"]["scheme"] == "bio"
 
@@ -160,8 +155,8 @@ def test_mlflow_run_contents(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    cfg = tiny_config(tmp_path)
-    cfg["mlflow"].update(enabled=True, experiment="test-exp", registered_model="fs-test", alias="candidate")
+    cfg = tiny_config(tmp_path, mlflow__enabled=True, mlflow__experiment="test-exp", mlflow__registered_model="fs-test",
+                      mlflow__alias="candidate")
     result = train(cfg)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     run = client.get_run(result.run_id)
@@ -246,7 +241,7 @@ def test_one_config_builds_the_same_transformer_head_every_time(tiny_bert, tmp_p
     from framescope.training.fit import build_tagger
 
     cfg = tiny_config(tmp_path, str(tiny_bert))
-    taxonomy = load_taxonomy(cfg["taxonomy"])
+    taxonomy = load_taxonomy(cfg.taxonomy)
 
     def head():
         model = build_tagger(cfg, taxonomy).model
@@ -255,8 +250,7 @@ def test_one_config_builds_the_same_transformer_head_every_time(tiny_bert, tmp_p
     first, second = head(), head()
     assert first and first.keys() == second.keys()
     assert all(torch.equal(first[n], second[n]) for n in first)
-    other = tiny_config(tmp_path, str(tiny_bert))
-    other["seed"] = int(cfg["seed"]) + 1
+    other = tiny_config(tmp_path, str(tiny_bert)).with_values({"seed": cfg.seed + 1})
     changed = {n: p for n, p in build_tagger(other, taxonomy).model.named_parameters() if n in first}
     assert any(not torch.equal(first[n], changed[n].detach()) for n in first)
 

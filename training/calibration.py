@@ -94,15 +94,15 @@ def calibrate(
     gold: Sequence[Sequence[tuple[int, int, str]]],
     techniques: Sequence[str],
     *,
-    min_support: int = 10,
-    max_length_ratio: float = 2.0,
-    begin_threshold: float = 0.5,
+    min_support: int = CalibrationConfig.min_support,
+    max_length_ratio: float = CalibrationConfig.max_length_ratio,
+    begin_threshold: float = CalibrationConfig.begin_threshold,
     default: float = 0.5,
     grid: Sequence[float] = GRID,
     begin_grid: Sequence[float] = BEGIN_GRID,
     smoothing_grid: Sequence[int] = SMOOTHING_GRID,
     texts: Sequence[str] | None = None,
-    objective: str = "mean",
+    objective: str = CalibrationConfig.objective,
 ) -> Calibration:
     """Choose per technique (threshold, begin threshold, smoothing) on dev.
 
@@ -208,8 +208,8 @@ def precise_thresholds(
     techniques: Sequence[str],
     cal: Calibration,
     begin_threshold: float,
-    min_precision: float = 0.5,
-    min_predictions: int = 3,
+    min_precision: float = CalibrationConfig.precise_min_precision,
+    min_predictions: int = CalibrationConfig.precise_min_predictions,
 ) -> tuple[dict[str, float], dict[str, dict]]:
     """The precise profile: per technique the lowest threshold with dev span precision >= ``min_precision``.
 
@@ -245,32 +245,31 @@ def calibrate_from_config(
     gold: Sequence[Sequence[tuple[int, int, str]]],
     techniques: Sequence[str],
     texts: Sequence[str],
-    cal_cfg: CalibrationConfig | dict,
+    cal_cfg: CalibrationConfig,
 ) -> Calibration:
-    """:func:`calibrate` with a training config's ``calibration`` section (typed or as a dict).
+    """:func:`calibrate` with a training config's ``calibration`` section.
 
     Training, its per-epoch evaluation and the benchmarks all calibrate through this, so
     they cannot drift apart in which settings they pass.
     """
-    c = cal_cfg if isinstance(cal_cfg, CalibrationConfig) else CalibrationConfig(**cal_cfg)
     cal = calibrate(
         scores, gold, techniques,
-        min_support=c.min_support,
-        max_length_ratio=c.max_length_ratio,
-        begin_threshold=c.begin_threshold,
+        min_support=cal_cfg.min_support,
+        max_length_ratio=cal_cfg.max_length_ratio,
+        begin_threshold=cal_cfg.begin_threshold,
         texts=texts,
-        objective=c.objective,
+        objective=cal_cfg.objective,
     )
     cal.precise, precise_report = precise_thresholds(
-        scores, gold, techniques, cal, c.begin_threshold,
-        min_precision=c.precise_min_precision, min_predictions=c.precise_min_predictions,
+        scores, gold, techniques, cal, cal_cfg.begin_threshold,
+        min_precision=cal_cfg.precise_min_precision, min_predictions=cal_cfg.precise_min_predictions,
     )
     for tech, entry in precise_report.items():
         cal.report.setdefault(tech, {})["precise"] = entry
     return cal
 
 
-def calibrate_on_dev(tagger, dev_docs, cal_cfg: CalibrationConfig | dict, scores=None, apply: bool = True):
+def calibrate_on_dev(tagger, dev_docs, cal_cfg: CalibrationConfig, scores=None, apply: bool = True):
     """Score dev (unless ``scores`` are given), calibrate, and decode dev with the result.
 
     The one score -> calibrate -> decode sequence, for the final calibration of a run and

@@ -15,15 +15,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _load_config_or_exit(config: str, overrides: List[str]) -> dict:
-    """A config merged with ``--set`` overrides; a bad one ends the command with exit 2."""
-    from framescope.errors import UsageError
-    from framescope.training.config import ConfigError, load_config
-
-    try:
-        return load_config(config, overrides)
-    except ConfigError as err:
-        raise UsageError(str(err)) from None  # one line and exit 2 (framescope.cli)
 
 
 def train_cmd(
@@ -31,16 +22,21 @@ def train_cmd(
     set_: List[str] = typer.Option([], "--set", help="Override a config value: --set training.epochs=2 (repeatable)."),
     output_dir: Optional[Path] = typer.Option(None, "--output", "-o", help="Model folder to write (overrides output_dir)."),
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track this run in MLflow."),
+    show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config as YAML and exit without training."),
 ) -> None:
     """Train a tagger from a config; track the run in MLflow and register the model."""
     from framescope.labels.document import AnnotationError
+    from framescope.training.config import load_config, show_config as config_yaml
     from framescope.training.train import train
 
-    cfg = _load_config_or_exit(config, set_)
+    cfg = load_config(config, set_)  # a bad config is a ConfigError: one line, exit 2 (framescope.cli)
     if output_dir is not None:
-        cfg["output_dir"] = str(output_dir)
+        cfg = cfg.with_values({"output_dir": str(output_dir)})
     if no_mlflow:
-        cfg["mlflow"]["enabled"] = False
+        cfg = cfg.with_values({"mlflow.enabled": False})
+    if show_config:
+        typer.echo(config_yaml(cfg), nl=False)
+        return
     logging.basicConfig(level=logging.WARNING)
     try:
         result = train(cfg, progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False))
@@ -51,13 +47,13 @@ def train_cmd(
 
     if not is_main_process():
         return  # another process of a distributed run: the main process reports
-    print_report(result.report, title=f"dev results: {cfg['name']}")
+    print_report(result.report, title=f"dev results: {cfg.name}")
     console.print(f"model folder: [bold]{result.output_dir}[/bold]")
     if result.run_id:
         console.print(f"MLflow run: {result.run_id}")
     if result.registered_version:
-        m = cfg["mlflow"]
-        console.print(f"registered: models:/{m['registered_model']}/{result.registered_version} (alias @{m['alias']})")
+        m = cfg.mlflow
+        console.print(f"registered: models:/{m.registered_model}/{result.registered_version} (alias @{m.alias})")
 
 
 def evaluate_cmd(
@@ -161,9 +157,10 @@ def calibrate_cmd(
     set_: List[str] = typer.Option([], "--set", help="Override a config value (repeatable)."),
 ) -> None:
     """Re-choose a model's per-technique thresholds on dev and rewrite its settings and card."""
+    from framescope.training.config import load_config
     from framescope.training.train import recalibrate
 
-    report, _ = recalibrate(model, _load_config_or_exit(config, set_))
+    report, _ = recalibrate(model, load_config(config, set_))
     print_report(report, title=f"dev results after calibration: {model}")
 
 

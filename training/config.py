@@ -1,57 +1,87 @@
-"""Training configs: YAML files with defaults, dotted ``--set`` overrides and no silent typos.
+"""Training configs: YAML files with defaults, dotted ``--set`` overrides, typed and checked on load.
 
 A config names its data by path and format, language filters, the model, windowing,
-optimisation and seed. Its sections are dataclasses (:class:`Config`); :func:`load_config`
-returns the merged dict, which :meth:`Config.from_dict` turns into the typed view. Paths may use ``${VAR}`` (``FRAMESCOPE_SHARED_DATA`` defaults
-to ``../shared/data``) and ``builtin:sample`` for the corpus shipped with framescope.
+optimisation and seed. :func:`load_config` returns a frozen :class:`Config`, one frozen
+dataclass per section (the YAML's layout); every value is checked against its field's type
+when the config is read (``Literal`` fields against their choices), so a typo such as
+``training.loss: focall`` fails before anything trains, naming the file and the key. The
+sections the model layer needs (the linear tagger's and the article stage's settings) are
+defined there, next to the objects that use them, and composed here: each default exists
+once. Paths may use ``${VAR}`` (``FRAMESCOPE_SHARED_DATA`` defaults to ``../shared/data``)
+and ``builtin:sample`` for the corpus shipped with framescope.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
-from dataclasses import MISSING, asdict, dataclass, field, fields
+import types
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Literal, Mapping, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from framescope.errors import UsageError
+from framescope.labels.yamlsafe import load_yaml
+from framescope.model.article_stage import StageOptions
+from framescope.model.linear import LinearSettings
 from framescope.model.schemes import CONFIG_DEFAULT
 
-@dataclass
+ModelType = Literal["linear", "transformer"]
+# multilabel-softmax (soft k-hot targets, softmax) | multilabel (sigmoid per channel)
+# | bio (the textbook single-label reference); see model/schemes.py
+SchemeName = Literal["multilabel-softmax", "multilabel", "bio"]
+Loss = Literal["bce", "focal"]
+# fp32 | bf16 | fp16 (mixed precision; fp16 needs CUDA)
+Precision = Literal["fp32", "bf16", "fp16"]
+# span (span F1), mean or harmonic (of span F1 and paragraph F1); see calibration.py
+Objective = Literal["span", "mean", "harmonic"]
+TokenScoreSource = Literal["auto", "dev", "crossfit", "none"]
+
+
+class ConfigError(UsageError, ValueError):
+    """A config that does not check out: one line naming the file (or ``--set``) and the key; exit 2."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """One annotated corpus: a file or folder and its format (detected when omitted).
+    A config may give just the path as a string."""
+
+    path: str
+    format: str | None = None
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    train: list = field(default_factory=list)  # list of {path, format}
-    dev: list = field(default_factory=list)  # explicit dev corpora; when empty, an article-level split of train
-    langs: list | None = None  # e.g. [de, en]; None keeps all
+    train: tuple[Corpus, ...] = ()
+    dev: tuple[Corpus, ...] = ()  # explicit dev corpora; when empty, an article-level split of train
+    langs: tuple[str, ...] | None = None  # e.g. [de, en]; None keeps all
     dev_fraction: float = 0.2
     split_seed: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
-    type: str = "linear"  # linear | transformer
+    type: ModelType = "linear"
     base: str = "minilm"  # transformer: "minilm" (the packaged MiniLM), a local folder, or a hub name
     max_length: int = 256
     stride: int = 64
-    # multilabel-softmax (soft k-hot targets, softmax) | multilabel (sigmoid per channel)
-    # | bio (the textbook single-label reference); see model/schemes.py
-    scheme: str = CONFIG_DEFAULT
-    # keep the encoder's word-embedding table as pretrained (no gradient, no optimizer state):
-    # for a large multilingual vocabulary it halves the training time on a CPU, and the
-    # model folder can reference the table in the base instead of storing it (docs/training.md)
+    scheme: SchemeName = CONFIG_DEFAULT
+    # keep the encoder's word-embedding table as pretrained (no gradient, no optimizer state): for
+    # a large multilingual vocabulary it halves the CPU training time, and the model folder
+    # references the table in the base instead of storing it (docs/training.md)
     freeze_embeddings: bool = False
 
 
-@dataclass
-class LinearConfig:
-    n_features: int = 65536
-    alpha: float = 1.0e-3
-    epochs: int = 15
-    pos_weight_max: float = 10.0
+#: the linear tagger's section: its hyper-parameters live with the tagger (model/linear.py)
+LinearConfig = LinearSettings
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainingConfig:
     epochs: float = 3.0
     max_steps: int = -1
@@ -62,77 +92,64 @@ class TrainingConfig:
     head_learning_rate: float | None = None  # a separate rate for the new classifier head
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    loss: str = "bce"  # bce | focal (the multilabel scheme)
+    loss: Loss = "bce"  # the multilabel scheme's loss
     pos_weight_max: float = 10.0
     focal_gamma: float = 2.0
     early_stopping_patience: int = 2
     eval_every_epochs: float = 1
     threads: int | None = None
     max_train_windows: int | None = None
-    # GPU training: fp32 | bf16 | fp16 (mixed precision; fp16 needs CUDA), TF32 matmuls on
-    # Ampere or newer, dataloader worker processes
-    precision: str = "fp32"
+    # GPU training: mixed precision, TF32 matmuls on Ampere or newer, dataloader worker processes
+    precision: Precision = "fp32"
     tf32: bool = False
     dataloader_workers: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class CalibrationConfig:
-    """objective: span (span F1), mean or harmonic (of span F1 and paragraph F1); see calibration.py."""
+    """The threshold search's settings and their one set of defaults (see calibration.py)."""
 
     min_support: int = 10
     max_length_ratio: float = 2.0
     begin_threshold: float = 0.5
-    objective: str = "mean"
+    objective: Objective = "mean"
     # the precise profile: per technique the lowest threshold whose dev span precision
     # reaches this (with at least precise_min_predictions dev spans); others switch off
     precise_min_precision: float = 0.5
     precise_min_predictions: int = 3
 
 
-@dataclass
-class ArticleStageConfig:
-    """The article/paragraph stage (model/article_stage.py).
+@dataclass(frozen=True)
+class ArticleStageConfig(StageOptions):
+    """The article/paragraph stage (model/article_stage.py): its hyper-parameters
+    (:class:`~framescope.model.article_stage.StageOptions`) and how training fits it.
 
     ``token_scores``: which token scores the stage's stacker learns to trust, and where it
     is fitted: ``dev`` (the tagger's scores on the dev articles, which it never trained on;
     no extra training), ``crossfit`` (on the training articles, with scores of taggers
     retrained on ``crossfit_folds`` article folds), ``none`` (characters only), ``auto``
-    (``dev`` when there are dev articles, else ``crossfit``). ``C``: the inverse L2
-    strength of the per-technique lexical models (chosen by 5-fold cross-validation).
+    (``dev`` when there are dev articles, else ``crossfit``).
     """
 
     enabled: bool = True
-    token_scores: str = "auto"
+    token_scores: TokenScoreSource = "auto"
     crossfit_folds: int = 3
-    folds: int = 5
-    # the lexical models' hashed character n-grams: 2-5-grams in 2^20 buckets (few collisions
-    # between six languages' n-grams; only the columns training units have are stored)
-    n_features: int = 1048576
-    ngram_range: list = field(default_factory=lambda: [2, 5])
-    C: float = 10.0
-    # stacker inputs beside the lexical logit and the token scores: the unit's length (log
-    # characters), and at article level the paragraph models' logits of its paragraphs
-    length_feature: bool = True
-    paragraph_evidence: bool = True
-    # refit the lexical models on training + dev articles once the stacker is learned on dev
-    refit: bool = True
     # corpora (like data.train) whose articles only the stage's lexical models and priors
     # learn from, e.g. other languages; articles of data.langs are left out (they would
     # leak dev and cross-validation test articles)
-    extra_train: list = field(default_factory=list)
+    extra_train: tuple[Corpus, ...] = ()
     constant_guess_share: float = 0.3
 
 
-@dataclass
+@dataclass(frozen=True)
 class MlflowConfig:
     enabled: bool = True
     experiment: str = "framescope"
-    registered_model: str = "framescope"
-    alias: str = "candidate"
+    registered_model: str | None = "framescope"
+    alias: str | None = "candidate"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     """A whole training config, one dataclass per section (the YAML's layout)."""
 
@@ -149,18 +166,118 @@ class Config:
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
     @classmethod
-    def from_dict(cls, config: dict) -> "Config":
-        """The typed view of a config dict as :func:`load_config` returns it (keys already checked)."""
-        sections = {f.name: f.default_factory for f in fields(cls) if f.default_factory is not MISSING}
-        return cls(**{k: sections[k](**v) if k in sections else v for k, v in config.items()})
+    def from_dict(cls, config: Mapping, where: str = "config") -> "Config":
+        """A config from its YAML data (missing keys take their defaults), every key and
+        value checked; ``where`` names the source in errors."""
+        return _build(cls, config, "", lambda key: where)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists, dicts, scalars): what the YAML file would hold."""
+        return _plain(asdict(self))
+
+    def with_values(self, values: Mapping[str, Any]) -> "Config":
+        """A copy with dotted keys set (``{"mlflow.enabled": False}``), checked like a file."""
+        data = self.to_dict()
+        for key, value in values.items():
+            _set_dotted(data, key, value, "config")
+        return Config.from_dict(data, "config")
 
 
-#: The defaults every config is merged over; a key that is not here is a typo (ConfigError).
-DEFAULTS: dict[str, Any] = asdict(Config())
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
-class ConfigError(ValueError):
-    pass
+#: The defaults every config is merged over, as plain data.
+DEFAULTS: dict[str, Any] = Config().to_dict()
+
+
+# -- building the typed config from YAML data, checking each value ------------------------
+
+def _build(cls: type, data: Any, key: str, origin: Callable[[str], str]) -> Any:
+    """An instance of the dataclass ``cls`` from the mapping ``data`` found at ``key``."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{origin(key)}: {key or 'the config'}: {_shown(data)} is not a mapping")
+    hints = get_type_hints(cls)
+    known = [f.name for f in fields(cls)]
+    values = {}
+    for name, value in data.items():
+        dotted = f"{key}.{name}" if key else str(name)
+        if name not in known:
+            raise ConfigError(f"{origin(dotted)}: {dotted}: unknown key (known: {', '.join(known)})")
+        values[name] = _value(value, hints[name], dotted, origin)
+    for f in fields(cls):
+        if f.name not in values and f.default is MISSING and f.default_factory is MISSING:
+            dotted = f"{key}.{f.name}" if key else f.name
+            raise ConfigError(f"{origin(dotted)}: {dotted}: missing")
+    return cls(**values)
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut to one short line (a value may be a 1 MB string)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _value(value: Any, tp: Any, key: str, origin: Callable[[str], str]) -> Any:
+    """``value`` checked against the type ``tp`` (lists become tuples, dicts dataclasses)."""
+    def bad(what: str) -> ConfigError:
+        return ConfigError(f"{origin(key)}: {key}: {_shown(value)} is not {what}")
+
+    kind = get_origin(tp)
+    if kind is Literal:
+        if isinstance(value, str) and value in get_args(tp):
+            return value
+        raise bad("one of " + ", ".join(get_args(tp)))
+    if kind in (Union, types.UnionType):
+        options = [a for a in get_args(tp) if a is not type(None)]
+        if value is None and len(options) < len(get_args(tp)):
+            return None
+        return _value(value, options[0], key, origin)
+    if is_dataclass(tp):
+        return tp(value) if tp is Corpus and isinstance(value, str) else _build(tp, value, key, origin)
+    if kind is tuple:
+        return _sequence(value, get_args(tp), key, origin, bad)
+    return _scalar(value, tp, bad)
+
+
+def _sequence(value: Any, args: tuple, key: str, origin: Callable[[str], str], bad) -> tuple:
+    if not isinstance(value, (list, tuple)):
+        raise bad("a list")
+    if len(args) == 2 and args[1] is Ellipsis:
+        args = (args[0],) * len(value)
+    elif len(value) != len(args):
+        raise bad(f"a list of {len(args)}")
+    return tuple(_value(v, a, f"{key}[{i}]", origin) for i, (v, a) in enumerate(zip(value, args)))
+
+
+def _scalar(value: Any, tp: Any, bad) -> Any:
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad("true or false")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise bad("a whole number")
+    if tp is float:
+        number = value
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+            try:
+                number = float(value)
+            except ValueError:
+                raise bad("a number") from None
+        if isinstance(number, (int, float)) and not isinstance(number, bool) and math.isfinite(number):
+            return number
+        raise bad("a finite number" if isinstance(number, float) else "a number")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise bad("a string")
+    raise TypeError(f"config: no check for fields of type {tp!r}")  # a bug in the dataclasses above
 
 
 def builtin_configs() -> list[str]:
@@ -168,76 +285,100 @@ def builtin_configs() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
 
 
-def _merge(base: dict, override: dict, where: str) -> dict:
+def _merge(base: dict, override: Mapping) -> dict:
+    """``override`` over ``base``, section by section (unknown keys are caught by :func:`_build`)."""
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if key not in base:
-            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(base)})")
-        if isinstance(base[key], dict) and isinstance(value, dict):
-            out[key] = _merge(base[key], value, f"{where}.{key}")
+        if value is None and isinstance(out.get(key), dict):
+            continue  # a section whose keys are all commented out
+        if isinstance(out.get(key), dict) and isinstance(value, Mapping):
+            out[key] = _merge(out[key], value)
         else:
             out[key] = value
     return out
 
 
+def _set_dotted(config: dict, key: str, value: Any, label: str) -> None:
+    """Set ``section.key`` in config data; ``label`` (``--set``) leads the error for an unknown one."""
+    node = config
+    parts = key.split(".")
+    for p in parts[:-1]:
+        if p not in node or not isinstance(node[p], dict):
+            raise ConfigError(f"{label} {key}: unknown section {p!r}")
+        node = node[p]
+    if parts[-1] not in node:
+        raise ConfigError(f"{label} {key}: unknown key {parts[-1]!r}")
+    node[parts[-1]] = value
+
+
 def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
-    """``key.sub=value`` pairs; values parse as YAML (``--set training.epochs=2``)."""
+    """``key.sub=value`` pairs on config data; values parse as YAML (``--set training.epochs=2``)."""
     config = copy.deepcopy(config)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as err:  # e.g. a !!python/object tag: safe_load refuses, the user gets one line
-            reason = " ".join(str(getattr(err, "problem", None) or err).split())
-            raise ConfigError(f"--set {key}: {raw!r} is not a plain YAML value ({reason})") from None
-        node = config
-        parts = key.split(".")
-        for p in parts[:-1]:
-            if p not in node or not isinstance(node[p], dict):
-                raise ConfigError(f"--set {key}: unknown section {p!r}")
-            node = node[p]
-        if parts[-1] not in node:
-            raise ConfigError(f"--set {key}: unknown key {parts[-1]!r}")
-        node[parts[-1]] = value
+            value = load_yaml(raw, f"--set {key}")
+        except ValueError as err:  # e.g. a !!python/object tag: one line for the user
+            raise ConfigError(f"--set {key}: {raw!r} is not a plain YAML value ({err})") from None
+        _set_dotted(config, key, value, "--set")
     return config
 
 
-def load_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> dict:
-    """A built-in config by name (``quickstart``) or a YAML file, merged over the defaults."""
+def _read_config(name_or_path: str | Path) -> tuple[Any, str]:
+    """The YAML data of a built-in config or a config file, and how errors name it."""
     text = str(name_or_path)
     if text in builtin_configs() and not Path(text).exists():
         res = resources.files("framescope.training") / "configs" / f"{text}.yaml"
-        raw = yaml.safe_load(res.read_text(encoding="utf-8"))
         where = f"builtin config {text}"
+        source = res.read_text(encoding="utf-8")
     else:
         path = Path(text)
         if not path.exists():
             raise ConfigError(f"{text}: no such config file, nor a built-in ({', '.join(builtin_configs())})")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: invalid YAML: {err}") from None
         where = str(path)
+        source = path.read_text(encoding="utf-8")
+    try:
+        return load_yaml(source, where), where
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def load_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """A built-in config by name (``quickstart``) or a YAML file, merged over the defaults,
+    with ``--set`` overrides; every key and value checked (:class:`ConfigError`)."""
+    raw, where = _read_config(name_or_path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: a config is a YAML mapping")
-    config = apply_overrides(_merge(DEFAULTS, raw, where), overrides)
-    _check_stage_vectorizer(config["article_stage"], where)
-    config["output_dir"] = str(config["output_dir"]).format(name=config["name"])
-    return config
+    overrides = list(overrides)
+    data = apply_overrides(_merge(DEFAULTS, raw), overrides)
+    changed = [item.split("=", 1)[0] for item in overrides]
+
+    def origin(key: str) -> str:  # a value set by --set is named as such, the rest by the file
+        return "--set" if any(key == k or key.startswith((k + ".", k + "[")) for k in changed) else where
+
+    config = _build(Config, data, "", origin)
+    stage_where = {origin("article_stage.n_features"), origin("article_stage.ngram_range")}
+    _check_stage_vectorizer(config.article_stage, "--set" if "--set" in stage_where else where)
+    return replace(config, output_dir=config.output_dir.replace("{name}", config.name))
 
 
-def _check_stage_vectorizer(stage: dict, where: str) -> None:
+def _check_stage_vectorizer(stage: StageOptions, where: str) -> None:
     """The stage's n-gram settings, checked when the config is read (by the rule that model
     folders are checked with): a typo would otherwise surface only after the tagger has
     trained for an hour."""
     from framescope.model.article_stage import check_vectorizer
 
     try:
-        check_vectorizer(stage["n_features"], stage["ngram_range"])
+        check_vectorizer(stage.n_features, stage.ngram_range)
     except ValueError as err:
         raise ConfigError(f"{where}: article_stage.{err}") from None
+
+
+def show_config(config: Config) -> str:
+    """The resolved config as YAML (``framescope train CONFIG --show-config``)."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
 
 
 def resolve_path(path: str) -> str:
@@ -256,12 +397,13 @@ def resolve_path(path: str) -> str:
     return path
 
 
-def flatten(config: dict, prefix: str = "") -> dict[str, str]:
+def flatten(config: Config | Mapping, prefix: str = "") -> dict[str, str]:
     """Dotted params for MLflow (values as short strings; MLflow caps param length)."""
+    data = config.to_dict() if isinstance(config, Config) else config
     out: dict[str, str] = {}
-    for k, v in config.items():
+    for k, v in data.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict):
+        if isinstance(v, Mapping):
             out.update(flatten(v, key + "."))
         else:
             s = yaml.safe_dump(v, default_flow_style=True).strip() if isinstance(v, (list, tuple)) else str(v)

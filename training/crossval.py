@@ -30,6 +30,7 @@ from framescope.labels.atomic import atomic_write_bytes
 from framescope.labels.dataset import split_documents
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
+from framescope.training.config import Config
 from framescope.training.evaluation import gold_tuples, score_predictions
 from framescope.training.metrics.articles import best_span_scores, constant_guess, presence_from_spans, shares_by_group
 from framescope.training.metrics.intervals import ArticleTable, article_intervals
@@ -52,29 +53,29 @@ def article_folds(docs: Sequence[Document], folds: int, seed: int = 0) -> list[n
     return [np.array(sorted(f), dtype=np.int64) for f in out]
 
 
-def training_only_langs(config: dict, evaluated: Sequence[str]) -> list[str]:
+def training_only_langs(config: Config, evaluated: Sequence[str]) -> list[str]:
     """The config's training languages that are not evaluated: they join every fold's training.
 
     Why: a config that trains on six languages (``data.langs``) but is cross-validated on two
     must still train each fold's tagger on all six, or the figures describe another recipe.
     """
     skip = set(evaluated)
-    return [lang for lang in (config["data"].get("langs") or []) if lang not in skip]
+    return [lang for lang in (config.data.langs or []) if lang not in skip]
 
 
-def config_folds(docs: Sequence[Document], folds: int, config: dict, fold_seed: int | None = None) -> list[np.ndarray]:
+def config_folds(docs: Sequence[Document], folds: int, config: Config, fold_seed: int | None = None) -> list[np.ndarray]:
     """The folds of a cross-validation run: dealt by ``fold_seed``, or by the config's seed."""
-    return article_folds(docs, folds, config["seed"] if fold_seed is None else fold_seed)
+    return article_folds(docs, folds, config.seed if fold_seed is None else fold_seed)
 
 
 def fold_articles(
-    docs: Sequence[Document], held: np.ndarray, config: dict, extra_train: Sequence[Document] = (),
+    docs: Sequence[Document], held: np.ndarray, config: Config, extra_train: Sequence[Document] = (),
 ) -> tuple[list[Document], list[Document], list[Document]]:
     """One fold's fit, dev and test articles: the articles not ``held`` (plus ``extra_train``)
     split into fit and dev by the config's split, as ``framescope train`` splits them."""
     held_set = set(held.tolist())
     train_docs = [d for i, d in enumerate(docs) if i not in held_set] + list(extra_train)
-    fit_docs, dev_docs = split_documents(train_docs, config["data"]["dev_fraction"], seed=config["data"]["split_seed"])
+    fit_docs, dev_docs = split_documents(train_docs, config.data.dev_fraction, seed=config.data.split_seed)
     return fit_docs, dev_docs, [docs[i] for i in held]
 
 
@@ -98,7 +99,7 @@ VARIANTS = {
 
 
 def cross_validate(
-    config: dict,
+    config: Config,
     docs: Sequence[Document],
     taxonomy: Taxonomy,
     folds: int = 5,
@@ -139,8 +140,6 @@ def cross_validate(
     """
     if not fit_tagger and any(v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()):
         raise ValueError("without a tagger only stage variants with token_scores none can be scored")
-    import copy
-
     from framescope.training.train import crossfit_token_scores, fit_article_stage, stage_extra_articles
 
     variants = variants if variants is not None else VARIANTS
@@ -175,13 +174,10 @@ def cross_validate(
                 preds[i], confs[i], precise[i] = [], [], []
         crossfit = None
         for name, overrides in variants.items():
-            cfg = copy.deepcopy(config)
-            cfg["article_stage"].update(overrides)
-            if cfg["article_stage"]["enabled"] and cfg["article_stage"]["token_scores"] == "crossfit" and crossfit is None:
-                crossfit = crossfit_token_scores(cfg, taxonomy, fit_docs, cfg["article_stage"]["crossfit_folds"], dev_docs)
-            if cfg["article_stage"]["enabled"] and cfg["article_stage"]["token_scores"] == "crossfit":
-                cfg["article_stage"]["token_scores"] = "given"
-            key = json.dumps(cfg["article_stage"]["extra_train"], sort_keys=True, default=str)
+            cfg = config.with_values({f"article_stage.{k}": v for k, v in overrides.items()})
+            if cfg.article_stage.enabled and cfg.article_stage.token_scores == "crossfit" and crossfit is None:
+                crossfit = crossfit_token_scores(cfg, taxonomy, fit_docs, cfg.article_stage.crossfit_folds, dev_docs)
+            key = json.dumps(cfg.to_dict()["article_stage"]["extra_train"], sort_keys=True, default=str)
             if key not in stage_extra:
                 stage_extra[key] = stage_extra_articles(cfg, taxonomy, own_langs)
             stage = fit_article_stage(
@@ -211,7 +207,7 @@ def cross_validate(
     return result
 
 
-def _fold_tagger(config: dict, taxonomy: Taxonomy, fit_docs, dev_docs, test, fold_dir: Path | None, say):
+def _fold_tagger(config: Config, taxonomy: Taxonomy, fit_docs, dev_docs, test, fold_dir: Path | None, say):
     """The fold's tagger, calibrated on the fold's dev articles, with the token scores of its
     test and dev articles; read back from ``fold_dir`` when an earlier run finished the fold."""
     from framescope.model.tagger import SpanTagger
@@ -219,7 +215,9 @@ def _fold_tagger(config: dict, taxonomy: Taxonomy, fit_docs, dev_docs, test, fol
     from framescope.training.train import calibrate_tagger, record_train_shares
 
     # what the tagger depends on: everything but the stage's section and the bookkeeping
-    tagger_config = {k: v for k, v in config.items() if k not in ("article_stage", "mlflow", "name", "output_dir")}
+    tagger_config = {k: v for k, v in config.to_dict().items() if k not in ("article_stage", "mlflow", "name", "output_dir")}
+    if not tagger_config["model"]["freeze_embeddings"]:
+        del tagger_config["model"]["freeze_embeddings"]  # the caches written before the key existed stay valid
     key = {
         "tagger_config": hashlib.sha256(json.dumps(tagger_config, sort_keys=True, default=str).encode()).hexdigest(),
         "fit": [d.id for d in fit_docs], "dev": [d.id for d in dev_docs], "test": [d.id for d in test],
@@ -235,7 +233,7 @@ def _fold_tagger(config: dict, taxonomy: Taxonomy, fit_docs, dev_docs, test, fol
     fit_tagger(tagger, fit_docs, dev_docs, config, tracker=None, say=say)
     record_train_shares(tagger, fit_docs, taxonomy, config)
     dev_scores = tagger.token_scores([d.text for d in dev_docs])
-    calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"], scores=dev_scores)
+    calibrate_tagger(tagger, dev_docs, taxonomy, config.calibration, scores=dev_scores)
     scores = tagger.token_scores([d.text for d in test])
     if fold_dir is not None:
         fold_dir.mkdir(parents=True, exist_ok=True)
@@ -246,7 +244,7 @@ def _fold_tagger(config: dict, taxonomy: Taxonomy, fit_docs, dev_docs, test, fol
     return tagger, scores, dev_scores
 
 
-def _ensemble(tagger, scores, dev_scores, caches: Sequence[str | Path], fold_name: str, config: dict, dev_docs, test):
+def _ensemble(tagger, scores, dev_scores, caches: Sequence[str | Path], fold_name: str, config: Config, dev_docs, test):
     """Test and dev token scores averaged with those the other caches hold for this fold;
     the tagger's thresholds (both profiles) chosen again on the averaged dev scores."""
     from framescope.model.tagger import TokenScores
@@ -268,7 +266,7 @@ def _ensemble(tagger, scores, dev_scores, caches: Sequence[str | Path], fold_nam
         return out
 
     scores, dev_scores = mean(0), mean(1)
-    calibrate_on_dev(tagger, dev_docs, config["calibration"], scores=dev_scores)
+    calibrate_on_dev(tagger, dev_docs, config.calibration, scores=dev_scores)
     return scores, dev_scores
 
 
@@ -300,11 +298,11 @@ class _NoTagger:
         self.techniques = taxonomy.names
 
 
-def _guess_inputs(docs, taxonomy: Taxonomy, config: dict) -> tuple[dict[str, dict[str, float]], float]:
+def _guess_inputs(docs, taxonomy: Taxonomy, config: Config) -> tuple[dict[str, dict[str, float]], float]:
     """The constant guess's technique shares per language, from all evaluated articles (see
     the module docstring), and the share a technique needs to be guessed."""
     shares = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in docs]), [d.lang for d in docs])
-    return shares, float(config["article_stage"]["constant_guess_share"])
+    return shares, float(config.article_stage.constant_guess_share)
 
 
 def _reports(docs, done, taxonomy, config, variants, preds, confs, precise, staged, folds_idx, thresholds) -> dict:

@@ -9,6 +9,7 @@ model type to its constructor and fitter, so that ``train.py`` never branches on
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Callable, Sequence
 
 import numpy as np
@@ -23,9 +24,7 @@ from framescope.training.config import Config
 def _new_linear(config: Config, taxonomy: Taxonomy):
     from framescope.model.linear import LinearTagger
 
-    lc = config.linear
-    return LinearTagger(taxonomy, n_features=lc.n_features, alpha=lc.alpha, epochs=lc.epochs,
-                        seed=config.seed, pos_weight_max=lc.pos_weight_max)
+    return LinearTagger(taxonomy, **asdict(config.linear), seed=config.seed)
 
 
 def _new_transformer(config: Config, taxonomy: Taxonomy):
@@ -46,12 +45,9 @@ def _new_transformer(config: Config, taxonomy: Taxonomy):
 BUILDERS: dict[str, Callable] = {"linear": _new_linear, "transformer": _new_transformer}
 
 
-def build_tagger(config: dict, taxonomy: Taxonomy):
+def build_tagger(config: Config, taxonomy: Taxonomy):
     """The unfitted tagger a config describes (``model.type``: linear or transformer)."""
-    typed = Config.from_dict(config)
-    if typed.model.type not in BUILDERS:
-        raise ValueError(f"model.type must be {' or '.join(BUILDERS)}, not {typed.model.type!r}")
-    return BUILDERS[typed.model.type](typed, taxonomy)
+    return BUILDERS[config.model.type](config, taxonomy)
 
 
 def fit_linear(tagger, docs: Sequence[Document]):
@@ -110,7 +106,7 @@ def fit_tagger(
     tagger,
     train_docs: Sequence[Document],
     dev_docs: Sequence[Document],
-    config,
+    config: Config,
     tracker=None,
     say: Callable[[str], None] = print,
 ) -> dict:

@@ -201,12 +201,11 @@ def _pos_weight(rows: Sequence[dict], cap: float) -> torch.Tensor:
     return torch.tensor(positive_weight(pos, neg, cap, floor=1.0), dtype=torch.float32)
 
 
-def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Document], config: dict, tracker=None, say: Callable[[str], None] = print) -> dict:
+def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Document], config: Config, tracker=None, say: Callable[[str], None] = print) -> dict:
     """Fit ``tagger``'s transformer on the training windows; dev articles drive best-checkpoint
     choice and early stopping. Returns training statistics (windows, tokens, throughput)."""
-    cfg = Config.from_dict(config)
-    tc = cfg.training
-    seed = int(cfg.seed)
+    tc = config.training
+    seed = int(config.seed)
     set_seed(seed)
     if tc.tf32 and torch.cuda.is_available():
         # TF32 tensor cores for fp32 matmuls (Ampere+): ~2x faster, 10-bit mantissa products
@@ -232,7 +231,7 @@ def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Docum
         callbacks=_callbacks(tc, bool(dev_docs), tracker),
         tagger=tagger,
         dev_docs=list(dev_docs),
-        calibration=cfg.calibration,
+        calibration=config.calibration,
         head_learning_rate=tc.head_learning_rate,
         eval_batch_size=tc.eval_batch_size,
         pos_weight=_pos_weight(rows, float(tc.pos_weight_max)) if tagger.scheme.weighted else None,

@@ -18,7 +18,8 @@ from framescope.labels.atomic import atomic_write_bytes
 from framescope.labels.dataset import fingerprint
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
-from framescope.model.schemes import FOLDER_DEFAULT, get_scheme
+from framescope.model.schemes import get_scheme
+from framescope.training.config import Config, Corpus, DataConfig, ModelConfig
 
 CARD_FILE = "README.md"
 RARE_SUPPORT = 10  # training spans below which a technique is called rare in the card
@@ -65,33 +66,27 @@ def _lang_counts(docs: Sequence[Document]) -> dict[str, tuple[int, int]]:
     return {k: (v[0], v[1]) for k, v in sorted(out.items())}
 
 
-def _data_entries(entries: list) -> list[str]:
-    out = []
-    for e in entries or []:
-        if isinstance(e, str):
-            e = {"path": e}
-        out.append(f"`{e['path']}`" + (f" ({e['format']})" if e.get("format") else ""))
-    return out
+def _data_entries(entries: Sequence[Corpus]) -> list[str]:
+    return [f"`{e.path}`" + (f" ({e.format})" if e.format else "") for e in entries]
 
 
-def _output_note(m: dict) -> str:
+def _output_note(m: ModelConfig) -> str:
     # the linear baseline's channels are independent sigmoids too
-    scheme = get_scheme(m.get("scheme", FOLDER_DEFAULT) if m.get("type") == "transformer" else "multilabel")
+    scheme = get_scheme(m.scheme if m.type == "transformer" else "multilabel")
     how = scheme.description
     return (f"per technique, an inside and a begin probability per token ({how}), decoded into "
             "character spans with per-technique thresholds")
 
 
-def _base_encoder(config: dict) -> str:
-    m = config["model"]
-    if m["type"] == "transformer":
-        base = str(m["base"])
-        note = " (the MiniLM encoder packaged with framescope)" if base == "minilm" else ""
-        return f"`{base}`{note}; windows of {m['max_length']} tokens, stride {m['stride']}, scheme `{m['scheme']}`"
-    lc = config.get("linear", {})
+def _base_encoder(config: Config) -> str:
+    m = config.model
+    if m.type == "transformer":
+        note = " (the MiniLM encoder packaged with framescope)" if m.base == "minilm" else ""
+        return f"`{m.base}`{note}; windows of {m.max_length} tokens, stride {m.stride}, scheme `{m.scheme}`"
+    lc = config.linear
     return (
         "none: scikit-learn linear baseline on hashed token features "
-        f"({lc.get('n_features')} features, alpha {lc.get('alpha')}, {lc.get('epochs')} epochs)"
+        f"({lc.n_features} features, alpha {lc.alpha}, {lc.epochs} epochs)"
     )
 
 
@@ -99,7 +94,7 @@ def _base_encoder(config: dict) -> str:
 class _CardFacts:
     """Everything the card's sections read, computed once from the run."""
 
-    config: dict
+    config: Config
     report: dict
     calibration: dict
     train_docs: Sequence[Document]
@@ -107,8 +102,8 @@ class _CardFacts:
     taxonomy: Taxonomy
     train_stats: dict
     name: str
-    data: dict
-    model: dict
+    data: DataConfig
+    model: ModelConfig
     techniques: list[str]
     train_langs: dict
     dev_langs: dict
@@ -119,7 +114,7 @@ class _CardFacts:
 
 
 def render_model_card(
-    config: dict,
+    config: Config,
     report: dict,
     calibration: dict,
     train_docs: Sequence[Document],
@@ -131,15 +126,15 @@ def render_model_card(
 ) -> str:
     """The model card (README.md of the model folder), section by section."""
     train_stats = train_stats or {}
-    name = (config.get("mlflow") or {}).get("registered_model") or config["name"]
-    data = config["data"]
-    m = config["model"]
+    name = config.mlflow.registered_model or config.name
+    data = config.data
+    m = config.model
     techniques = list(techniques or taxonomy.names)
     train_langs = _lang_counts(train_docs)
     dev_langs = _lang_counts(dev_docs)
     train_support = _resolved_counts(train_docs, taxonomy)
     per = report.get("all", {}).get("per_technique", {})
-    cal_min = config.get("calibration", {}).get("min_support")
+    cal_min = config.calibration.min_support
     langs = sorted(set(train_langs) | set(dev_langs))
 
     c = _CardFacts(config, report, calibration, train_docs, dev_docs, taxonomy, train_stats, name, data, m,
@@ -160,10 +155,10 @@ def _front_matter(c: _CardFacts) -> list[str]:
     L += ["language:"] + [f"- {lg}" for lg in langs if lg != "None"]
     L += ["tags:", "- propaganda", "- framing", "- persuasion-techniques", "- span-classification", "---", ""]
 
-    L += [f"# Model card: {name} (config `{config['name']}`)", ""]
+    L += [f"# Model card: {name} (config `{config.name}`)", ""]
     L += [
         f"Multi-label span tagger for propaganda and framing techniques in news text, trained with "
-        f"framescope {__version__} from the config `{config['name']}`. It marks character spans of "
+        f"framescope {__version__} from the config `{config.name}`. It marks character spans of "
         f"an article with the techniques of the taxonomy `{taxonomy.identity}` and gives each span a confidence.",
         "",
         f"Card written {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `framescope train`; "
@@ -178,9 +173,9 @@ def _model_section(c: _CardFacts) -> list[str]:
     config, train_stats, m = c.config, c.train_stats, c.model
     L = ["## Model", ""]
     L += [
-        f"- **Type:** `{m['type']}`",
+        f"- **Type:** `{m.type}`",
         f"- **Base encoder:** {_base_encoder(config)}",
-        f"- **Config:** `{config['name']}`, seed {config.get('seed')}",
+        f"- **Config:** `{config.name}`, seed {config.seed}",
         f"- **Output:** {_output_note(m)}",
     ]
     nums = {k: v for k, v in train_stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -195,15 +190,15 @@ def _data_section(c: _CardFacts) -> list[str]:
     train_docs, dev_docs, data = c.train_docs, c.dev_docs, c.data
     train_langs, dev_langs, langs = c.train_langs, c.dev_langs, c.langs
     L = ["## Data", ""]
-    L.append("- **Training corpora:** " + (", ".join(_data_entries(data.get("train"))) or "none"))
-    if data.get("dev"):
-        L.append("- **Dev corpora:** " + ", ".join(_data_entries(data["dev"])))
+    L.append("- **Training corpora:** " + (", ".join(_data_entries(data.train)) or "none"))
+    if data.dev:
+        L.append("- **Dev corpora:** " + ", ".join(_data_entries(data.dev)))
     else:
         L.append(
-            f"- **Dev split:** article-level split of the training corpora, {data.get('dev_fraction')} of "
-            f"each language's articles by hash of the article id (split seed {data.get('split_seed')})"
+            f"- **Dev split:** article-level split of the training corpora, {data.dev_fraction} of "
+            f"each language's articles by hash of the article id (split seed {data.split_seed})"
         )
-    L.append("- **Language filter:** " + (", ".join(data["langs"]) if data.get("langs") else "none (all languages in the corpora)"))
+    L.append("- **Language filter:** " + (", ".join(data.langs) if data.langs else "none (all languages in the corpora)"))
     L.append("")
     rows = []
     for lg in langs:
@@ -352,7 +347,7 @@ def _how_to_load(c: _CardFacts) -> list[str]:
         "```python",
         "import mlflow, pandas as pd",
         "",
-        f'model = mlflow.pyfunc.load_model("models:/{name}@{(c.config.get("mlflow") or {}).get("alias") or "candidate"}")',
+        f'model = mlflow.pyfunc.load_model("models:/{name}@{c.config.mlflow.alias or "candidate"}")',
         'model.predict(pd.DataFrame({"id": ["a1"], "lang": ["en"], "text": ["They are cowards and traitors."]}))',
         "```",
         "",
@@ -367,7 +362,7 @@ def _how_to_load(c: _CardFacts) -> list[str]:
 
 def write_model_card(
     folder: Path,
-    config: dict,
+    config: Config,
     report: dict,
     calibration: dict,
     train_docs: Sequence[Document],

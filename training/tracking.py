@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from framescope.training.config import flatten
+from framescope.training.config import Config, flatten
 from framescope.training.distributed import is_main_process
 
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
@@ -163,9 +163,9 @@ def pr_chart(rows: list[dict[str, Any]], path: Path) -> None:
 class Tracker:
     """A thin wrapper so that training code reads the same with tracking on or off."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: Config):
         self.config = config
-        self.enabled = bool(config["mlflow"]["enabled"])
+        self.enabled = config.mlflow.enabled
         self.run_id: str | None = None
         self.model_uri: str | None = None
         self.registered_version: str | None = None
@@ -180,16 +180,17 @@ class Tracker:
         if not is_main_process():
             self.enabled = False  # only the main process of a distributed run logs
             return self
-        mlflow.set_experiment(self.config["mlflow"]["experiment"])
-        run = mlflow.start_run(run_name=self.config["name"])
+        mlflow.set_experiment(self.config.mlflow.experiment)
+        run = mlflow.start_run(run_name=self.config.name)
         self.run_id = run.info.run_id
-        params = flatten({k: v for k, v in self.config.items() if k != "mlflow"})
+        data = self.config.to_dict()  # dataclasses.asdict, with lists for tuples
+        params = flatten({k: v for k, v in data.items() if k != "mlflow"})
         mlflow.log_params(params)
         with tempfile.TemporaryDirectory() as tmp:
             import yaml
 
             p = Path(tmp) / "config.yaml"
-            p.write_text(yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+            p.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
             mlflow.log_artifact(str(p))
         mlflow.set_tags(git_tags())
         return self
@@ -255,11 +256,11 @@ class Tracker:
             return
         from framescope.model.mlflow_model import log_model
 
-        cfg = self.config["mlflow"]
-        info = log_model(model_dir, registered_model_name=cfg.get("registered_model"))
+        cfg = self.config.mlflow
+        info = log_model(model_dir, registered_model_name=cfg.registered_model)
         self.model_uri = info.model_uri
         description = version_description(model_dir) + f" MLflow run {self.run_id}."
-        self.registered_version = register_version(info, cfg.get("registered_model"), cfg.get("alias"), description)
+        self.registered_version = register_version(info, cfg.registered_model, cfg.alias, description)
 
 
 def register_folder(

@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from framescope.labels.dataset import fingerprint, split_documents
 from framescope.labels.document import Document
@@ -20,7 +20,7 @@ from framescope.labels.stats import is_labeled
 from framescope.labels.taxonomy import Taxonomy, load_taxonomy
 from framescope.model.tagger import SpanTagger
 from framescope.training.calibration import calibrate_on_dev
-from framescope.training.config import resolve_path
+from framescope.training.config import ArticleStageConfig, CalibrationConfig, Config, ConfigError, Corpus, resolve_path
 from framescope.training.distributed import is_main_process
 from framescope.training.evaluation import gold_tuples, score_predictions
 from framescope.training.fit import build_tagger, fit_tagger
@@ -42,16 +42,16 @@ class TrainResult:
     train_stats: dict
 
 
-def load_corpora(entries: list, taxonomy: Taxonomy, langs, say: Callable[[str], None] | None = None) -> list[Document]:
+def load_corpora(
+    entries: Sequence[Corpus], taxonomy: Taxonomy, langs, say: Callable[[str], None] | None = None
+) -> list[Document]:
     """The annotated articles of the config's corpora; ``say`` hears what was left out and why."""
     say = say or log.info
     docs: list[Document] = []
     for entry in entries:
-        if isinstance(entry, str):
-            entry = {"path": entry}
-        path = resolve_path(entry["path"])
-        found = read_documents(path, entry.get("format"), taxonomy=taxonomy, langs=langs)
-        for counts in counts_of_inputs([path], entry.get("format")):
+        path = resolve_path(entry.path)
+        found = read_documents(path, entry.format, taxonomy=taxonomy, langs=langs)
+        for counts in counts_of_inputs([path], entry.format):
             say("data: Label Studio " + "; ".join(counts.lines()))
         # articles without annotations (e.g. SemEval test articles) would teach "no technique"
         labeled = [d for d in found if is_labeled(d)]
@@ -62,23 +62,24 @@ def load_corpora(entries: list, taxonomy: Taxonomy, langs, say: Callable[[str], 
 
 
 def prepare_data(
-    config: dict, taxonomy: Taxonomy, say: Callable[[str], None] | None = None
+    config: Config, taxonomy: Taxonomy, say: Callable[[str], None] | None = None
 ) -> tuple[list[Document], list[Document]]:
-    d = config["data"]
-    train = load_corpora(d["train"], taxonomy, d["langs"], say)
+    d = config.data
+    langs = list(d.langs) if d.langs is not None else None
+    train = load_corpora(d.train, taxonomy, langs, say)
     if not train:
         raise ValueError("the config's data.train selects no articles")
-    if d["dev"]:
-        dev = load_corpora(d["dev"], taxonomy, d["langs"], say)
+    if d.dev:
+        dev = load_corpora(d.dev, taxonomy, langs, say)
     else:
-        train, dev = split_documents(train, d["dev_fraction"], seed=d["split_seed"])
+        train, dev = split_documents(train, d.dev_fraction, seed=d.split_seed)
     return train, dev
 
 
-def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainResult:
+def train(config: Config, progress: Callable[[str], None] | None = None) -> TrainResult:
     say = progress or (lambda msg: log.info(msg))
     t0 = time.time()
-    taxonomy = load_taxonomy(config["taxonomy"])
+    taxonomy = load_taxonomy(config.taxonomy)
     train_docs, dev_docs = prepare_data(config, taxonomy, say)
     say(f"data: {len(train_docs)} train / {len(dev_docs)} dev articles")
     with Tracker(config) as tracker:
@@ -88,14 +89,14 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
                 "taxonomy_sha256": taxonomy.identity.sha256,
                 "train_fingerprint": fingerprint(train_docs),
                 "dev_fingerprint": fingerprint(dev_docs),
-                "model_type": config["model"]["type"],
+                "model_type": config.model.type,
             }
         )
         tracker.log_params({"data.train_articles": len(train_docs), "data.dev_articles": len(dev_docs)})
         tracker.log_datasets(train_docs, dev_docs)
         tagger = build_tagger(config, taxonomy)
         train_stats = fit_tagger(tagger, train_docs, dev_docs, config, tracker=tracker, say=say)
-        out = Path(config["output_dir"])
+        out = Path(config.output_dir)
         if not is_main_process():
             # distributed training: the weights are the same on every rank; only the main
             # process calibrates, evaluates, writes the folder and logs to MLflow
@@ -106,9 +107,9 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         record_train_shares(tagger, train_docs, taxonomy, config)
         say("calibrating on dev")
         staged_dev = tagger.stage.stack_predictions if tagger.stage is not None else None
-        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"], scores=dev_scores, staged_dev=staged_dev)
-        tagger.settings.name = config["mlflow"].get("registered_model") or config["name"]
-        tagger.settings.extra.update({"config_name": config["name"], "train_fingerprint": fingerprint(train_docs)})
+        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config.calibration, scores=dev_scores, staged_dev=staged_dev)
+        tagger.settings.name = config.mlflow.registered_model or config.name
+        tagger.settings.extra.update({"config_name": config.name, "train_fingerprint": fingerprint(train_docs)})
         tagger.save_pretrained(out)  # the stage too: the tagger owns it
         (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         card = write_model_card(out, config, report, cal.report, train_docs, dev_docs, taxonomy, train_stats)
@@ -122,7 +123,7 @@ def train(config: dict, progress: Callable[[str], None] | None = None) -> TrainR
         return TrainResult(out, report, cal.report, tracker.run_id, tracker.model_uri, tracker.registered_version, seconds, train_stats)
 
 
-def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: dict, scores=None, staged_dev=None):
+def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: CalibrationConfig, scores=None, staged_dev=None):
     """Choose the tagger's thresholds (both profiles) on dev, in place, and score dev with them.
 
     The report holds the balanced profile's metrics, plus the precise profile's span
@@ -161,7 +162,7 @@ def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_c
     return cal, report
 
 
-def record_train_shares(tagger, train_docs: list[Document], taxonomy: Taxonomy, config: dict) -> None:
+def record_train_shares(tagger, train_docs: list[Document], taxonomy: Taxonomy, config: Config) -> None:
     """Keep the training articles' technique shares in the folder: the constant-guess baseline needs them."""
     from framescope.training.metrics.articles import presence_from_spans, shares_by_group
 
@@ -169,10 +170,10 @@ def record_train_shares(tagger, train_docs: list[Document], taxonomy: Taxonomy, 
     tagger.settings.extra["train_technique_shares_by_lang"] = {
         g: {t: round(v, 6) for t, v in shares.items()} for g, shares in groups.items()
     }
-    tagger.settings.extra["constant_guess_share"] = float(config["article_stage"]["constant_guess_share"])
+    tagger.settings.extra["constant_guess_share"] = float(config.article_stage.constant_guess_share)
 
 
-def crossfit_token_scores(config: dict, taxonomy: Taxonomy, docs: list[Document], folds: int, dev_docs: list[Document] | None = None):
+def crossfit_token_scores(config: Config, taxonomy: Taxonomy, docs: list[Document], folds: int, dev_docs: list[Document] | None = None):
     """Token scores of every article from a tagger trained without it (``folds`` article folds).
 
     Cross-fitting: the second stage learns how much to trust the tagger's scores, so it
@@ -182,7 +183,7 @@ def crossfit_token_scores(config: dict, taxonomy: Taxonomy, docs: list[Document]
     from sklearn.model_selection import KFold
 
     out = [None] * len(docs)
-    for train_idx, held in KFold(n_splits=folds, shuffle=True, random_state=config["seed"]).split(docs):
+    for train_idx, held in KFold(n_splits=folds, shuffle=True, random_state=config.seed).split(docs):
         fold_tagger = build_tagger(config, taxonomy)
         fold_docs = [docs[i] for i in train_idx]
         fit_tagger(fold_tagger, fold_docs, dev_docs or [], config, tracker=None, say=lambda m: None)
@@ -191,18 +192,18 @@ def crossfit_token_scores(config: dict, taxonomy: Taxonomy, docs: list[Document]
     return out
 
 
-def stage_extra_articles(config: dict, taxonomy: Taxonomy, own_langs: set) -> list[Document]:
+def stage_extra_articles(config: Config, taxonomy: Taxonomy, own_langs: set) -> list[Document]:
     """The ``article_stage.extra_train`` articles, without any of the tagger's languages
     (``own_langs`` and ``data.langs``): those could be dev or cross-validation test articles."""
-    entries = config["article_stage"]["extra_train"]
+    entries = config.article_stage.extra_train
     if not entries:
         return []
-    own = set(own_langs) | set(config["data"]["langs"] or [])
+    own = set(own_langs) | set(config.data.langs or [])
     return [d for d in load_corpora(entries, taxonomy, None) if d.lang not in own]
 
 
 def fit_article_stage(
-    config: dict, taxonomy: Taxonomy, train_docs: list[Document], tagger, dev_docs=None, say=lambda m: None,
+    config: Config, taxonomy: Taxonomy, train_docs: list[Document], tagger, dev_docs=None, say=lambda m: None,
     given_scores=None, dev_scores=None, extra_docs: list[Document] | None = None,
 ):
     """The article/paragraph stage, or ``None`` when the config disables it.
@@ -221,58 +222,57 @@ def fit_article_stage(
     priors' training articles, never the tagger's.
 
     ``dev_scores``: the dev articles' token scores when the caller has them already;
-    ``given_scores`` with ``token_scores: given``: cross-fitted scores computed by the caller
-    (cross-validation reuses one cross-fitting for several stage variants);
+    ``given_scores`` with ``token_scores: crossfit``: cross-fitted scores computed by the
+    caller (cross-validation reuses one cross-fitting for several stage variants);
     ``extra_docs``: the :func:`stage_extra_articles` when the caller has loaded them already
     (cross-validation reads them once, not once per fold).
     """
-    from framescope.model.article_stage import ArticleStage, StageSettings, Units
-    from framescope.training.config import ConfigError
+    from framescope.model.article_stage import ArticleStage, StageSettings
 
-    sc = config["article_stage"]
-    if not sc["enabled"]:
+    sc = config.article_stage
+    if not sc.enabled:
         return None
-    source = sc["token_scores"]
+    source = sc.token_scores
     if source == "auto":
         source = "dev" if dev_docs else "crossfit"
     extra = extra_docs if extra_docs is not None else stage_extra_articles(
         config, taxonomy, {d.lang for d in [*train_docs, *(dev_docs or [])]},
     )
-    if extra and source in ("crossfit", "given"):
+    if extra and source == "crossfit":
         raise ConfigError("article_stage.extra_train needs token_scores dev or none (cross-fitting would train taggers on them)")
-    texts = [d.text for d in [*train_docs, *extra]]
-    langs = [d.lang for d in [*train_docs, *extra]]
-    gold = [gold_tuples(d, taxonomy) for d in [*train_docs, *extra]]
-    scores, stack = None, None
-    if source == "dev" or (source == "none" and dev_docs):
-        if not dev_docs:
-            raise ConfigError("article_stage.token_scores dev needs dev articles (data.dev or data.dev_fraction)")
-        dev_texts = [d.text for d in dev_docs]
-        if source == "dev" and dev_scores is None:
-            dev_scores = tagger.token_scores(dev_texts)
-        stack = Units(dev_texts, [gold_tuples(d, taxonomy) for d in dev_docs], [d.lang for d in dev_docs],
-                      dev_scores if source == "dev" else None)
-    elif source == "crossfit":
-        scores = crossfit_token_scores(config, taxonomy, train_docs, sc["crossfit_folds"], dev_docs)
-    elif source == "given" and given_scores is not None:
-        scores = given_scores
-    elif source != "none":
-        raise ConfigError(f"article_stage.token_scores must be auto, dev, crossfit or none, not {source!r}")
-    stage = ArticleStage(StageSettings(
-        techniques=tagger.techniques, n_features=sc["n_features"], ngram_range=tuple(sc["ngram_range"]),
-        C=sc["C"], folds=sc["folds"],
-        token_features=source != "none", length_feature=sc["length_feature"],
-        paragraph_evidence=sc["paragraph_evidence"], refit=sc["refit"],
-    ))
+    fitted = [*train_docs, *extra]
+    scores, stack = _stage_scores(config, sc, source, taxonomy, train_docs, tagger, dev_docs, given_scores, dev_scores)
+    stage = ArticleStage(StageSettings.from_options(tagger.techniques, sc, token_features=source != "none"))
     stage.settings.fit_info["token_scores"] = source
     stage.settings.fit_info["extra_articles"] = len(extra)
     t0 = time.time()
-    stage.fit(texts, gold, scores, langs, stack=stack)
+    stage.fit([d.text for d in fitted], [gold_tuples(d, taxonomy) for d in fitted], scores, [d.lang for d in fitted], stack=stack)
     say(f"article stage ({source} token scores) fitted in {time.time() - t0:.1f}s")
     return stage
 
 
-def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
+def _stage_scores(config: Config, sc: ArticleStageConfig, source: str, taxonomy: Taxonomy, train_docs, tagger, dev_docs,
+                  given_scores, dev_scores):
+    """The stage's token scores of its training articles (cross-fitted) or its stacking
+    units (the dev articles), as ``(scores, stack)``; ``source`` is ``dev``, ``crossfit`` or ``none``."""
+    from framescope.model.article_stage import Units
+
+    if source == "crossfit":
+        if given_scores is not None:
+            return given_scores, None
+        return crossfit_token_scores(config, taxonomy, train_docs, sc.crossfit_folds, dev_docs), None
+    if source == "none" and not dev_docs:
+        return None, None
+    if not dev_docs:
+        raise ConfigError("article_stage.token_scores dev needs dev articles (data.dev or data.dev_fraction)")
+    dev_texts = [d.text for d in dev_docs]
+    if source == "dev" and dev_scores is None:
+        dev_scores = tagger.token_scores(dev_texts)
+    return None, Units(dev_texts, [gold_tuples(d, taxonomy) for d in dev_docs], [d.lang for d in dev_docs],
+                       dev_scores if source == "dev" else None)
+
+
+def recalibrate(model_dir: str | Path, config: Config) -> tuple[dict, dict]:
     """Re-choose a trained model's thresholds on its config's dev split and rewrite its folder.
 
     The weights are untouched, so this is what ``train`` would have saved with the current
@@ -282,7 +282,7 @@ def recalibrate(model_dir: str | Path, config: dict) -> tuple[dict, dict]:
     tagger = SpanTagger.from_pretrained(model_dir)
     taxonomy = tagger.taxonomy
     train_docs, dev_docs = prepare_data(config, taxonomy)
-    cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config["calibration"])
+    cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config.calibration)
     out = Path(model_dir)
     tagger.settings.save(out)
     (out / "dev_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
