@@ -63,7 +63,7 @@ CATEGORIES = ("manipulative_wording", "justification", "attack_on_reputation")
 OUTLETS = ("Der Bote", "Harbor Times", "Le Veilleur")
 FIRST_MONDAY = datetime(2026, 10, 5, tzinfo=timezone.utc)
 SERVER_TZ = "Europe/Berlin"
-STEP_TIMEOUT_S = 600  # one superset CLI step; db upgrade took 50 s on a loaded 2-core machine
+STEP_TIMEOUT_S = 1800.0  # one superset CLI step: 50 s on an idle 2-core machine, over 600 s on a busy one
 TOL = 1e-9
 
 
@@ -93,7 +93,8 @@ def sample_runs(root: Path, seed: int = 7) -> list[Path]:
             published = FIRST_MONDAY + timedelta(weeks=week, days=6, hours=23, minutes=30)
         articles.append({"id": f"art-{i:02d}", "source": outlet, "published_at": None if i in (7, 20) else published,
                          "text": f"Article {i} of {outlet}.\n\nA second paragraph, {rng.random():.6f}."})
-    days = [articles[:12], articles[12:24], articles[24:] + [{**articles[3], "text": articles[3]["text"] + " (edited)"}]]
+    edited = {**articles[3], "text": articles[3]["text"] + " (edited)"}
+    days = [articles[:12], articles[12:24], [*articles[24:], edited]]
     return [_write_run(root / f"day{n}", recs, datetime(2026, 11, 15 + n, 9, tzinfo=timezone.utc), rng)
             for n, recs in enumerate(days, 1)]
 
@@ -113,7 +114,8 @@ def _write_run(run: Path, records: list[dict], scored_at: datetime, rng: random.
         row |= {f"score_{t}": (p if p >= 0.5 else 0.0) for t, p in probs.items()}
         row |= {f"prob_{t}": p for t, p in probs.items()}
         row |= {f"category_{c}": row[f"score_{t}"] for c, t in zip(CATEGORIES, TECHNIQUES)}
-        row |= {"overall_score": max(row[f"score_{t}"] for t in TECHNIQUES), "profile": "balanced", "schema_version": "1.1"}
+        row |= {"overall_score": max(row[f"score_{t}"] for t in TECHNIQUES), "profile": "balanced",
+                "schema_version": "1.1"}
         found = [t for t, p in probs.items() if p >= 0.5]
         row["n_spans"] = len(found)
         rows.append(row)
@@ -162,7 +164,8 @@ def write_views(dataset: Path, out: Path, how: str) -> str:
         cmd = [*_framescope_cmd(), "dataset", "views", str(dataset), "--out", str(out)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=STEP_TIMEOUT_S)
         if done.returncode != 0:
-            raise CheckFailed(f"{' '.join(cmd[-5:])} exited {done.returncode}: {(done.stderr or done.stdout).strip()[-500:]}")
+            said = (done.stderr or done.stdout).strip()[-500:]
+            raise CheckFailed(f"{' '.join(cmd[-5:])} exited {done.returncode}: {said}")
         return "cli"
     import duckdb
 
@@ -204,7 +207,8 @@ def standin_views(dataset: Path) -> list[str]:
         "CREATE OR REPLACE VIEW outlet_week_technique AS "
         "WITH p AS (SELECT * FROM articles_latest UNPIVOT INCLUDE NULLS (prob FOR technique IN (COLUMNS('^prob_')))) "
         "SELECT COALESCE(outlet, '(no outlet)') AS outlet, week, replace(technique, 'prob_', '') AS technique, "
-        "CAST(count(*) AS INTEGER) AS articles, CAST(count(*) FILTER (WHERE prob >= 0.5) AS INTEGER) AS articles_with_technique, "
+        "CAST(count(*) AS INTEGER) AS articles, "
+        "CAST(count(*) FILTER (WHERE prob >= 0.5) AS INTEGER) AS articles_with_technique, "
         "count(*) FILTER (WHERE prob >= 0.5) / count(*) AS share, avg(prob) AS mean_prob "
         "FROM p GROUP BY ALL",
     ]
@@ -281,8 +285,8 @@ def _free_port() -> int:
 class Superset:
     """One Superset in a temporary home: initialised, started on loopback, always stopped."""
 
-    def __init__(self, exe: str, home: Path, server_tz: str) -> None:
-        self.exe, self.home, self.server_tz = exe, home, server_tz
+    def __init__(self, exe: str, home: Path, server_tz: str, step_timeout_s: float = STEP_TIMEOUT_S) -> None:
+        self.exe, self.home, self.server_tz, self.step_timeout_s = exe, home, server_tz, step_timeout_s
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.user, self.password = "admin", secrets.token_urlsafe(16)
@@ -327,9 +331,9 @@ class Superset:
             with open(self.home / f"{name.replace(' ', '-')}.log", "wb") as log:
                 try:
                     done = subprocess.run([self.exe, *args], stdout=log, stderr=subprocess.STDOUT, env=self.env(),
-                                          cwd=self.home, timeout=STEP_TIMEOUT_S)
+                                          cwd=self.home, timeout=self.step_timeout_s)
                 except subprocess.TimeoutExpired:
-                    raise CheckFailed(f"superset {name} took over {STEP_TIMEOUT_S} s") from None
+                    raise CheckFailed(f"superset {name} took over {self.step_timeout_s:.0f} s") from None
             if done.returncode != 0:
                 raise CheckFailed(f"superset {name} exited {done.returncode}: {_tail(log.name)}")
             times[name] = time.perf_counter() - start
@@ -399,7 +403,8 @@ class Api:
             with self.opener.open(req, timeout=300) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as err:
-            raise CheckFailed(f"{method} {path}: HTTP {err.code}: {err.read()[:600].decode(errors='replace')}") from None
+            said = err.read()[:600].decode(errors="replace")
+            raise CheckFailed(f"{method} {path}: HTTP {err.code}: {said}") from None
 
     def login(self, user: str, password: str) -> None:
         token = self.call("POST", "/api/v1/security/login",
@@ -421,7 +426,8 @@ def create_chart(api: Api, db_file: Path, technique: str, outlet: str | None) ->
         "database": database, "schema": "main", "table_name": "outlet_week_technique"})["id"]
     metrics = [{"expressionType": "SQL", "sqlExpression": "SUM(share)", "label": "share"},
                {"expressionType": "SQL", "sqlExpression": "SUM(articles)", "label": "articles"}]
-    filters = [("technique", "==", technique), ("week", "IS NOT NULL", None)] + ([("outlet", "==", outlet)] if outlet else [])
+    filters = [("technique", "==", technique), ("week", "IS NOT NULL", None)]
+    filters += [("outlet", "==", outlet)] if outlet else []
     form_data = {
         "viz_type": "echarts_timeseries_line", "datasource": f"{dataset}__table", "x_axis": "week",
         "time_grain_sqla": "P1W", "metrics": metrics, "groupby": ["outlet"], "row_limit": 10000,
@@ -480,7 +486,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--technique", help="the chart's technique (default: the one with most points above zero)")
     ap.add_argument("--outlet", help="chart one outlet only (default: a series per outlet)")
     ap.add_argument("--server-tz", default=SERVER_TZ, help="the server's TZ; the views must not depend on it")
-    ap.add_argument("--start-timeout", type=float, default=180.0, help="seconds to wait for the server to answer")
+    ap.add_argument("--start-timeout", type=float, default=300.0, help="seconds to wait for the server to answer")
+    ap.add_argument("--step-timeout", type=float, default=STEP_TIMEOUT_S,
+                    help="seconds each of `superset db upgrade`, `fab create-admin` and `init` may take")
     ap.add_argument("--work", type=Path, help="keep the Superset home, logs and sample here (default: a temp folder)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
     return ap.parse_args(argv)
@@ -492,29 +500,34 @@ def _sigterm(signum: int, frame: Any) -> None:
 
 def run_check(args: argparse.Namespace, exe: str, work: Path) -> dict[str, Any]:
     """Every step in order; raises CheckFailed with the first failure."""
-    figures: dict[str, Any] = {"server_tz": args.server_tz}
+    seconds: dict[str, float] = {}
+    figures: dict[str, Any] = {"server_tz": args.server_tz, "seconds": seconds}
     db_file = args.duckdb
     if db_file is None:
+        t0 = time.perf_counter()
         dataset = args.dataset or build_dataset(work)
         db_file = work / "framescope.duckdb"
         figures["views_written_by"] = write_views(dataset, db_file, args.views)
+        seconds["dataset and views file"] = time.perf_counter() - t0
     db_file = db_file.resolve()
     check_views(db_file)
     technique = args.technique or pick_technique(db_file)
     want = direct_points(db_file, technique, args.outlet)
     if not want:
-        raise CheckFailed(f"no dated point for technique {technique!r}" + (f" and outlet {args.outlet!r}" if args.outlet else ""))
-    server = Superset(exe, work / "superset-home", args.server_tz)
+        where = f"technique {technique!r}" + (f", outlet {args.outlet!r}" if args.outlet else "")
+        raise CheckFailed(f"no dated point for {where}")
+    server = Superset(exe, work / "superset-home", args.server_tz, args.step_timeout)
     figures |= {"duckdb_file": str(db_file), "technique": technique, "outlet": args.outlet,
-                "versions": server.versions(), "seconds": server.init()}
+                "versions": server.versions()}
+    seconds |= server.init()
     try:
-        figures["seconds"]["start"] = server.start(args.start_timeout)
+        seconds["start (until /health answers)"] = server.start(args.start_timeout)
         t0 = time.perf_counter()
         api = Api(server.url)
         api.login(server.user, server.password)
         chart = create_chart(api, db_file, technique, args.outlet)
         got, sql = chart_points(api, chart)
-        figures["seconds"]["api (login, database, dataset, chart, data)"] = time.perf_counter() - t0
+        seconds["REST API: login, database, dataset, chart, data"] = time.perf_counter() - t0
     finally:
         server.stop()
     figures |= {"chart_id": chart, "chart_sql": sql, "points": len(got), "outlets": len({o for o, _ in got}),
@@ -524,7 +537,8 @@ def run_check(args: argparse.Namespace, exe: str, work: Path) -> dict[str, Any]:
 
 def report(figures: dict[str, Any]) -> None:
     versions = ", ".join(f"{k} {v}" for k, v in figures.get("versions", {}).items())
-    print(f"BI server: {versions}; server TZ {figures['server_tz']}; views by {figures.get('views_written_by', 'the given file')}")
+    views = figures.get("views_written_by", "the given file")
+    print(f"BI server: {versions}; server TZ {figures['server_tz']}; views by {views}")
     for step, secs in figures.get("seconds", {}).items():
         print(f"  {step:<48} {secs:6.1f} s")
     print(f"chart {figures['chart_id']} ({figures['technique']}): {figures['points']} points, "
