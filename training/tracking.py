@@ -246,7 +246,7 @@ class Tracker:
         for docs, context in ((train_docs, "training"), (dev_docs, "dev")):
             digest = fingerprint(docs)
             dataset = self._mlflow.data.from_pandas(
-                dataset_frame(docs), name=f"{self.config['name']}-{context}", digest=digest[:32]
+                dataset_frame(docs), name=f"{self.config.name}-{context}", digest=digest[:32]
             )
             self._mlflow.log_input(dataset, context=context, tags={"fingerprint": digest})
 
