@@ -196,7 +196,7 @@ def main() -> None:
     runs["framescope onnx int8"] = lambda: run_framescope(onnx_int8)
 
     # warm-up (one small call each: allocators, ORT kernels, pipeline setup)
-    for name, fn in runs.items():
+    for name in runs:
         if name.startswith("pipeline"):
             pipe(windows[:2], batch_size=2)
     for tagger in (torch_tagger, onnx_fp32, onnx_int8):

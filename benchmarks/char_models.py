@@ -79,14 +79,14 @@ def main() -> None:
                 xtr, xte = tt.transform(xtr), tt.transform(xte)
             if recipe.get("langfeat"):
                 names = sorted(set(all_langs))
-                onehot = lambda idx: sp.csr_matrix(np.array([[float(all_langs[i] == n) for n in names] for i in idx]))  # noqa: E731
+                onehot = lambda idx: sp.csr_matrix(np.array([[float(all_langs[i] == n) for n in names] for i in idx]))  # noqa: E731, B023  (called at once)
                 xtr, xte = sp.hstack([xtr, onehot(tr)], format="csr"), sp.hstack([xte, onehot(held)], format="csr")
             if recipe.get("augment"):  # shared weights plus one copy per language (feature augmentation)
                 names = sorted(set(all_langs))
                 lang_arr = np.array(all_langs)
 
                 def augment(m, idx):
-                    return sp.hstack([m] + [sp.diags((lang_arr[idx] == n).astype(float)) @ m for n in names], format="csr")
+                    return sp.hstack([m] + [sp.diags((lang_arr[idx] == n).astype(float)) @ m for n in names], format="csr")  # noqa: B023
 
                 xtr, xte = augment(xtr, tr), augment(xte, held)
             for j in range(len(techs)):

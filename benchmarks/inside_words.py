@@ -38,7 +38,10 @@ def inside_share(texts, spans_per_text) -> dict:
             bad_start += a
             bad_end += b
             bad_any += a or b
-    share = (lambda x: round(x / n, 4) if n else 0.0)
+
+    def share(x: int) -> float:
+        return round(x / n, 4) if n else 0.0
+
     return {"spans": n, "start_inside": share(bad_start), "end_inside": share(bad_end), "start_or_end_inside": share(bad_any)}
 
 

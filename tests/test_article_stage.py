@@ -19,7 +19,7 @@ def corpus(n: int = 60, seed: int = 0, doubt: str = "The minister allegedly knew
     (or ``doubt``, whose second word is the Doubt span)."""
     rng = np.random.default_rng(seed)
     texts, gold = [], []
-    for i in range(n):
+    for _ in range(n):
         lines, spans, pos = [], [], 0
         for _ in range(3):
             kind = rng.choice(["calm", "name", "doubt"], p=[0.6, 0.25, 0.15])
