@@ -1,6 +1,6 @@
 """Which character model for the article stage: 5-fold article AUC of the lexical part alone.
 
-    FRAMESCOPE_SHARED_DATA=/work/shared/data nice -n 10 python benchmarks/char_models.py \
+    FRAMESCOPE_SHARED_DATA=../shared/data nice -n 10 python benchmarks/char_models.py \
         '[{}, {"C": 10}, {"tfidf": true, "C": 1}, {"tfidf": true, "C": 10}, {"tfidf": true, "C": 30}]'
     ... '[{"tfidf": true, "C": 10}]' --six      # the character models also trained on fr/it/pl/ru
 

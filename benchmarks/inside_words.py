@@ -5,7 +5,7 @@
     python benchmarks/inside_words.py --random-base minilm --data ... --lang de   # untrained head
 
 Both numbers come from the same token scores: "before" decodes them without the article
-text (the decoder up to issue 12), "after" with it (spans snapped to whole words). With
+text (the decoder before whole-word snapping, commit 3a79ce4 of 2026-11-29), "after" with it (spans snapped to whole words). With
 ``--random-base`` the tagger is the base encoder with a random, stretched classification
 head: it fires on arbitrary word pieces, the worst case for fragments.
 """

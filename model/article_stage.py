@@ -1,7 +1,7 @@
 """The second stage: calibrated per-technique probabilities for whole articles and paragraphs.
 
 Why a second stage: the span tagger is the right tool to highlight phrases but the wrong
-estimator for "does this article use technique T" (issue 12): its best span confidence
+estimator for "does this article use technique T": its best span confidence
 barely ranks German articles above chance, and a technique it never predicts scores 0
 everywhere. This stage learns that question directly, per level (the whole article, and
 each paragraph = non-empty line), in two steps:

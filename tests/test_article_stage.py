@@ -1,4 +1,4 @@
-"""The article/paragraph stage and the precise profile (issue 12, items 1 and 5)."""
+"""The article/paragraph stage and the precise profile."""
 
 from __future__ import annotations
 

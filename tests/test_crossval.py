@@ -268,6 +268,7 @@ def test_paired_differences_see_a_better_recipe_and_refuse_other_articles(tmp_pa
     assert np.array_equal(back["tables"]["stacked+extra"].decided, strong.decided)
 
 
+@pytest.mark.slow
 def test_compare_cv_script_pairs_two_prediction_files_and_refuses_other_folds(tmp_path):
     import json
     import subprocess

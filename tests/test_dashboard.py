@@ -99,6 +99,7 @@ def test_cli_errors_exit_2(exports, tmp_path):
 # --------------------------------------------------------------------------------------
 # headless browser
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.browser
 def test_dashboard_in_headless_chromium(exports, tmp_path, chromium):
     page = dash.write_dashboard(exports, tmp_path / "page")

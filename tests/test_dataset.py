@@ -186,6 +186,7 @@ def test_documented_weekly_share_query(scorer, tmp_path):
         assert n == 1 and share == pytest.approx(float(use.mean()))
 
 
+@pytest.mark.slow
 def test_kill_9_while_publishing_then_the_next_append_completes(scorer, tmp_path):
     """A real SIGKILL between two renames: the OS drops the lock, the next append rolls the commit forward."""
     import signal

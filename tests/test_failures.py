@@ -1,6 +1,6 @@
 """Failure behaviour of ``framescope score`` and the exit codes of every command (docs/failures.md).
 
-Each test reproduces a case of issue 13 (output side) that lost or corrupted data, or
+Each test reproduces a case that lost or corrupted data, or
 ended in a traceback with the wrong exit code, before the fix.
 """
 
@@ -253,6 +253,7 @@ def _reader_view(out: Path) -> set[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_kill_9_during_the_export_phase_leaves_one_complete_set(model_dir, tmp_path):
     first = _write_csv(tmp_path / "first.csv", _articles("a", 40))
     second = _write_csv(tmp_path / "second.csv", _articles("b", 30))

@@ -1,4 +1,4 @@
-"""Model folders load exactly or not at all (issue 13, item 4).
+"""Model folders load exactly or not at all.
 
 Every inconsistency between the weights, ``config.json``, ``framescope.json`` and
 ``taxonomy.yaml`` is a :class:`~framescope.errors.ModelError` naming the folder and what does

@@ -1,4 +1,4 @@
-"""Decoded spans are whole words, whatever the tokenizer cut the words into (issue 12, item 4)."""
+"""Decoded spans are whole words, whatever the tokenizer cut the words into."""
 
 from __future__ import annotations
 
