@@ -152,6 +152,7 @@ class _Killed(BaseException):
     """Nothing in framescope catches it: the process stops where it is, as with a kill."""
 
 
+@pytest.mark.slow
 def test_an_adoption_cut_short_keeps_the_set_whole(model_dir, tmp_path, monkeypatch):
     """Killed after the switch, while top-level files are being replaced by symlinks."""
     from framescope.inference import outdir

@@ -226,6 +226,7 @@ def test_model_folder_fixtures_stay_small():
     assert 0 < total < 2 * 2**20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,folder", [("pyfunc-linear", "linear"), ("pyfunc-transformer", "transformer-softmax")])
 def test_mlflow_pyfunc_reproduces_its_pins(name, folder, tmp_path):
     pinned = _pinned(name)
