@@ -209,6 +209,7 @@ def test_quickstart_model_reproduces_its_pins(model_dir):
     _same(scorer_outputs(model_dir), pinned, "quickstart")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["linear", "transformer-softmax", "transformer-sigmoid-noscheme"])
 def test_old_model_folders_load_and_reproduce_their_pins(name):
     pinned = _pinned(f"folder-{name}")
@@ -234,6 +235,7 @@ def test_mlflow_pyfunc_reproduces_its_pins(name, folder, tmp_path):
     _same(pyfunc_outputs(FOLDERS / folder, tmp_path), pinned, name)
 
 
+@pytest.mark.slow
 def test_onnx_fp32_backend_reproduces_its_pins(tmp_path):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")

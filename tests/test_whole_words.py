@@ -50,6 +50,7 @@ def tokenized_articles(draw):
     return text, offsets, probs, threshold, smoothing
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(tokenized_articles())
 def test_no_decoded_span_starts_or_ends_inside_a_word(article):
