@@ -1,6 +1,6 @@
 """Inference speed: Hugging Face pipeline vs framescope (PyTorch fp32, ONNX fp32, ONNX int8).
 
-    python benchmarks/bench_inference.py --model /work/runs/runs/minilm-semeval/model \\
+    python benchmarks/bench_inference.py --model runs/minilm-semeval/model \\
         --threads 2 --repeats 3 --out benchmarks/results/inference.json
 
 One process, one model folder, one set of articles (default: the 50 unlabeled German
@@ -140,7 +140,7 @@ def fp32_ceiling(tagger, pipeline_tokens_per_s: float) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="/work/runs/runs/minilm-semeval/model")
+    ap.add_argument("--model", default="runs/minilm-semeval/model")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="only the first N articles (development)")
@@ -196,7 +196,7 @@ def main() -> None:
     runs["framescope onnx int8"] = lambda: run_framescope(onnx_int8)
 
     # warm-up (one small call each: allocators, ORT kernels, pipeline setup)
-    for name, fn in runs.items():
+    for name in runs:
         if name.startswith("pipeline"):
             pipe(windows[:2], batch_size=2)
     for tagger in (torch_tagger, onnx_fp32, onnx_int8):

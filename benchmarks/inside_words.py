@@ -5,7 +5,7 @@
     python benchmarks/inside_words.py --random-base minilm --data ... --lang de   # untrained head
 
 Both numbers come from the same token scores: "before" decodes them without the article
-text (the decoder up to issue 12), "after" with it (spans snapped to whole words). With
+text (the decoder before whole-word snapping, commit 3a79ce4 of 2026-11-29), "after" with it (spans snapped to whole words). With
 ``--random-base`` the tagger is the base encoder with a random, stretched classification
 head: it fires on arbitrary word pieces, the worst case for fragments.
 """
@@ -38,7 +38,10 @@ def inside_share(texts, spans_per_text) -> dict:
             bad_start += a
             bad_end += b
             bad_any += a or b
-    share = (lambda x: round(x / n, 4) if n else 0.0)
+
+    def share(x: int) -> float:
+        return round(x / n, 4) if n else 0.0
+
     return {"spans": n, "start_inside": share(bad_start), "end_inside": share(bad_end), "start_or_end_inside": share(bad_any)}
 
 

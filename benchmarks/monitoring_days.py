@@ -1,6 +1,6 @@
 """Three "days" of monitoring into one dataset, checked in DuckDB, then the trends dashboard.
 
-The "done when" run of issue 14 (docs/monitoring.md gives its figures):
+The acceptance run of the monitoring features (docs/monitoring.md gives its figures):
 
 1. trains the ``quickstart`` config (the scikit-learn baseline on the bundled sample
    corpus, seconds) unless ``--model`` names a model;

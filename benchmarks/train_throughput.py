@@ -52,12 +52,16 @@ def main() -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=5e-5)
     for b in batches[:2]:  # warm-up
         loss = tagger.scheme.loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
-        loss.backward(); opt.step(); opt.zero_grad()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
     t0 = time.time()
     tokens = 0
     for b in batches:
         loss = tagger.scheme.loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
-        loss.backward(); opt.step(); opt.zero_grad()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
         tokens += int(b["attention_mask"].sum())
     bare = tokens / (time.time() - t0)
     print(f"bare forward-backward loop: {bare:,.0f} tokens/s ({args.threads} threads)")

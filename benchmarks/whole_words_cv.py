@@ -1,18 +1,18 @@
 """Span F1 of cached cross-validation taggers, decoded with and without whole-word snapping.
 
-    FRAMESCOPE_SHARED_DATA=/work/shared/data nice -n 10 python benchmarks/whole_words_cv.py \
+    FRAMESCOPE_SHARED_DATA=../shared/data nice -n 10 python benchmarks/whole_words_cv.py \
         --config benchmarks/configs/minilm-de-en-semeval.yaml \
         --cache runs/cv-cache/minilm --out docs/results/whole-words-cv-minilm.json
 
 ``--config`` must be the config the cache was trained with (its other ``data.langs`` join
 every fold's training articles, as in ``benchmarks/crossval.py``).
 
-Why: issue 12 asks that span F1 be no lower than before it, and snapping (decoding.snap_to_words)
+Why: whole words must not lower span F1, and snapping (decoding.snap_to_words)
 widens spans that the tagger starts or ends inside a word, while many German gold spans end
 one character short of their word. This takes each fold's cached tagger and token scores
 (``benchmarks/crossval.py --cache``), chooses the thresholds on the fold's dev articles and
 decodes its test articles twice: with the article text (snapped to whole words, what
-framescope does) and without it (the decoder before issue 12, which knew only the tokens'
+framescope does) and without it (the decoder before commit 3a79ce4 of 2026-11-29, which knew only the tokens'
 offsets), then pools the out-of-fold spans per language.
 """
 
@@ -46,7 +46,7 @@ def main() -> None:
     docs = load_corpora(cfg.data.train, tax, ["de", "en"])
     extra_langs = training_only_langs(cfg, ["de", "en"])
     extra = load_corpora(cfg.data.train, tax, extra_langs) if extra_langs else []
-    preds: dict[str, list] = {"whole words": [None] * len(docs), "token offsets (before issue 12)": [None] * len(docs)}
+    preds: dict[str, list] = {"whole words": [None] * len(docs), "token offsets (before whole words)": [None] * len(docs)}
     for k, held in enumerate(config_folds(docs, args.folds, cfg, args.fold_seed)):
         _, dev_docs, test = fold_articles(docs, held, cfg, extra)
         fold_dir = Path(args.cache) / fold_name(k, args.folds)

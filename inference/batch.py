@@ -22,7 +22,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Sequence
 
@@ -64,7 +64,7 @@ class ScoreSummary:
         return EXIT_PARTIAL if self.failed else EXIT_OK
 
 
-@lru_cache(maxsize=None)
+@cache
 def is_iso639_1(code: str) -> bool:
     """A two-letter ISO 639-1 language code, lower case (``de``, ``en``), per pycountry's ISO tables."""
     import pycountry

@@ -488,7 +488,7 @@ def check_out(out_dir: Path) -> None:
     of a report (``framescope report``, ``score --html``), nor an export folder of
     ``score``, whose files a dashboard page must not sit among.
     """
-    from framescope.inference.report import _written_by_framescope
+    from framescope.inference.report import written_by_framescope
 
     if out_dir.exists() and not out_dir.is_dir():
         raise DashboardError(f"--out {out_dir}: exists and is not a folder")
@@ -496,7 +496,7 @@ def check_out(out_dir: Path) -> None:
         raise DashboardError(f"--out {out_dir}: an export folder of framescope score; choose another --out")
     index = out_dir / "index.html"
     if index.exists() or index.is_symlink():
-        if not index.is_file() or not _written_by_framescope(index):
+        if not index.is_file() or not written_by_framescope(index):
             raise DashboardError(f"--out {index}: exists and was not written by framescope; choose another --out")
         with open(index, encoding="utf-8", errors="replace") as fh:
             head = fh.read(2000)

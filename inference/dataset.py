@@ -61,7 +61,7 @@ from typing import Any
 from framescope.errors import EXIT_IO, EXIT_USAGE, FramescopeError
 from framescope.inference.exports import SCHEMA_VERSION
 from framescope.inference.views import outlet_sql
-from framescope.labels.atomic import atomic_open, fsync_dir
+from framescope.labels.atomic import LockError, atomic_open, exclusive_lock, fsync_dir
 
 DATASET_FILE = "dataset.json"
 DATASET_FORMAT = "framescope-dataset"
@@ -464,14 +464,8 @@ class _lock:
 
     def __enter__(self) -> "_lock":
         try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            return self
-        self.fh = open(self.path, "a+")
-        try:
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
-        except OSError as err:  # pragma: no cover
-            self.fh.close()
+            self.fh = exclusive_lock(self.path)
+        except LockError as err:  # pragma: no cover
             raise DatasetIOError(f"cannot lock {self.path}: {err}") from None
         return self
 

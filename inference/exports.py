@@ -33,6 +33,7 @@ from typing import Any, Iterable, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from framescope.errors import InputError
 from framescope.labels.atomic import atomic_open
 from framescope.model.scorer import DIGITS, categories_of, iso_utc  # noqa: F401  (defined once, with the results)
 
@@ -472,8 +473,11 @@ def write_manifest(out_dir: Path, info: dict[str, Any]) -> Path:
 # -- validation -----------------------------------------------------------------------
 
 
-class SchemaError(ValueError):
-    pass
+class SchemaError(InputError, ValueError):
+    """A results file whose columns, types or nulls differ from the export schema: exit 2.
+
+    Still a ``ValueError``, as it was before it joined the :class:`FramescopeError` family.
+    """
 
 
 def _strip(schema: pa.Schema) -> pa.Schema:

@@ -24,19 +24,20 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from framescope.labels.atomic import atomic_open, fsync_dir
+from framescope.errors import FramescopeError
+from framescope.labels.atomic import LockError, atomic_open, exclusive_lock, fsync_dir
 
 JOURNAL_DIR = ".framescope-journal"
 META_FILE = "meta.json"
 JOURNAL_VERSION = 1
 
 
-class JournalError(RuntimeError):
-    pass
+class JournalError(FramescopeError):
+    """The output folder's journal cannot be used (unreadable, locked by another run): exit 2."""
 
 
 class JournalMismatch(JournalError):
-    pass
+    """The journal was written by another model or schema: rerun with ``--overwrite``."""
 
 
 def article_key(article_id: str, text_sha256: str, lang: str | None, model_fingerprint: str) -> str:
@@ -64,7 +65,6 @@ class Journal:
     def __init__(self, out_dir: Path):
         self.dir = Path(out_dir) / JOURNAL_DIR
         self.index: dict[str, tuple[int, int, int]] = {}  # key -> (chunk no, offset, length)
-        self.torn = 0
         self._chunks: dict[int, Path] = {}
         self._fh = None
         self._lock = None
@@ -117,16 +117,9 @@ class Journal:
 
     def _acquire_lock(self) -> None:
         try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no locking
-            return
-        fh = open(self.dir / "lock", "a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
+            self._lock = exclusive_lock(self.dir / "lock", wait=False)
+        except LockError:
             raise JournalError(f"another framescope run is writing to {self.dir.parent}") from None
-        self._lock = fh
 
     def _load_index(self) -> None:
         for p in sorted(self.dir.glob("chunk-*.jsonl")):
@@ -145,9 +138,7 @@ class Journal:
                             key = json.loads(line)["key"]
                         except (ValueError, KeyError, TypeError):
                             key = None
-                    if key is None:
-                        self.torn += 1
-                    elif key not in self.index:
+                    if key is not None and key not in self.index:  # a torn last line has no key
                         self.index[key] = (n, offset, length)
                     offset += length
 

@@ -44,6 +44,7 @@ from framescope.labels.atomic import fsync_dir
 from framescope.errors import UsageError
 from framescope.inference import exports as ex
 from framescope.inference.journal import JOURNAL_DIR, META_FILE
+from framescope.inference.report import written_by_framescope
 
 CURRENT = "current"
 GENERATIONS = "generations"
@@ -152,7 +153,7 @@ def _listed_names(out: Path) -> set[str]:
     """Top-level export names that exist and that the manifest lists as framescope's."""
     manifest = _read_json(out / ex.MANIFEST_FILE)
     listed = set(manifest.get("files") or ()) | {ex.MANIFEST_FILE}
-    if _is_framescope_report(out / "index.html"):  # 1.0 manifests did not list the HTML report
+    if written_by_framescope(out / "index.html"):  # 1.0 manifests did not list the HTML report
         listed |= set(REPORT_NAMES)
     return {n for n in listed if n in EXPORT_NAMES and (out / n).exists()}
 
@@ -160,14 +161,6 @@ def _listed_names(out: Path) -> set[str]:
 def _legacy_files(out: Path) -> set[str]:
     """Listed names that are still real files or folders, not symlinks through ``current``."""
     return {n for n in _listed_names(out) if not (out / n).is_symlink()}
-
-
-def _is_framescope_report(index: Path) -> bool:
-    try:
-        head = index.read_text(encoding="utf-8", errors="replace")[:2000]
-    except OSError:
-        return False
-    return '<meta name="generator" content="framescope">' in head
 
 
 # -- generations -------------------------------------------------------------------------

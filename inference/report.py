@@ -708,7 +708,7 @@ def write_report(
     else:
         if not out.is_dir():
             raise NotADirectoryError(f"{out}: exists and is not a folder")
-        foreign = [rel for rel in files if (out / rel).exists() and not _written_by_framescope(out / rel)]
+        foreign = [rel for rel in files if (out / rel).exists() and not written_by_framescope(out / rel)]
         if foreign:  # never overwrite what framescope did not write
             raise ValueError(f"{out / foreign[0]}: exists and is not a framescope report page; choose another --out")
         for rel in sorted(files, key=lambda r: r == "index.html"):
@@ -775,8 +775,9 @@ def _dataset_article(a: dict, spans: list[dict], paras: list[dict], text: str, t
     )
 
 
-def _written_by_framescope(page: Path) -> bool:
-    """A page of an earlier report: its head names framescope as the generator."""
+def written_by_framescope(page: Path) -> bool:
+    """A page of an earlier report: its head names framescope as the generator (the one check,
+    used before overwriting a page and by :mod:`framescope.inference.outdir`)."""
     try:
         with open(page, encoding="utf-8", errors="replace") as fh:
             head = fh.read(2000)

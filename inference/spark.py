@@ -64,10 +64,6 @@ def _read_input(spark, source):
     return spark.table(text), text
 
 
-def _struct_fields(dtype) -> list[str]:
-    return [f.name for f in dtype.fields] if hasattr(dtype, "fields") else []
-
-
 def model_udf(spark, model_uri: str, detect_lang: bool = True):
     """The MLflow pyfunc UDF, its result type inferred from the model's signature; checked."""
     import mlflow.pyfunc

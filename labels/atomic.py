@@ -1,4 +1,5 @@
-"""Atomic file writes: a crash leaves either the old file or the new one, never half."""
+"""Atomic file writes (a crash leaves either the old file or the new one, never half) and the
+exclusive lock a writer holds while it writes."""
 
 from __future__ import annotations
 
@@ -58,3 +59,29 @@ def fsync_dir(path: str | Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class LockError(OSError):
+    """``flock`` refused: another process holds the lock (``wait=False``), or the file system
+    cannot lock. Opening the lock file raises the plain :class:`OSError` instead."""
+
+
+def exclusive_lock(path: str | Path, *, wait: bool = True) -> IO | None:
+    """Open ``path`` (created if missing) and hold an exclusive ``flock`` on it until the
+    returned file is closed.
+
+    The OS releases the lock when the process dies, kill -9 included, so a crashed writer
+    never leaves a stale lock behind. ``wait=False`` raises :class:`LockError` at once where
+    another process holds it. Returns None where ``fcntl`` is missing (Windows: no locking).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no locking
+        return None
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except OSError as err:
+        fh.close()
+        raise LockError(err.errno, err.strerror) from None
+    return fh

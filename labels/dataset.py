@@ -58,7 +58,7 @@ def from_dataset(ds: "datasets.Dataset") -> list[Document]:
 
 
 def _unit_interval(key: str, seed: int) -> float:
-    digest = hashlib.sha256(f"{seed}:{key}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 

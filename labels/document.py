@@ -11,7 +11,6 @@ source files exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
@@ -121,21 +120,6 @@ class AnnotationError(ValueError):
         super().__init__(f"{len(self.problems)} problem(s) in the annotations:\n{shown}{tail}")
 
 
-def read_text_exact(path: str | Path) -> str:
-    """Decode a file as UTF-8 without newline translation; a BOM stays part of the text.
-
-    Offsets in the SemEval releases count the BOM and both characters of CRLF, so
-    text-mode reading (which folds CRLF to LF) would shift every span after line one.
-    """
-    data = Path(path).read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise AnnotationError(
-            [Problem(f"not valid UTF-8 at byte {err.start}: {err.reason}", Location(str(path)))]
-        ) from None
-
-
 def describe_json_error(err: "json.JSONDecodeError") -> str:
     """``not valid JSON: <what> at column <n>`` for a :class:`json.JSONDecodeError`.
 
@@ -144,10 +128,3 @@ def describe_json_error(err: "json.JSONDecodeError") -> str:
     """
     msg = err.msg.removesuffix(" at")
     return f"not valid JSON: {msg} at column {err.colno}"
-
-
-def write_text_exact(path: str | Path, text: str) -> None:
-    """Write text as UTF-8 bytes, atomically, without newline translation."""
-    from framescope.labels.atomic import atomic_write_bytes
-
-    atomic_write_bytes(Path(path), text.encode("utf-8"))

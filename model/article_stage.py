@@ -1,7 +1,7 @@
 """The second stage: calibrated per-technique probabilities for whole articles and paragraphs.
 
 Why a second stage: the span tagger is the right tool to highlight phrases but the wrong
-estimator for "does this article use technique T" (issue 12): its best span confidence
+estimator for "does this article use technique T": its best span confidence
 barely ranks German articles above chance, and a technique it never predicts scores 0
 everywhere. This stage learns that question directly, per level (the whole article, and
 each paragraph = non-empty line), in two steps:
@@ -61,6 +61,7 @@ from sklearn.preprocessing import normalize
 
 from framescope.labels.atomic import atomic_open
 from framescope.labels.paragraphs import paragraph_offsets
+from framescope.model.numeric import THRESHOLD_GRID, micro_f1, sigmoid
 from framescope.model.tagger import TokenScores
 
 STAGE_WEIGHTS = "article_stage.safetensors"
@@ -75,7 +76,6 @@ READABLE_FORMATS = (2, 3)
 MAX_FEATURES = 2**24
 MAX_NGRAM = 10
 LEVELS = ("article", "paragraph")
-GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 #: the stacker's inputs per (unit, technique), before the token aggregates
 BASE_INPUTS = ("lexical_logit",)
 #: the unit's size, log(1 + characters): longer articles and paragraphs use more techniques
@@ -206,10 +206,6 @@ def _classifier(c: float) -> LogisticRegression:
     faster than the primal one for the same optimum. Seeded: the dual solver visits coordinates in random order,
     and an unseeded fit gives other weights on every run."""
     return LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=1000, random_state=0)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -452,7 +448,7 @@ class ArticleStage:
         s.thresholds[level] = _best_threshold(oof, s_y)
         s.fit_info[level] = {
             "units": int(len(y)), "stack_units": int(len(s_y)), "techniques_learned": int(active.sum()),
-            "oof_micro_f1": round(_micro_f1(oof >= s.thresholds[level], s_y), 4),
+            "oof_micro_f1": round(micro_f1(oof >= s.thresholds[level], s_y), 4),
             "stacker": dict(zip([*s.inputs(level), "bias"],
                                 [round(float(v), 4) for v in self.weights[level]["stacker"]])),
         }
@@ -477,7 +473,7 @@ class ArticleStage:
         """Stacker probabilities of the stacking units from stackers that did not see their
         article: the evidence the decision threshold is chosen on."""
         s = self.settings
-        prob = _sigmoid(prior)
+        prob = sigmoid(prior)
         n_folds = min(s.folds, len(set(groups.tolist())))
         if n_folds < 2:
             return prob  # one stacking article: no out-of-fold evidence beyond the priors
@@ -691,8 +687,8 @@ def _rows_by_language(table: dict[str, np.ndarray], langs: Sequence[str | None],
 def _stacked(inputs: np.ndarray, prior: np.ndarray, active: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Probabilities ``[n, K]``: the prior logit plus the weighed evidence; techniques that are
     not ``active`` keep their prior."""
-    out = _sigmoid(prior)
-    out[:, active] = _sigmoid(prior[:, active] + inputs[:, active] @ w[:-1] + w[-1])
+    out = sigmoid(prior)
+    out[:, active] = sigmoid(prior[:, active] + inputs[:, active] @ w[:-1] + w[-1])
     return out
 
 
@@ -722,7 +718,7 @@ def _fit_stacker(inputs: np.ndarray, prior: np.ndarray, y: np.ndarray, c: float)
 
     def loss(theta):
         z = off + x @ theta[:-1] + theta[-1]
-        p = _sigmoid(z)
+        p = sigmoid(z)
         # log(1 + e^z) - t z, stably
         value = np.sum(np.logaddexp(0.0, z) - t * z) + 0.5 / c * np.sum(theta[:-1] ** 2)
         g = p - t
@@ -733,17 +729,11 @@ def _fit_stacker(inputs: np.ndarray, prior: np.ndarray, y: np.ndarray, c: float)
     return res.x.astype(np.float32)
 
 
-def _micro_f1(pred: np.ndarray, gold: np.ndarray) -> float:
-    tp = float(np.logical_and(pred, gold).sum())
-    n = float(pred.sum() + gold.sum())
-    return 2 * tp / n if n else 0.0
-
-
 def _best_threshold(prob: np.ndarray, gold: np.ndarray) -> float:
     """One threshold for all techniques: the best micro-F1 over the out-of-fold probabilities."""
     best, best_f1 = 0.5, -1.0
-    for thr in GRID:
-        f1 = _micro_f1(prob >= thr, gold)
+    for thr in THRESHOLD_GRID:
+        f1 = micro_f1(prob >= thr, gold)
         if f1 > best_f1:
             best, best_f1 = thr, f1
     return float(best)

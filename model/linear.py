@@ -19,6 +19,7 @@ from sklearn.feature_extraction import FeatureHasher
 
 from framescope.labels.taxonomy import Taxonomy
 from framescope.model import folder_checks as checks
+from framescope.model.numeric import sigmoid
 from framescope.model.settings import TaggerSettings, folder_error
 from framescope.model.tagger import SpanTagger, TokenScores
 from framescope.model.targets import word_offsets
@@ -127,7 +128,7 @@ class LinearTagger(SpanTagger):
                 rows = token_features(text, offsets[lo:hi])[a - lo : a - lo + (b - a)]
                 x = self._hasher.transform(rows)
                 logits = np.asarray(x @ self.coef_.T) + self.intercept_
-                probs[a:b] = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+                probs[a:b] = sigmoid(logits)
             out.append(TokenScores(offsets, probs, text))
         return out
 

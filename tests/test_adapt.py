@@ -48,6 +48,7 @@ def articles(tmp_path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_adapt_trains_the_encoder_and_writes_a_model_base(tiny_bert, articles, tmp_path):
     import torch
     from transformers import AutoModelForTokenClassification, BertModel
@@ -77,6 +78,7 @@ def test_adapt_trains_the_encoder_and_writes_a_model_base(tiny_bert, articles, t
     assert any("encoder.layer" in k for k in changed), changed
 
 
+@pytest.mark.slow
 def test_adapt_function_returns_the_figures_and_windows_fit(tiny_bert, tmp_path):
     from transformers import AutoTokenizer
 
@@ -95,6 +97,7 @@ def test_adapt_function_returns_the_figures_and_windows_fit(tiny_bert, tmp_path)
     assert any("MLM head" in m for m in messages)  # a BertModel base: the head starts fresh
 
 
+@pytest.mark.slow
 def test_a_non_empty_out_is_refused_and_a_failed_run_leaves_it_whole(tiny_bert, articles, tmp_path, monkeypatch):
     out = tmp_path / "adapted"
     out.mkdir()

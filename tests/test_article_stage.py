@@ -1,4 +1,4 @@
-"""The article/paragraph stage and the precise profile (issue 12, items 1 and 5)."""
+"""The article/paragraph stage and the precise profile."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def corpus(n: int = 60, seed: int = 0, doubt: str = "The minister allegedly knew
     (or ``doubt``, whose second word is the Doubt span)."""
     rng = np.random.default_rng(seed)
     texts, gold = [], []
-    for i in range(n):
+    for _ in range(n):
         lines, spans, pos = [], [], 0
         for _ in range(3):
             kind = rng.choice(["calm", "name", "doubt"], p=[0.6, 0.25, 0.15])
@@ -80,6 +80,7 @@ def test_stage_learns_articles_and_paragraphs_and_round_trips(tmp_path):
     assert [p.paragraphs for p in again] == [p.paragraphs for p in preds]
 
 
+@pytest.mark.slow
 def test_probabilities_are_calibrated_on_held_out_articles():
     """The stacker learns on out-of-fold lexical logits: among new paragraphs, the mean
     probability of a technique is close to its observed frequency (it would not be for the
@@ -93,6 +94,7 @@ def test_probabilities_are_calibrated_on_held_out_articles():
         assert abs(prob[:, j].mean() - y[:, j].mean()) < 0.05
 
 
+@pytest.mark.slow
 def test_a_technique_without_examples_gets_its_base_rate():
     texts, gold = corpus(30)
     stage = ArticleStage(StageSettings(techniques=[*TECHS, "Slogans"], n_features=2**10, folds=3, token_features=False)).fit(texts, gold)
@@ -200,6 +202,7 @@ def test_quickstart_retrains_a_folder_without_stage(model_dir, tmp_path):
     assert not _quickstart_current(folder, cfg)
 
 
+@pytest.mark.slow
 def test_stacked_on_dev_the_stage_trusts_token_scores_as_much_as_held_out_articles_deserve():
     """A tagger's scores on its own training articles are perfect, on unseen ones noise.
     Stacked on the dev articles, the stage learns that and stays calibrated on new articles;
@@ -319,6 +322,7 @@ def test_a_damaged_article_stage_is_refused_not_loaded(model_dir, tmp_path):
             SpanTagger.from_pretrained(bad_columns)
 
 
+@pytest.mark.slow
 def test_extra_train_articles_teach_the_stage_never_the_tagger_nor_own_languages(tmp_path):
     """article_stage.extra_train: other languages join the stage's lexical models and priors;
     articles of the tagger's languages are left out (they could be dev or test articles)."""
@@ -364,6 +368,7 @@ def test_articles_without_paragraphs_and_empty_batches_are_scored():
     assert prob.shape == (0, len(TECHS)) and len(groups) == 0
 
 
+@pytest.mark.slow
 def test_the_same_data_fits_the_same_stage():
     """Reproducible experiments: liblinear's dual solver shuffles its coordinates at random
     unless seeded, so two fits on the same articles gave different weights (in the 5th
@@ -385,6 +390,7 @@ def test_the_same_data_fits_the_same_stage():
             assert np.array_equal(a.weights[level][name], b.weights[level][name]), (level, name)
 
 
+@pytest.mark.slow
 def test_article_inputs_include_the_length_and_the_paragraph_models_evidence():
     """Longer articles use more techniques, and the paragraph models learn from ten times
     more units than the article ones (5-fold CV: German article AUC 0.681 -> 0.694): the
@@ -429,6 +435,7 @@ def as_format_2(folder) -> None:
     (folder / STAGE_SETTINGS).write_text(json.dumps(settings))
 
 
+@pytest.mark.slow
 def test_the_folder_stores_only_the_hashed_columns_the_training_units_have(tmp_path):
     """A large hashing space (few collisions between six languages' n-grams) must not make the
     folder large: only the columns that training units have are weighed and stored."""
@@ -485,6 +492,7 @@ def test_a_stage_folder_from_before_the_length_and_paragraph_inputs_loads_as_fit
     assert [p.article for p in loaded.predict(texts[:5], scores[:5])] == [p.article for p in old.predict(texts[:5], scores[:5])]
 
 
+@pytest.mark.slow
 def test_after_stacking_the_lexical_models_also_learn_from_the_stacking_articles():
     """The stacker, centres and thresholds come from the honest dev logits; then the lexical
     models are refitted on training + dev articles, so a cue only the dev articles show
@@ -518,6 +526,7 @@ def test_after_stacking_the_lexical_models_also_learn_from_the_stacking_articles
             assert not np.array_equal(plain.weights[level][name], arr), (level, name)
 
 
+@pytest.mark.slow
 def test_dev_report_scores_the_stage_out_of_fold_not_on_articles_it_learned_from(model_dir, tmp_path):
     """The stage's stacker learns on dev and its lexical models are refitted with dev, so its
     own predictions of the dev articles are in-sample (the MiniLM dev report said article AUC
@@ -539,6 +548,7 @@ def test_dev_report_scores_the_stage_out_of_fold_not_on_articles_it_learned_from
     assert again["all"]["article_mean_auc"] > report["all"]["article_mean_auc"]
 
 
+@pytest.mark.slow
 def test_stack_predictions_are_out_of_fold_and_cover_every_stacking_unit():
     from framescope.model.article_stage import Units
 

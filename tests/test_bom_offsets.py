@@ -1,4 +1,4 @@
-"""One offset convention for a leading byte-order mark (issue 13, item 7).
+"""One offset convention for a leading byte-order mark.
 
 The SemEval organisers' gold offsets count a leading BOM, and so do framescope's readers.
 ``framescope score`` therefore scores the text exactly as stored, BOM included: its spans

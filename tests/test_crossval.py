@@ -53,6 +53,7 @@ def test_a_config_cross_validated_on_fewer_languages_still_trains_on_all_of_its_
     assert training_only_langs(load_config("minilm-semeval"), ["de", "en", "fr", "it", "pl", "ru"]) == []
 
 
+@pytest.mark.slow
 def test_cross_validate_scores_every_variant_out_of_fold():
     from framescope.labels.sample import load_sample
     from framescope.labels.taxonomy import load_taxonomy
@@ -108,6 +109,7 @@ def test_cross_validate_character_stage_without_tagger_and_partial_folds():
         cross_validate(cfg, docs, load_taxonomy(cfg.taxonomy), folds=2, variants={"stacked": VARIANTS["stacked"]}, fit_tagger=False)
 
 
+@pytest.mark.slow
 def test_cross_validate_cache_resumes_with_the_same_taggers(tmp_path, monkeypatch):
     from framescope.labels.sample import load_sample
     from framescope.labels.taxonomy import load_taxonomy
@@ -134,6 +136,7 @@ def test_cross_validate_cache_resumes_with_the_same_taggers(tmp_path, monkeypatc
         cross_validate(other, docs, tax, folds=2, variants=variants, cache_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_cross_validate_reads_the_stage_extra_articles_once(tmp_path, monkeypatch):
     """``article_stage.extra_train`` corpora were read again in every fold (15 s a fold for
     fr/it/pl/ru); now once per run, and every fold's stage still learns from them."""
@@ -164,6 +167,7 @@ def test_cross_validate_reads_the_stage_extra_articles_once(tmp_path, monkeypatc
     assert len(reads) == 1 and fitted == [8, 8, 8]
 
 
+@pytest.mark.slow
 def test_fold_seed_keeps_the_folds_while_the_training_seed_changes(tmp_path):
     """A seed ensemble or a seed-variance run trains other draws of the taggers on the same
     folds; the folds were dealt by the config's seed, so changing it changed the folds too."""
@@ -187,6 +191,7 @@ def test_fold_seed_keeps_the_folds_while_the_training_seed_changes(tmp_path):
     assert held_out(1, None, "seed1") != first  # without it the training seed deals the folds
 
 
+@pytest.mark.slow
 def test_seed_ensemble_averages_the_cached_token_scores(tmp_path):
     """``ensemble_caches`` scores the mean of several cached taggers' token scores: an
     ensemble of a cache with itself is that cache's run; with another seed it is a third result."""
@@ -219,6 +224,7 @@ def _table(scores, decided, gold, guess):
     return ArticleTable(np.asarray(scores, float), np.asarray(decided, bool), np.asarray(gold, bool), np.asarray(guess, bool))
 
 
+@pytest.mark.slow
 def test_article_table_metrics_by_hand_and_bootstrap_intervals():
     from framescope.training.metrics.intervals import ArticleTable, article_intervals
 
@@ -242,6 +248,7 @@ def test_article_table_metrics_by_hand_and_bootstrap_intervals():
     assert iv["article_presence_f1"] == [1.0, 1.0]  # decisions equal to gold: no spread at all
 
 
+@pytest.mark.slow
 def test_paired_differences_see_a_better_recipe_and_refuse_other_articles(tmp_path):
     from framescope.training.metrics.intervals import load_article_tables, paired_differences, save_article_tables
 
@@ -268,6 +275,7 @@ def test_paired_differences_see_a_better_recipe_and_refuse_other_articles(tmp_pa
     assert np.array_equal(back["tables"]["stacked+extra"].decided, strong.decided)
 
 
+@pytest.mark.slow
 def test_compare_cv_script_pairs_two_prediction_files_and_refuses_other_folds(tmp_path):
     import json
     import subprocess
@@ -299,6 +307,7 @@ def test_compare_cv_script_pairs_two_prediction_files_and_refuses_other_folds(tm
     assert absent.returncode != 0 and "nothing.npz: no such file" in absent.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_reports_bootstrap_intervals_of_the_article_figures(model_dir):
     import json
     from pathlib import Path

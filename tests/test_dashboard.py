@@ -67,6 +67,7 @@ def test_loads_weeks_outlets_and_filters(exports):
     assert sorted(dash.load(exports, window).articles["id"]) == ["de-2", "en-1", "en-2"]
 
 
+@pytest.mark.slow
 def test_page_shares_links_and_escaping(exports, tmp_path):
     data = dash.load(exports)
     page = dash.write_dashboard(exports, tmp_path / "page").read_text(encoding="utf-8")
@@ -99,6 +100,7 @@ def test_cli_errors_exit_2(exports, tmp_path):
 # --------------------------------------------------------------------------------------
 # headless browser
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.browser
 def test_dashboard_in_headless_chromium(exports, tmp_path, chromium):
     page = dash.write_dashboard(exports, tmp_path / "page")

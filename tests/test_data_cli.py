@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from framescope.cli import _register, app
@@ -92,6 +93,7 @@ def test_version_and_help():
     assert "--int8" in runner.invoke(app, ["export-onnx", "--help"]).output
 
 
+@pytest.mark.slow
 def test_registering_commands_leaves_torch_unloaded():
     """--help, --version and `data` must answer in a blink: torch (~2 s to import) loads only when a command needs it."""
     code = "import sys; from framescope.cli import _register; _register(); print(sorted(m for m in ('torch', 'transformers', 'mlflow') if m in sys.modules))"

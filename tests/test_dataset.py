@@ -84,6 +84,7 @@ def test_three_days_one_table_no_duplicates(scorer, tmp_path):
     assert not list((data / ds.STAGING).iterdir())
 
 
+@pytest.mark.slow
 def test_cli_dataset_option_adds_parquet_and_appends(model_dir, tmp_path):
     feed = _feed(tmp_path / "feed.jsonl", [_article(1, DE), _article(2, EN)])
     runner = CliRunner()
@@ -119,6 +120,7 @@ def test_schema_and_model_mismatch_refused_nothing_written(scorer, tmp_path):
         ds.append_run(tmp_path, data)
 
 
+@pytest.mark.slow
 def test_kill_before_commit_leaves_nothing_visible(scorer, tmp_path, monkeypatch):
     data = tmp_path / "dataset"
     run = _run(scorer, tmp_path, "day1", [_article(1, DE), _article(2, EN)])
@@ -135,6 +137,7 @@ def test_kill_before_commit_leaves_nothing_visible(scorer, tmp_path, monkeypatch
     assert _count(data, "articles") == 2 and not list((data / ds.STAGING).iterdir())
 
 
+@pytest.mark.slow
 def test_kill_while_publishing_is_rolled_forward(scorer, tmp_path, monkeypatch):
     """Killed after the commit marker, between two renames: the next append finishes the job."""
     data = tmp_path / "dataset"
@@ -161,6 +164,7 @@ def test_kill_while_publishing_is_rolled_forward(scorer, tmp_path, monkeypatch):
     assert _count(data, "spans") == _one(f"SELECT count(*) FROM read_parquet('{run / 'spans.parquet'}')")
 
 
+@pytest.mark.slow
 def test_documented_weekly_share_query(scorer, tmp_path):
     """docs/monitoring.md's query for "share of articles per outlet and week using each technique" runs on the
     shipped views and is right."""
@@ -189,6 +193,7 @@ def test_documented_weekly_share_query(scorer, tmp_path):
     assert n == 1 and share == pytest.approx(float(bote_w45[f"prob_{technique}"].iloc[0]))
 
 
+@pytest.mark.slow
 def test_kill_9_while_publishing_then_the_next_append_completes(scorer, tmp_path):
     """A real SIGKILL between two renames: the OS drops the lock, the next append rolls the commit forward."""
     import signal

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-# ~30-40 s on 2 cores (under 60 s): part of the default suite, not marked slow
+pytestmark = pytest.mark.slow  # two processes under torchrun: ~30-40 s on 2 cores
 
 
 def _launcher() -> list[str]:

@@ -1,6 +1,6 @@
 """Failure behaviour of ``framescope score`` and the exit codes of every command (docs/failures.md).
 
-Each test reproduces a case of issue 13 (output side) that lost or corrupted data, or
+Each test reproduces a case that lost or corrupted data, or
 ended in a traceback with the wrong exit code, before the fix.
 """
 
@@ -152,6 +152,7 @@ class _Killed(BaseException):
     """Nothing in framescope catches it: the process stops where it is, as with a kill."""
 
 
+@pytest.mark.slow
 def test_an_adoption_cut_short_keeps_the_set_whole(model_dir, tmp_path, monkeypatch):
     """Killed after the switch, while top-level files are being replaced by symlinks."""
     from framescope.inference import outdir
@@ -253,6 +254,7 @@ def _reader_view(out: Path) -> set[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_kill_9_during_the_export_phase_leaves_one_complete_set(model_dir, tmp_path):
     first = _write_csv(tmp_path / "first.csv", _articles("a", 40))
     second = _write_csv(tmp_path / "second.csv", _articles("b", 30))

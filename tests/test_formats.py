@@ -97,7 +97,7 @@ def semeval_root(tmp_path: Path) -> Path:
         en / "train-labels-subtask-3-spans" / "article101-labels-subtask-3.txt",
         tsv("101", [en_span, Span(*at(TEXT_EN, "save the nation"), "Flag_Waving")], nl="\r\n", final=False),
     )
-    write_bytes(root / "el" / "test-articles-subtask-3" / "article301.txt", "Καλημέρα κόσμε.\n".encode("utf-8"))
+    write_bytes(root / "el" / "test-articles-subtask-3" / "article301.txt", "Καλημέρα κόσμε.\n".encode())
     return root
 
 

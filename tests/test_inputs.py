@@ -162,7 +162,7 @@ def test_stdin_jsonl_and_text():
     assert [(a.id, a.text) for a in arts] == [("s1", "first"), ("s2", "second")]
     assert errs[0].source == "stdin:4" and errs[0].reason.startswith("not valid JSON")
 
-    arts, errs = collect(["-"], lang="en", stdin=io.BytesIO("Just one article.\n{x}\n".encode()))
+    arts, errs = collect(["-"], lang="en", stdin=io.BytesIO(b"Just one article.\n{x}\n"))
     assert [(a.id, a.text) for a in arts] == [("stdin", "Just one article.\n{x}\n")]
     _, errs = collect(["-"], stdin=io.BytesIO(b""))
     assert errs[0].reason == "empty article"

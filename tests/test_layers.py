@@ -51,12 +51,14 @@ def _lint(tmp_path: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_import_contracts_hold(tmp_path):
     proc = _lint(tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "0 broken" in proc.stdout and "KEPT" in proc.stdout
 
 
+@pytest.mark.slow
 def test_import_contracts_catch_a_lazy_cross_stage_import(tmp_path):
     """The check is not vacuous: one function-level import of inference from training breaks it."""
     tree = _installed_layout(tmp_path / "src")

@@ -390,6 +390,7 @@ def test_evaluate_seqeval_matches_function():
     )
 
 
+@pytest.mark.slow
 def test_evaluate_load_offline_in_fresh_process(tmp_path):
     """evaluate.load(<local dir>) in a new interpreter, Hub and datasets offline."""
     code = (

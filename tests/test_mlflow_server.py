@@ -16,6 +16,8 @@ import pytest
 from framescope.training.config import load_config
 from framescope.training.train import train
 
+pytestmark = pytest.mark.slow  # an MLflow tracking server in a subprocess
+
 
 def _free_port() -> int:
     with socket.socket() as s:

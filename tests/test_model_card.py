@@ -9,6 +9,8 @@ import pytest
 
 from framescope.training.model_card import fmt
 
+pytestmark = pytest.mark.slow  # a quickstart trained by the CLI in a subprocess
+
 
 @pytest.fixture(scope="module")
 def quickstart(tracked_quickstart) -> Path:

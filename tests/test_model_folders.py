@@ -1,4 +1,4 @@
-"""Model folders load exactly or not at all (issue 13, item 4).
+"""Model folders load exactly or not at all.
 
 Every inconsistency between the weights, ``config.json``, ``framescope.json`` and
 ``taxonomy.yaml`` is a :class:`~framescope.errors.ModelError` naming the folder and what does
@@ -224,6 +224,7 @@ def test_onnx_graph_of_another_head_is_refused(tagger_folder, random_tagger_fold
 # -- MLflow URIs -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_failed_registry_lookup_creates_no_mlflow_db(tmp_path, monkeypatch):
     """``models:/nope@x`` with no store: a clear exit-2 error, and no ./mlflow.db left behind."""
     from framescope.cli import _register, app
@@ -240,6 +241,7 @@ def test_a_failed_registry_lookup_creates_no_mlflow_db(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
 
 
+@pytest.mark.slow
 def test_a_lookup_in_an_existing_store_names_the_missing_model(tmp_path, monkeypatch):
     import mlflow
 

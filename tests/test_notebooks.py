@@ -75,6 +75,7 @@ def run_notebook(name: str, cwd: Path, env: dict[str, str]):
     return nb
 
 
+@pytest.mark.slow
 def test_notebooks_run_and_plot(workdir: Path) -> None:
     t0 = time.time()
     base = {

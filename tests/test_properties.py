@@ -101,6 +101,7 @@ def _tmp() -> Path:
 # -- annotation formats: round trips ---------------------------------------------------------
 
 
+@pytest.mark.slow
 @fast
 @given(documents())
 def test_jsonl_round_trip(docs):
@@ -110,6 +111,7 @@ def test_jsonl_round_trip(docs):
     assert _key(jsonl.read(path, problems)) == _key(docs) and problems == []
 
 
+@pytest.mark.slow
 @fast
 @given(documents())
 def test_labelstudio_round_trip(docs):
@@ -119,6 +121,7 @@ def test_labelstudio_round_trip(docs):
     assert _key(labelstudio.read(path, problems)) == _key(docs) and problems == []
 
 
+@pytest.mark.slow
 @fast
 @given(documents(ids=numeric_ids, with_lang=False))
 def test_semeval2023_round_trip(docs):
@@ -129,6 +132,7 @@ def test_semeval2023_round_trip(docs):
     assert problems == [] and _key(back, lang=False) == _key(docs, lang=False)
 
 
+@pytest.mark.slow
 @fast
 @given(documents(ids=numeric_ids, with_lang=False))
 def test_ptc2020_round_trip(docs):
@@ -139,6 +143,7 @@ def test_ptc2020_round_trip(docs):
     assert problems == [] and _key(back, lang=False) == _key(docs, lang=False)
 
 
+@pytest.mark.slow
 @fast
 @given(documents(ids=doc_ids.map(lambda s: s.replace(" ", "_"))))
 def test_brat_round_trip(docs):

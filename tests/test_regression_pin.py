@@ -1,6 +1,6 @@
 """Regression pins: the spans and article scores framescope gave before the model-layer refactor.
 
-Pinned on commit df6a31c (main before issue 11) by ``tests/fixtures/make_pins.py``, on a
+Pinned on commit df6a31c (2026-11-29) by ``tests/fixtures/make_pins.py``, on a
 fixed set of articles (the sample corpus and the bundled examples), for
 
 * the quickstart linear model, trained here from the ``quickstart`` config (deterministic seed);
@@ -69,7 +69,7 @@ def scorer_outputs(folder: Path | str, backend: str = "torch") -> list[dict]:
 def pyfunc_outputs(folder: Path, tmp: Path) -> list[dict]:
     """The MLflow pyfunc's rows (saved as model-from-code, loaded back), ``scored_at`` left out.
 
-    ``model_version`` is left out too: since the scoring-service change (issue 14) the pyfunc
+    ``model_version`` is left out too: since the scoring service (commit 2e043bd, 2026-11-29) the pyfunc
     names what it serves (a registry version, else its logged-model id, new for every save)
     instead of the framescope version; tests/test_service.py covers that identity.
     """
@@ -207,6 +207,7 @@ def test_quickstart_model_reproduces_its_pins(model_dir):
     _same(scorer_outputs(model_dir), pinned, "quickstart")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["linear", "transformer-softmax", "transformer-sigmoid-noscheme"])
 def test_old_model_folders_load_and_reproduce_their_pins(name):
     pinned = _pinned(f"folder-{name}")
@@ -224,6 +225,7 @@ def test_model_folder_fixtures_stay_small():
     assert 0 < total < 2 * 2**20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,folder", [("pyfunc-linear", "linear"), ("pyfunc-transformer", "transformer-softmax")])
 def test_mlflow_pyfunc_reproduces_its_pins(name, folder, tmp_path):
     pinned = _pinned(name)
@@ -231,6 +233,7 @@ def test_mlflow_pyfunc_reproduces_its_pins(name, folder, tmp_path):
     _same(pyfunc_outputs(FOLDERS / folder, tmp_path), pinned, name)
 
 
+@pytest.mark.slow
 def test_onnx_fp32_backend_reproduces_its_pins(tmp_path):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")

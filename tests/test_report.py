@@ -364,6 +364,7 @@ def test_report_command(tmp_path):
 # --------------------------------------------------------------------------------------
 # headless browser
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.browser
 def test_report_in_headless_chromium(tmp_path, chromium):
     results = sample_results()

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from framescope.cli import _register, app
@@ -141,6 +142,7 @@ def _exports(out: Path) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_equals_uninterrupted_run(model_dir, tmp_path):
     inputs = tmp_path / "articles"
     _generate(inputs, 60)

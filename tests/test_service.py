@@ -23,6 +23,8 @@ from typer.testing import CliRunner
 
 from framescope.cli import _register, app
 
+pytestmark = pytest.mark.slow  # an MLflow scoring server in a subprocess
+
 EXAMPLES = resources.files("framescope.inference") / "examples"
 DE = (EXAMPLES / "de_article.txt").read_text(encoding="utf-8")
 EN = (EXAMPLES / "en_article.txt").read_text(encoding="utf-8")

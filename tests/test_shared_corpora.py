@@ -98,6 +98,7 @@ def test_ptc_counts():
     assert any("," in s.technique for d in docs for s in d.spans)
 
 
+@pytest.mark.slow
 @needs_semeval
 def test_semeval_roundtrip_line_for_line(tmp_path: Path):
     problems: list[Problem] = []
@@ -111,6 +112,7 @@ def test_semeval_roundtrip_line_for_line(tmp_path: Path):
     assert sorted(files(out)) == sorted(relevant)
 
 
+@pytest.mark.slow
 @needs_ptc
 def test_ptc_roundtrip_line_for_line(tmp_path: Path):
     problems: list[Problem] = []

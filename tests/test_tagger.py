@@ -75,7 +75,7 @@ def test_typed_calibration_is_stored_flat_as_before(tmp_path):
     settings.save(tmp_path)
     after = json.loads((tmp_path / "framescope.json").read_text(encoding="utf-8"))
     # the old keys, in the old order (old readers ignore keys they do not know); the one
-    # addition since is the precise profile's thresholds (issue 12)
+    # addition since is the precise profile's thresholds
     assert [k for k in after if k in before] == list(before)
     assert set(after) - set(before) == {"precise_thresholds"}
     assert (after["thresholds"], after["global_threshold"], after["begin_threshold"]) == ({"Doubt": 0.25}, 0.7, 0.6)

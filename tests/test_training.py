@@ -40,6 +40,7 @@ def test_the_stages_ngram_settings_are_checked_when_the_config_is_read(override)
     assert cfg.article_stage.ngram_range == (1, 5)
 
 
+@pytest.mark.slow
 def test_linear_baseline_fit_predict_save_load(tmp_path):
     result = train(tiny_config(tmp_path))
     folder = result.output_dir
@@ -58,6 +59,7 @@ def test_linear_baseline_fit_predict_save_load(tmp_path):
             assert 0.0 <= s.confidence <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_xlmr"])
 def test_tiny_transformer_trains_saves_and_reloads(fixture, request, tmp_path):
     base = str(request.getfixturevalue(fixture))
@@ -77,6 +79,7 @@ def test_tiny_transformer_trains_saves_and_reloads(fixture, request, tmp_path):
     np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_long_article_is_windowed_and_mapped_back(tiny_bert, tmp_path):
     from framescope.labels.taxonomy import load_taxonomy
     from framescope.model.transformer import TransformerTagger
@@ -127,6 +130,7 @@ def test_soft_targets_keep_overlaps_and_decode_back():
     assert sorted(p.as_tuple() for p in got) == sorted((s.start, s.end, s.technique) for s in spans)
 
 
+@pytest.mark.slow
 def test_softmax_scheme_is_the_default_and_trains(tiny_bert, tmp_path):
     cfg = tiny_config(tmp_path, str(tiny_bert))
     assert cfg.model.scheme == "multilabel-softmax"
@@ -142,12 +146,14 @@ def test_softmax_scheme_is_the_default_and_trains(tiny_bert, tmp_path):
     assert (begin <= inside + 1e-6).all() and inside.sum(1).max() <= 1 + 1e-5
 
 
+@pytest.mark.slow
 def test_bio_reference_scheme_trains(tiny_bert, tmp_path):
     cfg = tiny_config(tmp_path, str(tiny_bert), model__scheme="bio")
     result = train(cfg)
     assert json.loads((result.output_dir / "framescope.json").read_text())["extra"]["scheme"] == "bio"
 
 
+@pytest.mark.slow
 def test_mlflow_run_contents(tmp_path, monkeypatch):
     import mlflow
     from mlflow import MlflowClient
@@ -180,6 +186,7 @@ def test_mlflow_run_contents(tmp_path, monkeypatch):
     assert list(out["id"]) == ["a"]
 
 
+@pytest.mark.slow
 def test_linear_scores_in_bounded_chunks_match_one_pass(tmp_path):
     from framescope.model.linear import LinearTagger
 
@@ -191,6 +198,7 @@ def test_linear_scores_in_bounded_chunks_match_one_pass(tmp_path):
     np.testing.assert_array_equal(chunked, whole)
 
 
+@pytest.mark.slow
 def test_recalibrate_rewrites_thresholds_and_is_deterministic(tmp_path):
     from framescope.training.train import recalibrate
 
@@ -255,6 +263,7 @@ def test_one_config_builds_the_same_transformer_head_every_time(tiny_bert, tmp_p
     assert any(not torch.equal(first[n], changed[n].detach()) for n in first)
 
 
+@pytest.mark.slow
 def test_two_trainings_of_one_config_give_the_same_model(tiny_bert, tmp_path):
     """Reproducible experiments, end to end: same config, same data, same weights."""
     from safetensors.numpy import load_file

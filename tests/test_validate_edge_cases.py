@@ -1,4 +1,4 @@
-"""``framescope data validate`` on the edge cases of issue 13, item 7.
+"""``framescope data validate`` on the edge cases of the input formats.
 
 Empty inputs are errors (exit 1), exact duplicate spans are warnings (listed, exit 0),
 JSON ``true``/``false`` are not offsets, and JSON errors read "at column", not "at at column".

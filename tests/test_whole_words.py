@@ -1,4 +1,4 @@
-"""Decoded spans are whole words, whatever the tokenizer cut the words into (issue 12, item 4)."""
+"""Decoded spans are whole words, whatever the tokenizer cut the words into."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ def tokenized_articles(draw):
     return text, offsets, probs, threshold, smoothing
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(tokenized_articles())
 def test_no_decoded_span_starts_or_ends_inside_a_word(article):

@@ -18,13 +18,14 @@ from typing import Sequence
 import numpy as np
 
 from framescope.model.decoding import decode_technique
+from framescope.model.numeric import THRESHOLD_GRID
 from framescope.model.settings import DecodingCalibration
 from framescope.model.tagger import TokenScores
 from framescope.training.config import CalibrationConfig
 from framescope.training.evaluation import gold_tuples
 from framescope.training.metrics.spans import paragraph_labels, paragraph_offsets, span_prf
 
-GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
+GRID = THRESHOLD_GRID
 # where a confident "begin" splits a run; above 1 never splits (adjacent spans fuse, but
 # a noisy begin channel can no longer shatter one span into fragments)
 BEGIN_GRID = (0.5,)
@@ -145,7 +146,7 @@ def calibrate(
         report[tech] = entry
     gold_mean_all = float(np.mean(gold_len_all)) if gold_len_all else 50.0
     best_global = _global_threshold(table, grid, default, max_length_ratio * gold_mean_all)
-    for tech, entry in report.items():
+    for entry in report.values():
         if entry["source"] == "global":
             entry["threshold"] = best_global
             entry["begin_threshold"] = begin_threshold

@@ -85,7 +85,7 @@ def fold_name(k: int, folds: int) -> str:
 
 
 VARIANTS = {
-    # the article score read off the spans (the tagger alone, as before issue 12)
+    # the article score read off the spans (the tagger alone, as before the article stage)
     "tagger": {"enabled": False},
     # the article stage on hashed character n-grams only
     "char-ngrams": {"enabled": True, "token_scores": "none"},

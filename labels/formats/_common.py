@@ -13,7 +13,6 @@ from pathlib import Path
 from framescope.labels.document import Location, Problem
 
 _INT = re.compile(r"-?[0-9]+")
-BOM = "\ufeff"
 
 
 def read_article(path: Path, problems: list[Problem], doc_id: str | None = None) -> str | None:

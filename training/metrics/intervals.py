@@ -33,6 +33,7 @@ from scipy.stats import DegenerateDataWarning, bootstrap
 from sklearn.metrics import roc_auc_score
 
 from framescope.labels.atomic import atomic_write_bytes
+from framescope.model.numeric import micro_f1
 
 ARTICLE_METRICS = ("article_mean_auc", "article_presence_f1", "presence_f1_over_guess")
 
@@ -77,13 +78,8 @@ class ArticleTable:
         counted = (gold.sum(axis=0) > 0) & (gold.sum(axis=0) < len(rows))  # AUC is undefined for the others
         # one multilabel call (one input check) instead of one per technique: 2.4x faster
         auc = float(np.mean(roc_auc_score(gold[:, counted], scores[:, counted], average=None))) if counted.any() else np.nan
-        f1 = _micro_f1(self.decided[rows], gold)
-        return np.array([auc, f1, f1 - _micro_f1(self.guess[rows], gold)])
-
-
-def _micro_f1(pred: np.ndarray, gold: np.ndarray) -> float:
-    tp, n_pred, n_gold = int((pred & gold).sum()), int(pred.sum()), int(gold.sum())
-    return 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
+        f1 = micro_f1(self.decided[rows], gold)
+        return np.array([auc, f1, f1 - micro_f1(self.guess[rows], gold)])
 
 
 def _bootstrap(statistic, n: int, n_resamples: int, level: float, seed: int):
