@@ -65,8 +65,8 @@ SURROGATE_RECORDS = {
 
 @pytest.mark.parametrize("field", sorted(SURROGATE_RECORDS))
 def test_lone_surrogate_in_any_field_is_an_error_row_naming_line_and_field(tmp_path, field):
-    feed = _jsonl(tmp_path / "feed.jsonl", ['{"id": "ok1", "text": "%s"}' % GOOD, SURROGATE_RECORDS[field],
-                                            '{"id": "ok2", "text": "%s"}' % GOOD])
+    feed = _jsonl(tmp_path / "feed.jsonl", [f'{{"id": "ok1", "text": "{GOOD}"}}', SURROGATE_RECORDS[field],
+                                            f'{{"id": "ok2", "text": "{GOOD}"}}'])
     items = list(iter_inputs([str(feed)], lang="de"))
     assert [i.id for i in items if isinstance(i, Article)] == ["ok1", "ok2"]
     (err,) = [i for i in items if isinstance(i, InputError)]
@@ -77,14 +77,14 @@ def test_lone_surrogate_in_any_field_is_an_error_row_naming_line_and_field(tmp_p
 
 @pytest.mark.parametrize("value", ['{"a": 1}', "[1, 2]"])
 def test_object_or_array_id_is_refused_naming_the_field(tmp_path, value):
-    feed = _jsonl(tmp_path / "feed.jsonl", ['{"id": %s, "text": "%s"}' % (value, GOOD)])
+    feed = _jsonl(tmp_path / "feed.jsonl", [f'{{"id": {value}, "text": "{GOOD}"}}'])
     (err,) = list(iter_inputs([str(feed)], lang="de"))
     assert isinstance(err, InputError) and err.source == f"{feed}:1"
     assert "'id'" in err.reason and ("object" in err.reason or "array" in err.reason)
 
 
 def test_scalar_ids_keep_their_text(tmp_path):
-    feed = _jsonl(tmp_path / "feed.jsonl", ['{"id": 7, "text": "%s"}' % GOOD, '{"id": true, "text": "%s"}' % GOOD])
+    feed = _jsonl(tmp_path / "feed.jsonl", [f'{{"id": 7, "text": "{GOOD}"}}', f'{{"id": true, "text": "{GOOD}"}}'])
     assert [a.id for a in iter_inputs([str(feed)], lang="de")] == ["7", "true"]
 
 
@@ -106,8 +106,8 @@ def test_non_utf8_file_name_is_an_error_row_not_a_crash(tmp_path):
 
 
 def test_score_exports_the_good_records_and_a_rerun_does_not_fail_again(model_dir, tmp_path):
-    feed = _jsonl(tmp_path / "feed.jsonl", ['{"id": "ok", "text": "%s"}' % GOOD, SURROGATE_RECORDS["text"],
-                                            '{"id": {"a": 1}, "text": "%s"}' % GOOD, SURROGATE_RECORDS["title"]])
+    feed = _jsonl(tmp_path / "feed.jsonl", [f'{{"id": "ok", "text": "{GOOD}"}}', SURROGATE_RECORDS["text"],
+                                            f'{{"id": {{"a": 1}}, "text": "{GOOD}"}}', SURROGATE_RECORDS["title"]])
     out = tmp_path / "out"
     for _ in range(2):  # the rerun resumes from the journal and meets the same bad records
         res = score(feed, "--model", model_dir, "--out", out, "--lang", "de")
@@ -137,7 +137,7 @@ def test_timestamps_of_any_year_round_trip(dt):
 def test_published_at_of_every_year_round_trips_through_every_export(model_dir, tmp_path):
     lines = ['{"id": "y%d", "text": "%s", "published_at": "%04d-03-04T05:06:07Z"}' % (y, GOOD, y) for y in YEARS]
     # a date before year 1 once converted to UTC
-    lines.append('{"id": "tz", "text": "%s", "published_at": "0001-01-01T00:30:00+01:00"}' % GOOD)
+    lines.append(f'{{"id": "tz", "text": "{GOOD}", "published_at": "0001-01-01T00:30:00+01:00"}}')
     feed = _jsonl(tmp_path / "feed.jsonl", lines)
     out = tmp_path / "out"
     res = score(feed, "--model", model_dir, "--out", out, "--lang", "de", "--format", "all")
@@ -184,7 +184,7 @@ def snapshot(*roots: Path) -> dict:
 def scored_run(model_dir, tmp_path_factory) -> tuple[Path, Path]:
     """A feed and an ``--out`` folder that one successful run wrote (copied by each test)."""
     tmp = tmp_path_factory.mktemp("scored-run")
-    feed = _jsonl(tmp / "feed.jsonl", ['{"id": "a", "text": "%s"}' % GOOD])
+    feed = _jsonl(tmp / "feed.jsonl", [f'{{"id": "a", "text": "{GOOD}"}}'])
     res = score(feed, "--model", model_dir, "--out", tmp / "out", "--lang", "de")
     assert res.exit_code == 0, res.output
     return feed, tmp / "out"
@@ -245,7 +245,7 @@ def test_dataset_refusals_leave_out_and_dataset_unchanged(scored_run, model_dir,
     feed, out = _prepare(scored_run, tmp_path)
     make, code, says = DATASET_REFUSALS[case]
     dataset = make(tmp_path)
-    new_feed = _jsonl(tmp_path / "new.jsonl", ['{"id": "b", "text": "%s"}' % GOOD])  # something new to publish
+    new_feed = _jsonl(tmp_path / "new.jsonl", [f'{{"id": "b", "text": "{GOOD}"}}'])  # something new to publish
     before = snapshot(out, dataset)
     res = score(new_feed, "--model", model_dir, "--out", out, "--lang", "de", "--dataset", dataset)
     assert res.exit_code == code, res.output
@@ -264,7 +264,7 @@ def test_read_only_dataset_is_refused_before_writing(scored_run, model_dir, tmp_
         real = os.access
         monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: (
             False if Path(p) == dataset and mode & os.W_OK else real(p, mode, *a, **k)))
-    new_feed = _jsonl(tmp_path / "new.jsonl", ['{"id": "b", "text": "%s"}' % GOOD])
+    new_feed = _jsonl(tmp_path / "new.jsonl", [f'{{"id": "b", "text": "{GOOD}"}}'])
     before = snapshot(out, dataset)
     try:
         res = score(new_feed, "--model", model_dir, "--out", out, "--lang", "de", "--dataset", dataset)
@@ -287,7 +287,7 @@ def _model_named(model_dir: Path, tmp: Path, name) -> Path:
 def test_model_with_a_non_string_name_is_refused_before_scoring(scored_run, model_dir, tmp_path, name):
     feed, out = _prepare(scored_run, tmp_path)
     model = _model_named(model_dir, tmp_path, name)
-    new_feed = _jsonl(tmp_path / "new.jsonl", ['{"id": "b", "text": "%s"}' % GOOD])
+    new_feed = _jsonl(tmp_path / "new.jsonl", [f'{{"id": "b", "text": "{GOOD}"}}'])
     before = snapshot(out)
     res = score(new_feed, "--model", model, "--out", out, "--lang", "de")
     assert res.exit_code == 2, res.output
@@ -297,8 +297,8 @@ def test_model_with_a_non_string_name_is_refused_before_scoring(scored_run, mode
 
 def test_other_refusals_leave_out_unchanged(scored_run, model_dir, tmp_path):
     feed, out = _prepare(scored_run, tmp_path)
-    new_feed = _jsonl(tmp_path / "new.jsonl", ['{"id": "b", "text": "%s", "desk": "x", "Desk": "y"}' % GOOD])
-    inside = _jsonl(out / "mine.jsonl", ['{"id": "c", "text": "%s"}' % GOOD])
+    new_feed = _jsonl(tmp_path / "new.jsonl", [f'{{"id": "b", "text": "{GOOD}", "desk": "x", "Desk": "y"}}'])
+    inside = _jsonl(out / "mine.jsonl", [f'{{"id": "c", "text": "{GOOD}"}}'])
     cases = {
         "no model": ["--model", tmp_path / "missing"],
         "input inside --out": [inside, "--model", model_dir],
@@ -323,7 +323,7 @@ def test_meta_names_that_differ_only_in_case_are_refused():
 
 
 def test_meta_columns_have_the_same_names_in_export_and_dataset(model_dir, tmp_path):
-    feed = _jsonl(tmp_path / "feed.jsonl", ['{"id": "a", "text": "%s", "Desk": "x", "region": "y"}' % GOOD])
+    feed = _jsonl(tmp_path / "feed.jsonl", [f'{{"id": "a", "text": "{GOOD}", "Desk": "x", "region": "y"}}'])
     res = score(feed, "--model", model_dir, "--out", tmp_path / "out", "--lang", "de", "--meta", "Desk,region",
                 "--dataset", tmp_path / "ds")
     assert res.exit_code == 0, res.output

@@ -212,7 +212,7 @@ def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Docum
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     torch.set_num_threads(int(tc.threads or os.cpu_count() or 1))
-    if cfg.model.freeze_embeddings:
+    if config.model.freeze_embeddings:
         tagger.model.get_input_embeddings().weight.requires_grad_(False)
         tagger.reference_base_embeddings()  # the folder then names the base's table instead of storing it
     rows = training_windows(tagger, train_docs, max_windows=tc.max_train_windows, seed=seed)
