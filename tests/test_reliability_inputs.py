@@ -135,7 +135,7 @@ def test_timestamps_of_any_year_round_trip(dt):
 
 
 def test_published_at_of_every_year_round_trips_through_every_export(model_dir, tmp_path):
-    lines = ['{"id": "y%d", "text": "%s", "published_at": "%04d-03-04T05:06:07Z"}' % (y, GOOD, y) for y in YEARS]
+    lines = [json.dumps({"id": f"y{y}", "text": GOOD, "published_at": f"{y:04d}-03-04T05:06:07Z"}) for y in YEARS]
     # a date before year 1 once converted to UTC
     lines.append(f'{{"id": "tz", "text": "{GOOD}", "published_at": "0001-01-01T00:30:00+01:00"}}')
     feed = _jsonl(tmp_path / "feed.jsonl", lines)
