@@ -33,6 +33,9 @@ from framescope.errors import EXIT_OK, EXIT_PARTIAL, FramescopeError, ModelError
 err_console = Console(stderr=True)
 
 DEFAULT_MODEL = Path("runs/quickstart/model")
+#: The largest article ``score`` scores, in characters (``--max-chars``): a bigger one is an
+#: error row. Scoring memory grows with the article (docs/failures.md, "Article size").
+DEFAULT_MAX_CHARS = 1_000_000
 
 
 @dataclass
@@ -112,6 +115,7 @@ def run_score(
     show_progress: bool = True,
     stdin=None,
     profile: str = "balanced",
+    max_chars: int = DEFAULT_MAX_CHARS,
 ) -> ScoreSummary:
     """Score ``inputs`` into the folder ``out``.
 
@@ -126,6 +130,8 @@ def run_score(
     from framescope.inference.metadata import extra_columns
 
     fmts = _check_options(formats, html, batch_size, lang)
+    if max_chars < 1:
+        raise UsageError(f"--max-chars must be at least 1, not {max_chars}")
     out = Path(out)
     outdir.check_out_dir(out, inputs)
     t0 = time.time()
@@ -137,6 +143,7 @@ def run_score(
     journal = _open_journal(out, meta, overwrite)
     summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
     run = _Run(out, scorer, journal, summary, meta["model"]["fingerprint"], extra_columns((fields or Fields()).meta), t0)
+    run.max_chars = max_chars
     try:
         try:  # under the journal's lock: no other run is staging
             outdir.clean_leftovers(out)
@@ -215,6 +222,7 @@ class _Run:
         self.metadata: dict[str, dict] = {}
         self.batch: list = []
         self.done = 0
+        self.max_chars = DEFAULT_MAX_CHARS
 
     def score_all(self, inputs, lang, fields, stdin, batch_size: int, show_progress: bool) -> None:
         from framescope.inference.inputs import Article, count_inputs, iter_inputs
@@ -226,6 +234,10 @@ class _Run:
             for item in iter_inputs(inputs, lang=lang, fields=fields, stdin=stdin):
                 if not isinstance(item, Article):
                     self.summary.errors.append(item.to_dict())
+                    self._advance(1)
+                    continue
+                if len(item.text) > self.max_chars:  # before scoring: memory grows with the article
+                    self.summary.errors.append(_too_long(item, self.max_chars))
                     self._advance(1)
                     continue
                 key = self._admit(item)
@@ -276,6 +288,14 @@ class _Run:
         self.done += n
         elapsed = max(time.time() - self.t0, 1e-6)
         self.progress.update(self.task, completed=self.done, rate=f"{self.done / elapsed:.1f} articles/s")
+
+
+def _too_long(item, max_chars: int) -> dict:
+    """The error row of an article over the size limit (it is not scored, the run goes on)."""
+    return {
+        "id": item.id, "source": item.source, "level": "error",
+        "reason": f"{len(item.text):,} characters; the limit is {max_chars:,} (--max-chars)",
+    }
 
 
 def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str], fmts: list[str],
