@@ -22,13 +22,13 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
 
 from framescope.errors import EXIT_OK, EXIT_PARTIAL, FramescopeError, ModelError, OutputError, UsageError
+from framescope.labels.records import is_iso639_1, lang_warning
 
 err_console = Console(stderr=True)
 
@@ -65,14 +65,6 @@ class ScoreSummary:
     @property
     def exit_code(self) -> int:
         return EXIT_PARTIAL if self.failed else EXIT_OK
-
-
-@lru_cache(maxsize=None)
-def is_iso639_1(code: str) -> bool:
-    """A two-letter ISO 639-1 language code, lower case (``de``, ``en``), per pycountry's ISO tables."""
-    import pycountry
-
-    return len(code) == 2 and code.isascii() and code.islower() and pycountry.languages.get(alpha_2=code) is not None
 
 
 def _load_scorer(model: str | None, backend: str = "torch", profile: str = "balanced"):
@@ -255,11 +247,9 @@ class _Run:
         """Validate one article's language, record its order, metadata and warnings; its journal key."""
         from framescope.inference.journal import article_key
 
-        if item.lang is not None and not is_iso639_1(item.lang):
-            self.summary.errors.append({
-                "id": item.id, "source": item.source, "level": "warning",
-                "reason": f"lang {item.lang!r} is not an ISO 639-1 code; exported as null",
-            })
+        warning = lang_warning(item.lang) if item.lang is not None else None
+        if warning is not None:
+            self.summary.errors.append({"id": item.id, "source": item.source, "level": "warning", "reason": warning})
             item.lang = None
         key = article_key(item.id, item.text_sha256, item.lang, self.fingerprint)
         self.order.append(key)

@@ -35,6 +35,7 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 from framescope.labels.language import DETECT_CHARS, MIN_RELATIVE_DISTANCE, detect_language  # noqa: F401
 from framescope.inference.metadata import DEFAULT_META, MetaField, extract_metadata
 from framescope.labels.document import describe_json_error
+from framescope.labels.records import text_problem
 
 TEXT_SUFFIXES_IN_FOLDERS = ("*.txt",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -222,13 +223,9 @@ def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article 
             return InputError(None, where, f"no {fields.id!r} value")
         doc_id = fallback_id
     text = obj.get(fields.text)
-    if not isinstance(text, str):
-        why = f"no {fields.text!r} field" if text is None else f"{fields.text!r} is not a string"
+    why = text_problem(text, fields.text)  # the scoring service checks with the same function
+    if why:
         return InputError(doc_id, where, why)
-    if "\x00" in text:
-        return InputError(doc_id, where, "text contains a NUL character")
-    if not text.lstrip("\ufeff").strip():
-        return InputError(doc_id, where, "empty article")
     lang = _str_or_none(obj.get(fields.lang)) or None
     metadata, warnings = extract_metadata(obj, fields.meta)
     return Article(doc_id, text, lang.lower() if lang else None, where, metadata, warnings)
