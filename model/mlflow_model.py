@@ -1,12 +1,13 @@
 """framescope as an MLflow pyfunc model, logged as "model from code" (nothing pickled).
 
 ``mlflow.pyfunc.load_model("models:/framescope@candidate").predict(df)`` takes a
-DataFrame with a ``text`` column (optional ``id``, ``lang``) and returns one row per
-input: the columns of the ``articles`` export table (docs/schema.md) except
-``schema_version`` and the article metadata (``source``, ``url``, ``title``,
-``published_at``: the caller has them; the Spark engine passes them through), with
-``scored_at`` as an ISO 8601 UTC string, followed by ``spans``, a list of span dicts (``technique``, ``category``, ``start``,
-``end``, ``text``, ``confidence``) — the rows of the ``spans`` table of that article.
+DataFrame with a ``text`` column (optional ``id``, ``lang`` and the metadata ``source``,
+``url``, ``title``, ``published_at``) and returns one row per input: the columns of the
+``articles`` export table (docs/schema.md), the metadata only where the input has them,
+``scored_at`` as an ISO 8601 UTC string, followed by ``spans``, a list of span dicts
+(``technique``, ``category``, ``start``, ``end``, ``text``, ``confidence``) — the rows of the
+``spans`` table of that article — and ``warnings``, the warnings ``framescope score`` would
+write for the article (a ``lang`` that is not an ISO 639-1 code is nulled with one).
 
 The declared output schema (:func:`signature`) types ``spans`` as an array of structs,
 so ``mlflow.pyfunc.spark_udf(spark, uri)`` (no ``result_type``: it is inferred from the
@@ -24,8 +25,9 @@ logged-model id. A client can tell which registry version answered.
 As a service (``mlflow models serve -m models:/framescope@candidate --env-manager
 local``, docs/service.md), a request may hold at most ``FRAMESCOPE_SERVE_MAX_ARTICLES``
 articles (default 64) of at most ``FRAMESCOPE_SERVE_MAX_CHARS`` characters each
-(default 100,000), and every text must be a non-empty string: beyond that, or for an
-empty text, the answer is HTTP 400 naming the record, never a 500. The limits are read
+(default 100,000), and every record must pass the checks ``framescope score`` applies
+to a JSONL record (:mod:`framescope.labels.records`): beyond that, the answer is HTTP 400
+naming the record and ``score``'s reason, never a 500. The limits are read
 from the server's environment (the operator's choice, not the client's) and apply only
 inside the scoring server, so Spark UDFs (:mod:`framescope.inference.spark`) keep
 scoring whole partitions.
