@@ -1,13 +1,18 @@
-"""Reliability: the per-article size guard, the report's memory, the service's validation.
+"""Reliability: the per-article size guard and the scoring service's validation.
 
 The size guard (``framescope score --max-chars``) turns an article over the limit into an
-error row before it is scored; the rest of the run is exported (exit 1).
+error row before it is scored; the rest of the run is exported (exit 1). The service
+refuses, nulls and warns exactly as ``framescope score`` does, and never answers 500.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from framescope.cli import _register, app
@@ -41,8 +46,6 @@ def test_an_article_over_max_chars_is_an_error_row_and_the_rest_is_exported(mode
 
 
 def test_the_default_size_limit_is_documented_and_an_invalid_one_is_refused(model_dir, tmp_path):
-    from pathlib import Path
-
     from framescope.inference.batch import DEFAULT_MAX_CHARS
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "failures.md").read_text(encoding="utf-8")
@@ -55,12 +58,6 @@ def test_the_default_size_limit_is_documented_and_an_invalid_one_is_refused(mode
 
 
 # -- the scoring service: the pyfunc inside MLflow's scoring server's request handling -------
-
-import os  # noqa: E402
-import re  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
