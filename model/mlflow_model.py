@@ -105,7 +105,7 @@ class FramescopeModel(PythonModel):
             self.tagger.set_identity(*identity)
         techniques = self.tagger.techniques
         self.columns = [c for c, _ in output_columns(techniques, categories_of(self.tagger.taxonomy, techniques))]
-        if _serving():
+        if _serving() or os.environ.get(SERVER_MODEL_PATH_ENV):  # the server sets the former only after loading
             guard_request_decoding()
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
@@ -158,6 +158,10 @@ def _with_metadata(columns: list[str], meta: list[str]) -> list[str]:
     ``schema_version``, as in the ``articles`` export table."""
     k = columns.index(METADATA_AFTER) + 1
     return [*columns[:k], *meta, *columns[k:], "schema_version"]
+
+
+#: Set by ``mlflow models serve`` for the scoring app it starts (``scoring_server._SERVER_MODEL_PATH``).
+SERVER_MODEL_PATH_ENV = "__pyfunc_model_path__"
 
 
 def _serving() -> bool:

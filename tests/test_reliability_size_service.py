@@ -82,9 +82,10 @@ def invoke(model_dir, tmp_path_factory):
         str(folder), python_model=mm.__file__, artifacts={"model_dir": str(model_dir)},
         signature=mm.signature(techniques, categories_of(load_folder_taxonomy(model_dir, settings), techniques)),
     )
-    before = os.environ.get("_MLFLOW_IS_IN_SERVING_ENVIRONMENT")
-    os.environ["_MLFLOW_IS_IN_SERVING_ENVIRONMENT"] = "true"  # as the scoring server sets it
-    model = mlflow.pyfunc.load_model(str(folder))
+    before = {k: os.environ.get(k) for k in ("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", mm.SERVER_MODEL_PATH_ENV)}
+    os.environ[mm.SERVER_MODEL_PATH_ENV] = str(folder)  # as `mlflow models serve` sets them: this one
+    model = mlflow.pyfunc.load_model(str(folder))  # before the model loads,
+    os.environ["_MLFLOW_IS_IN_SERVING_ENVIRONMENT"] = "true"  # this one after (scoring_server.init)
     schema = model.metadata.get_input_schema()
 
     def call(body):
@@ -98,10 +99,11 @@ def invoke(model_dir, tmp_path_factory):
         return res.status, json.loads(res.response)
 
     yield call
-    if before is None:
-        os.environ.pop("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", None)
-    else:
-        os.environ["_MLFLOW_IS_IN_SERVING_ENVIRONMENT"] = before
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _cli_reason(record: dict) -> str:
