@@ -165,7 +165,8 @@ SERVER_MODEL_PATH_ENV = "__pyfunc_model_path__"
 
 
 def _serving() -> bool:
-    """True inside ``mlflow models serve`` (its scoring server sets this variable before loading)."""
+    """True while ``mlflow models serve`` answers requests (its scoring server sets this variable once
+    the model is loaded, so ``load_context`` also looks at :data:`SERVER_MODEL_PATH_ENV`)."""
     return os.environ.get("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", "").lower() == "true"
 
 
