@@ -22,17 +22,20 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
 
 from framescope.errors import EXIT_OK, EXIT_PARTIAL, OutputError, UsageError
+from framescope.labels.records import is_iso639_1, lang_warning
 
 err_console = Console(stderr=True)
 
 DEFAULT_MODEL = Path("runs/quickstart/model")
+#: The largest article ``score`` scores, in characters (``--max-chars``): a bigger one is an
+#: error row. Scoring memory grows with the article (docs/failures.md, "Article size").
+DEFAULT_MAX_CHARS = 1_000_000
 
 
 @dataclass
@@ -62,14 +65,6 @@ class ScoreSummary:
     @property
     def exit_code(self) -> int:
         return EXIT_PARTIAL if self.failed else EXIT_OK
-
-
-@cache
-def is_iso639_1(code: str) -> bool:
-    """A two-letter ISO 639-1 language code, lower case (``de``, ``en``), per pycountry's ISO tables."""
-    import pycountry
-
-    return len(code) == 2 and code.isascii() and code.islower() and pycountry.languages.get(alpha_2=code) is not None
 
 
 def _load_scorer(model: str | None, backend: str = "torch", profile: str = "balanced"):
@@ -106,6 +101,7 @@ def run_score(
     show_progress: bool = True,
     stdin=None,
     profile: str = "balanced",
+    max_chars: int = DEFAULT_MAX_CHARS,
 ) -> ScoreSummary:
     """Score ``inputs`` into the folder ``out``.
 
@@ -120,6 +116,8 @@ def run_score(
     from framescope.inference.metadata import extra_columns
 
     fmts = _check_options(formats, html, batch_size, lang)
+    if max_chars < 1:
+        raise UsageError(f"--max-chars must be at least 1, not {max_chars}")
     out = Path(out)
     outdir.check_out_dir(out, inputs)
     t0 = time.time()
@@ -131,6 +129,7 @@ def run_score(
     journal = _open_journal(out, meta, overwrite)
     summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
     run = _Run(out, scorer, journal, summary, meta["model"]["fingerprint"], extra_columns((fields or Fields()).meta), t0)
+    run.max_chars = max_chars
     try:
         try:  # under the journal's lock: no other run is staging
             outdir.clean_leftovers(out)
@@ -209,6 +208,7 @@ class _Run:
         self.metadata: dict[str, dict] = {}
         self.batch: list = []
         self.done = 0
+        self.max_chars = DEFAULT_MAX_CHARS
 
     def score_all(self, inputs, lang, fields, stdin, batch_size: int, show_progress: bool) -> None:
         from framescope.inference.inputs import Article, count_inputs, iter_inputs
@@ -220,6 +220,10 @@ class _Run:
             for item in iter_inputs(inputs, lang=lang, fields=fields, stdin=stdin):
                 if not isinstance(item, Article):
                     self.summary.errors.append(item.to_dict())
+                    self._advance(1)
+                    continue
+                if len(item.text) > self.max_chars:  # before scoring: memory grows with the article
+                    self.summary.errors.append(_too_long(item, self.max_chars))
                     self._advance(1)
                     continue
                 key = self._admit(item)
@@ -237,11 +241,9 @@ class _Run:
         """Validate one article's language, record its order, metadata and warnings; its journal key."""
         from framescope.inference.journal import article_key
 
-        if item.lang is not None and not is_iso639_1(item.lang):
-            self.summary.errors.append({
-                "id": item.id, "source": item.source, "level": "warning",
-                "reason": f"lang {item.lang!r} is not an ISO 639-1 code; exported as null",
-            })
+        warning = lang_warning(item.lang) if item.lang is not None else None
+        if warning is not None:
+            self.summary.errors.append({"id": item.id, "source": item.source, "level": "warning", "reason": warning})
             item.lang = None
         key = article_key(item.id, item.text_sha256, item.lang, self.fingerprint)
         self.order.append(key)
@@ -270,6 +272,14 @@ class _Run:
         self.done += n
         elapsed = max(time.time() - self.t0, 1e-6)
         self.progress.update(self.task, completed=self.done, rate=f"{self.done / elapsed:.1f} articles/s")
+
+
+def _too_long(item, max_chars: int) -> dict:
+    """The error row of an article over the size limit (it is not scored, the run goes on)."""
+    return {
+        "id": item.id, "source": item.source, "level": "error",
+        "reason": f"{len(item.text):,} characters; the limit is {max_chars:,} (--max-chars)",
+    }
 
 
 def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str], fmts: list[str],

@@ -103,6 +103,10 @@ def score_cmd(
         "balanced", "--profile",
         help="Span thresholds: balanced (best F1 on dev) or precise (high span precision; weak techniques off).",
     ),
+    max_chars: int = typer.Option(
+        1_000_000, "--max-chars",
+        help="Largest article scored, in characters; a longer one is an error row (exit 1), the rest is scored.",
+    ),
     engine: str = typer.Option("local", "--engine", help="local (this process) or spark (MLflow UDF, see docs/scaling.md)."),
     spark_input: Optional[str] = typer.Option(None, "--input", help="--engine spark: a Parquet path or a table name."),
     partition_by: str = typer.Option("lang", "--partition-by", help="--engine spark: lang, date or none."),
@@ -147,6 +151,7 @@ def score_cmd(
     summary = run_score(
         inputs, scorer=scorer, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
         backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet, profile=profile,
+        max_chars=max_chars,
     )
     print_summary(summary)
     if dataset is not None:

@@ -44,6 +44,7 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 from framescope.labels.language import DETECT_CHARS, MIN_RELATIVE_DISTANCE, detect_language  # noqa: F401
 from framescope.inference.metadata import DEFAULT_META, MetaField, extract_metadata
 from framescope.labels.document import describe_json_error
+from framescope.labels.records import lone_surrogate, structured_problem, surrogate_problem, text_problem
 
 TEXT_SUFFIXES_IN_FOLDERS = ("*.txt",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -97,19 +98,6 @@ class Fields:
 # -- decoding -------------------------------------------------------------------------
 
 
-def lone_surrogate(value: str) -> int | None:
-    """The index of the first lone surrogate in ``value`` (no UTF-8 text can hold one), else None.
-
-    JSON may escape one (``"\\ud800"``) and a file name that is not UTF-8 carries them
-    (Python's ``surrogateescape``); either would fail only later, when the journal or an
-    export encodes the value, and stop the run there.
-    """
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as err:
-        return err.start
-    return None
-
 
 def printable(value: str) -> str:
     """``value`` as valid text: undecodable file-name bytes as ``\\xff``, other lone surrogates as ``\\ud800``."""
@@ -120,15 +108,6 @@ def printable(value: str) -> str:
     except UnicodeEncodeError:
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
-
-def _surrogate_reason(field: str, value: str) -> str | None:
-    pos = lone_surrogate(value)
-    if pos is None:
-        return None
-    return (
-        f"{field!r} holds a lone surrogate (U+{ord(value[pos]):04X} at character {pos}), which is not "
-        "valid Unicode text; fix the record's escape sequence"
-    )
 
 
 
@@ -268,22 +247,15 @@ def _str_or_none(v) -> str | None:
     return v if isinstance(v, str) else str(v)
 
 
-def _structured(field: str, value, what: str) -> str | None:
-    """Why a JSON object or array cannot be ``field`` (an id or a language), else None."""
-    if isinstance(value, (dict, list)):
-        kind = "an object" if isinstance(value, dict) else "an array"
-        return f"{field!r} is a JSON {kind}; {what} must be a string or a number"
-    return None
-
 
 def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article | InputError:
     """One JSONL/CSV record as an article, or the one error that says which field is wrong."""
     raw_id = obj.get(fields.id)
-    why = _structured(fields.id, raw_id, "an id")
+    why = structured_problem(fields.id, raw_id, "an id")
     if why:
         return InputError(None, where, why)
     doc_id = _str_or_none(raw_id)
-    why = _surrogate_reason(fields.id, doc_id or "")
+    why = surrogate_problem(fields.id, doc_id or "")
     if why:
         return InputError(None, where, why)
     if doc_id is None or doc_id == "":
@@ -291,15 +263,11 @@ def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article 
             return InputError(None, where, f"no {fields.id!r} value")
         doc_id = fallback_id
     text = obj.get(fields.text)
-    if not isinstance(text, str):
-        why = f"no {fields.text!r} field" if text is None else f"{fields.text!r} is not a string"
+    why = text_problem(text, fields.text)  # the scoring service checks with the same function
+    if why:
         return InputError(doc_id, where, why)
-    if "\x00" in text:
-        return InputError(doc_id, where, "text contains a NUL character")
-    if not text.lstrip("\ufeff").strip():
-        return InputError(doc_id, where, "empty article")
     raw_lang = obj.get(fields.lang)
-    why = _structured(fields.lang, raw_lang, "a language")
+    why = structured_problem(fields.lang, raw_lang, "a language")
     if why:
         return InputError(doc_id, where, why)
     lang = _str_or_none(raw_lang) or None
@@ -307,7 +275,7 @@ def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article 
     values = [(fields.text, text), (fields.lang, lang or "")]
     values += [(f.field, metadata.get(f.output_name) or "") for f in fields.meta]
     for name, value in values:
-        why = _surrogate_reason(name, value)
+        why = surrogate_problem(name, value)
         if why:
             return InputError(doc_id, where, why)
     return Article(doc_id, text, lang.lower() if lang else None, where, metadata, warnings)

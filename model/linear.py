@@ -117,6 +117,7 @@ class LinearTagger(SpanTagger):
         if self.coef_ is None:
             raise RuntimeError("LinearTagger is not fitted")
         margin = 8
+        coef_t = self._coef_columns()
         out = []
         for text in texts:
             offsets = word_offsets(text)
@@ -127,10 +128,24 @@ class LinearTagger(SpanTagger):
                 lo, hi = max(0, a - margin), min(n, b + margin)
                 rows = token_features(text, offsets[lo:hi])[a - lo : a - lo + (b - a)]
                 x = self._hasher.transform(rows)
-                logits = np.asarray(x @ self.coef_.T) + self.intercept_
+                logits = np.asarray(x @ coef_t) + self.intercept_
                 probs[a:b] = sigmoid(logits)
             out.append(TokenScores(offsets, probs, text))
         return out
+
+    def _coef_columns(self) -> np.ndarray:
+        """``coef_.T`` as a C-contiguous array, made once per set of weights.
+
+        scipy's sparse-times-dense product flattens a dense operand that is not C-contiguous
+        into a fresh copy on every call: with ``coef_.T`` that was a copy of the whole weight
+        matrix (12 MB for the quickstart model) per article, 39% of the CPU time of scoring
+        tiny articles. The same numbers in the same order: the products are bit-identical.
+        """
+        cached = getattr(self, "_coef_t", None)
+        if cached is None or cached[0] is not self.coef_:
+            cached = (self.coef_, np.ascontiguousarray(self.coef_.T))
+            self._coef_t = cached
+        return cached[1]
 
     def _save_weights(self, folder: Path) -> None:
         """``coef`` and ``intercept`` as plain arrays; the hashing size and alpha go into the settings."""

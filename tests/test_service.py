@@ -137,14 +137,14 @@ def test_answers_equal_the_cli_and_name_the_registry_version(service, tracked_qu
 @pytest.mark.parametrize(
     "body, says",
     [
-        ({"dataframe_records": [ARTICLES[0], {"id": "blank", "text": "  \n"}]}, "record 1 (id 'blank'): empty text"),
-        ({"dataframe_records": [{"id": "n", "text": None}]}, "record 0 (id 'n'): 'text' must be a string, not null"),
-        ({"dataframe_records": [{"id": "i", "text": 5}]}, "'text' must be a string"),
+        ({"dataframe_records": [ARTICLES[0], {"id": "blank", "text": "  \n"}]}, "record 1 (id 'blank'): empty article"),
+        ({"dataframe_records": [{"id": "n", "text": None}]}, "record 0 (id 'n'): no 'text' field"),
+        ({"dataframe_records": [{"id": "i", "text": 5}]}, "'text' is not a string"),
         ({"dataframe_records": [{"id": "x"}]}, "missing inputs ['text']"),
         ({"dataframe_records": [{"text": "kurz"}] * (MAX_ARTICLES + 1)}, f"the limit is {MAX_ARTICLES}"),
         ({"dataframe_records": [{"id": "big", "text": "Wort " * (MAX_CHARS // 5 + 1)}]}, f"the limit is {MAX_CHARS}"),
         ("{not json", "valid JSON"),
-        ({"dataframe_records": []}, "missing inputs"),
+        ({"dataframe_records": []}, "the request holds no articles"),
     ],
 )
 def test_bad_requests_get_a_clear_4xx(service, body, says):
