@@ -234,7 +234,7 @@ DATASET_REFUSALS = {
     "a file": (_dataset_file, 2, "not a folder"),
     "not a dataset": (_not_a_dataset, 2, "not a framescope dataset"),
     "other techniques": (_other_techniques, 2, "other techniques"),
-    "other major version": (_other_major, 2, "major version"),
+    "other major version": (_other_major, 2, "is not one this framescope reads"),
     "same as --out": (_same_as_out, 2, "--out"),
     "inside --out": (_inside_out, 2, "--out"),
 }
