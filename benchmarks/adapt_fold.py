@@ -47,7 +47,9 @@ def main() -> None:
     ap.add_argument("--fold", type=int, default=1, help="the fold (1-based) whose test articles are left out")
     ap.add_argument("--fold-seed", type=int, help="as benchmarks/crossval.py --fold-seed")
     ap.add_argument("--lang", action="append", help="evaluated languages (default de, en)")
-    ap.add_argument("--extra", action="append", default=[], metavar="DIR", help="other corpora to adapt on (all their articles)")
+    ap.add_argument(
+        "--extra", action="append", default=[], metavar="DIR", help="other corpora to adapt on (all their articles)"
+    )
     ap.add_argument("--unlabelled", nargs="*", default=[], metavar="DIR", help="unlabelled article folders to adapt on")
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (a quick check)")
@@ -72,8 +74,16 @@ def main() -> None:
     texts = [t for t in dict.fromkeys(texts) if t not in held_texts]
     say = lambda m: print(f"[adapt fold {args.fold}] {m}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"{len(docs) - len(held)} of {len(docs)} evaluated articles ({len(held)} held out), {len(texts)} texts in all")
-    summary = adapt(config.model.base, texts, args.out, epochs=args.epochs, max_length=config.model.max_length,
-                    seed=config.seed, max_steps=args.max_steps, progress=say)
+    summary = adapt(
+        config.model.base,
+        texts,
+        args.out,
+        epochs=args.epochs,
+        max_length=config.model.max_length,
+        seed=config.seed,
+        max_steps=args.max_steps,
+        progress=say,
+    )
     summary.update(fold=args.fold, folds=args.folds, held_out_articles=len(held))
     # adapt() committed the folder; its adapt.json gains the fold, replaced whole (never half-written)
     atomic_write_bytes(Path(args.out) / "adapt.json", (json.dumps(summary, indent=2) + "\n").encode("utf-8"))

@@ -108,7 +108,9 @@ def dev_quality(config_name: str, fp32_tagger, int8_tagger) -> dict | None:
         preds = [[p.as_tuple() for p in tagger.decode(s)] for s in tagger.token_scores([d.text for d in dev])]
         rep = score_predictions(dev, preds, fp32_tagger.taxonomy)
         out[name] = {g: {k: round(rep[g][k], 4) for k in ("span_f1", "paragraph_micro_f1")} for g in rep}
-    out["span_f1_points_lost_by_int8"] = round(100 * (out["torch_fp32"]["all"]["span_f1"] - out["onnx_int8"]["all"]["span_f1"]), 2)
+    out["span_f1_points_lost_by_int8"] = round(
+        100 * (out["torch_fp32"]["all"]["span_f1"] - out["onnx_int8"]["all"]["span_f1"]), 2
+    )
     out["articles"] = len(dev)
     return out
 
@@ -145,11 +147,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="only the first N articles (development)")
     ap.add_argument("--pipeline-batch-sizes", default="1,8,16,32", help='comma-separated; "" skips the pipeline')
-    ap.add_argument("--threshold", type=float, default=None,
-                    help="decode every technique at this threshold instead of the model's calibrated ones "
-                         "(for uncalibrated checkpoints whose probabilities never reach 0.5)")
-    ap.add_argument("--dev-config", default="minilm-semeval",
-                    help='config whose dev split measures int8 quality against gold ("" skips)')
+    ap.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="decode every technique at this threshold instead of the model's calibrated ones "
+        "(for uncalibrated checkpoints whose probabilities never reach 0.5)",
+    )
+    ap.add_argument(
+        "--dev-config",
+        default="minilm-semeval",
+        help='config whose dev split measures int8 quality against gold ("" skips)',
+    )
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -179,11 +188,19 @@ def main() -> None:
         tagger.set_threads(args.threads)
     windows, n_tokens = window_texts(torch_tagger, texts)
     n_chars = sum(map(len, texts))
-    print(f"{len(texts)} articles from {source}: {n_chars:,} characters, {len(windows)} windows, "
-          f"{n_tokens:,} model input tokens; threads={args.threads}", flush=True)
+    print(
+        f"{len(texts)} articles from {source}: {n_chars:,} characters, {len(windows)} windows, "
+        f"{n_tokens:,} model input tokens; threads={args.threads}",
+        flush=True,
+    )
 
-    pipe = pipeline("token-classification", model=torch_tagger.model, tokenizer=torch_tagger.tokenizer,
-                    aggregation_strategy=None, device=-1)
+    pipe = pipeline(
+        "token-classification",
+        model=torch_tagger.model,
+        tokenizer=torch_tagger.tokenizer,
+        aggregation_strategy=None,
+        device=-1,
+    )
     pipe_tokens = sum(len(torch_tagger.tokenizer(w)["input_ids"]) for w in windows)
     batch_sizes = [int(b) for b in args.pipeline_batch_sizes.split(",") if b]
 
@@ -291,8 +308,10 @@ def main() -> None:
     print("| backend | median s | articles/s | tokens/s | vs best pipeline |")
     print("|---|---:|---:|---:|---:|")
     for name, r in rows.items():
-        print(f"| {name} | {r['seconds_median']:.2f} | {r['articles_per_s']:.2f} | {r['tokens_per_s']:,.0f} "
-              f"| {'-' if r['speedup_vs_best_pipeline'] is None else format(r['speedup_vs_best_pipeline'], '.2f') + 'x'} |")
+        print(
+            f"| {name} | {r['seconds_median']:.2f} | {r['articles_per_s']:.2f} | {r['tokens_per_s']:,.0f} "
+            f"| {'-' if r['speedup_vs_best_pipeline'] is None else format(r['speedup_vs_best_pipeline'], '.2f') + 'x'} |"
+        )
     print()
     print(json.dumps(checks, indent=2))
     if args.out:

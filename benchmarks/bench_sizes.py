@@ -67,21 +67,29 @@ def run_case(model: str, case: str, tiny: int) -> dict:
             n_articles, n_chars = tiny, None
         else:
             n_chars = int(float(case) * 1_000_000)
-            fh.write(json.dumps({"id": f"big-{case}", "lang": "en", "text": _big_text(n_chars)}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps({"id": f"big-{case}", "lang": "en", "text": _big_text(n_chars)}, ensure_ascii=False) + "\n"
+            )
             n_articles = 1
     scorer = Scorer.from_pretrained(model)
     scorer.tagger.score(["Warm-up."])
     base = _rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()
-    summary = run_score([str(feed)], scorer=scorer, out=tmp / "out", show_progress=False,
-                        max_chars=max(n_chars or 0, 1_000_000) + 1)
+    summary = run_score(
+        [str(feed)], scorer=scorer, out=tmp / "out", show_progress=False, max_chars=max(n_chars or 0, 1_000_000) + 1
+    )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert summary.exit_code == 0 and summary.articles == n_articles, summary.errors[:3]
     return {
-        "case": case if case == "tiny" else f"{case} MB", "articles": n_articles, "chars": n_chars,
-        "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
-        "articles_per_s": round(n_articles / wall, 2), "articles_per_cpu_s": round(n_articles / cpu, 2),
-        "base_rss_mb": round(base, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "case": case if case == "tiny" else f"{case} MB",
+        "articles": n_articles,
+        "chars": n_chars,
+        "seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "articles_per_s": round(n_articles / wall, 2),
+        "articles_per_cpu_s": round(n_articles / cpu, 2),
+        "base_rss_mb": round(base, 1),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
         "added_rss_mb": round(_peak_rss_mb() - base, 1),
     }
 
@@ -107,12 +115,20 @@ def main() -> None:
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         print(json.dumps(row), flush=True)
         rows.append(row)
-    print(f"\n{'case':>8} {'articles':>8} {'s':>8} {'CPU s':>8} {'art/s':>8} {'art/CPU s':>9} {'peak MB':>8} {'added MB':>8}")
+    print(
+        f"\n{'case':>8} {'articles':>8} {'s':>8} {'CPU s':>8} {'art/s':>8} {'art/CPU s':>9} {'peak MB':>8} {'added MB':>8}"
+    )
     for r in rows:
-        print(f"{r['case']:>8} {r['articles']:>8} {r['seconds']:>8} {r['cpu_seconds']:>8} {r['articles_per_s']:>8} "
-              f"{r['articles_per_cpu_s']:>9} {r['peak_rss_mb']:>8} {r['added_rss_mb']:>8}")
+        print(
+            f"{r['case']:>8} {r['articles']:>8} {r['seconds']:>8} {r['cpu_seconds']:>8} {r['articles_per_s']:>8} "
+            f"{r['articles_per_cpu_s']:>9} {r['peak_rss_mb']:>8} {r['added_rss_mb']:>8}"
+        )
     if args.out:
-        meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": __import__("os").cpu_count()}
+        meta = {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": __import__("os").cpu_count(),
+        }
         args.out.write_text(json.dumps({"meta": meta, "cases": rows}, indent=2) + "\n", encoding="utf-8")
 
 

@@ -91,12 +91,20 @@ def sample_runs(root: Path, seed: int = 7) -> list[Path]:
         published = FIRST_MONDAY + timedelta(weeks=week, days=rng.randrange(7), hours=rng.randrange(24))
         if i % 9 == 4:
             published = FIRST_MONDAY + timedelta(weeks=week, days=6, hours=23, minutes=30)
-        articles.append({"id": f"art-{i:02d}", "source": outlet, "published_at": None if i in (7, 20) else published,
-                         "text": f"Article {i} of {outlet}.\n\nA second paragraph, {rng.random():.6f}."})
+        articles.append(
+            {
+                "id": f"art-{i:02d}",
+                "source": outlet,
+                "published_at": None if i in (7, 20) else published,
+                "text": f"Article {i} of {outlet}.\n\nA second paragraph, {rng.random():.6f}.",
+            }
+        )
     edited = {**articles[3], "text": articles[3]["text"] + " (edited)"}
     days = [articles[:12], articles[12:24], [*articles[24:], edited]]
-    return [_write_run(root / f"day{n}", recs, datetime(2026, 11, 15 + n, 9, tzinfo=timezone.utc), rng)
-            for n, recs in enumerate(days, 1)]
+    return [
+        _write_run(root / f"day{n}", recs, datetime(2026, 11, 15 + n, 9, tzinfo=timezone.utc), rng)
+        for n, recs in enumerate(days, 1)
+    ]
 
 
 def _write_run(run: Path, records: list[dict], scored_at: datetime, rng: random.Random) -> Path:
@@ -108,23 +116,55 @@ def _write_run(run: Path, records: list[dict], scored_at: datetime, rng: random.
     rows, spans, paragraphs = [], [], []
     for rec in records:
         probs = {t: round(rng.random(), 4) for t in TECHNIQUES}
-        row = {"id": rec["id"], "lang": "en", "model": "sample", "model_version": "0", "scored_at": scored_at,
-               "n_chars": len(rec["text"]), "text_sha256": hashlib.sha256(rec["text"].encode()).hexdigest(),
-               "source": rec["source"], "url": None, "title": None, "published_at": rec["published_at"]}
+        row = {
+            "id": rec["id"],
+            "lang": "en",
+            "model": "sample",
+            "model_version": "0",
+            "scored_at": scored_at,
+            "n_chars": len(rec["text"]),
+            "text_sha256": hashlib.sha256(rec["text"].encode()).hexdigest(),
+            "source": rec["source"],
+            "url": None,
+            "title": None,
+            "published_at": rec["published_at"],
+        }
         row |= {f"score_{t}": (p if p >= 0.5 else 0.0) for t, p in probs.items()}
         row |= {f"prob_{t}": p for t, p in probs.items()}
         row |= {f"category_{c}": row[f"score_{t}"] for c, t in zip(CATEGORIES, TECHNIQUES)}
-        row |= {"overall_score": max(row[f"score_{t}"] for t in TECHNIQUES), "profile": "balanced",
-                "schema_version": "1.1"}
+        row |= {
+            "overall_score": max(row[f"score_{t}"] for t in TECHNIQUES),
+            "profile": "balanced",
+            "schema_version": "1.1",
+        }
         found = [t for t, p in probs.items() if p >= 0.5]
         row["n_spans"] = len(found)
         rows.append(row)
-        spans += [{"article_id": rec["id"], "technique": t, "category": CATEGORIES[TECHNIQUES.index(t)], "start": 0,
-                   "end": 7, "text": rec["text"][:7], "confidence": probs[t], "schema_version": "1.1"} for t in found]
+        spans += [
+            {
+                "article_id": rec["id"],
+                "technique": t,
+                "category": CATEGORIES[TECHNIQUES.index(t)],
+                "start": 0,
+                "end": 7,
+                "text": rec["text"][:7],
+                "confidence": probs[t],
+                "schema_version": "1.1",
+            }
+            for t in found
+        ]
         for k, line in enumerate(rec["text"].split("\n\n")):
             start = rec["text"].index(line)
-            paragraphs.append({"article_id": rec["id"], "paragraph": k, "start": start, "end": start + len(line),
-                               **{f"prob_{t}": probs[t] for t in TECHNIQUES}, "schema_version": "1.1"})
+            paragraphs.append(
+                {
+                    "article_id": rec["id"],
+                    "paragraph": k,
+                    "start": start,
+                    "end": start + len(line),
+                    **{f"prob_{t}": probs[t] for t in TECHNIQUES},
+                    "schema_version": "1.1",
+                }
+            )
     types = {"scored_at": ts, "published_at": ts, "url": pa.string(), "title": pa.string()}
     for name, table in (("articles", rows), ("spans", spans), ("paragraphs", paragraphs)):
         cols = {key: pa.array([r[key] for r in table], type=types.get(key)) for key in table[0]}
@@ -193,8 +233,8 @@ def standin_views(dataset: Path) -> list[str]:
     paragraphs = (
         f"SELECT p.* FROM {read_sql(dataset, 'paragraphs')} p SEMI JOIN articles_latest a "
         "ON p.article_id = a.id AND p.text_sha256 = a.text_sha256"
-        if has_paragraphs else
-        "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS text_sha256, NULL::BIGINT AS paragraph WHERE false"
+        if has_paragraphs
+        else "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS text_sha256, NULL::BIGINT AS paragraph WHERE false"
     )
     return [
         "CREATE OR REPLACE VIEW articles_latest AS "
@@ -258,8 +298,10 @@ def direct_points(db_file: Path, technique: str, outlet: str | None) -> Points:
     con = duckdb.connect(str(db_file), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        sql = ("SELECT outlet, week, sum(share), sum(articles) FROM outlet_week_technique "
-               "WHERE technique = ? AND week IS NOT NULL" + (" AND outlet = ?" if outlet else "") + " GROUP BY ALL")
+        sql = (
+            "SELECT outlet, week, sum(share), sum(articles) FROM outlet_week_technique "
+            "WHERE technique = ? AND week IS NOT NULL" + (" AND outlet = ?" if outlet else "") + " GROUP BY ALL"
+        )
         rows = con.execute(sql, [technique, outlet] if outlet else [technique]).fetchall()
     finally:
         con.close()
@@ -295,16 +337,24 @@ class Superset:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-        env |= {"SUPERSET_HOME": str(self.home), "SUPERSET_CONFIG_PATH": str(self.home / "superset_config.py"),
-                "TZ": self.server_tz, "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+        env |= {
+            "SUPERSET_HOME": str(self.home),
+            "SUPERSET_CONFIG_PATH": str(self.home / "superset_config.py"),
+            "TZ": self.server_tz,
+            "PYTHONUNBUFFERED": "1",
+            "NO_PROXY": "127.0.0.1",
+            "no_proxy": "127.0.0.1",
+        }
         return env
 
     def versions(self) -> dict[str, str]:
         """Superset's, duckdb-engine's and DuckDB's versions, read by the Python that runs Superset."""
         first = Path(self.exe).read_bytes()[:300].split(b"\n")[0]
         python = first[2:].decode().strip() if first.startswith(b"#!") else sys.executable
-        code = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
-                "('apache-superset', 'duckdb-engine', 'duckdb')}))")
+        code = (
+            "import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
+            "('apache-superset', 'duckdb-engine', 'duckdb')}))"
+        )
         try:
             done = subprocess.run([*python.split(), "-c", code], capture_output=True, text=True, timeout=120)
             return json.loads(done.stdout)
@@ -321,8 +371,20 @@ class Superset:
         )
         steps = {
             "db upgrade": ["db", "upgrade"],
-            "fab create-admin": ["fab", "create-admin", "--username", self.user, "--firstname", "Frame",
-                                 "--lastname", "Scope", "--email", "admin@example.org", "--password", self.password],
+            "fab create-admin": [
+                "fab",
+                "create-admin",
+                "--username",
+                self.user,
+                "--firstname",
+                "Frame",
+                "--lastname",
+                "Scope",
+                "--email",
+                "admin@example.org",
+                "--password",
+                self.password,
+            ],
             "init": ["init"],
         }
         times = {}
@@ -330,8 +392,14 @@ class Superset:
             start = time.perf_counter()
             with open(self.home / f"{name.replace(' ', '-')}.log", "wb") as log:
                 try:
-                    done = subprocess.run([self.exe, *args], stdout=log, stderr=subprocess.STDOUT, env=self.env(),
-                                          cwd=self.home, timeout=self.step_timeout_s)
+                    done = subprocess.run(
+                        [self.exe, *args],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=self.env(),
+                        cwd=self.home,
+                        timeout=self.step_timeout_s,
+                    )
                 except subprocess.TimeoutExpired:
                     raise CheckFailed(f"superset {name} took over {self.step_timeout_s:.0f} s") from None
             if done.returncode != 0:
@@ -345,7 +413,11 @@ class Superset:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [self.exe, "run", "-h", "127.0.0.1", "-p", str(self.port), "--with-threads"],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env(), cwd=self.home, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(),
+                cwd=self.home,
+                start_new_session=True,
             )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         while time.perf_counter() - start < timeout_s:
@@ -391,8 +463,9 @@ class Api:
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
-                                                  urllib.request.HTTPCookieProcessor(CookieJar()))
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(CookieJar())
+        )
         self.headers = {"Referer": base}
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
@@ -407,8 +480,11 @@ class Api:
             raise CheckFailed(f"{method} {path}: HTTP {err.code}: {said}") from None
 
     def login(self, user: str, password: str) -> None:
-        token = self.call("POST", "/api/v1/security/login",
-                          {"username": user, "password": password, "provider": "db", "refresh": True})["access_token"]
+        token = self.call(
+            "POST",
+            "/api/v1/security/login",
+            {"username": user, "password": password, "provider": "db", "refresh": True},
+        )["access_token"]
         self.headers["Authorization"] = f"Bearer {token}"
         self.headers["X-CSRFToken"] = self.call("GET", "/api/v1/security/csrf_token/")["result"]
 
@@ -420,32 +496,75 @@ def duckdb_uri(db_file: Path) -> str:
 
 def create_chart(api: Api, db_file: Path, technique: str, outlet: str | None) -> int:
     """Database, dataset on ``outlet_week_technique`` and a saved line chart; returns the chart's id."""
-    database = api.call("POST", "/api/v1/database/", {
-        "database_name": "framescope", "sqlalchemy_uri": duckdb_uri(db_file), "expose_in_sqllab": True})["id"]
-    dataset = api.call("POST", "/api/v1/dataset/", {
-        "database": database, "schema": "main", "table_name": "outlet_week_technique"})["id"]
-    metrics = [{"expressionType": "SQL", "sqlExpression": "SUM(share)", "label": "share"},
-               {"expressionType": "SQL", "sqlExpression": "SUM(articles)", "label": "articles"}]
+    database = api.call(
+        "POST",
+        "/api/v1/database/",
+        {"database_name": "framescope", "sqlalchemy_uri": duckdb_uri(db_file), "expose_in_sqllab": True},
+    )["id"]
+    dataset = api.call(
+        "POST", "/api/v1/dataset/", {"database": database, "schema": "main", "table_name": "outlet_week_technique"}
+    )["id"]
+    metrics = [
+        {"expressionType": "SQL", "sqlExpression": "SUM(share)", "label": "share"},
+        {"expressionType": "SQL", "sqlExpression": "SUM(articles)", "label": "articles"},
+    ]
     filters = [("technique", "==", technique), ("week", "IS NOT NULL", None)]
     filters += [("outlet", "==", outlet)] if outlet else []
     form_data = {
-        "viz_type": "echarts_timeseries_line", "datasource": f"{dataset}__table", "x_axis": "week",
-        "time_grain_sqla": "P1W", "metrics": metrics, "groupby": ["outlet"], "row_limit": 10000,
-        "adhoc_filters": [{"expressionType": "SIMPLE", "subject": c, "operator": op, "clause": "WHERE",
-                           **({"comparator": v} if v is not None else {})} for c, op, v in filters],
+        "viz_type": "echarts_timeseries_line",
+        "datasource": f"{dataset}__table",
+        "x_axis": "week",
+        "time_grain_sqla": "P1W",
+        "metrics": metrics,
+        "groupby": ["outlet"],
+        "row_limit": 10000,
+        "adhoc_filters": [
+            {
+                "expressionType": "SIMPLE",
+                "subject": c,
+                "operator": op,
+                "clause": "WHERE",
+                **({"comparator": v} if v is not None else {}),
+            }
+            for c, op, v in filters
+        ],
     }
     query = {
-        "columns": [{"columnType": "BASE_AXIS", "sqlExpression": "week", "label": "week",
-                     "expressionType": "SQL", "timeGrain": "P1W"}, "outlet"],
-        "metrics": metrics, "row_limit": 10000, "orderby": [[metrics[0], False]],
+        "columns": [
+            {
+                "columnType": "BASE_AXIS",
+                "sqlExpression": "week",
+                "label": "week",
+                "expressionType": "SQL",
+                "timeGrain": "P1W",
+            },
+            "outlet",
+        ],
+        "metrics": metrics,
+        "row_limit": 10000,
+        "orderby": [[metrics[0], False]],
         "filters": [{"col": c, "op": op, **({"val": v} if v is not None else {})} for c, op, v in filters],
     }
-    query_context = {"datasource": {"id": dataset, "type": "table"}, "force": True, "queries": [query],
-                     "form_data": form_data, "result_format": "json", "result_type": "full"}
-    return api.call("POST", "/api/v1/chart/", {
-        "slice_name": f"{technique}: share of articles per week", "viz_type": "echarts_timeseries_line",
-        "datasource_id": dataset, "datasource_type": "table",
-        "params": json.dumps(form_data), "query_context": json.dumps(query_context)})["id"]
+    query_context = {
+        "datasource": {"id": dataset, "type": "table"},
+        "force": True,
+        "queries": [query],
+        "form_data": form_data,
+        "result_format": "json",
+        "result_type": "full",
+    }
+    return api.call(
+        "POST",
+        "/api/v1/chart/",
+        {
+            "slice_name": f"{technique}: share of articles per week",
+            "viz_type": "echarts_timeseries_line",
+            "datasource_id": dataset,
+            "datasource_type": "table",
+            "params": json.dumps(form_data),
+            "query_context": json.dumps(query_context),
+        },
+    )["id"]
 
 
 def chart_points(api: Api, chart: int) -> tuple[Points, str]:
@@ -479,16 +598,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--duckdb", type=Path, help="an existing DuckDB file with the views (else a sample is built)")
     src.add_argument("--dataset", type=Path, help="a framescope dataset folder to write the views file for")
-    ap.add_argument("--views", choices=("auto", "cli", "stand-in"), default="auto",
-                    help="who writes the views file: `framescope dataset views` (cli), this script (stand-in), "
-                         "or the CLI where it has the command (auto)")
+    ap.add_argument(
+        "--views",
+        choices=("auto", "cli", "stand-in"),
+        default="auto",
+        help="who writes the views file: `framescope dataset views` (cli), this script (stand-in), "
+        "or the CLI where it has the command (auto)",
+    )
     ap.add_argument("--superset", help="the superset executable (default: $FRAMESCOPE_SUPERSET, else PATH)")
     ap.add_argument("--technique", help="the chart's technique (default: the one with most points above zero)")
     ap.add_argument("--outlet", help="chart one outlet only (default: a series per outlet)")
     ap.add_argument("--server-tz", default=SERVER_TZ, help="the server's TZ; the views must not depend on it")
     ap.add_argument("--start-timeout", type=float, default=300.0, help="seconds to wait for the server to answer")
-    ap.add_argument("--step-timeout", type=float, default=STEP_TIMEOUT_S,
-                    help="seconds each of `superset db upgrade`, `fab create-admin` and `init` may take")
+    ap.add_argument(
+        "--step-timeout",
+        type=float,
+        default=STEP_TIMEOUT_S,
+        help="seconds each of `superset db upgrade`, `fab create-admin` and `init` may take",
+    )
     ap.add_argument("--work", type=Path, help="keep the Superset home, logs and sample here (default: a temp folder)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
     return ap.parse_args(argv)
@@ -517,8 +644,12 @@ def run_check(args: argparse.Namespace, exe: str, work: Path) -> dict[str, Any]:
         where = f"technique {technique!r}" + (f", outlet {args.outlet!r}" if args.outlet else "")
         raise CheckFailed(f"no dated point for {where}")
     server = Superset(exe, work / "superset-home", args.server_tz, args.step_timeout)
-    figures |= {"duckdb_file": str(db_file), "technique": technique, "outlet": args.outlet,
-                "versions": server.versions()}
+    figures |= {
+        "duckdb_file": str(db_file),
+        "technique": technique,
+        "outlet": args.outlet,
+        "versions": server.versions(),
+    }
     seconds |= server.init()
     try:
         seconds["start (until /health answers)"] = server.start(args.start_timeout)
@@ -530,8 +661,14 @@ def run_check(args: argparse.Namespace, exe: str, work: Path) -> dict[str, Any]:
         seconds["REST API: login, database, dataset, chart, data"] = time.perf_counter() - t0
     finally:
         server.stop()
-    figures |= {"chart_id": chart, "chart_sql": sql, "points": len(got), "outlets": len({o for o, _ in got}),
-                "weeks": len({w for _, w in got}), "problems": compare(want, got)}
+    figures |= {
+        "chart_id": chart,
+        "chart_sql": sql,
+        "points": len(got),
+        "outlets": len({o for o, _ in got}),
+        "weeks": len({w for _, w in got}),
+        "problems": compare(want, got),
+    }
     return figures
 
 
@@ -541,8 +678,10 @@ def report(figures: dict[str, Any]) -> None:
     print(f"BI server: {versions}; server TZ {figures['server_tz']}; views by {views}")
     for step, secs in figures.get("seconds", {}).items():
         print(f"  {step:<48} {secs:6.1f} s")
-    print(f"chart {figures['chart_id']} ({figures['technique']}): {figures['points']} points, "
-          f"{figures['outlets']} outlets, {figures['weeks']} weeks")
+    print(
+        f"chart {figures['chart_id']} ({figures['technique']}): {figures['points']} points, "
+        f"{figures['outlets']} outlets, {figures['weeks']} weeks"
+    )
     print("Superset ran: " + " ".join(figures["chart_sql"].split()))
     for line in figures["problems"]:
         print("  MISMATCH " + line)
@@ -552,8 +691,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     exe = find_superset(args.superset)
     if exe is None:
-        print("skipped: no Superset (set FRAMESCOPE_SUPERSET to its `superset` executable, "
-              "or put it on PATH; docs/monitoring.md, \"BI servers\", installs one)")
+        print(
+            "skipped: no Superset (set FRAMESCOPE_SUPERSET to its `superset` executable, "
+            'or put it on PATH; docs/monitoring.md, "BI servers", installs one)'
+        )
         return 0
     signal.signal(signal.SIGTERM, _sigterm)
     with _workdir(args.work) as work:

@@ -44,7 +44,11 @@ def main() -> None:
     docs = load_corpora(cfg.data.train, tax, ["de", "en"])
     root = os.path.join(os.environ["FRAMESCOPE_SHARED_DATA"], "semeval2023")
     extra_langs = ["fr", "it", "pl", "ru"]
-    extra = load_corpora([Corpus(f"{root}/{lg}", "semeval2023") for lg in extra_langs], tax, extra_langs) if args.six else []
+    extra = (
+        load_corpora([Corpus(f"{root}/{lg}", "semeval2023") for lg in extra_langs], tax, extra_langs)
+        if args.six
+        else []
+    )
     folds = article_folds(docs, 5, cfg.seed)
     techs = tax.names
 
@@ -64,11 +68,19 @@ def main() -> None:
     for recipe in json.loads(args.grid):
         t0 = time.time()
         tfidf, c = recipe.get("tfidf", False), recipe.get("C", 1.0)
-        vec = HashingVectorizer(analyzer="char_wb", ngram_range=tuple(recipe.get("ngram", (2, 4))), n_features=recipe.get("nf", 2**16),
-                                alternate_sign=False, norm=None if tfidf else "l2", lowercase=True)
+        vec = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=tuple(recipe.get("ngram", (2, 4))),
+            n_features=recipe.get("nf", 2**16),
+            alternate_sign=False,
+            norm=None if tfidf else "l2",
+            lowercase=True,
+        )
         x = vec.transform(texts)
         if recipe.get("words"):
-            w = HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=2**16, alternate_sign=False, norm=None).transform(texts)
+            w = HashingVectorizer(
+                analyzer="word", ngram_range=(1, 2), n_features=2**16, alternate_sign=False, norm=None
+            ).transform(texts)
             x = w if recipe["words"] == 2 else sp.hstack([x, w], format="csr")
         z = np.zeros(y_all.shape)
         for held in folds:
@@ -85,8 +97,10 @@ def main() -> None:
                 names = sorted(set(all_langs))
                 lang_arr = np.array(all_langs)
 
-                def augment(m, idx):
-                    return sp.hstack([m] + [sp.diags((lang_arr[idx] == n).astype(float)) @ m for n in names], format="csr")  # noqa: B023
+                def augment(m, idx, lang_arr=lang_arr, names=names):
+                    return sp.hstack(
+                        [m] + [sp.diags((lang_arr[idx] == n).astype(float)) @ m for n in names], format="csr"
+                    )
 
                 xtr, xte = augment(xtr, tr), augment(xte, held)
             for j in range(len(techs)):

@@ -46,18 +46,30 @@ def main() -> None:
         if v not in run["tables"]:
             sys.exit(f"error: {path} has no variant {v!r} (it has: {', '.join(run['tables'])})")
     if a["ids"] != b["ids"] or a["techniques"] != b["techniques"]:
-        sys.exit(f"error: {args.a} and {args.b} pool different articles or techniques (other folds?); they cannot be paired")
+        sys.exit(
+            f"error: {args.a} and {args.b} pool different articles or techniques (other folds?); they cannot be paired"
+        )
     langs = np.array(a["langs"])
-    out = {"a": {"file": args.a, "variant": va, **a["meta"]}, "b": {"file": args.b, "variant": vb, **b["meta"]}, "languages": {}}
-    print(f"B − A: B = {b['meta'].get('name')} ({vb}), A = {a['meta'].get('name')} ({va}); 95% paired bootstrap intervals")
+    out = {
+        "a": {"file": args.a, "variant": va, **a["meta"]},
+        "b": {"file": args.b, "variant": vb, **b["meta"]},
+        "languages": {},
+    }
+    print(
+        f"B − A: B = {b['meta'].get('name')} ({vb}), A = {a['meta'].get('name')} ({va}); 95% paired bootstrap intervals"
+    )
     for lang in sorted(set(langs.tolist())):
         rows = np.flatnonzero(langs == lang)
-        diff = paired_differences(a["tables"][va].subset(rows), b["tables"][vb].subset(rows), n_resamples=args.resamples)
+        diff = paired_differences(
+            a["tables"][va].subset(rows), b["tables"][vb].subset(rows), n_resamples=args.resamples
+        )
         out["languages"][lang] = {"articles": len(rows), **diff}
         for m in ARTICLE_METRICS[:2]:  # the guess is the same for both recipes: F1 over it moves as F1 does
             d = diff[m]
-            print(f"  {lang} ({len(rows)} articles) {m:24s} {d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
-                  f"  B not better in {d['share_not_better']:.0%} of resamples")
+            print(
+                f"  {lang} ({len(rows)} articles) {m:24s} {d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
+                f"  B not better in {d['share_not_better']:.0%} of resamples"
+            )
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
 

@@ -34,9 +34,21 @@ from framescope.training.metrics.intervals import save_article_tables
 from framescope.training.train import load_corpora
 
 KEYS = (
-    "articles", "article_mean_auc", "article_presence_f1", "constant_guess_presence_f1", "paragraph_micro_f1",
-    "paragraph_micro_f1_spans", "span_f1", "span_precision", "span_identification_f1", "precise_span_precision",
-    "precise_span_f1", "n_pred", "precise_n_pred", "article_presence_precision", "article_presence_recall",
+    "articles",
+    "article_mean_auc",
+    "article_presence_f1",
+    "constant_guess_presence_f1",
+    "paragraph_micro_f1",
+    "paragraph_micro_f1_spans",
+    "span_f1",
+    "span_precision",
+    "span_identification_f1",
+    "precise_span_precision",
+    "precise_span_f1",
+    "n_pred",
+    "precise_n_pred",
+    "article_presence_precision",
+    "article_presence_recall",
 )
 
 
@@ -46,21 +58,48 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--lang", action="append", help="evaluated languages (default de, en)")
-    ap.add_argument("--extra-lang", action="append", default=[],
-                    help="training-only languages (default: the config's data.langs that are not evaluated)")
-    ap.add_argument("--stage-extra", action="append", default=[], metavar="DIR",
-                    help="also score the variant stacked+extra: the stacked stage with these corpora in article_stage.extra_train")
+    ap.add_argument(
+        "--extra-lang",
+        action="append",
+        default=[],
+        help="training-only languages (default: the config's data.langs that are not evaluated)",
+    )
+    ap.add_argument(
+        "--stage-extra",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also score the variant stacked+extra: the stacked stage with these corpora in article_stage.extra_train",
+    )
     ap.add_argument("--variant", action="append", help=f"stage variants to score (default all: {', '.join(VARIANTS)})")
     ap.add_argument("--max-folds", type=int, help="stop after this many folds (partial figures, labelled so)")
-    ap.add_argument("--no-tagger", action="store_true", help="only the char-ngrams stage: no tagger trainings, no span metrics")
+    ap.add_argument(
+        "--no-tagger", action="store_true", help="only the char-ngrams stage: no tagger trainings, no span metrics"
+    )
     ap.add_argument("--cache", help="folder keeping each fold's tagger and token scores: reruns resume and reuse them")
-    ap.add_argument("--fold-seed", type=int, help="deals the folds (default: the config's seed); fix it to train other seeds on the same folds")
-    ap.add_argument("--ensemble-cache", action="append", default=[], metavar="DIR",
-                    help="a finished cache of the same folds (another seed): its token scores are averaged with this run's")
-    ap.add_argument("--resamples", type=int, default=1000,
-                    help="bootstrap resamples of the articles for the article metrics' 95%% intervals (0: none)")
-    ap.add_argument("--predictions", metavar="NPZ",
-                    help="also write the pooled article scores and decisions here, for benchmarks/compare_cv.py")
+    ap.add_argument(
+        "--fold-seed",
+        type=int,
+        help="deals the folds (default: the config's seed); fix it to train other seeds on the same folds",
+    )
+    ap.add_argument(
+        "--ensemble-cache",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a finished cache of the same folds (another seed): its token scores are averaged with this run's",
+    )
+    ap.add_argument(
+        "--resamples",
+        type=int,
+        default=1000,
+        help="bootstrap resamples of the articles for the article metrics' 95%% intervals (0: none)",
+    )
+    ap.add_argument(
+        "--predictions",
+        metavar="NPZ",
+        help="also write the pooled article scores and decisions here, for benchmarks/compare_cv.py",
+    )
     ap.add_argument("--name", default="recipe")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -81,7 +120,10 @@ def main() -> None:
         v.setdefault("extra_train", [])  # the named variants are de+en stages, whatever the config says
     if args.stage_extra:
         fmt = config.data.train[0].format
-        variants["stacked+extra"] = {**VARIANTS["stacked"], "extra_train": [{"path": d, "format": fmt} for d in args.stage_extra]}
+        variants["stacked+extra"] = {
+            **VARIANTS["stacked"],
+            "extra_train": [{"path": d, "format": fmt} for d in args.stage_extra],
+        }
 
     def write(result: dict) -> str:
         out = {
@@ -102,16 +144,33 @@ def main() -> None:
             },
         }
         if args.predictions and "articles" in result:
-            save_article_tables(args.predictions, result["articles"], {"name": args.name, "config": args.config, "overrides": args.overrides})
+            save_article_tables(
+                args.predictions,
+                result["articles"],
+                {"name": args.name, "config": args.config, "overrides": args.overrides},
+            )
         text = json.dumps(out, indent=2)
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(text + "\n", encoding="utf-8")
         return text
 
-    result = cross_validate(config, docs, taxonomy, args.folds, extra, say, variants, on_fold=write, max_folds=args.max_folds,
-                            fit_tagger=not args.no_tagger, cache_dir=args.cache, fold_seed=args.fold_seed,
-                            ensemble_caches=args.ensemble_cache, resamples=args.resamples)
+    result = cross_validate(
+        config,
+        docs,
+        taxonomy,
+        args.folds,
+        extra,
+        say,
+        variants,
+        on_fold=write,
+        max_folds=args.max_folds,
+        fit_tagger=not args.no_tagger,
+        cache_dir=args.cache,
+        fold_seed=args.fold_seed,
+        ensemble_caches=args.ensemble_cache,
+        resamples=args.resamples,
+    )
     print(write(result))
 
 

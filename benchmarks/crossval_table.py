@@ -1,6 +1,6 @@
 """The lever table of docs/results.md from the JSON files benchmarks/crossval.py writes.
 
-    python benchmarks/crossval_table.py docs/results/crossval-de-en.json docs/results/crossval-six-langs.json
+python benchmarks/crossval_table.py docs/results/crossval-de-en.json docs/results/crossval-six-langs.json
 """
 
 from __future__ import annotations

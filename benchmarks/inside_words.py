@@ -42,7 +42,12 @@ def inside_share(texts, spans_per_text) -> dict:
     def share(x: int) -> float:
         return round(x / n, 4) if n else 0.0
 
-    return {"spans": n, "start_inside": share(bad_start), "end_inside": share(bad_end), "start_or_end_inside": share(bad_any)}
+    return {
+        "spans": n,
+        "start_inside": share(bad_start),
+        "end_inside": share(bad_end),
+        "start_or_end_inside": share(bad_any),
+    }
 
 
 def main() -> None:
@@ -77,13 +82,18 @@ def main() -> None:
     before = [tagger.decode(TokenScores(s.offsets, s.probs), thresholds) for s in scores]
     after = [tagger.decode(s, thresholds) for s in scores]
     gold = [[s for s in d.spans] for d in docs]
-    print(json.dumps({
-        "articles": len(docs),
-        "before": inside_share(texts, before),
-        "after": inside_share(texts, after),
-        "gold": inside_share(texts, gold),
-        "seconds": round(time.time() - t0, 1),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "articles": len(docs),
+                "before": inside_share(texts, before),
+                "after": inside_share(texts, after),
+                "gold": inside_share(texts, gold),
+                "seconds": round(time.time() - t0, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -56,11 +56,17 @@ def feeds(shared: Path, repeat: int, seed: int = 13) -> list[list[dict]]:
             text = path.read_text(encoding="utf-8")
             first_line = next((line.strip() for line in text.splitlines() if line.strip()), path.stem)
             day = FIRST_MONDAY + timedelta(days=rng.randrange(WEEKS * 7))
-            records.append({
-                "id": f"{lang}/{path.stem}", "text": text, "lang": lang,
-                "source": rng.choice(OUTLETS[lang]), "url": f"https://news.example/{lang}/{path.stem}",
-                "title": first_line[:120], "published_at": f"{day.isoformat()}T{rng.randrange(6, 22):02d}:00:00+02:00",
-            })
+            records.append(
+                {
+                    "id": f"{lang}/{path.stem}",
+                    "text": text,
+                    "lang": lang,
+                    "source": rng.choice(OUTLETS[lang]),
+                    "url": f"https://news.example/{lang}/{path.stem}",
+                    "title": first_line[:120],
+                    "published_at": f"{day.isoformat()}T{rng.randrange(6, 22):02d}:00:00+02:00",
+                }
+            )
     rng.shuffle(records)
     third = len(records) // 3
     days = [records[:third], records[third : 2 * third], records[2 * third :]]
@@ -81,16 +87,32 @@ def chromium_screenshot(url: str, png: Path, size: str) -> None:
     if exe is None:
         sys.exit("--screenshots needs chromium (apt-get install -y chromium)")
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", f"--user-data-dir={profile}",
-                        f"--screenshot={png}", f"--window-size={size}", "--hide-scrollbars", url],
-                       capture_output=True, timeout=120, check=True)
+        subprocess.run(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                f"--user-data-dir={profile}",
+                f"--screenshot={png}",
+                f"--window-size={size}",
+                "--hide-scrollbars",
+                url,
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
     print(f"screenshot: {png} ({png.stat().st_size / 1024:.0f} KiB)")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("FRAMESCOPE_SHARED_DATA", ROOT.parent / "shared" / "data")))
+    ap.add_argument(
+        "--shared", type=Path, default=Path(os.environ.get("FRAMESCOPE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    )
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "monitoring-days")
     ap.add_argument("--model", help="model folder or URI (default: train the quickstart config into WORK/model)")
     ap.add_argument("--repeat", type=int, default=5, help="articles of day 1 sent again on day 3")
@@ -113,7 +135,10 @@ def main() -> int:
     if model is None:
         model = str(work / "model")
         t0 = time.time()
-        run([*fs, "train", "quickstart", "-o", model], env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"})
+        run(
+            [*fs, "train", "quickstart", "-o", model],
+            env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"},
+        )
         print(f"trained the quickstart config in {time.time() - t0:.1f}s")
 
     days = feeds(args.shared, args.repeat)
@@ -124,15 +149,22 @@ def main() -> int:
         feed.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         texts.update((r["id"], r["text"]) for r in records)
         t0 = time.time()
-        proc = run([*fs, "score", "-q", str(feed), "--model", model, "--out", str(work / f"day{n}"), "--dataset", str(dataset)])
+        proc = run(
+            [*fs, "score", "-q", str(feed), "--model", model, "--out", str(work / f"day{n}"), "--dataset", str(dataset)]
+        )
         said = " ".join(proc.stdout.split())
-        print(f"day {n}: {len(records)} articles scored in {time.time() - t0:.1f}s; "
-              + said[said.index("dataset:"):] if "dataset:" in said else said[-300:])
+        print(
+            f"day {n}: {len(records)} articles scored in {time.time() - t0:.1f}s; " + said[said.index("dataset:") :]
+            if "dataset:" in said
+            else said[-300:]
+        )
 
     distinct = len({(r["id"], r["text"]) for d in days for r in d})
     con = duckdb.connect()
     arts, spans = read_sql(dataset, "articles"), read_sql(dataset, "spans")
-    rows, keys, ids = con.execute(f"SELECT count(*), count(DISTINCT (id, text_sha256)), count(DISTINCT id) FROM {arts}").fetchone()
+    rows, keys, ids = con.execute(
+        f"SELECT count(*), count(DISTINCT (id, text_sha256)), count(DISTINCT id) FROM {arts}"
+    ).fetchone()
     filled = con.execute(
         f"SELECT count(source), count(url), count(title), count(published_at), count(DISTINCT source), "
         f"count(DISTINCT date_trunc('week', published_at)) FROM {arts}"
@@ -141,12 +173,18 @@ def main() -> int:
         f"SELECT count(*), count(*) FILTER (WHERE a.id IS NULL) FROM {spans} s "
         f"LEFT JOIN {arts} a ON s.article_id = a.id AND s.text_sha256 = a.text_sha256"
     ).fetchone()
-    runs_spans = sum(con.execute(f"SELECT count(*) FROM read_parquet('{work / f'day{n}' / 'spans.parquet'}')").fetchone()[0]
-                     for n in (1, 2))
-    print(f"dataset: {rows} article rows ({keys} distinct (id, text_sha256), {ids} distinct ids), expected {distinct}; "
-          f"{n_spans} spans, {orphans} without their article")
-    print(f"metadata filled: source {filled[0]}, url {filled[1]}, title {filled[2]}, published_at {filled[3]}; "
-          f"{filled[4]} outlets, {filled[5]} weeks")
+    runs_spans = sum(
+        con.execute(f"SELECT count(*) FROM read_parquet('{work / f'day{n}' / 'spans.parquet'}')").fetchone()[0]
+        for n in (1, 2)
+    )
+    print(
+        f"dataset: {rows} article rows ({keys} distinct (id, text_sha256), {ids} distinct ids), expected {distinct}; "
+        f"{n_spans} spans, {orphans} without their article"
+    )
+    print(
+        f"metadata filled: source {filled[0]}, url {filled[1]}, title {filled[2]}, published_at {filled[3]}; "
+        f"{filled[4]} outlets, {filled[5]} weeks"
+    )
     shared, _ = views.connect(dataset)  # the shipped views: UTC weeks, latest versions, normalised outlets
     weekly = shared.execute(
         "SELECT outlet, week, articles, round(share, 3) AS share_loaded_language FROM outlet_week_technique "
@@ -161,14 +199,18 @@ def main() -> int:
     t0 = time.time()
     run([*fs, "report", "--dataset", str(dataset), "--out", str(work / "report")])
     report = work / "report" / "index.html"
-    print(f"report over the dataset: {len(list((work / 'report' / 'articles').glob('*.html')))} pages "
-          f"in {time.time() - t0:.1f}s")
+    print(
+        f"report over the dataset: {len(list((work / 'report' / 'articles').glob('*.html')))} pages "
+        f"in {time.time() - t0:.1f}s"
+    )
     t0 = time.time()
     proc = run([*fs, "dashboard", str(dataset), "--out", str(work / "dashboard"), "--report", "../report"])
     page = work / "dashboard" / "index.html"
     html = page.read_text(encoding="utf-8")
-    print(f"dashboard: {page} in {time.time() - t0:.1f}s, {html.count('<svg')} charts, "
-          f"{html.count('/articles/')} example links, {len(html) / 1024:.0f} KiB")
+    print(
+        f"dashboard: {page} in {time.time() - t0:.1f}s, {html.count('<svg')} charts, "
+        f"{html.count('/articles/')} example links, {len(html) / 1024:.0f} KiB"
+    )
     links = re.findall(r'<a href="([^"]+/articles/[0-9a-f]{20}\.html)"', html)
     dead = [h for h in links if not (page.parent / h).resolve().is_file()]
     print(f"example links: {len(links)}, dead: {len(dead)}")
@@ -177,8 +219,19 @@ def main() -> int:
     if args.screenshots:
         chromium_screenshot(page.as_uri(), ROOT / "docs" / "dashboard.png", "1280,2000")
         example = work / "example"
-        run([*fs, "score", "-q", str(ROOT / "inference" / "examples" / "de_article.txt"), "--model", model,
-             "--out", str(example), "--html"])
+        run(
+            [
+                *fs,
+                "score",
+                "-q",
+                str(ROOT / "inference" / "examples" / "de_article.txt"),
+                "--model",
+                model,
+                "--out",
+                str(example),
+                "--html",
+            ]
+        )
         article = next((example / "articles").glob("*.html"))
         chromium_screenshot(article.as_uri(), ROOT / "docs" / "report.png", "1280,1600")
     print("report:", report)

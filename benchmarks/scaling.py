@@ -22,8 +22,10 @@ def corpus(n: int) -> list[dict]:
     from framescope.labels.sample import load_sample
 
     docs = load_sample()
-    return [{"id": f"{docs[i % len(docs)].id}/{i}", "lang": docs[i % len(docs)].lang, "text": docs[i % len(docs)].text}
-            for i in range(n)]
+    return [
+        {"id": f"{docs[i % len(docs)].id}/{i}", "lang": docs[i % len(docs)].lang, "text": docs[i % len(docs)].text}
+        for i in range(n)
+    ]
 
 
 def rss_mb() -> float:
@@ -58,9 +60,18 @@ def bench_scorer(args) -> dict:
         scorer.score_texts([r["text"] for r in b], [r["id"] for r in b], [r["lang"] for r in b])
     dt = time.perf_counter() - t
     chars = sum(len(r["text"]) for r in rows)
-    return {"what": "scorer", "model": str(args.model), "threads": args.threads, "articles": len(rows),
-            "seconds": round(dt, 2), "articles_per_s": round(len(rows) / dt, 1), "chars_per_s": round(chars / dt),
-            "rss_before_mb": round(before), "rss_model_loaded_mb": round(loaded), "peak_rss_mb": round(peak_mb())}
+    return {
+        "what": "scorer",
+        "model": str(args.model),
+        "threads": args.threads,
+        "articles": len(rows),
+        "seconds": round(dt, 2),
+        "articles_per_s": round(len(rows) / dt, 1),
+        "chars_per_s": round(chars / dt),
+        "rss_before_mb": round(before),
+        "rss_model_loaded_mb": round(loaded),
+        "peak_rss_mb": round(peak_mb()),
+    }
 
 
 def bench_pyfunc(args) -> dict:
@@ -72,8 +83,14 @@ def bench_pyfunc(args) -> dict:
     model = mlflow.pyfunc.load_model(args.model_uri)
     loaded = rss_mb()
     model.predict(pd.DataFrame(corpus(args.n)))
-    return {"what": "pyfunc", "model": args.model_uri, "articles": args.n, "rss_interpreter_mb": round(before),
-            "rss_model_loaded_mb": round(loaded), "peak_rss_after_batch_mb": round(peak_mb())}
+    return {
+        "what": "pyfunc",
+        "model": args.model_uri,
+        "articles": args.n,
+        "rss_interpreter_mb": round(before),
+        "rss_model_loaded_mb": round(loaded),
+        "peak_rss_after_batch_mb": round(peak_mb()),
+    }
 
 
 def bench_spark(args) -> dict:
@@ -86,12 +103,25 @@ def bench_spark(args) -> dict:
     pq.write_table(pa.Table.from_pylist(corpus(args.n)), src)
     spark = spark_session(args.master, conf={"spark.python.worker.reuse": "true"})
     t = time.perf_counter()
-    s = score_spark(spark, src, args.model_uri, os.path.join(tmp, "out"), partition_by="lang",
-                    num_partitions=args.partitions, detect_lang=False)
+    s = score_spark(
+        spark,
+        src,
+        args.model_uri,
+        os.path.join(tmp, "out"),
+        partition_by="lang",
+        num_partitions=args.partitions,
+        detect_lang=False,
+    )
     dt = time.perf_counter() - t
     spark.stop()
-    return {"what": "spark", "master": args.master, "partitions": args.partitions, "articles": s.articles,
-            "seconds": round(dt, 1), "articles_per_s": round(s.articles / dt, 1)}
+    return {
+        "what": "spark",
+        "master": args.master,
+        "partitions": args.partitions,
+        "articles": s.articles,
+        "seconds": round(dt, 1),
+        "articles_per_s": round(s.articles / dt, 1),
+    }
 
 
 def main() -> None:

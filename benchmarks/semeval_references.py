@@ -25,8 +25,17 @@ from framescope.training.evaluation import most_frequent_technique_baseline, sco
 from framescope.model.tagger import load_tagger
 from framescope.training.train import prepare_data
 
-KEYS = ("span_precision", "span_recall", "span_f1", "span_identification_f1", "paragraph_micro_f1",
-        "mean_pred_span_length", "mean_gold_span_length", "n_pred", "n_gold")
+KEYS = (
+    "span_precision",
+    "span_recall",
+    "span_f1",
+    "span_identification_f1",
+    "paragraph_micro_f1",
+    "mean_pred_span_length",
+    "mean_gold_span_length",
+    "n_pred",
+    "n_gold",
+)
 
 
 def summarise(report: dict) -> dict:
@@ -52,8 +61,11 @@ def cross_calibrated(tagger, dev_docs, scores, taxonomy, cal_cfg: dict) -> list:
     for fit, apply in ((half_a, half_b), (half_b, half_a)):
         idx = [index[d.id] for d in fit]
         cal = calibrate_from_config(
-            [scores[i] for i in idx], [gold_tuples(dev_docs[i], taxonomy) for i in idx], techniques,
-            [dev_docs[i].text for i in idx], cal_cfg,
+            [scores[i] for i in idx],
+            [gold_tuples(dev_docs[i], taxonomy) for i in idx],
+            techniques,
+            [dev_docs[i].text for i in idx],
+            cal_cfg,
         )
         thresholds = cal.all_thresholds(techniques)
         begins = cal.all_begin_thresholds(techniques)
@@ -68,9 +80,7 @@ def overlap_share(dev_docs, preds: list) -> float:
     from framescope.labels.document import Document, Span
     from framescope.labels.stats import corpus_stats
 
-    st = corpus_stats(
-        Document(d.id, d.text, d.lang, [Span(s, e, t) for s, e, t in p]) for d, p in zip(dev_docs, preds)
-    )
+    st = corpus_stats(Document(d.id, d.text, d.lang, [Span(s, e, t) for s, e, t in p]) for d, p in zip(dev_docs, preds))
     return st.cross_technique_overlaps / st.spans if st.spans else 0.0
 
 
@@ -100,7 +110,9 @@ def main() -> int:
             fixed = {t: 0.5 for t in tagger.techniques}
             preds = [[p.as_tuple() for p in tagger.decode(s, fixed)] for s in scores]
             results[f"{name} (textbook argmax-like, 0.5)"] = summarise(score_predictions(dev_docs, preds, taxonomy))
-    print(f"{'system':45s} {'lang':4s} {'spanP':>6s} {'spanR':>6s} {'spanF1':>6s} {'paraF1':>6s} {'predLen':>7s} {'goldLen':>7s}")
+    print(
+        f"{'system':45s} {'lang':4s} {'spanP':>6s} {'spanR':>6s} {'spanF1':>6s} {'paraF1':>6s} {'predLen':>7s} {'goldLen':>7s}"
+    )
     for system, rep in results.items():
         if system == "split":
             continue
@@ -109,8 +121,10 @@ def main() -> int:
         for lang in ("de", "en", "all"):
             m = rep.get(lang)
             if m:
-                print(f"{system:45s} {lang:4s} {m['span_precision']:6.3f} {m['span_recall']:6.3f} {m['span_f1']:6.3f} "
-                      f"{m['paragraph_micro_f1']:6.3f} {m['mean_pred_span_length']:7.1f} {m['mean_gold_span_length']:7.1f}")
+                print(
+                    f"{system:45s} {lang:4s} {m['span_precision']:6.3f} {m['span_recall']:6.3f} {m['span_f1']:6.3f} "
+                    f"{m['paragraph_micro_f1']:6.3f} {m['mean_pred_span_length']:7.1f} {m['mean_gold_span_length']:7.1f}"
+                )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -51,14 +51,18 @@ def main() -> None:
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=5e-5)
     for b in batches[:2]:  # warm-up
-        loss = tagger.scheme.loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
+        loss = tagger.scheme.loss(
+            model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"]
+        )
         loss.backward()
         opt.step()
         opt.zero_grad()
     t0 = time.time()
     tokens = 0
     for b in batches:
-        loss = tagger.scheme.loss(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
+        loss = tagger.scheme.loss(
+            model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"]
+        )
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -70,11 +74,14 @@ def main() -> None:
     from framescope.training.hf_trainer import run_trainer
 
     cfg = load_config("minilm-semeval").with_values(
-        {"training.max_steps": args.steps, "training.batch_size": args.batch_size, "training.threads": args.threads})
+        {"training.max_steps": args.steps, "training.batch_size": args.batch_size, "training.threads": args.threads}
+    )
     tagger2 = TransformerTagger.from_base("minilm", tax, max_length=256, stride=32, scheme="multilabel-softmax")
     hf_trainer.training_windows = lambda tagger, docs, max_windows=None, seed=0: rows  # same windows
     stats = run_trainer(tagger2, [], [], cfg, say=lambda m: None)
-    print(f"framescope Trainer path:    {stats['train_tokens_per_second']:,.0f} tokens/s over {stats['global_steps']} steps")
+    print(
+        f"framescope Trainer path:    {stats['train_tokens_per_second']:,.0f} tokens/s over {stats['global_steps']} steps"
+    )
 
 
 if __name__ == "__main__":

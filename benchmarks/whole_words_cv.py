@@ -46,14 +46,22 @@ def main() -> None:
     docs = load_corpora(cfg.data.train, tax, ["de", "en"])
     extra_langs = training_only_langs(cfg, ["de", "en"])
     extra = load_corpora(cfg.data.train, tax, extra_langs) if extra_langs else []
-    preds: dict[str, list] = {"whole words": [None] * len(docs), "token offsets (before whole words)": [None] * len(docs)}
+    preds: dict[str, list] = {
+        "whole words": [None] * len(docs),
+        "token offsets (before whole words)": [None] * len(docs),
+    }
     for k, held in enumerate(config_folds(docs, args.folds, cfg, args.fold_seed)):
         _, dev_docs, test = fold_articles(docs, held, cfg, extra)
         fold_dir = Path(args.cache) / fold_name(k, args.folds)
         tagger = SpanTagger.from_pretrained(fold_dir / "model")
-        test_scores, dev_scores = load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs)
+        test_scores, dev_scores = (
+            load_token_scores(fold_dir / "test.npz", test),
+            load_token_scores(fold_dir / "dev.npz", dev_docs),
+        )
         for mode, keep_text in zip(preds, (True, False)):
-            strip = (lambda xs: xs) if keep_text else (lambda xs: [TokenScores(s.offsets, s.probs, text=None) for s in xs])  # noqa: E731
+            strip = (
+                (lambda xs: xs) if keep_text else (lambda xs: [TokenScores(s.offsets, s.probs, text=None) for s in xs])
+            )  # noqa: E731
             calibrate_on_dev(tagger, dev_docs, cfg.calibration, scores=strip(dev_scores))
             for i, sc in zip(held, strip(test_scores)):
                 preds[mode][i] = [p.as_tuple() for p in tagger.decode(sc)]

@@ -86,7 +86,9 @@ labelstudio_app = typer.Typer(
 
 @labelstudio_app.command("config")
 def labelstudio_config_cmd(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="A model folder: its techniques, in its output order."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="A model folder: its techniques, in its output order."
+    ),
     taxonomy: Optional[str] = typer.Option(
         None, "--taxonomy", "-t", help="A built-in taxonomy name or a YAML file (default: semeval2023)."
     ),
@@ -121,7 +123,9 @@ def labelstudio_config_cmd(
 def register_cmd(
     model_dir: str = typer.Argument(..., help="A model folder (framescope train or quickstart wrote it)."),
     name: str = typer.Option("framescope", "--name", "-n", help="Registered model name."),
-    alias: Optional[str] = typer.Option("candidate", "--alias", "-a", help="Alias to point at the new version ('' for none)."),
+    alias: Optional[str] = typer.Option(
+        "candidate", "--alias", "-a", help="Alias to point at the new version ('' for none)."
+    ),
     experiment: str = typer.Option("framescope-register", "--experiment", help="MLflow experiment of the logging run."),
 ) -> None:
     """Log an existing model folder as an MLflow pyfunc model and register it as a new version.

@@ -86,8 +86,9 @@ def quickstart_cmd(
     example = resources.files("framescope.inference") / "examples" / "de_article.txt"
     with resources.as_file(example) as path:
         report_dir = QUICKSTART_DIR / "report"
-        summary = run_score([str(path)], model=str(model_dir), out=report_dir, overwrite=True, html=True,
-                            show_progress=False)
+        summary = run_score(
+            [str(path)], model=str(model_dir), out=report_dir, overwrite=True, html=True, show_progress=False
+        )
         text = Path(path).read_text(encoding="utf-8")
     with open(report_dir / RESULTS_FILE, encoding="utf-8") as fh:
         rec = json.loads(fh.readline())
@@ -109,10 +110,17 @@ def quickstart_cmd(
 
     for tech, ts in sorted(rec["techniques"].items(), key=rank):
         prob = ts.get("probability")
-        scores.add_row(tech, "-" if prob is None else f"{prob:.3f}", f"{ts['score']:.3f}", str(ts["spans"]),
-                       f"{ts['coverage']:.1%}")
+        scores.add_row(
+            tech,
+            "-" if prob is None else f"{prob:.3f}",
+            f"{ts['score']:.3f}",
+            str(ts["spans"]),
+            f"{ts['coverage']:.1%}",
+        )
     console.print(scores)
     console.print(f"exports: [bold]{report_dir}[/bold]")
     if summary.report is not None:
         console.print(f"HTML report: [bold]{summary.report}[/bold]")
-    console.print(f"done in {time.time() - t0:.1f}s. Score your own articles: framescope score ARTICLES... --out results")
+    console.print(
+        f"done in {time.time() - t0:.1f}s. Score your own articles: framescope score ARTICLES... --out results"
+    )

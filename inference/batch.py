@@ -128,7 +128,9 @@ def run_score(
     meta = _run_meta(scorer)
     journal = _open_journal(out, meta, overwrite)
     summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
-    run = _Run(out, scorer, journal, summary, meta["model"]["fingerprint"], extra_columns((fields or Fields()).meta), t0)
+    run = _Run(
+        out, scorer, journal, summary, meta["model"]["fingerprint"], extra_columns((fields or Fields()).meta), t0
+    )
     run.max_chars = max_chars
     try:
         try:  # under the journal's lock: no other run is staging
@@ -201,7 +203,9 @@ class _Run:
     scored earlier (and corrected titles or dates need no rescoring).
     """
 
-    def __init__(self, out: Path, scorer, journal, summary: ScoreSummary, fingerprint: str, extra_meta: list[str], t0: float):
+    def __init__(
+        self, out: Path, scorer, journal, summary: ScoreSummary, fingerprint: str, extra_meta: list[str], t0: float
+    ):
         self.out, self.scorer, self.journal, self.summary = out, scorer, journal, summary
         self.fingerprint, self.extra_meta, self.t0 = fingerprint, extra_meta, t0
         self.order: list[str] = []
@@ -277,13 +281,24 @@ class _Run:
 def _too_long(item, max_chars: int) -> dict:
     """The error row of an article over the size limit (it is not scored, the run goes on)."""
     return {
-        "id": item.id, "source": item.source, "level": "error",
+        "id": item.id,
+        "source": item.source,
+        "level": "error",
         "reason": f"{len(item.text):,} characters; the limit is {max_chars:,} (--max-chars)",
     }
 
 
-def _write_generation(summary: ScoreSummary, out: Path, journal, order: list[str], fmts: list[str],
-                      meta: dict, html: bool, metadata: dict[str, dict], extra_meta: Sequence[str]) -> None:
+def _write_generation(
+    summary: ScoreSummary,
+    out: Path,
+    journal,
+    order: list[str],
+    fmts: list[str],
+    meta: dict,
+    html: bool,
+    metadata: dict[str, dict],
+    extra_meta: Sequence[str],
+) -> None:
     """Write every export into a staging folder, from the journal in input order, then publish it."""
     from framescope.inference import exports as ex
     from framescope.inference import outdir

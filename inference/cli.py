@@ -23,7 +23,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-
 def print_summary(summary: ScoreSummary) -> None:
     t = Table(title=f"framescope score: {summary.model} {summary.model_version}".strip())
     t.add_column("")
@@ -66,51 +65,69 @@ def score_cmd(
         None, "--model", "-m", help="Model folder or MLflow URI (default: runs/quickstart/model)."
     ),
     out: Path = typer.Option(
-        ..., "--out", "-o",
+        ...,
+        "--out",
+        "-o",
         help="Output folder (exports + resumable journal): new, empty, or one framescope wrote before.",
     ),
     lang: Optional[str] = typer.Option(
         None, "--lang", help="Language of articles that do not name one (default: detected per article)."
     ),
-    fmt: str = typer.Option("all", "--format", "-f", help="Comma-separated: jsonl,parquet,csv,labelstudio (default all)."),
+    fmt: str = typer.Option(
+        "all", "--format", "-f", help="Comma-separated: jsonl,parquet,csv,labelstudio (default all)."
+    ),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Articles scored per batch (bounds memory)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for the model."),
     backend: str = typer.Option(
-        "torch", "--backend",
+        "torch",
+        "--backend",
         help="Forward pass: torch (fp32), torch-bf16, onnx-fp32 or onnx-int8 (after `framescope export-onnx "
         "MODEL --int8`); see docs/benchmarks.md.",
     ),
     overwrite: bool = typer.Option(
-        False, "--overwrite",
+        False,
+        "--overwrite",
         help="Discard the journal of an earlier run in --out (files framescope did not write are never touched).",
     ),
     html: bool = typer.Option(False, "--html", help="Also write the HTML report."),
     id_field: str = typer.Option("id", "--id-column", "--id-field", help="JSONL field / CSV column of the article id."),
-    text_field: str = typer.Option("text", "--text-column", "--text-field", help="JSONL field / CSV column of the text."),
-    lang_field: str = typer.Option("lang", "--lang-column", "--lang-field", help="JSONL field / CSV column of the language."),
+    text_field: str = typer.Option(
+        "text", "--text-column", "--text-field", help="JSONL field / CSV column of the text."
+    ),
+    lang_field: str = typer.Option(
+        "lang", "--lang-column", "--lang-field", help="JSONL field / CSV column of the language."
+    ),
     meta: Optional[str] = typer.Option(
-        None, "--meta",
+        None,
+        "--meta",
         help="JSONL fields / CSV columns kept as article metadata, e.g. source,url,title,published_at (the default, "
         "when present) or desk,source=outlet (column=field). Others than these four become meta_<name> columns.",
     ),
     dataset: Optional[Path] = typer.Option(
-        None, "--dataset",
+        None,
+        "--dataset",
         help="Also append the scored articles to this partitioned Parquet dataset (skips articles already in it; "
         "see docs/monitoring.md).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     profile: str = typer.Option(
-        "balanced", "--profile",
+        "balanced",
+        "--profile",
         help="Span thresholds: balanced (best F1 on dev) or precise (high span precision; weak techniques off).",
     ),
     max_chars: int = typer.Option(
-        1_000_000, "--max-chars",
+        1_000_000,
+        "--max-chars",
         help="Largest article scored, in characters; a longer one is an error row (exit 1), the rest is scored.",
     ),
-    engine: str = typer.Option("local", "--engine", help="local (this process) or spark (MLflow UDF, see docs/scaling.md)."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (this process) or spark (MLflow UDF, see docs/scaling.md)."
+    ),
     spark_input: Optional[str] = typer.Option(None, "--input", help="--engine spark: a Parquet path or a table name."),
     partition_by: str = typer.Option("lang", "--partition-by", help="--engine spark: lang, date or none."),
-    spark_master: Optional[str] = typer.Option(None, "--spark-master", help="--engine spark: master URL (default $SPARK_MASTER or local[*])."),
+    spark_master: Optional[str] = typer.Option(
+        None, "--spark-master", help="--engine spark: master URL (default $SPARK_MASTER or local[*])."
+    ),
 ) -> None:
     """Score articles and write exports for dashboards (resumable: rerun the same command).
 
@@ -120,10 +137,14 @@ def score_cmd(
     from framescope.inference.inputs import Fields
 
     if engine == "spark" and dataset is not None:
-        err_console.print("[red]error[/red] --dataset works with --engine local (Spark writes its own partitioned tables)")
+        err_console.print(
+            "[red]error[/red] --dataset works with --engine local (Spark writes its own partitioned tables)"
+        )
         raise typer.Exit(2)
     if engine == "spark":
-        _score_spark(spark_input, inputs, model, out, partition_by, spark_master, id_field, text_field, lang_field, overwrite)
+        _score_spark(
+            spark_input, inputs, model, out, partition_by, spark_master, id_field, text_field, lang_field, overwrite
+        )
         return
     if engine != "local":
         err_console.print(f"[red]error[/red] --engine must be local or spark, not {engine!r}")
@@ -146,11 +167,32 @@ def score_cmd(
 
         fmt = formats_for_dataset(fmt)
     # user errors (FramescopeError) reach framescope.cli's root group: one line, exit 2 or 3
-    scorer = preflight(inputs, model=model, out=out, formats=fmt, html=html, batch_size=batch_size, lang=lang,
-                       backend=backend, profile=profile, dataset=dataset)
+    scorer = preflight(
+        inputs,
+        model=model,
+        out=out,
+        formats=fmt,
+        html=html,
+        batch_size=batch_size,
+        lang=lang,
+        backend=backend,
+        profile=profile,
+        dataset=dataset,
+    )
     summary = run_score(
-        inputs, scorer=scorer, out=out, lang=lang, formats=fmt, batch_size=batch_size, threads=threads,
-        backend=backend, overwrite=overwrite, html=html, fields=fields, show_progress=not quiet, profile=profile,
+        inputs,
+        scorer=scorer,
+        out=out,
+        lang=lang,
+        formats=fmt,
+        batch_size=batch_size,
+        threads=threads,
+        backend=backend,
+        overwrite=overwrite,
+        html=html,
+        fields=fields,
+        show_progress=not quiet,
+        profile=profile,
         max_chars=max_chars,
     )
     print_summary(summary)
@@ -169,8 +211,19 @@ def score_cmd(
     raise typer.Exit(summary.exit_code)
 
 
-def preflight(inputs, *, model: str | None, out: Path, formats: str, html: bool, batch_size: int, lang: str | None,
-              backend: str, profile: str, dataset: Path | None):
+def preflight(
+    inputs,
+    *,
+    model: str | None,
+    out: Path,
+    formats: str,
+    html: bool,
+    batch_size: int,
+    lang: str | None,
+    backend: str,
+    profile: str,
+    dataset: Path | None,
+):
     """Every check that can refuse a ``score`` run, before anything is written; the loaded scorer.
 
     The options, ``--out`` (whose files, inputs outside it), the model (loads exactly, has a
@@ -212,7 +265,9 @@ def check_model_identity(scorer, model: str | None) -> None:
             raise ModelError(f"--model {shown}: the model's {key} must be a non-empty string, found {value!r}")
 
 
-def _score_spark(spark_input, inputs, model, out, partition_by, master, id_field, text_field, lang_field, overwrite) -> None:
+def _score_spark(
+    spark_input, inputs, model, out, partition_by, master, id_field, text_field, lang_field, overwrite
+) -> None:
     """``--engine spark``: :func:`framescope.inference.spark.run_spark_scoring` (Parquet tables, no journal)."""
     source = spark_input or (inputs[0] if inputs and len(inputs) == 1 else None)
     if source is None:
@@ -222,8 +277,15 @@ def _score_spark(spark_input, inputs, model, out, partition_by, master, id_field
         from framescope.inference.spark import run_spark_scoring
 
         summary = run_spark_scoring(
-            source, out, model, partition_by=partition_by, master=master, text_col=text_field,
-            id_col=id_field, lang_col=lang_field, overwrite=overwrite,
+            source,
+            out,
+            model,
+            partition_by=partition_by,
+            master=master,
+            text_col=text_field,
+            id_col=id_field,
+            lang_col=lang_field,
+            overwrite=overwrite,
         )
     except ImportError:
         err_console.print("[red]error[/red] --engine spark needs pyspark: pip install 'framescope[spark]'")

@@ -52,6 +52,7 @@ import typer
 from framescope.errors import EXIT_USAGE, FramescopeError
 
 from framescope.inference.views import NO_OUTLET, UNDATED  # noqa: F401 - NO_OUTLET is public here too
+
 MAX_OUTLETS = 15  # outlets with most articles shown in the per-outlet charts
 EXAMPLES_PER_TECHNIQUE = 3
 EXAMPLE_CHARS = 280
@@ -119,13 +120,16 @@ def load(source: Path | str, filters: Filters | None = None, examples: int = EXA
         total = con.execute("SELECT count(*) FROM articles_latest").fetchone()[0]
         versions = con.execute("SELECT count(*) FROM articles_all").fetchone()[0]
         where, params = _where(filters)
-        con.execute("CREATE TEMP TABLE a AS SELECT * FROM articles_latest" + (f" WHERE {' AND '.join(where)}" if where else ""), params)
+        con.execute(
+            "CREATE TEMP TABLE a AS SELECT * FROM articles_latest" + (f" WHERE {' AND '.join(where)}" if where else ""),
+            params,
+        )
         articles = con.execute("SELECT * FROM a ORDER BY week NULLS LAST, outlet, id").df()
         techniques, has_prob = info["techniques"], info["has_prob"]
         week_t = con.execute(views.technique_aggregate_sql("a", techniques, has_prob, ["week"])).df()
         outlet_week_t = con.execute(views.technique_aggregate_sql("a", techniques, has_prob, ["outlet", "week"])).df()
         examples_df = con.execute(
-            "SELECT s.technique, s.category, s.text, s.confidence, s.start, s.\"end\", a.id, a.title, a.url, a.outlet, "
+            'SELECT s.technique, s.category, s.text, s.confidence, s.start, s."end", a.id, a.title, a.url, a.outlet, '
             "a.published_date AS day, a.lang, t.text AS article_text "
             "FROM spans_latest s JOIN a ON s.article_id = a.id "
             "LEFT JOIN texts_latest t ON t.article_id = a.id "
@@ -190,7 +194,7 @@ def _add_context(examples, source: Path) -> None:
         if text is None:
             sidecar = _sidecar_texts(source) if sidecar is None else sidecar
             text = sidecar.get(r.id)
-        if text is not None and text[int(r.start):int(r.end)] != r.text:
+        if text is not None and text[int(r.start) : int(r.end)] != r.text:
             text = None  # another version's text: no context rather than a wrong one
         b, a = span_context(text, int(r.start), int(r.end)) if text else ("", "")
         before.append(b)
@@ -218,7 +222,7 @@ def _svg(fig) -> str:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "framescope"}):
         fig.savefig(buf, format="svg", bbox_inches="tight")
     svg = buf.getvalue()
-    return svg[svg.index("<svg"):]  # CSS shrinks it to the page: max-width 100%, height auto
+    return svg[svg.index("<svg") :]  # CSS shrinks it to the page: max-width 100%, height auto
 
 
 def heatmap(matrix, rows: Sequence[str], cols: Sequence[str], title: str, counts: Sequence[int] | None = None) -> str:
@@ -234,21 +238,34 @@ def heatmap(matrix, rows: Sequence[str], cols: Sequence[str], title: str, counts
     im = ax.imshow(m, aspect="auto", cmap="YlOrRd", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_yticks(range(len(rows)), [_label(r) for r in rows], fontsize=8)
     col_labels = [_label(c, 24) + (f"\n(n={counts[i]})" if counts is not None else "") for i, c in enumerate(cols)]
-    ax.set_xticks(range(len(cols)), col_labels, fontsize=7.5, rotation=45 if len(cols) > 6 else 0, ha="right" if len(cols) > 6 else "center")
+    ax.set_xticks(
+        range(len(cols)),
+        col_labels,
+        fontsize=7.5,
+        rotation=45 if len(cols) > 6 else 0,
+        ha="right" if len(cols) > 6 else "center",
+    )
     if len(cols) <= 20:
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
                 v = m[i, j]
                 if v == v and v > 0:
-                    ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=6.5, color="white" if v > 0.55 else "black")
+                    ax.text(
+                        j, i, f"{v:.0%}", ha="center", va="center", fontsize=6.5, color="white" if v > 0.55 else "black"
+                    )
     ax.set_title(title, fontsize=10, loc="left")
     cb = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01, format=lambda x, _: f"{x:.0%}")
     cb.ax.tick_params(labelsize=7)
     return _svg(fig)
 
 
-def lines(series: dict[str, Sequence[float]], xs: Sequence[str], title: str, colours: dict[str, str],
-          counts: Sequence[int] | None = None) -> str:
+def lines(
+    series: dict[str, Sequence[float]],
+    xs: Sequence[str],
+    title: str,
+    colours: dict[str, str],
+    counts: Sequence[int] | None = None,
+) -> str:
     """One line per category over consecutive weeks; a NaN (a week without articles) breaks the line.
 
     The x axis has one slot per calendar week, so a gap is a gap; a marker's area grows
@@ -347,8 +364,10 @@ def _day(value) -> date | None:
 
 def _pivot(agg, key: str, rows: Sequence[str], cols: Sequence[Any], value: str = "share") -> list[list[float]]:
     """``agg`` rows (``key``, technique, share) as a matrix; NaN where a cell has no articles."""
-    cell = {(r.technique, _day(getattr(r, key)) if key == "week" else getattr(r, key)): getattr(r, value)
-            for r in agg.itertuples()}
+    cell = {
+        (r.technique, _day(getattr(r, key)) if key == "week" else getattr(r, key)): getattr(r, value)
+        for r in agg.itertuples()
+    }
     return [[float(cell.get((t, c), float("nan"))) for c in cols] for t in rows]
 
 
@@ -360,12 +379,17 @@ def _outlet_table(a, uses_t: dict, techniques: Sequence[str], outlets: Sequence[
         sel = a[mine]
         days = [d for d in (_day(x) for x in sel["published_date"]) if d is not None]
         top = sorted(((float(uses_t[t][mine].mean()), t) for t in techniques), reverse=True)[:3]
-        table.append({
-            "outlet": o, "articles": len(sel), "undated": len(sel) - len(days),
-            "langs": ", ".join(sorted({str(x) for x in sel["lang"].dropna()})),
-            "first": min(days).isoformat() if days else "–", "last": max(days).isoformat() if days else "–",
-            "top": [(t, v) for v, t in top if v > 0],
-        })
+        table.append(
+            {
+                "outlet": o,
+                "articles": len(sel),
+                "undated": len(sel) - len(days),
+                "langs": ", ".join(sorted({str(x) for x in sel["lang"].dropna()})),
+                "first": min(days).isoformat() if days else "–",
+                "last": max(days).isoformat() if days else "–",
+                "top": [(t, v) for v, t in top if v > 0],
+            }
+        )
     return table
 
 
@@ -383,8 +407,10 @@ def _charts(data: Data, names: dict[str, str], focus: Sequence[str]) -> tuple[li
     labels = [w.isoformat() for w in axis] + ([UNDATED] if undated else [])
     n_col = [int((week_of == w).sum()) for w in axis] + ([undated] if undated else [])
     share_tw = _pivot(data.week_technique, "week", data.techniques, cols)
-    share_cw = {names.get(c, c): [float(uses_c[c][week_of == w].mean()) if n else float("nan")
-                                  for w, n in zip(axis, n_col)] for c in data.categories}
+    share_cw = {
+        names.get(c, c): [float(uses_c[c][week_of == w].mean()) if n else float("nan") for w, n in zip(axis, n_col)]
+        for c in data.categories
+    }
     colours = {names.get(c, c): CATEGORY_COLOURS.get(c, "#4477aa") for c in data.categories}
     counts = a["outlet"].value_counts()
     outlets = sorted(counts.index[:MAX_OUTLETS], key=lambda o: (-counts[o], o))
@@ -394,31 +420,83 @@ def _charts(data: Data, names: dict[str, str], focus: Sequence[str]) -> tuple[li
     more = f" (the {MAX_OUTLETS} with most articles)" if len(counts) > MAX_OUTLETS else ""
     left_out = f"; {undated} undated article{'s' if undated != 1 else ''} not on the time axis" if undated else ""
     over_time = [
-        {"id": "chart-category-week", "title": "Categories per week", "wide": True,
-         "svg": lines(share_cw, [f"{w.isoformat()}\n(n={n})" for w, n in zip(axis, n_col)],
-                      f"Share of articles using each category, per week (week starting, UTC; marker area = articles{left_out})",
-                      colours, n_col[:len(axis)])},
-        {"id": "chart-technique-week", "title": "Techniques per week", "wide": len(cols) > 8,
-         "svg": heatmap(share_tw, data.techniques, labels, "Share of articles using each technique, per week (blank: no articles)", n_col)},
-        {"id": "chart-technique-outlet", "title": "Techniques per outlet", "wide": len(outlets) > 8,
-         "svg": heatmap(share_to, data.techniques, outlets, f"Share of articles using each technique, per outlet{more}", n_out)},
-        {"id": "chart-category-outlet", "title": "Categories per outlet", "wide": len(outlets) > 8,
-         "svg": heatmap(share_co, [names.get(c, c) for c in data.categories], outlets,
-                        f"Share of articles using each category, per outlet{more}", n_out)},
+        {
+            "id": "chart-category-week",
+            "title": "Categories per week",
+            "wide": True,
+            "svg": lines(
+                share_cw,
+                [f"{w.isoformat()}\n(n={n})" for w, n in zip(axis, n_col)],
+                f"Share of articles using each category, per week (week starting, UTC; marker area = articles{left_out})",
+                colours,
+                n_col[: len(axis)],
+            ),
+        },
+        {
+            "id": "chart-technique-week",
+            "title": "Techniques per week",
+            "wide": len(cols) > 8,
+            "svg": heatmap(
+                share_tw,
+                data.techniques,
+                labels,
+                "Share of articles using each technique, per week (blank: no articles)",
+                n_col,
+            ),
+        },
+        {
+            "id": "chart-technique-outlet",
+            "title": "Techniques per outlet",
+            "wide": len(outlets) > 8,
+            "svg": heatmap(
+                share_to, data.techniques, outlets, f"Share of articles using each technique, per outlet{more}", n_out
+            ),
+        },
+        {
+            "id": "chart-category-outlet",
+            "title": "Categories per outlet",
+            "wide": len(outlets) > 8,
+            "svg": heatmap(
+                share_co,
+                [names.get(c, c) for c in data.categories],
+                outlets,
+                f"Share of articles using each category, per outlet{more}",
+                n_out,
+            ),
+        },
     ]
     by_week = []
     for c in data.categories:
-        m = [[float(uses_c[c][(a["outlet"] == o) & (week_of == w if w is not None else week_of.isna())].mean())
-              for w in cols] for o in outlets]
-        by_week.append({"id": f"chart-outlet-week-{c}", "title": f"{names.get(c, c)}: outlets by week", "wide": True,
-                        "svg": heatmap(m, outlets, labels, f"Share of each outlet's articles using {names.get(c, c)}, per week", n_col)})
+        m = [
+            [
+                float(uses_c[c][(a["outlet"] == o) & (week_of == w if w is not None else week_of.isna())].mean())
+                for w in cols
+            ]
+            for o in outlets
+        ]
+        by_week.append(
+            {
+                "id": f"chart-outlet-week-{c}",
+                "title": f"{names.get(c, c)}: outlets by week",
+                "wide": True,
+                "svg": heatmap(
+                    m, outlets, labels, f"Share of each outlet's articles using {names.get(c, c)}, per week", n_col
+                ),
+            }
+        )
     agg = data.outlet_week_technique
     for t in focus:
         sub = agg[agg["technique"] == t]
         cell = {(r.outlet, _day(r.week)): r.share for r in sub.itertuples()}
         m = [[float(cell.get((o, w), float("nan"))) for w in cols] for o in outlets]
-        by_week.append({"id": f"chart-outlet-week-{t}", "title": f"{t}: outlets by week", "wide": True,
-                        "svg": heatmap(m, outlets, labels, f"Share of each outlet's articles using {t}, per week", n_col)})
+        by_week.append(
+            {
+                "id": f"chart-outlet-week-{t}",
+                "title": f"{t}: outlets by week",
+                "wide": True,
+                "svg": heatmap(m, outlets, labels, f"Share of each outlet's articles using {t}, per week", n_col),
+            }
+        )
     facts = {"weeks": labels, "empty_weeks": [w.isoformat() for w, n in zip(axis, n_col) if n == 0], "undated": undated}
     return over_time, by_week, _outlet_table(a, uses_t, data.techniques, outlets), facts
 
@@ -434,19 +512,27 @@ def _examples(data: Data, names: dict[str, str], report: str | None) -> list[dic
         for r in rows.itertuples():
             text = str(r.text)
             day = _day(r.day)
-            items.append({
-                "text": text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…",
-                "before": r.context_before, "after": r.context_after,
-                "confidence": float(r.confidence), "id": r.id, "title": r.title if isinstance(r.title, str) else None,
-                "outlet": r.outlet, "day": day.isoformat() if day else UNDATED,
-                "lang": r.lang if isinstance(r.lang, str) else None, "href": _report_href(report, r.id),
-            })
+            items.append(
+                {
+                    "text": text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…",
+                    "before": r.context_before,
+                    "after": r.context_after,
+                    "confidence": float(r.confidence),
+                    "id": r.id,
+                    "title": r.title if isinstance(r.title, str) else None,
+                    "outlet": r.outlet,
+                    "day": day.isoformat() if day else UNDATED,
+                    "lang": r.lang if isinstance(r.lang, str) else None,
+                    "href": _report_href(report, r.id),
+                }
+            )
         out.append({"technique": t, "category": names.get(str(rows.iloc[0]["category"]), ""), "spans": items})
     return out
 
 
-def render_dashboard(data: Data, filters: Filters, report: str | None = None, source: str = "",
-                     focus: Sequence[str] = ()) -> str:
+def render_dashboard(
+    data: Data, filters: Filters, report: str | None = None, source: str = "", focus: Sequence[str] = ()
+) -> str:
     """The page's HTML; ``focus``: techniques that get their own outlet-by-week chart."""
     from framescope.inference.report import _environment
 
@@ -505,8 +591,12 @@ def check_out(out_dir: Path) -> None:
 
 
 def write_dashboard(
-    source: Path | str, out_dir: Path | str, filters: Filters | None = None, report: str | None = None,
-    examples: int = EXAMPLES_PER_TECHNIQUE, focus: Sequence[str] = (),
+    source: Path | str,
+    out_dir: Path | str,
+    filters: Filters | None = None,
+    report: str | None = None,
+    examples: int = EXAMPLES_PER_TECHNIQUE,
+    focus: Sequence[str] = (),
 ) -> Path:
     """Build the page for ``source`` into ``out_dir/index.html`` (replaced atomically)."""
     from framescope.labels.atomic import atomic_open
@@ -540,20 +630,31 @@ def _date(value: str | None, option: str) -> date | None:
 
 
 def dashboard_cmd(
-    source: Path = typer.Argument(..., help="An export folder of `framescope score` (with Parquet) or a --dataset folder."),
+    source: Path = typer.Argument(
+        ..., help="An export folder of `framescope score` (with Parquet) or a --dataset folder."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write index.html into."),
     lang: Optional[List[str]] = typer.Option(None, "--lang", help="Only articles in this language (repeatable)."),
-    outlet: Optional[List[str]] = typer.Option(None, "--outlet", help="Only articles of this outlet, the `source` column (repeatable)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only articles published (else scored) on or after YYYY-MM-DD."),
-    until: Optional[str] = typer.Option(None, "--until", help="Only articles published (else scored) on or before YYYY-MM-DD."),
+    outlet: Optional[List[str]] = typer.Option(
+        None, "--outlet", help="Only articles of this outlet, the `source` column (repeatable)."
+    ),
+    since: Optional[str] = typer.Option(
+        None, "--since", help="Only articles published (else scored) on or after YYYY-MM-DD."
+    ),
+    until: Optional[str] = typer.Option(
+        None, "--until", help="Only articles published (else scored) on or before YYYY-MM-DD."
+    ),
     report: Optional[str] = typer.Option(
-        None, "--report",
+        None,
+        "--report",
         help="Folder or URL of the HTML report (framescope report / score --html) to link examples to; "
         "default: SOURCE when it holds index.html.",
     ),
     examples: int = typer.Option(EXAMPLES_PER_TECHNIQUE, "--examples", min=1, help="Example spans per technique."),
     technique: Optional[List[str]] = typer.Option(
-        None, "--technique", help="Also chart this technique's share per outlet and week (repeatable), e.g. Appeal_to_Fear-Prejudice."
+        None,
+        "--technique",
+        help="Also chart this technique's share per outlet and week (repeatable), e.g. Appeal_to_Fear-Prejudice.",
     ),
 ) -> None:
     """Write a trends dashboard: techniques per week and outlet, strongest examples (static, no scripts)."""

@@ -123,10 +123,18 @@ def read_info(dataset: Path | str) -> dict[str, Any]:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise DatasetError(f"{path}: unreadable ({err})") from None
-    if not isinstance(info, dict) or info.get("format") != DATASET_FORMAT or info.get("dataset_version") != DATASET_VERSION:
+    if (
+        not isinstance(info, dict)
+        or info.get("format") != DATASET_FORMAT
+        or info.get("dataset_version") != DATASET_VERSION
+    ):
         raise DatasetError(f"{path}: not a version-{DATASET_VERSION} framescope dataset")
     version = info.get("schema_version")
-    if not isinstance(version, str) or not _SCHEMA_VERSION.fullmatch(version) or _major(version) != _major(SCHEMA_VERSION):
+    if (
+        not isinstance(version, str)
+        or not _SCHEMA_VERSION.fullmatch(version)
+        or _major(version) != _major(SCHEMA_VERSION)
+    ):
         raise DatasetError(
             f"{path}: schema_version {version!r} is not one this framescope reads "
             f"(MAJOR.MINOR with major {_major(SCHEMA_VERSION)})"
@@ -156,8 +164,10 @@ def table_files(dataset: Path | str, table: str) -> list[Path]:
         if known is None and not _PART.fullmatch(path.name):
             raise DatasetError(f"{path}: not written by framescope (an unknown file name); move it out of the dataset")
         if known is not None and path.stat().st_size != known[rel]:
-            raise DatasetError(f"{path}: truncated or changed ({path.stat().st_size} bytes, "
-                               f"{known[rel]} written); restore it or move it out of the dataset")
+            raise DatasetError(
+                f"{path}: truncated or changed ({path.stat().st_size} bytes, "
+                f"{known[rel]} written); restore it or move it out of the dataset"
+            )
         try:
             pq.read_metadata(path)
         except Exception as err:  # pyarrow raises several types for a bad footer
@@ -199,7 +209,9 @@ def check_dataset_target(dataset: Path | str, techniques: list[str], out: Path |
         raise DatasetError(f"{dataset} exists and is not a folder")
     here, there = dataset.resolve(), out.resolve()
     if here == there or there in here.parents or here in there.parents:
-        raise DatasetError(f"{dataset} is --out {out}, lies inside it or holds it; give the dataset a folder of its own")
+        raise DatasetError(
+            f"{dataset} is --out {out}, lies inside it or holds it; give the dataset a folder of its own"
+        )
     if not dataset.exists():
         parent = next((p for p in here.parents if p.exists()), Path(here.anchor))
         if not parent.is_dir():
@@ -239,13 +251,21 @@ def append_run(run_dir: Path | str, dataset: Path | str) -> AppendResult:
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"CREATE TEMP VIEW run_articles AS SELECT * FROM read_parquet({_quote(str(run_dir / 'articles.parquet'))})")
-            con.execute(f"CREATE TEMP VIEW run_spans AS SELECT * FROM read_parquet({_quote(str(run_dir / 'spans.parquet'))})")
-            have_rows = bool(table_files(dataset, "articles"))  # refuses foreign or damaged files first
-            seen = f"SELECT id, text_sha256 FROM {read_sql(dataset, 'articles')}" if have_rows else (
-                "SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS text_sha256 WHERE false"
+            con.execute(
+                f"CREATE TEMP VIEW run_articles AS SELECT * FROM read_parquet({_quote(str(run_dir / 'articles.parquet'))})"
             )
-            source = f" REPLACE ({outlet_sql('r.source')} AS source)" if _has_column(con, "run_articles", "source") else ""
+            con.execute(
+                f"CREATE TEMP VIEW run_spans AS SELECT * FROM read_parquet({_quote(str(run_dir / 'spans.parquet'))})"
+            )
+            have_rows = bool(table_files(dataset, "articles"))  # refuses foreign or damaged files first
+            seen = (
+                f"SELECT id, text_sha256 FROM {read_sql(dataset, 'articles')}"
+                if have_rows
+                else ("SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS text_sha256 WHERE false")
+            )
+            source = (
+                f" REPLACE ({outlet_sql('r.source')} AS source)" if _has_column(con, "run_articles", "source") else ""
+            )
             con.execute(
                 "CREATE TEMP TABLE new_articles AS "
                 f"SELECT r.*{source}, CAST(r.scored_at AS DATE) AS {PARTITION} FROM run_articles r "
@@ -260,7 +280,9 @@ def append_run(run_dir: Path | str, dataset: Path | str) -> AppendResult:
             n_spans = con.execute("SELECT count(*) FROM new_spans").fetchone()[0]
             tables = ["spans", "texts", "articles"]
             if (run_dir / "paragraphs.parquet").is_file():
-                con.execute(f"CREATE TEMP VIEW run_paragraphs AS SELECT * FROM read_parquet({_quote(str(run_dir / 'paragraphs.parquet'))})")
+                con.execute(
+                    f"CREATE TEMP VIEW run_paragraphs AS SELECT * FROM read_parquet({_quote(str(run_dir / 'paragraphs.parquet'))})"
+                )
                 con.execute(
                     "CREATE TEMP TABLE new_paragraphs AS "
                     f"SELECT p.*, a.text_sha256, a.{PARTITION} FROM run_paragraphs p JOIN new_articles a ON p.article_id = a.id"
@@ -280,7 +302,9 @@ def append_run(run_dir: Path | str, dataset: Path | str) -> AppendResult:
                     day = con.execute(f"SELECT min({PARTITION}) FROM new_articles").fetchone()[0]
                     empty = stage / table / f"{PARTITION}={day.isoformat()}" / f"part-{run_id}-0.parquet"
                     empty.parent.mkdir(parents=True, exist_ok=True)
-                    con.execute(f"COPY (SELECT * EXCLUDE ({PARTITION}) FROM new_{table}) TO {_quote(str(empty))} (FORMAT PARQUET)")
+                    con.execute(
+                        f"COPY (SELECT * EXCLUDE ({PARTITION}) FROM new_{table}) TO {_quote(str(empty))} (FORMAT PARQUET)"
+                    )
         except duckdb.IOException as err:
             shutil.rmtree(stage, ignore_errors=True)
             raise DatasetIOError(str(err).splitlines()[0]) from None
@@ -423,7 +447,8 @@ def _record_run(dataset: Path, stage: Path, files: list[str]) -> None:
     if not record.parent.is_dir():  # a dataset from before _runs/: its files, named as appends name them
         legacy = {
             p.relative_to(dataset).as_posix(): p.stat().st_size
-            for table in TABLES for p in (dataset / table).glob(f"{PARTITION}=*/*.parquet")
+            for table in TABLES
+            for p in (dataset / table).glob(f"{PARTITION}=*/*.parquet")
             if _PART.fullmatch(p.name) and p.relative_to(dataset).as_posix() not in files
         }
         record.parent.mkdir(parents=True)
@@ -452,7 +477,6 @@ def _publish(dataset: Path, stage: Path) -> None:
         os.replace(src, dst)
         fsync_dir(dst.parent)
     shutil.rmtree(stage, ignore_errors=True)
-
 
 
 class _lock:

@@ -81,7 +81,11 @@ TECHNIQUE_STRUCT = pa.struct(
 
 SPANS_SCHEMA = pa.schema(
     # the flat spans table: one SPAN_STRUCT per row, keyed by its article
-    [pa.field("article_id", pa.string(), nullable=False), *SPAN_STRUCT, pa.field("schema_version", pa.string(), nullable=False)],
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        *SPAN_STRUCT,
+        pa.field("schema_version", pa.string(), nullable=False),
+    ],
     metadata=_META,
 )
 
@@ -117,7 +121,11 @@ def paragraph_struct(techniques: Sequence[str]) -> pa.DataType:
             pa.field("index", pa.int64(), nullable=False),
             pa.field("start", pa.int64(), nullable=False),
             pa.field("end", pa.int64(), nullable=False),
-            pa.field("probabilities", pa.struct([pa.field(t, pa.float64(), nullable=False) for t in techniques]), nullable=False),
+            pa.field(
+                "probabilities",
+                pa.struct([pa.field(t, pa.float64(), nullable=False) for t in techniques]),
+                nullable=False,
+            ),
         ]
     )
 
@@ -173,11 +181,15 @@ def results_schema(techniques: Sequence[str], categories: Sequence[str], extra_m
                 "categories", pa.struct([pa.field(c, pa.float64(), nullable=False) for c in categories]), nullable=False
             ),
             pa.field(
-                "techniques", pa.struct([pa.field(t, TECHNIQUE_STRUCT, nullable=False) for t in techniques]), nullable=False
+                "techniques",
+                pa.struct([pa.field(t, TECHNIQUE_STRUCT, nullable=False) for t in techniques]),
+                nullable=False,
             ),
             pa.field("spans", pa.list_(pa.field("item", SPAN_STRUCT, nullable=False)), nullable=False),
             pa.field("profile", pa.string(), nullable=False),  # 1.1
-            pa.field("paragraphs", pa.list_(pa.field("item", paragraph_struct(techniques), nullable=False)), nullable=False),
+            pa.field(
+                "paragraphs", pa.list_(pa.field("item", paragraph_struct(techniques), nullable=False)), nullable=False
+            ),
         ],
         metadata=_META,
     )
@@ -195,41 +207,51 @@ def result_record(result, text_sha256: str, metadata: dict[str, str | None] | No
 
     ``metadata``: the article's metadata fields (:func:`framescope.inference.metadata.extract_metadata`).
     """
-    return with_metadata({
-        "schema_version": SCHEMA_VERSION,
-        "id": result.id,
-        "lang": result.lang,
-        "model": result.model,
-        "model_version": result.model_version,
-        "scored_at": iso_utc(result.scored_at),
-        "n_chars": len(result.text),
-        "text_sha256": text_sha256,
-        "overall": _r(result.overall),
-        "categories": {c: _r(v) for c, v in result.categories.items()},
-        "techniques": {
-            t: {
-                "score": _r(ts.score), "spans": int(ts.spans), "coverage": _r(ts.coverage),
-                "probability": None if ts.probability is None else _r(ts.probability),
-            }
-            for t, ts in result.techniques.items()
+    return with_metadata(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "id": result.id,
+            "lang": result.lang,
+            "model": result.model,
+            "model_version": result.model_version,
+            "scored_at": iso_utc(result.scored_at),
+            "n_chars": len(result.text),
+            "text_sha256": text_sha256,
+            "overall": _r(result.overall),
+            "categories": {c: _r(v) for c, v in result.categories.items()},
+            "techniques": {
+                t: {
+                    "score": _r(ts.score),
+                    "spans": int(ts.spans),
+                    "coverage": _r(ts.coverage),
+                    "probability": None if ts.probability is None else _r(ts.probability),
+                }
+                for t, ts in result.techniques.items()
+            },
+            "spans": [
+                {
+                    "technique": s.technique,
+                    "category": s.category,
+                    "start": int(s.start),
+                    "end": int(s.end),
+                    "text": s.text,
+                    "confidence": _r(s.confidence),
+                }
+                for s in result.spans
+            ],
+            "profile": result.profile,
+            "paragraphs": [
+                {
+                    "index": p.index,
+                    "start": p.start,
+                    "end": p.end,
+                    "probabilities": {t: _r(v) for t, v in p.probabilities.items()},
+                }
+                for p in result.paragraphs
+            ],
         },
-        "spans": [
-            {
-                "technique": s.technique,
-                "category": s.category,
-                "start": int(s.start),
-                "end": int(s.end),
-                "text": s.text,
-                "confidence": _r(s.confidence),
-            }
-            for s in result.spans
-        ],
-        "profile": result.profile,
-        "paragraphs": [
-            {"index": p.index, "start": p.start, "end": p.end, "probabilities": {t: _r(v) for t, v in p.probabilities.items()}}
-            for p in result.paragraphs
-        ],
-    }, metadata)
+        metadata,
+    )
 
 
 def with_metadata(rec: dict[str, Any], metadata: dict[str, str | None] | None) -> dict[str, Any]:
@@ -287,8 +309,12 @@ def span_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
 def paragraph_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
-            "article_id": rec["id"], "paragraph": p["index"], "start": p["start"], "end": p["end"],
-            **{f"prob_{t}": v for t, v in p["probabilities"].items()}, "schema_version": rec["schema_version"],
+            "article_id": rec["id"],
+            "paragraph": p["index"],
+            "start": p["start"],
+            "end": p["end"],
+            **{f"prob_{t}": v for t, v in p["probabilities"].items()},
+            "schema_version": rec["schema_version"],
         }
         for p in rec.get("paragraphs", [])
     ]
@@ -311,7 +337,6 @@ def neutralise_formulas(table: pa.Table) -> pa.Table:
             column = pc.replace_substring_regex(column, pattern=FORMULA_START, replacement="'\\1")
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=table.schema)
-
 
 
 def parse_formats(value: str | Iterable[str] | None) -> list[str]:
@@ -345,7 +370,11 @@ class ExportWriter:
     ROW_GROUP = 1000
 
     def __init__(
-        self, out_dir: Path, formats: Sequence[str], techniques: Sequence[str], categories: Sequence[str],
+        self,
+        out_dir: Path,
+        formats: Sequence[str],
+        techniques: Sequence[str],
+        categories: Sequence[str],
         extra_meta: Sequence[str] = (),
     ):
         self.out_dir = Path(out_dir)
@@ -373,8 +402,18 @@ class ExportWriter:
             self.written.append(od / RESULTS_FILE)
         schemas = {"articles": self.articles_schema, "spans": SPANS_SCHEMA, "paragraphs": self.paragraphs_schema}
         flat = (
-            ("parquet", pq.ParquetWriter, self._pq, {"articles": ARTICLES_PARQUET, "spans": SPANS_PARQUET, "paragraphs": PARAGRAPHS_PARQUET}),
-            ("csv", pacsv.CSVWriter, self._csv, {"articles": ARTICLES_CSV, "spans": SPANS_CSV, "paragraphs": PARAGRAPHS_CSV}),
+            (
+                "parquet",
+                pq.ParquetWriter,
+                self._pq,
+                {"articles": ARTICLES_PARQUET, "spans": SPANS_PARQUET, "paragraphs": PARAGRAPHS_PARQUET},
+            ),
+            (
+                "csv",
+                pacsv.CSVWriter,
+                self._csv,
+                {"articles": ARTICLES_CSV, "spans": SPANS_CSV, "paragraphs": PARAGRAPHS_CSV},
+            ),
         )
         for fmt, writer_cls, writers, names in flat:
             if fmt not in self.formats:
@@ -446,8 +485,13 @@ def write_errors(out_dir: Path, errors: Sequence[dict[str, Any]], formats: Seque
 
     out_dir = Path(out_dir)
     rows = [
-        {"id": e.get("id"), "source": e["source"], "reason": e["reason"], "level": e.get("level", "error"),
-         "schema_version": SCHEMA_VERSION}
+        {
+            "id": e.get("id"),
+            "source": e["source"],
+            "reason": e["reason"],
+            "level": e.get("level", "error"),
+            "schema_version": SCHEMA_VERSION,
+        }
         for e in errors
     ]
     written = [out_dir / ERRORS_JSONL]

@@ -98,7 +98,6 @@ class Fields:
 # -- decoding -------------------------------------------------------------------------
 
 
-
 def printable(value: str) -> str:
     """``value`` as valid text: undecodable file-name bytes as ``\\xff``, other lone surrogates as ``\\ud800``."""
     if lone_surrogate(value) is None:
@@ -107,8 +106,6 @@ def printable(value: str) -> str:
         return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 
 
 def decode_article(raw: bytes, offset: int = 0) -> tuple[str | None, str]:
@@ -245,7 +242,6 @@ def _str_or_none(v) -> str | None:
     if isinstance(v, bool):
         return str(v).lower()
     return v if isinstance(v, str) else str(v)
-
 
 
 def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article | InputError:

@@ -163,7 +163,9 @@ class Journal:
             fsync_dir(self.dir)
         lines = []
         for key, rec, text in entries:
-            lines.append((json.dumps({"key": key, "record": rec, "text": text}, ensure_ascii=False) + "\n").encode("utf-8"))
+            lines.append(
+                (json.dumps({"key": key, "record": rec, "text": text}, ensure_ascii=False) + "\n").encode("utf-8")
+            )
         data = b"".join(lines)
         self._fh.write(data)
         self._fh.flush()
@@ -195,4 +197,3 @@ class Journal:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
-

@@ -68,7 +68,7 @@ def parse_meta_option(value: str | None) -> tuple[MetaField, ...]:
         if not _NAME.match(column):
             raise ValueError(f"--meta: {column!r} is not a column name (letters, digits, _)")
         if column.startswith(EXTRA_PREFIX):
-            column = column[len(EXTRA_PREFIX):]
+            column = column[len(EXTRA_PREFIX) :]
         if any(f.column == column for f in out):
             raise ValueError(f"--meta: {column!r} named twice")
         twin = next((f.column for f in out if f.column.lower() == column.lower()), None)
@@ -114,9 +114,7 @@ def format_timestamp(dt: datetime) -> str:
     Not ``strftime("%Y")``: on Linux it writes year 1 as ``1``, which no ISO 8601 reader
     (``datetime.fromisoformat`` included) reads back.
     """
-    return (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}Z"
-    )
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}Z"
 
 
 def extract_metadata(record: Mapping[str, Any], meta: tuple[MetaField, ...]) -> tuple[dict[str, str | None], list[str]]:

@@ -332,4 +332,3 @@ def _symlink_atomically(target: str, link: Path) -> None:
         if err.errno in (errno.EISDIR, errno.ENOTEMPTY):
             raise UsageError(f"{link}: is a folder framescope did not write; move it away") from None
         raise
-

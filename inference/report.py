@@ -112,7 +112,9 @@ def _sidecar_texts(path: Path) -> dict[str, str]:
     return out
 
 
-def _load(source: Path | str | Sequence[ArticleResult | Mapping[str, Any]]) -> list[tuple[ArticleResult, dict[str, Any]]]:
+def _load(
+    source: Path | str | Sequence[ArticleResult | Mapping[str, Any]],
+) -> list[tuple[ArticleResult, dict[str, Any]]]:
     """Results, each with what a text found elsewhere must match (``text_sha256``, ``n_chars``)."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -191,7 +193,9 @@ def _from_dict(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
         if isinstance(ts, Mapping):
             prob = ts.get("probability")
             techniques[str(name)] = TechniqueScore(
-                score=_num(ts.get("score")), spans=int(_num(ts.get("spans"))), coverage=_num(ts.get("coverage")),
+                score=_num(ts.get("score")),
+                spans=int(_num(ts.get("spans"))),
+                coverage=_num(ts.get("coverage")),
                 probability=None if prob is None else _num(prob),
             )
         else:
@@ -211,10 +215,14 @@ def _from_dict(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
     paragraphs = []
     for p in row.get("paragraphs") or []:
         if isinstance(p, Mapping) and isinstance(p.get("probabilities"), Mapping):
-            paragraphs.append(ParagraphResult(
-                int(_num(p.get("index"), -1)), int(_num(p.get("start"), -1)), int(_num(p.get("end"), -1)),
-                {str(k): _num(v) for k, v in p["probabilities"].items()},
-            ))
+            paragraphs.append(
+                ParagraphResult(
+                    int(_num(p.get("index"), -1)),
+                    int(_num(p.get("start"), -1)),
+                    int(_num(p.get("end"), -1)),
+                    {str(k): _num(v) for k, v in p["probabilities"].items()},
+                )
+            )
     kwargs["paragraphs"] = paragraphs
     result = ArticleResult(
         id=str(row.get("id", where)),
@@ -287,7 +295,9 @@ def assign_lanes(spans: Sequence[ScoredSpan], text: str) -> dict[int, int]:
     """
     lane_end: list[int] = []
     lanes: dict[int, int] = {}
-    for i in sorted((i for i, s in enumerate(spans) if valid_span(s, text)), key=lambda i: (spans[i].start, -spans[i].end, i)):
+    for i in sorted(
+        (i for i, s in enumerate(spans) if valid_span(s, text)), key=lambda i: (spans[i].start, -spans[i].end, i)
+    ):
         s = spans[i]
         for lane, end in enumerate(lane_end):
             if end <= s.start:
@@ -463,16 +473,30 @@ def _article_view(result: ArticleResult, palette: _Palette) -> dict[str, Any]:
     detected = [t for t in techniques if t["score"] > 0 or t["spans"] > 0]
     undetected = [t for t in techniques if not (t["score"] > 0 or t["spans"] > 0)]
     # the article stage's calibrated probabilities, most likely first
-    probable = sorted((t for t in techniques if t["probability"] is not None), key=lambda t: (-t["probability"], t["name"]))
+    probable = sorted(
+        (t for t in techniques if t["probability"] is not None), key=lambda t: (-t["probability"], t["name"])
+    )
     labels = {t["name"]: t for t in techniques}
     paragraphs = []
     for p in result.paragraphs:
         top = sorted(((v, k) for k, v in p.probabilities.items() if v >= PARAGRAPH_SHOWN), reverse=True)[:PARAGRAPH_TOP]
-        paragraphs.append({
-            "index": p.index, "start": p.start, "end": p.end,
-            "preview": _preview(text[p.start:p.end]) if 0 <= p.start < p.end <= len(text) else "",
-            "top": [{"name": k, "label": _pretty(k), "p": v, "cat": labels[k]["cat"] if k in labels else palette.add("unknown")} for v, k in top],
-        })
+        paragraphs.append(
+            {
+                "index": p.index,
+                "start": p.start,
+                "end": p.end,
+                "preview": _preview(text[p.start : p.end]) if 0 <= p.start < p.end <= len(text) else "",
+                "top": [
+                    {
+                        "name": k,
+                        "label": _pretty(k),
+                        "p": v,
+                        "cat": labels[k]["cat"] if k in labels else palette.add("unknown"),
+                    }
+                    for v, k in top
+                ],
+            }
+        )
     cat_counts: dict[str, int] = {}
     for v in span_views:
         cat_counts[v["cat"]["id"]] = cat_counts.get(v["cat"]["id"], 0) + 1
@@ -541,8 +565,9 @@ def rank_key(rank_by: str | None, items: Sequence[ArticleResult]):
     if rank_by == "overall":
         return (lambda r: r.overall), "overall score (best span)"
     if rank_by == "max_prob":
-        return (lambda r: max((ts.probability for ts in r.techniques.values() if ts.probability is not None), default=0.0)), \
-            "highest calibrated probability of any technique"
+        return (
+            lambda r: max((ts.probability for ts in r.techniques.values() if ts.probability is not None), default=0.0)
+        ), "highest calibrated probability of any technique"
     kind, _, technique = rank_by.partition("_")
     known = {t for r in items for t in r.techniques}
     if kind not in ("prob", "score") or (items and technique not in known):
@@ -661,9 +686,7 @@ def _css(palette: _Palette) -> str:
     """Per-category colour rules. Only sanitised class names and hex/rgba colours go in."""
     lines = []
     for c in palette.cats.values():
-        lines.append(
-            f".{c['cls']}{{--c:{c['colour']};--bg:{c['bg']};}}"
-        )
+        lines.append(f".{c['cls']}{{--c:{c['colour']};--bg:{c['bg']};}}")
     return "\n".join(lines)
 
 
@@ -730,6 +753,7 @@ def dataset_results(dataset: Path | str) -> tuple[list[ArticleResult], dict[str,
         raise ValueError(f"{dataset}: not a dataset (no dataset.json)")
     con, info = views.connect(dataset)
     try:
+
         def rows(sql: str) -> list[dict[str, Any]]:
             cur = con.execute(sql)
             names = [d[0] for d in cur.description]
@@ -749,28 +773,63 @@ def dataset_results(dataset: Path | str) -> tuple[list[ArticleResult], dict[str,
         paras_of.setdefault(p["article_id"], []).append(p)
     items, meta = [], {}
     for a in arts:
-        items.append(_dataset_article(a, by_id.get(a["id"], []), paras_of.get(a["id"], []), texts.get(a["id"]) or "",
-                                      info["techniques"], info["categories"]))
-        meta[a["id"]] = {"title": a.get("title"), "source": a.get("outlet"), "url": a.get("url"),
-                         "published_at": a["published_date"].isoformat() if a.get("published_date") else None}
+        items.append(
+            _dataset_article(
+                a,
+                by_id.get(a["id"], []),
+                paras_of.get(a["id"], []),
+                texts.get(a["id"]) or "",
+                info["techniques"],
+                info["categories"],
+            )
+        )
+        meta[a["id"]] = {
+            "title": a.get("title"),
+            "source": a.get("outlet"),
+            "url": a.get("url"),
+            "published_at": a["published_date"].isoformat() if a.get("published_date") else None,
+        }
     return items, meta
 
 
-def _dataset_article(a: dict, spans: list[dict], paras: list[dict], text: str, techniques: Sequence[str],
-                     categories: Sequence[str]) -> ArticleResult:
-    scored = [ScoredSpan(s["technique"], s["category"], int(s["start"]), int(s["end"]), s["text"], float(s["confidence"]))
-              for s in spans]
+def _dataset_article(
+    a: dict, spans: list[dict], paras: list[dict], text: str, techniques: Sequence[str], categories: Sequence[str]
+) -> ArticleResult:
+    scored = [
+        ScoredSpan(s["technique"], s["category"], int(s["start"]), int(s["end"]), s["text"], float(s["confidence"]))
+        for s in spans
+    ]
     counted = technique_scores(scored, list(techniques), len(text) or int(a.get("n_chars") or 0))
-    tech = {t: TechniqueScore(float(a[f"score_{t}"]), counted[t].spans, counted[t].coverage if text else 0.0,
-                              probability=a.get(f"prob_{t}")) for t in techniques}
-    paragraphs = [ParagraphResult(int(p["paragraph"]), int(p["start"]), int(p["end"]),
-                                  {t: float(p[f"prob_{t}"]) for t in techniques if p.get(f"prob_{t}") is not None})
-                  for p in paras]
+    tech = {
+        t: TechniqueScore(
+            float(a[f"score_{t}"]),
+            counted[t].spans,
+            counted[t].coverage if text else 0.0,
+            probability=a.get(f"prob_{t}"),
+        )
+        for t in techniques
+    }
+    paragraphs = [
+        ParagraphResult(
+            int(p["paragraph"]),
+            int(p["start"]),
+            int(p["end"]),
+            {t: float(p[f"prob_{t}"]) for t in techniques if p.get(f"prob_{t}") is not None},
+        )
+        for p in paras
+    ]
     return ArticleResult(
-        id=a["id"], lang=a.get("lang"), text=text, spans=scored, techniques=tech,
-        categories={c: float(a[f"category_{c}"]) for c in categories}, overall=float(a["overall_score"]),
-        model=str(a.get("model") or ""), model_version=str(a.get("model_version") or ""),
-        profile=str(a.get("profile") or "balanced"), paragraphs=paragraphs,
+        id=a["id"],
+        lang=a.get("lang"),
+        text=text,
+        spans=scored,
+        techniques=tech,
+        categories={c: float(a[f"category_{c}"]) for c in categories},
+        overall=float(a["overall_score"]),
+        model=str(a.get("model") or ""),
+        model_version=str(a.get("model_version") or ""),
+        profile=str(a.get("profile") or "balanced"),
+        paragraphs=paragraphs,
         scored_at=a["scored_at"].isoformat() if hasattr(a["scored_at"], "isoformat") else str(a["scored_at"]),
     )
 
@@ -799,16 +858,23 @@ def report_cmd(
         readable=True,
     ),
     dataset: Optional[Path] = typer.Option(
-        None, "--dataset", help="Instead of RESULTS: a dataset (score --dataset); one page per article, its latest version."
+        None,
+        "--dataset",
+        help="Instead of RESULTS: a dataset (score --dataset); one page per article, its latest version.",
     ),
     rank_by: Optional[str] = typer.Option(
-        None, "--rank-by",
+        None,
+        "--rank-by",
         help="Order of the index: prob_<Technique>, score_<Technique> or overall "
         "(default: the highest calibrated article probability, else overall).",
     ),
-    out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder to write index.html and the article pages into."),
+    out: Path = typer.Option(
+        Path("report"), "--out", "-o", help="Folder to write index.html and the article pages into."
+    ),
     taxonomy: Optional[str] = typer.Option(
-        None, "--taxonomy", help="Taxonomy for category names and order: a built-in name or a YAML file (default semeval2023)."
+        None,
+        "--taxonomy",
+        help="Taxonomy for category names and order: a built-in name or a YAML file (default semeval2023).",
     ),
 ) -> None:
     """Write a static HTML report: an index sorted by score (or --rank-by) and one page per article."""

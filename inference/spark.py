@@ -72,7 +72,10 @@ def model_udf(spark, model_uri: str, detect_lang: bool = True):
     udf = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local", params={"detect_lang": bool(detect_lang)})
     rt = udf.returnType
     spans = rt["spans"].dataType if isinstance(rt, StructType) and "spans" in rt.fieldNames() else None
-    if not (isinstance(spans, ArrayType) and isinstance(spans.elementType, StructType)) or "text_sha256" not in rt.fieldNames():
+    if (
+        not (isinstance(spans, ArrayType) and isinstance(spans.elementType, StructType))
+        or "text_sha256" not in rt.fieldNames()
+    ):
         raise ValueError(
             f"{model_uri}: the model's signature does not declare the framescope >= 0.1 output "
             "(a struct with spans as array<struct>); log/register the model again with this framescope"
@@ -124,15 +127,25 @@ def score_spark(
 
     udf = model_udf(spark, model_uri, detect_lang)
     result_cols = [f for f in udf.returnType.fieldNames() if f != "spans"]
-    techniques = [c[len("score_"):] for c in result_cols if c.startswith("score_")]
-    categories = [c[len("category_"):] for c in result_cols if c.startswith("category_")]
+    techniques = [c[len("score_") :] for c in result_cols if c.startswith("score_")]
+    categories = [c[len("category_") :] for c in result_cols if c.startswith("category_")]
     n_articles, n_spans = _write_scored(
-        spark, F, base.where(F.col("_reason").isNull()), udf, model_uri,
-        ex.articles_schema(techniques, categories), out, partition_by, mode,
+        spark,
+        F,
+        base.where(F.col("_reason").isNull()),
+        udf,
+        model_uri,
+        ex.articles_schema(techniques, categories),
+        out,
+        partition_by,
+        mode,
     )
 
     errors = base.where(F.col("_reason").isNotNull()).select(
-        F.col("id"), F.lit(source).alias("source"), F.col("_reason").alias("reason"), F.lit("error").alias("level"),
+        F.col("id"),
+        F.lit(source).alias("source"),
+        F.col("_reason").alias("reason"),
+        F.lit("error").alias("level"),
         F.lit(ex.SCHEMA_VERSION).alias("schema_version"),
     )
     errors = errors.select([_typed(F, f) for f in ex.ERRORS_SCHEMA])
@@ -150,11 +163,15 @@ def _normalised_input(F, df, text_col: str, id_col: str, lang_col: str, date_col
     cols = set(df.columns)
     text = F.col(text_col).cast("string")
     ident = F.col(id_col).cast("string") if id_col in cols else F.lit(None).cast("string")
-    ident = F.when(ident.isNull() | (ident == ""), F.concat(F.lit("row-"), F.monotonically_increasing_id().cast("string"))).otherwise(ident)
+    ident = F.when(
+        ident.isNull() | (ident == ""), F.concat(F.lit("row-"), F.monotonically_increasing_id().cast("string"))
+    ).otherwise(ident)
     lang = F.lower(F.col(lang_col).cast("string")) if lang_col in cols else F.lit(None).cast("string")
     lang = F.when(lang == "", F.lit(None)).otherwise(lang)
     base = df.select(
-        ident.alias("id"), lang.alias("lang"), text.alias("text"),
+        ident.alias("id"),
+        lang.alias("lang"),
+        text.alias("text"),
         (F.date_format(F.col(date_col), "yyyy-MM-dd") if date_col else F.lit(None).cast("string")).alias("_date"),
         *_metadata_columns(F, cols),
     )
@@ -166,7 +183,9 @@ def _normalised_input(F, df, text_col: str, id_col: str, lang_col: str, date_col
     return base.withColumn("_reason", reason)
 
 
-def _write_scored(spark, F, good, udf, model_uri: str, schema, out: str, partition_by: str, mode: str) -> tuple[int, int]:
+def _write_scored(
+    spark, F, good, udf, model_uri: str, schema, out: str, partition_by: str, mode: str
+) -> tuple[int, int]:
     """Score ``good`` rows once and write the ``articles`` and ``spans`` tables; returns (articles, spans).
 
     ``model``/``model_version`` come from the pyfunc: the registry name and version, as
@@ -184,7 +203,10 @@ def _write_scored(spark, F, good, udf, model_uri: str, schema, out: str, partiti
         articles = scored.select([_typed(F, f) for f in schema] + [F.col("date")])
         span = F.explode("spans").alias("s")
         spans = scored.select(F.col("id").alias("article_id"), "lang", "date", span).select(
-            [_typed(F, f, "s." + f.name if f.name not in ("article_id", "schema_version") else None) for f in ex.SPANS_SCHEMA]
+            [
+                _typed(F, f, "s." + f.name if f.name not in ("article_id", "schema_version") else None)
+                for f in ex.SPANS_SCHEMA
+            ]
             + ["lang", "date"]
         )
         part = [] if partition_by == "none" else [partition_by]
@@ -225,7 +247,10 @@ def _typed(F, f, source: str | None = None):
     from framescope.inference import exports as ex
 
     spark_type = {
-        pa.string(): "string", pa.int64(): "bigint", pa.float64(): "double", ex.TIMESTAMP: "timestamp",
+        pa.string(): "string",
+        pa.int64(): "bigint",
+        pa.float64(): "double",
+        ex.TIMESTAMP: "timestamp",
     }[f.type]
     if f.name == "schema_version":
         return F.lit(ex.SCHEMA_VERSION).alias(f.name)
@@ -234,8 +259,12 @@ def _typed(F, f, source: str | None = None):
         col = F.to_timestamp(col, "yyyy-MM-dd'T'HH:mm:ssXXX")
     col = col.cast(spark_type)
     if not f.nullable:
-        default = {"string": F.lit(""), "bigint": F.lit(0).cast("bigint"), "double": F.lit(0.0),
-                   "timestamp": F.lit(0).cast("timestamp")}[spark_type]
+        default = {
+            "string": F.lit(""),
+            "bigint": F.lit(0).cast("bigint"),
+            "double": F.lit(0.0),
+            "timestamp": F.lit(0).cast("timestamp"),
+        }[spark_type]
         col = F.coalesce(col, default)
     return col.alias(f.name)
 
@@ -331,8 +360,9 @@ def read_table(out_path: str | Path, table: str, keep_partition: bool = False):
     if table not in TABLES:
         raise ValueError(f"table must be one of {TABLES}")
     folder = Path(out_path) / table
-    dataset = ds.dataset(folder, format="parquet", partitioning="hive", exclude_invalid_files=True,
-                         ignore_prefixes=[".", "_"])
+    dataset = ds.dataset(
+        folder, format="parquet", partitioning="hive", exclude_invalid_files=True, ignore_prefixes=[".", "_"]
+    )
     t = dataset.to_table()
     if table == "spans":
         schema = ex.SPANS_SCHEMA
@@ -340,8 +370,9 @@ def read_table(out_path: str | Path, table: str, keep_partition: bool = False):
         schema = ex.ERRORS_SCHEMA
     else:
         names = t.column_names
-        schema = ex.articles_schema([c[6:] for c in names if c.startswith("score_")],
-                                    [c[9:] for c in names if c.startswith("category_")])
+        schema = ex.articles_schema(
+            [c[6:] for c in names if c.startswith("score_")], [c[9:] for c in names if c.startswith("category_")]
+        )
     cols, fields = [], []
     for f in schema:
         col = t.column(f.name)
@@ -407,13 +438,25 @@ def run_spark_scoring(
     """
     model = model or "models:/framescope@candidate"
     if not model.startswith(("models:/", "runs:/")) and not (Path(model) / "MLmodel").exists():
-        raise ValueError(f"--model {model}: the Spark engine needs an MLflow model URI (e.g. models:/framescope@candidate)")
+        raise ValueError(
+            f"--model {model}: the Spark engine needs an MLflow model URI (e.g. models:/framescope@candidate)"
+        )
     out_s = str(out)
     local_out = Path(out_s.removeprefix("file://")) if "://" not in out_s or out_s.startswith("file://") else None
     if local_out is not None:
         _check_spark_out(local_out, input, overwrite)
     spark = spark_session(master or os.environ.get("SPARK_MASTER") or "local[*]")
     return score_spark(
-        spark, input, model, out_s, partition_by=partition_by, text_col=text_col, id_col=id_col, lang_col=lang_col,
-        date_col=date_col, detect_lang=detect_lang, num_partitions=num_partitions, mode="overwrite",
+        spark,
+        input,
+        model,
+        out_s,
+        partition_by=partition_by,
+        text_col=text_col,
+        id_col=id_col,
+        lang_col=lang_col,
+        date_col=date_col,
+        detect_lang=detect_lang,
+        num_partitions=num_partitions,
+        mode="overwrite",
     )

@@ -41,8 +41,14 @@ UNDATED = "undated"
 _SPACE_CLASS = r"[\t\n\x0B\f\r\x85\p{Z}]"  # the same class in RE2 (DuckDB) and the regex module
 _SPACES = regex.compile(_SPACE_CLASS + "+")
 VIEW_NAMES = (
-    "articles_all", "articles_latest", "spans_all", "spans_latest", "paragraphs_latest", "texts_latest",
-    "outlet_week_technique", "week_technique",
+    "articles_all",
+    "articles_latest",
+    "spans_all",
+    "spans_latest",
+    "paragraphs_latest",
+    "texts_latest",
+    "outlet_week_technique",
+    "week_technique",
 )
 
 
@@ -110,7 +116,11 @@ def technique_aggregate_sql(base: str, techniques: Sequence[str], has_prob: set[
             f"SELECT {keys}, {_q(t)} AS technique, CAST({_ident('score_' + t)} AS DOUBLE) AS score, "
             f"CAST({prob} AS DOUBLE) AS prob FROM {base}"
         )
-    unioned = "\nUNION ALL ".join(parts) if parts else f"SELECT {keys}, NULL AS technique, 0.0 AS score, NULL AS prob FROM {base} WHERE false"
+    unioned = (
+        "\nUNION ALL ".join(parts)
+        if parts
+        else f"SELECT {keys}, NULL AS technique, 0.0 AS score, NULL AS prob FROM {base} WHERE false"
+    )
     return (
         f"SELECT {keys}, technique, CAST(count(*) AS INTEGER) AS articles, "
         "CAST(count(*) FILTER (WHERE score > 0) AS INTEGER) AS articles_with_technique, "
@@ -154,9 +164,9 @@ def create_views(con, tables: dict[str, Any], keyed: bool, temp: bool = False) -
     )
     empty = {
         "spans": "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS technique, NULL::VARCHAR AS category, "
-        "NULL::BIGINT AS start, NULL::BIGINT AS \"end\", NULL::VARCHAR AS text, NULL::DOUBLE AS confidence WHERE false",
+        'NULL::BIGINT AS start, NULL::BIGINT AS "end", NULL::VARCHAR AS text, NULL::DOUBLE AS confidence WHERE false',
         "paragraphs": "SELECT NULL::VARCHAR AS article_id, NULL::BIGINT AS paragraph, NULL::BIGINT AS start, "
-        "NULL::BIGINT AS \"end\" WHERE false",
+        'NULL::BIGINT AS "end" WHERE false',
         "texts": "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS text_sha256, NULL::VARCHAR AS text WHERE false",
     }
     for table in ("spans", "paragraphs", "texts"):
@@ -249,7 +259,10 @@ def write_views_database(source: Path | str, out: Path | str) -> dict[str, Any]:
     os.unlink(tmp)  # DuckDB creates the file itself
     try:
         con, info = connect(source, database=tmp, checked=False)
-        con.execute("CREATE TABLE framescope_views AS SELECT ? AS source, ? AS views", [str(Path(source).resolve()), ",".join(VIEW_NAMES)])
+        con.execute(
+            "CREATE TABLE framescope_views AS SELECT ? AS source, ? AS views",
+            [str(Path(source).resolve()), ",".join(VIEW_NAMES)],
+        )
         con.close()
         os.replace(tmp, out)
     finally:
@@ -264,8 +277,11 @@ def _is_views_database(path: Path) -> bool:
 
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            return bool(con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'framescope_views'").fetchone()[0])
+            return bool(
+                con.execute(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'framescope_views'"
+                ).fetchone()[0]
+            )
     except Exception:
         return False
 

@@ -129,9 +129,7 @@ def convert_cmd(
     paths: List[Path] = typer.Argument(..., help="Files or folders to read."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file or folder."),
     fmt_in: Optional[str] = typer.Option(None, "--from", "-f", help=FMT_HELP),
-    fmt_out: str = typer.Option(
-        "jsonl", "--to", help=f"Output format ({', '.join([*FORMATS, *WRITE_ONLY])})."
-    ),
+    fmt_out: str = typer.Option("jsonl", "--to", help=f"Output format ({', '.join([*FORMATS, *WRITE_ONLY])})."),
     taxonomy: str = typer.Option("semeval2023", "--taxonomy", "-t", help=TAX_HELP),
     check: bool = typer.Option(True, "--check/--no-check", help="Validate against the taxonomy first."),
 ) -> None:

@@ -68,8 +68,7 @@ class Document:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: Location | None = None) -> "Document":
         spans = [
-            Span(int(s["start"]), int(s["end"]), str(s["technique"]), source=source)
-            for s in data.get("spans") or []
+            Span(int(s["start"]), int(s["end"]), str(s["technique"]), source=source) for s in data.get("spans") or []
         ]
         return cls(
             id=str(data["id"]),

@@ -98,9 +98,7 @@ class Taxonomy:
     # -- identity ---------------------------------------------------------------------
     @property
     def identity(self) -> TaxonomyIdentity:
-        canonical = json.dumps(
-            self._data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
-        )
+        canonical = json.dumps(self._data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
         digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         return TaxonomyIdentity(self.name, self.version, digest)
 
@@ -204,6 +202,4 @@ def load_taxonomy(name_or_path: str | Path | Taxonomy | None = None) -> Taxonomy
     path = Path(text)
     if path.exists():
         return Taxonomy.from_file(path)
-    raise ValueError(
-        f"unknown taxonomy {text!r}: not a file, nor one of {', '.join(builtin_taxonomies())}"
-    )
+    raise ValueError(f"unknown taxonomy {text!r}: not a file, nor one of {', '.join(builtin_taxonomies())}")

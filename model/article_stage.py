@@ -182,7 +182,9 @@ def units(text: str, level: str) -> list[tuple[int, int]]:
     return paragraph_offsets(text)
 
 
-def _aggregates(scores: TokenScores | None, spans: Sequence[tuple[int, int]], k: int, top_k: int, share_thr: float) -> np.ndarray:
+def _aggregates(
+    scores: TokenScores | None, spans: Sequence[tuple[int, int]], k: int, top_k: int, share_thr: float
+) -> np.ndarray:
     """``[len(spans), K, 4]``: per technique max, mean, top-k mean, share >= threshold of *inside*."""
     out = np.zeros((len(spans), k, len(TOKEN_INPUTS)), dtype=np.float64)
     if scores is None or len(scores.offsets) == 0:
@@ -219,8 +221,12 @@ class ArticleStage:
     def __init__(self, settings: StageSettings):
         self.settings = settings
         self._vec = HashingVectorizer(
-            analyzer="char_wb", ngram_range=tuple(settings.ngram_range), n_features=settings.n_features,
-            alternate_sign=False, norm=None, lowercase=True,
+            analyzer="char_wb",
+            ngram_range=tuple(settings.ngram_range),
+            n_features=settings.n_features,
+            alternate_sign=False,
+            norm=None,
+            lowercase=True,
         )
         # per level: coef [K, D], intercept [K], idf [D], active [K] (0: the technique gets its
         # prior), stacker [n_inputs + 1] (weights, bias)
@@ -277,7 +283,9 @@ class ArticleStage:
         s = self.settings
         k = len(s.techniques)
         blocks = [
-            _aggregates(data.scores[i] if data.scores is not None else None, units(text, level), k, s.top_k, s.share_threshold)
+            _aggregates(
+                data.scores[i] if data.scores is not None else None, units(text, level), k, s.top_k, s.share_threshold
+            )
             for i, text in enumerate(data.texts)
         ]
         return np.concatenate(blocks) if blocks else np.zeros((0, k, len(TOKEN_INPUTS)))
@@ -300,18 +308,27 @@ class ArticleStage:
     def _paragraph_evidence(self, paragraph_lexical: np.ndarray, groups: np.ndarray, n_articles: int) -> np.ndarray:
         """``[n_articles, K, 3]``: max, mean and top-k mean of each article's paragraph logits
         (an article without paragraphs gets the paragraph models' intercept: an empty text)."""
-        out = np.repeat(np.repeat(self.weights["paragraph"]["intercept"].astype(np.float64)[None, :, None], 3, axis=2), n_articles, axis=0)
+        out = np.repeat(
+            np.repeat(self.weights["paragraph"]["intercept"].astype(np.float64)[None, :, None], 3, axis=2),
+            n_articles,
+            axis=0,
+        )
         z = np.clip(paragraph_lexical, -20, 20)
         bounds = _article_bounds(groups, n_articles)
         for i in range(n_articles):
-            x = z[bounds[i]:bounds[i + 1]]
+            x = z[bounds[i] : bounds[i + 1]]
             if len(x):
-                top = np.sort(x, axis=0)[-self.settings.paragraph_top_k:]
+                top = np.sort(x, axis=0)[-self.settings.paragraph_top_k :]
                 out[i] = np.stack([x.max(0), x.mean(0), top.mean(0)], axis=1)
         return out
 
     def _stack_inputs(
-        self, level: str, lexical: np.ndarray, tokens: np.ndarray | None, rows: Sequence[str], paragraphs: np.ndarray | None = None,
+        self,
+        level: str,
+        lexical: np.ndarray,
+        tokens: np.ndarray | None,
+        rows: Sequence[str],
+        paragraphs: np.ndarray | None = None,
     ) -> np.ndarray:
         """``[n, K, n_inputs]``: the evidence the shared stacker weighs for each (unit, technique),
         in the order of :meth:`StageSettings.inputs`; ``paragraphs``: the article level's
@@ -327,7 +344,9 @@ class ArticleStage:
         return np.concatenate(parts, axis=2)
 
     @staticmethod
-    def labels(texts: Sequence[str], gold: Sequence[Sequence[tuple[int, int, str]]], techniques: Sequence[str], level: str) -> np.ndarray:
+    def labels(
+        texts: Sequence[str], gold: Sequence[Sequence[tuple[int, int, str]]], techniques: Sequence[str], level: str
+    ) -> np.ndarray:
         """``[n_units, K]``: the unit overlaps a gold span of the technique by >= 1 character."""
         col = {t: j for j, t in enumerate(techniques)}
         out = []
@@ -361,13 +380,20 @@ class ArticleStage:
         # paragraphs first: the article level weighs the paragraph models' logits
         p_lexical, p_oof, p_groups = self._fit_level("paragraph", train, stack)
         _, a_oof, _ = self._fit_level("article", train, stack, (p_lexical, p_groups))
-        s.fit_info.update({"articles": len(texts), "stacked_on": "held-out articles" if stack is not None else "training articles (out of fold)"})
+        s.fit_info.update(
+            {
+                "articles": len(texts),
+                "stacked_on": "held-out articles" if stack is not None else "training articles (out of fold)",
+            }
+        )
         if stack is not None:
             s.fit_info["stack_articles"] = len(stack.texts)
             self.stack_predictions = self._predictions(stack.texts, a_oof, p_oof, p_groups)
             if s.refit:
                 self._refit_lexical(Units([*texts, *stack.texts], [*gold, *stack.gold]))
-        s.fit_info["lexical_models_trained_on"] = "training and stacking articles" if stack is not None and s.refit else "training articles"
+        s.fit_info["lexical_models_trained_on"] = (
+            "training and stacking articles" if stack is not None and s.refit else "training articles"
+        )
         return self
 
     def _fit_lexical(self, rows: Sequence[str], y: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:
@@ -406,7 +432,11 @@ class ArticleStage:
             self.weights[level].update(self._fit_lexical(rows, y, self.weights[level]["active"].astype(bool)))
 
     def _fit_level(
-        self, level: str, train: Units, stack: Units | None, paragraph_lexical: tuple[np.ndarray, np.ndarray] | None = None,
+        self,
+        level: str,
+        train: Units,
+        stack: Units | None,
+        paragraph_lexical: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fit one level; returns the stacking units' honest lexical logits (the paragraph
         level's feed the article level's stacker), their out-of-fold stacked probabilities
@@ -418,7 +448,8 @@ class ArticleStage:
         s.priors[level] = _priors(y, langs, s.prior_strength)
         active = np.array([s.min_positives <= int(y[:, j].sum()) <= len(y) - 2 for j in range(k)], dtype=bool)
         self.weights[level] = {
-            **self._fit_lexical(rows, y, active), "active": active.astype(np.int8),
+            **self._fit_lexical(rows, y, active),
+            "active": active.astype(np.int8),
             "stacker": np.zeros(s.n_inputs(level) + 1, np.float32),
         }
 
@@ -447,10 +478,13 @@ class ArticleStage:
         oof = self._out_of_fold_stacked(inputs, prior, s_y, s_groups, active)
         s.thresholds[level] = _best_threshold(oof, s_y)
         s.fit_info[level] = {
-            "units": int(len(y)), "stack_units": int(len(s_y)), "techniques_learned": int(active.sum()),
+            "units": int(len(y)),
+            "stack_units": int(len(s_y)),
+            "techniques_learned": int(active.sum()),
             "oof_micro_f1": round(micro_f1(oof >= s.thresholds[level], s_y), 4),
-            "stacker": dict(zip([*s.inputs(level), "bias"],
-                                [round(float(v), 4) for v in self.weights[level]["stacker"]])),
+            "stacker": dict(
+                zip([*s.inputs(level), "bias"], [round(float(v), 4) for v in self.weights[level]["stacker"]])
+            ),
         }
         return lexical, oof, s_groups
 
@@ -483,14 +517,21 @@ class ArticleStage:
         return prob
 
     def predict_level(
-        self, texts: Sequence[str], scores: Sequence[TokenScores | None] | None, level: str, langs: Sequence[str | None] | None = None,
+        self,
+        texts: Sequence[str],
+        scores: Sequence[TokenScores | None] | None,
+        level: str,
+        langs: Sequence[str | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities ``[n_units, K]`` of every unit of ``level`` and the units' article index."""
         prob, groups, _ = self._predict_level(Units(texts, None, langs, scores), level)
         return prob, groups
 
     def _predict_level(
-        self, data: Units, level: str, paragraph_lexical: tuple[np.ndarray, np.ndarray] | None = None,
+        self,
+        data: Units,
+        level: str,
+        paragraph_lexical: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Probabilities, article indices and lexical logits (with their article indices: the
         article level reuses the paragraph level's) of every unit of ``level``."""
@@ -509,7 +550,10 @@ class ArticleStage:
         return prob, groups, (lexical, groups)
 
     def predict(
-        self, texts: Sequence[str], scores: Sequence[TokenScores | None] | None = None, langs: Sequence[str | None] | None = None,
+        self,
+        texts: Sequence[str],
+        scores: Sequence[TokenScores | None] | None = None,
+        langs: Sequence[str | None] | None = None,
     ) -> list[StagePrediction]:
         """Per article, the article's and each paragraph's probability of every technique.
 
@@ -519,15 +563,18 @@ class ArticleStage:
         art, _, _ = self._predict_level(data, "article", paragraph_lexical)
         return self._predictions(texts, art, par, groups)
 
-    def _predictions(self, texts: Sequence[str], art: np.ndarray, par: np.ndarray, groups: np.ndarray) -> list[StagePrediction]:
+    def _predictions(
+        self, texts: Sequence[str], art: np.ndarray, par: np.ndarray, groups: np.ndarray
+    ) -> list[StagePrediction]:
         """Per article, its row of ``art`` and its paragraphs' rows of ``par`` as predictions."""
         techs = self.techniques
         bounds = _article_bounds(groups, len(texts))
         out = []
         for i, text in enumerate(texts):
-            rows = par[bounds[i]:bounds[i + 1]]
+            rows = par[bounds[i] : bounds[i + 1]]
             paragraphs = [
-                (n, a, b, {t: float(p) for t, p in zip(techs, rows[n])}) for n, (a, b) in enumerate(units(text, "paragraph"))
+                (n, a, b, {t: float(p) for t, p in zip(techs, rows[n])})
+                for n, (a, b) in enumerate(units(text, "paragraph"))
             ]
             out.append(StagePrediction({t: float(p) for t, p in zip(techs, art[i])}, paragraphs))
         return out
@@ -536,7 +583,11 @@ class ArticleStage:
 
     def save_pretrained(self, folder: str | Path) -> None:
         folder = Path(folder)
-        tensors = {f"{level}.{name}": np.ascontiguousarray(arr) for level, ws in self.weights.items() for name, arr in ws.items()}
+        tensors = {
+            f"{level}.{name}": np.ascontiguousarray(arr)
+            for level, ws in self.weights.items()
+            for name, arr in ws.items()
+        }
         save_file(tensors, str(folder / STAGE_WEIGHTS))
         with atomic_open(folder / STAGE_SETTINGS) as fh:
             json.dump(asdict(self.settings), fh, indent=2, ensure_ascii=False)
@@ -593,8 +644,13 @@ class ArticleStage:
         for level in LEVELS:
             if s.format >= 3:
                 columns = tensors[f"{level}.columns"]
-                ok = columns.ndim == 1 and columns.dtype == np.int32 and (
-                    len(columns) == 0 or (columns[0] >= 0 and columns[-1] < s.n_features and bool(np.all(np.diff(columns) > 0)))
+                ok = (
+                    columns.ndim == 1
+                    and columns.dtype == np.int32
+                    and (
+                        len(columns) == 0
+                        or (columns[0] >= 0 and columns[-1] < s.n_features and bool(np.all(np.diff(columns) > 0)))
+                    )
                 )
                 if not ok:
                     raise ModelError(
@@ -605,8 +661,15 @@ class ArticleStage:
                 tensors[f"{level}.columns"] = columns = np.arange(s.n_features, dtype=np.int32)
                 tensors[f"{level}.idf_unseen"] = np.ones(1, np.float32)
             d = len(columns)
-            shapes = {"columns": (d,), "coef": (k, d), "intercept": (k,), "idf": (d,), "idf_unseen": (1,), "active": (k,),
-                      "stacker": (s.n_inputs(level) + 1,)}
+            shapes = {
+                "columns": (d,),
+                "coef": (k, d),
+                "intercept": (k,),
+                "idf": (d,),
+                "idf_unseen": (1,),
+                "active": (k,),
+                "stacker": (s.n_inputs(level) + 1,),
+            }
             for name, shape in shapes.items():
                 arr = tensors[f"{level}.{name}"]
                 if tuple(arr.shape) != shape:
@@ -617,17 +680,32 @@ class ArticleStage:
             stage.weights[level] = {name: tensors[f"{level}.{name}"] for name in shapes}
             checks.check_stage_arrays(folder, level, stage.weights[level])
             priors = s.priors.get(level) if isinstance(s.priors, dict) else None
-            if not isinstance(priors, dict) or POOLED not in priors or any(
-                not isinstance(p, list) or len(p) != k or not all(isinstance(v, (int, float)) and 0 < v < 1 for v in p)
-                for p in priors.values()
+            if (
+                not isinstance(priors, dict)
+                or POOLED not in priors
+                or any(
+                    not isinstance(p, list)
+                    or len(p) != k
+                    or not all(isinstance(v, (int, float)) and 0 < v < 1 for v in p)
+                    for p in priors.values()
+                )
             ):
-                raise ModelError(f"model folder {folder}: {STAGE_SETTINGS} priors.{level} must map languages and {POOLED!r} to {k} shares in (0, 1)")
+                raise ModelError(
+                    f"model folder {folder}: {STAGE_SETTINGS} priors.{level} must map languages and {POOLED!r} to {k} shares in (0, 1)"
+                )
             centers = s.centers.get(level) if isinstance(s.centers, dict) else None
-            if not isinstance(centers, dict) or POOLED not in centers or any(
-                np.asarray(c, dtype=object).shape != (k, s.n_inputs(level)) or not all(checks.is_number(v) for row in c for v in row)
-                for c in centers.values()
+            if (
+                not isinstance(centers, dict)
+                or POOLED not in centers
+                or any(
+                    np.asarray(c, dtype=object).shape != (k, s.n_inputs(level))
+                    or not all(checks.is_number(v) for row in c for v in row)
+                    for c in centers.values()
+                )
             ):
-                raise ModelError(f"model folder {folder}: {STAGE_SETTINGS} centers.{level} must map languages and {POOLED!r} to {k} x {s.n_inputs(level)} numbers")
+                raise ModelError(
+                    f"model folder {folder}: {STAGE_SETTINGS} centers.{level} must map languages and {POOLED!r} to {k} x {s.n_inputs(level)} numbers"
+                )
         return stage
 
     def digest(self, h) -> None:
@@ -641,13 +719,18 @@ class ArticleStage:
 
 def check_vectorizer(n_features, ngram_range) -> None:
     """The hashing settings of a folder's ``article_stage.json`` (``ValueError`` otherwise)."""
+
     def whole(v, top: int) -> bool:
         return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= top
 
     if not whole(n_features, MAX_FEATURES):
         raise ValueError(f"n_features must be a whole number from 1 to {MAX_FEATURES}, not {n_features!r}")
-    if not (isinstance(ngram_range, (list, tuple)) and len(ngram_range) == 2 and all(whole(v, MAX_NGRAM) for v in ngram_range)
-            and ngram_range[0] <= ngram_range[1]):
+    if not (
+        isinstance(ngram_range, (list, tuple))
+        and len(ngram_range) == 2
+        and all(whole(v, MAX_NGRAM) for v in ngram_range)
+        and ngram_range[0] <= ngram_range[1]
+    ):
         raise ValueError(f"ngram_range must be [min, max] with 1 <= min <= max <= {MAX_NGRAM}, not {ngram_range!r}")
 
 
@@ -656,10 +739,14 @@ def _priors(y: np.ndarray, langs: Sequence[str | None], strength: float) -> dict
     share is pulled towards the pooled one by ``strength`` pseudo-units, the pooled one
     towards 0 by half a unit (a technique never seen is rare, not impossible)."""
     pooled = (y.sum(axis=0) + 0.5) / (len(y) + 1.0)
-    return {lang: [round(float(v), 6) for v in share] for lang, share in _by_language(y, langs, pooled, strength).items()}
+    return {
+        lang: [round(float(v), 6) for v in share] for lang, share in _by_language(y, langs, pooled, strength).items()
+    }
 
 
-def _by_language(values: np.ndarray, langs: Sequence[str | None], pooled: np.ndarray, strength: float) -> dict[str, np.ndarray]:
+def _by_language(
+    values: np.ndarray, langs: Sequence[str | None], pooled: np.ndarray, strength: float
+) -> dict[str, np.ndarray]:
     """``pooled`` under :data:`POOLED` and, per language, the mean of its rows of ``values``
     pulled towards ``pooled`` by ``strength`` pseudo-rows (priors and centres alike)."""
     out = {POOLED: pooled}

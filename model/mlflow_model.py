@@ -62,15 +62,23 @@ INPUT_EXAMPLE = pd.DataFrame(
 SCHEMA_VERSION = "1.1"
 #: Article metadata a request may carry; echoed after ``text_sha256`` when the request has them.
 METADATA = ("source", "url", "title", "published_at")
-SPAN_FIELDS = (("technique", "string"), ("category", "string"), ("start", "long"), ("end", "long"),
-               ("text", "string"), ("confidence", "double"))
+SPAN_FIELDS = (
+    ("technique", "string"),
+    ("category", "string"),
+    ("start", "long"),
+    ("end", "long"),
+    ("text", "string"),
+    ("confidence", "double"),
+)
 
 
 def output_columns(techniques: list[str], categories: list[str]) -> list[tuple[str, str]]:
     """``(name, MLflow type)`` of every output column but ``spans``: the articles table's
     columns (:func:`~framescope.model.scorer.article_columns`), ``scored_at`` as ISO 8601 text
     since Spark UDFs take no pandas timestamps."""
-    return [(name, "string" if kind == "timestamp" else kind) for name, kind, _ in article_columns(techniques, categories)]
+    return [
+        (name, "string" if kind == "timestamp" else kind) for name, kind, _ in article_columns(techniques, categories)
+    ]
 
 
 def _detect(text: str) -> str | None:
@@ -86,15 +94,22 @@ def _row(result: ArticleResult, columns: list[str]) -> dict:
     """One output row: the article's export columns (rounded as the exports round), then its spans."""
     text_sha256 = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
     row = {
-        "id": result.id, "lang": result.lang, "model": result.model, "model_version": result.model_version,
+        "id": result.id,
+        "lang": result.lang,
+        "model": result.model,
+        "model_version": result.model_version,
         # ISO 8601 string: Spark UDFs take no pandas timestamps
-        "scored_at": iso_utc(result.scored_at), "n_chars": len(result.text), "text_sha256": text_sha256,
+        "scored_at": iso_utc(result.scored_at),
+        "n_chars": len(result.text),
+        "text_sha256": text_sha256,
     }
     row.update({f"score_{t}": round(float(ts.score), DIGITS) for t, ts in result.techniques.items()})
-    row.update({
-        f"prob_{t}": None if ts.probability is None else round(float(ts.probability), DIGITS)
-        for t, ts in result.techniques.items()
-    })
+    row.update(
+        {
+            f"prob_{t}": None if ts.probability is None else round(float(ts.probability), DIGITS)
+            for t, ts in result.techniques.items()
+        }
+    )
     row.update({f"category_{c}": round(float(v), DIGITS) for c, v in result.categories.items()})
     row.update(overall_score=round(float(result.overall), DIGITS), n_spans=len(result.spans), profile=result.profile)
     row = {c: row[c] for c in columns}
@@ -131,8 +146,9 @@ class FramescopeModel(PythonModel):
         columns = _with_metadata(self.columns, meta)
         rows = [_row(r, self.columns) for r in results]
         for k, row in enumerate(rows):
-            row.update({m: _meta_value(frame[m].iloc[k]) for m in meta}, schema_version=SCHEMA_VERSION,
-                       warnings=warnings[k])
+            row.update(
+                {m: _meta_value(frame[m].iloc[k]) for m in meta}, schema_version=SCHEMA_VERSION, warnings=warnings[k]
+            )
         out = pd.DataFrame(rows, columns=[*columns, "spans", "warnings"])
         # object columns built from the values keep None a None (a frame built from dicts makes
         # it NaN, which is no JSON) through the server's JSON and MLflow's Spark conversion
@@ -255,12 +271,14 @@ def check_body(body: dict) -> None:
         if twice:
             _refuse(f"the request names a column more than once: {', '.join(twice)}")
         data = split.get("data")
-        records = [dict(zip(cols, row)) if isinstance(row, list) else row for row in data] if isinstance(data, list) else None
+        records = (
+            [dict(zip(cols, row)) if isinstance(row, list) else row for row in data] if isinstance(data, list) else None
+        )
     if isinstance(records, list):
         if not records:
             _refuse("the request holds no articles")
         for k, record in enumerate(records):
-            for field, value in (record.items() if isinstance(record, dict) else ()):
+            for field, value in record.items() if isinstance(record, dict) else ():
                 why = surrogate_problem(str(field), value) if isinstance(value, str) else None
                 if why:
                     id_ = record.get("id")
@@ -332,7 +350,9 @@ def _registry_version(run_id: str, model_id: str | None) -> tuple[str, str] | No
     except Exception:  # no registry reachable: the caller falls back to the logged-model id
         return None
     if model_id is not None:  # MLflow 3: a version's source is models:/<logged model id>; a run may log several
-        versions = [v for v in versions if str(v.source) == f"models:/{model_id}" or getattr(v, "model_id", None) == model_id]
+        versions = [
+            v for v in versions if str(v.source) == f"models:/{model_id}" or getattr(v, "model_id", None) == model_id
+        ]
     if not versions:
         return None
     best = max(versions, key=lambda v: int(v.version))
@@ -366,16 +386,20 @@ def signature(techniques: list[str], categories: list[str] | None = None):
         Schema,
     )
 
-    inputs = Schema([
-        ColSpec("string", "id", required=False),
-        ColSpec("string", "lang", required=False),
-        ColSpec("string", "text"),
-        *(ColSpec("string", name, required=False) for name in METADATA),  # echoed in the response
-    ])
+    inputs = Schema(
+        [
+            ColSpec("string", "id", required=False),
+            ColSpec("string", "lang", required=False),
+            ColSpec("string", "text"),
+            *(ColSpec("string", name, required=False) for name in METADATA),  # echoed in the response
+        ]
+    )
     span = Object([Property(name, typ) for name, typ in SPAN_FIELDS])
     outputs = Schema(
-        [ColSpec("string" if kind == "timestamp" else kind, name, required=not nullable)
-         for name, kind, nullable in article_columns(techniques, list(categories or []))]
+        [
+            ColSpec("string" if kind == "timestamp" else kind, name, required=not nullable)
+            for name, kind, nullable in article_columns(techniques, list(categories or []))
+        ]
         + [ColSpec(Array(span), "spans")]
     )
     params = ParamSchema([ParamSpec("detect_lang", "boolean", True)])

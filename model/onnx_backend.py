@@ -45,9 +45,7 @@ def _need_onnx() -> None:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the ONNX backend needs onnx and onnxruntime: pip install 'framescope[onnx]'"
-        ) from err
+        raise ImportError("the ONNX backend needs onnx and onnxruntime: pip install 'framescope[onnx]'") from err
 
 
 class _Logits(torch.nn.Module):
@@ -87,8 +85,12 @@ def export_onnx(
     checks.check_transformer_config(model_folder, settings)
     # Eager attention: the plain MatMul/Softmax pattern that ONNX Runtime's fusions know.
     model, info = AutoModelForTokenClassification.from_pretrained(
-        model_folder, trust_remote_code=False, use_safetensors=True, attn_implementation="eager",
-        output_loading_info=True, ignore_mismatched_sizes=True,
+        model_folder,
+        trust_remote_code=False,
+        use_safetensors=True,
+        attn_implementation="eager",
+        output_loading_info=True,
+        ignore_mismatched_sizes=True,
     )
     restore_if_referenced(model, model_folder, settings, info)  # a frozen table kept in the base
     checks.check_loading_info(model_folder, info)  # never export freshly initialised layers

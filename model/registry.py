@@ -52,7 +52,7 @@ def require_existing_store(uri: str) -> None:
     if not store.startswith("sqlite:///"):
         return
     # sqlite:///relative.db or sqlite:////absolute/path.db (SQLAlchemy's spelling)
-    name = unquote(store[len("sqlite:///"):].split("?", 1)[0])
+    name = unquote(store[len("sqlite:///") :].split("?", 1)[0])
     if name in ("", ":memory:"):
         return
     path = Path(name)

@@ -39,9 +39,15 @@ def article_columns(techniques: Sequence[str], categories: Sequence[str]) -> lis
 
     Kinds: ``string``, ``long``, ``double``, ``timestamp``.
     """
-    cols = [("id", "string", False), ("lang", "string", True), ("model", "string", False),
-            ("model_version", "string", False), ("scored_at", "timestamp", False), ("n_chars", "long", False),
-            ("text_sha256", "string", False)]
+    cols = [
+        ("id", "string", False),
+        ("lang", "string", True),
+        ("model", "string", False),
+        ("model_version", "string", False),
+        ("scored_at", "timestamp", False),
+        ("n_chars", "long", False),
+        ("text_sha256", "string", False),
+    ]
     cols += [(f"score_{t}", "double", False) for t in techniques]
     cols += [(f"prob_{t}", "double", True) for t in techniques]  # schema 1.1, null without an article stage
     cols += [(f"category_{c}", "double", False) for c in categories]
@@ -150,7 +156,10 @@ class Scorer:
 
     @classmethod
     def from_pretrained(
-        cls, path_or_uri: str | Path, expected_taxonomy: str | None = None, backend: str = "torch",
+        cls,
+        path_or_uri: str | Path,
+        expected_taxonomy: str | None = None,
+        backend: str = "torch",
         profile: str = "balanced",
     ) -> "Scorer":
         """``backend``: ``torch`` (default), ``torch-bf16``, ``onnx-fp32`` or ``onnx-int8`` (see
@@ -216,7 +225,9 @@ def technique_scores(spans: Sequence[ScoredSpan], techniques: Sequence[str], n_c
     for tech in techniques:
         mine = [s for s in spans if s.technique == tech]
         covered = _covered([(s.start, s.end) for s in mine])
-        out[tech] = TechniqueScore(score=max((s.confidence for s in mine), default=0.0), spans=len(mine), coverage=covered / n)
+        out[tech] = TechniqueScore(
+            score=max((s.confidence for s in mine), default=0.0), spans=len(mine), coverage=covered / n
+        )
     return out
 
 

@@ -95,7 +95,9 @@ class TaggerSettings:
             return self.calibration.all_thresholds(self.techniques)
         if profile == "precise":
             if self.precise_thresholds is None:
-                raise ValueError("this model folder has no precise profile (calibrated before profiles; run framescope calibrate)")
+                raise ValueError(
+                    "this model folder has no precise profile (calibrated before profiles; run framescope calibrate)"
+                )
             return {t: float(self.precise_thresholds.get(t, OFF)) for t in self.techniques}
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
 

@@ -60,7 +60,9 @@ MODEL_TYPES = {
 def model_class(model_type: str, where: str | Path = "") -> type["SpanTagger"]:
     """The registered tagger class of a ``model_type``."""
     if model_type not in MODEL_TYPES:
-        raise folder_error(where, f"{SETTINGS_FILE}: model_type must be one of {', '.join(MODEL_TYPES)}, not {model_type!r}")
+        raise folder_error(
+            where, f"{SETTINGS_FILE}: model_type must be one of {', '.join(MODEL_TYPES)}, not {model_type!r}"
+        )
     module, name = MODEL_TYPES[model_type].split(":")
     return getattr(importlib.import_module(module), name)
 
@@ -245,7 +247,9 @@ class SpanTagger:
             text=scores.text,
         )
 
-    def predict(self, texts: Sequence[str] | Iterable[Document], profile: str = "balanced") -> list[list[PredictedSpan]]:
+    def predict(
+        self, texts: Sequence[str] | Iterable[Document], profile: str = "balanced"
+    ) -> list[list[PredictedSpan]]:
         """Spans per text, with the model's calibrated thresholds of ``profile``."""
         texts = [t.text if isinstance(t, Document) else t for t in texts]
         return [self.decode(s, profile=profile) for s in self.token_scores(texts)]
@@ -296,7 +300,9 @@ def check_save_target(folder: str | Path) -> Path:
     if target.exists() and not target.is_dir():
         raise UsageError(f"{target}: exists and is not a folder")
     if target.is_dir() and any(target.iterdir()) and not (target / SETTINGS_FILE).is_file():
-        raise UsageError(f"{target}: not a framescope model folder (no {SETTINGS_FILE}) and not empty; refusing to replace it")
+        raise UsageError(
+            f"{target}: not a framescope model folder (no {SETTINGS_FILE}) and not empty; refusing to replace it"
+        )
     return target
 
 

@@ -47,9 +47,7 @@ def word_offsets(text: str) -> np.ndarray:
     return np.array([m.span() for m in _WORD.finditer(text)], dtype=np.int64).reshape(-1, 2)
 
 
-def token_targets(
-    offsets: np.ndarray, spans: Sequence[Span], techniques: Sequence[str]
-) -> np.ndarray:
+def token_targets(offsets: np.ndarray, spans: Sequence[Span], techniques: Sequence[str]) -> np.ndarray:
     """``[n_tokens, 2K]`` float targets; rows of empty tokens are IGNORE.
 
     A token is inside a span when any of its characters overlaps it: this absorbs the

@@ -113,7 +113,9 @@ class TransformerTagger(SpanTagger):
     Everything else, and so every character offset, is the same whatever the backend.
     """
 
-    def __init__(self, model, tokenizer, taxonomy: Taxonomy, settings: TaggerSettings, forward: ForwardPass | None = None):
+    def __init__(
+        self, model, tokenizer, taxonomy: Taxonomy, settings: TaggerSettings, forward: ForwardPass | None = None
+    ):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("framescope needs a fast tokenizer (character offsets)")
         self.forward = forward if forward is not None else TorchForward(model)
@@ -163,7 +165,9 @@ class TransformerTagger(SpanTagger):
         return cls(model, tokenizer, taxonomy, settings)
 
     @classmethod
-    def _load_weights(cls, folder: Path, settings: TaggerSettings, taxonomy: Taxonomy, backend: str) -> "TransformerTagger":
+    def _load_weights(
+        cls, folder: Path, settings: TaggerSettings, taxonomy: Taxonomy, backend: str
+    ) -> "TransformerTagger":
         """Tokenizer and forward pass, loaded exactly or not at all: ``config.json``, the tokenizer
         and the weights must agree with the settings, and every weight must be finite."""
         from transformers import AutoTokenizer
@@ -172,8 +176,11 @@ class TransformerTagger(SpanTagger):
         if not backend.startswith("onnx") and not any(folder.glob("*.safetensors")):
             raise folder_error(folder, "no safetensors weights (framescope never loads pickled weights)")
         config = checks.check_transformer_config(folder, settings)
-        tokenizer = _read(folder, "the tokenizer", lambda: AutoTokenizer.from_pretrained(
-            folder, use_fast=True, trust_remote_code=False))
+        tokenizer = _read(
+            folder,
+            "the tokenizer",
+            lambda: AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False),
+        )
         checks.check_tokenizer(folder, tokenizer, config)
         if not getattr(tokenizer, "is_fast", False):
             raise folder_error(folder, "the tokenizer is not a fast one (framescope needs character offsets)")
@@ -187,7 +194,8 @@ class TransformerTagger(SpanTagger):
         tagger = _read(folder, "the tokenizer", lambda: cls(None, tokenizer, taxonomy, settings, forward=forward))
         if tagger.content_size < 2:
             raise folder_error(
-                folder, f"{SETTINGS_FILE}: max_length must leave room for the tokenizer's "
+                folder,
+                f"{SETTINGS_FILE}: max_length must leave room for the tokenizer's "
                 f"{tagger._n_special} special tokens and 2 more, not {settings.max_length}",
             )
         return tagger
@@ -204,8 +212,10 @@ class TransformerTagger(SpanTagger):
     def _save_weights(self, folder: Path) -> None:
         """The PyTorch module (safetensors) and the tokenizer."""
         if self.model is None:
-            raise ValueError(f"a {self.backend} tagger has no PyTorch weights to save: "
-                             "export ONNX files with `framescope export-onnx` from a torch model folder")
+            raise ValueError(
+                f"a {self.backend} tagger has no PyTorch weights to save: "
+                "export ONNX files with `framescope export-onnx` from a torch model folder"
+            )
         self.model.save_pretrained(folder, safe_serialization=True, state_dict=self._weights_to_save())
         self.tokenizer.save_pretrained(folder)
 
@@ -231,7 +241,9 @@ class TransformerTagger(SpanTagger):
     def encode(self, text: str) -> Encoded:
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         offsets = trim_offsets(text, enc["offset_mapping"]) if len(enc["input_ids"]) else np.zeros((0, 2), np.int64)
-        windows = plan_windows(len(enc["input_ids"]), self.content_size, min(self.settings.stride, self.content_size - 1))
+        windows = plan_windows(
+            len(enc["input_ids"]), self.content_size, min(self.settings.stride, self.content_size - 1)
+        )
         return Encoded(list(enc["input_ids"]), offsets, windows)
 
     def _inputs(self, ids: Sequence[int]) -> list[int]:
@@ -321,10 +333,17 @@ def _load_module(folder: Path, settings: TaggerSettings):
     from transformers import AutoModelForTokenClassification
 
     with _no_loading_bar():
-        model, info = _read(folder, "the weights", lambda: AutoModelForTokenClassification.from_pretrained(
-            folder, trust_remote_code=False, use_safetensors=True, output_loading_info=True,
-            ignore_mismatched_sizes=True,  # reported in ``info`` and refused below, not raised mid-load
-        ))
+        model, info = _read(
+            folder,
+            "the weights",
+            lambda: AutoModelForTokenClassification.from_pretrained(
+                folder,
+                trust_remote_code=False,
+                use_safetensors=True,
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,  # reported in ``info`` and refused below, not raised mid-load
+            ),
+        )
     restore_if_referenced(model, folder, settings, info)  # a frozen embedding table kept in the base
     checks.check_loading_info(folder, info)
     for name, tensor in model.state_dict().items():

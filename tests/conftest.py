@@ -55,9 +55,17 @@ def tiny_bert(tmp_path_factory) -> Path:
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
     )
-    _save_tokenizer(tok, folder, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
-    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
+    _save_tokenizer(
+        tok, folder, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]"
+    )
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     BertModel(config).save_pretrained(folder, safe_serialization=True)
     return folder
 
@@ -75,17 +83,36 @@ def tiny_xlmr(tmp_path_factory) -> Path:
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    trainer = UnigramTrainer(vocab_size=800, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], unk_token="<unk>")
+    trainer = UnigramTrainer(
+        vocab_size=800, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], unk_token="<unk>"
+    )
     tok.train_from_iterator(_sample_texts(), trainer)
     bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)]
     )
-    _save_tokenizer(tok, folder, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-                    cls_token="<s>", sep_token="</s>", mask_token="<mask>")
-    config = XLMRobertaConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
-                              num_attention_heads=2, intermediate_size=64, max_position_embeddings=140,
-                              pad_token_id=1, bos_token_id=0, eos_token_id=2)
+    _save_tokenizer(
+        tok,
+        folder,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
+        mask_token="<mask>",
+    )
+    config = XLMRobertaConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=140,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    )
     XLMRobertaModel(config).save_pretrained(folder, safe_serialization=True)
     return folder
 
@@ -137,7 +164,11 @@ def tracked_quickstart(tmp_path_factory) -> Path:
     env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'mlflow.db'}")
     proc = subprocess.run(
         [sys.executable, "-m", "framescope", "train", "quickstart", "-o", str(tmp / "model")],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return tmp

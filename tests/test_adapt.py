@@ -54,15 +54,33 @@ def test_adapt_trains_the_encoder_and_writes_a_model_base(tiny_bert, articles, t
     from transformers import AutoModelForTokenClassification, BertModel
 
     out = tmp_path / "runs" / "adapted"
-    res = run(articles, SAMPLE, "--lang", "en", "--base", tiny_bert, "--out", out,
-              "--max-steps", 2, "--max-length", 32, "--batch-size", 4, "--learning-rate", 1e-3)
+    res = run(
+        articles,
+        SAMPLE,
+        "--lang",
+        "en",
+        "--base",
+        tiny_bert,
+        "--out",
+        out,
+        "--max-steps",
+        2,
+        "--max-length",
+        32,
+        "--batch-size",
+        4,
+        "--learning-rate",
+        1e-3,
+    )
     assert res.exit_code == 0, res.output
     assert "model folder" in res.output
 
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "adapt.json"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "adapt.json").read_text(encoding="utf-8"))
-    n_en = sum(json.loads(line)["lang"] == "en" for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip())
+    n_en = sum(
+        json.loads(line)["lang"] == "en" for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()
+    )
     assert summary["articles"] == len(TEXTS) + n_en  # plain .txt (recursively) + the English sample articles
     assert summary["windows"] > summary["articles"]  # the sample articles are longer than one window
     assert summary["tokens"] > 0 and summary["steps"] == 2 and summary["base"] == str(tiny_bert)
@@ -90,8 +108,9 @@ def test_adapt_function_returns_the_figures_and_windows_fit(tiny_bert, tmp_path)
     assert sum(r["special_tokens_mask"].count(0) for r in rows) == tokens  # every token once, no padding
 
     messages: list[str] = []
-    summary = adapt(str(tiny_bert), TEXTS, tmp_path / "out", max_steps=1, max_length=16, batch_size=2,
-                    progress=messages.append)
+    summary = adapt(
+        str(tiny_bert), TEXTS, tmp_path / "out", max_steps=1, max_length=16, batch_size=2, progress=messages.append
+    )
     assert summary["articles"] == 3 and summary["windows"] == len(rows) and summary["tokens"] == tokens
     assert summary == json.loads((tmp_path / "out" / "adapt.json").read_text(encoding="utf-8"))
     assert any("MLM head" in m for m in messages)  # a BertModel base: the head starts fresh
@@ -150,4 +169,6 @@ def test_inputs_without_text_are_input_errors(tmp_path):
         read_texts([SAMPLE], langs=["xx"])
     res = run(empty, "--out", tmp_path / "out")
     assert res.exit_code == 2 and str(empty) in one_error_line(res)
-    assert len(read_texts([SAMPLE], langs=["de"])) == sum('"lang": "de"' in line for line in SAMPLE.read_text(encoding="utf-8").splitlines())
+    assert len(read_texts([SAMPLE], langs=["de"])) == sum(
+        '"lang": "de"' in line for line in SAMPLE.read_text(encoding="utf-8").splitlines()
+    )

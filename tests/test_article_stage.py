@@ -86,7 +86,9 @@ def test_probabilities_are_calibrated_on_held_out_articles():
     probability of a technique is close to its observed frequency (it would not be for the
     raw scores of a regularised classifier)."""
     texts, gold = corpus(120)
-    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**12, folds=3, token_features=False)).fit(texts, gold)
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**12, folds=3, token_features=False)).fit(
+        texts, gold
+    )
     test_texts, test_gold = corpus(200, seed=7)
     prob, _ = stage.predict_level(test_texts, None, "paragraph")
     y = ArticleStage.labels(test_texts, test_gold, TECHS, "paragraph")
@@ -97,7 +99,9 @@ def test_probabilities_are_calibrated_on_held_out_articles():
 @pytest.mark.slow
 def test_a_technique_without_examples_gets_its_base_rate():
     texts, gold = corpus(30)
-    stage = ArticleStage(StageSettings(techniques=[*TECHS, "Slogans"], n_features=2**10, folds=3, token_features=False)).fit(texts, gold)
+    stage = ArticleStage(
+        StageSettings(techniques=[*TECHS, "Slogans"], n_features=2**10, folds=3, token_features=False)
+    ).fit(texts, gold)
     art, _ = stage.predict_level(texts, None, "article")
     assert np.allclose(art[:, 2], art[0, 2]) and art[0, 2] < 0.05
 
@@ -156,13 +160,41 @@ def test_trained_folder_has_stage_and_profiles_and_scores_with_both(model_dir, t
     _register()
     (tmp_path / "a.txt").write_text(text, encoding="utf-8")
     runner = CliRunner()
-    res = runner.invoke(app, ["score", "-q", str(tmp_path / "a.txt"), "--model", str(model_dir), "--out", str(tmp_path / "o"), "--profile", "precise", "-f", "parquet"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            "-q",
+            str(tmp_path / "a.txt"),
+            "--model",
+            str(model_dir),
+            "--out",
+            str(tmp_path / "o"),
+            "--profile",
+            "precise",
+            "-f",
+            "parquet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["profile"] == "precise"
     import pyarrow.parquet as pq
 
     assert pq.read_table(tmp_path / "o" / "articles.parquet").column("profile").to_pylist() == ["precise"]
-    res = runner.invoke(app, ["score", "-q", str(tmp_path / "a.txt"), "--model", str(model_dir), "--out", str(tmp_path / "p"), "--profile", "bogus"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            "-q",
+            str(tmp_path / "a.txt"),
+            "--model",
+            str(model_dir),
+            "--out",
+            str(tmp_path / "p"),
+            "--profile",
+            "bogus",
+        ],
+    )
     assert res.exit_code == 2 and "--profile" in res.output
 
 
@@ -222,7 +254,10 @@ def test_stacked_on_dev_the_stage_trusts_token_scores_as_much_as_held_out_articl
     dev_texts, dev_gold = texts[:100], gold[:100]
     settings = dict(techniques=TECHS, n_features=2**10, folds=3)
     on_dev = ArticleStage(StageSettings(**settings)).fit(
-        texts[100:], gold[100:], langs=["en"] * 200, stack=Units(dev_texts, dev_gold, ["en"] * 100, noise(perfect[:100])),
+        texts[100:],
+        gold[100:],
+        langs=["en"] * 200,
+        stack=Units(dev_texts, dev_gold, ["en"] * 100, noise(perfect[:100])),
     )
     in_sample = ArticleStage(StageSettings(**settings)).fit(texts[100:], gold[100:], perfect[100:], langs=["en"] * 200)
     test_texts, test_gold = corpus(600, seed=9)
@@ -248,8 +283,12 @@ def test_priors_are_per_language():
         uses = (i % 4 == 0) if de else (i % 20 == 1)  # de 50%, en 10%
         gold.append([(0, 3, "Doubt")] if uses else [])
         langs.append("de" if de else "en")
-    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(texts, gold, langs=langs)
-    prob, _ = stage.predict_level(["Ein Satz ohne Befund.", "A sentence without evidence.", "x"], None, "article", ["de", "en", "fr"])
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(
+        texts, gold, langs=langs
+    )
+    prob, _ = stage.predict_level(
+        ["Ein Satz ohne Befund.", "A sentence without evidence.", "x"], None, "article", ["de", "en", "fr"]
+    )
     doubt = TECHS.index("Doubt")
     assert abs(prob[0, doubt] - 0.5) < 0.06 and abs(prob[1, doubt] - 0.1) < 0.06
     assert abs(prob[2, doubt] - 0.3) < 0.06  # an unseen language gets the pooled share
@@ -312,8 +351,11 @@ def test_a_damaged_article_stage_is_refused_not_loaded(model_dir, tmp_path):
     with pytest.raises(ModelError, match="n_features must be a whole number from 1 to"):
         SpanTagger.from_pretrained(huge)
 
-    for name, columns in {"unsorted": lambda c: c[::-1].copy(), "out-of-range": lambda c: c + np.int32(1 << 30),
-                          "float": lambda c: c.astype(np.float32)}.items():
+    for name, columns in {
+        "unsorted": lambda c: c[::-1].copy(),
+        "out-of-range": lambda c: c + np.int32(1 << 30),
+        "float": lambda c: c.astype(np.float32),
+    }.items():
         bad_columns = copy(f"columns-{name}")
         arrays = load_file(str(bad_columns / STAGE_WEIGHTS))
         arrays["paragraph.columns"] = columns(arrays["paragraph.columns"])
@@ -360,7 +402,9 @@ def test_articles_without_paragraphs_and_empty_batches_are_scored():
     """A blank article has no paragraph; a batch of only such articles (or no articles) used
     to stop the stage with StopIteration from the hashing vectorizer."""
     texts, gold = corpus(40)
-    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(texts, gold)
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(
+        texts, gold
+    )
     assert stage.predict([]) == []
     (pred,) = stage.predict(["   "], None, ["en"])
     assert pred.paragraphs == [] and set(pred.article) == set(TECHS)
@@ -381,7 +425,9 @@ def test_the_same_data_fits_the_same_stage():
 
     def fit():
         stack = Units(texts[:20], gold[:20], langs[:20], scores[:20])
-        return ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3)).fit(texts[20:], gold[20:], langs=langs[20:], stack=stack)
+        return ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3)).fit(
+            texts[20:], gold[20:], langs=langs[20:], stack=stack
+        )
 
     a, b = fit(), fit()
     assert a.settings.centers == b.settings.centers
@@ -397,13 +443,22 @@ def test_article_inputs_include_the_length_and_the_paragraph_models_evidence():
     article stacker weighs log(characters) and the max / mean / top-k mean of the article's
     paragraph logits. A blank article's paragraph evidence is the paragraph intercept."""
     texts, gold = corpus(60)
-    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(texts, gold)
+    stage = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(
+        texts, gold
+    )
     s = stage.settings
     assert s.inputs("paragraph") == ("lexical_logit", "log_chars")
     assert s.inputs("article") == (
-        "lexical_logit", "log_chars", "paragraph_lexical_max", "paragraph_lexical_mean", "paragraph_lexical_top_k_mean",
+        "lexical_logit",
+        "log_chars",
+        "paragraph_lexical_max",
+        "paragraph_lexical_mean",
+        "paragraph_lexical_top_k_mean",
     )
-    assert len(stage.weights["article"]["stacker"]) == 6 and set(s.fit_info["article"]["stacker"]) == {*s.inputs("article"), "bias"}
+    assert len(stage.weights["article"]["stacker"]) == 6 and set(s.fit_info["article"]["stacker"]) == {
+        *s.inputs("article"),
+        "bias",
+    }
 
     lexical = np.array([[1.0, -2.0], [3.0, 0.0], [-1.0, 5.0]])
     ev = stage._paragraph_evidence(lexical, np.array([0, 0, 2]), 3)
@@ -480,7 +535,9 @@ def test_a_stage_folder_from_before_the_length_and_paragraph_inputs_loads_as_fit
     neither key and a 6-weight article stacker: they load with both off and score as before."""
     texts, gold = corpus(40)
     scores = fake_scores(texts, gold)
-    old = ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, length_feature=False, paragraph_evidence=False))
+    old = ArticleStage(
+        StageSettings(techniques=TECHS, n_features=2**10, folds=3, length_feature=False, paragraph_evidence=False)
+    )
     old.fit(texts, gold, scores)
     old.save_pretrained(tmp_path)
     as_format_2(tmp_path)
@@ -488,8 +545,13 @@ def test_a_stage_folder_from_before_the_length_and_paragraph_inputs_loads_as_fit
     del settings["length_feature"], settings["paragraph_evidence"], settings["paragraph_top_k"]
     (tmp_path / STAGE_SETTINGS).write_text(json.dumps(settings))
     loaded = ArticleStage.from_pretrained(tmp_path)
-    assert loaded.settings.inputs("article") == ("lexical_logit", *("token_max", "token_mean", "token_top_k_mean", "token_share"))
-    assert [p.article for p in loaded.predict(texts[:5], scores[:5])] == [p.article for p in old.predict(texts[:5], scores[:5])]
+    assert loaded.settings.inputs("article") == (
+        "lexical_logit",
+        *("token_max", "token_mean", "token_top_k_mean", "token_share"),
+    )
+    assert [p.article for p in loaded.predict(texts[:5], scores[:5])] == [
+        p.article for p in old.predict(texts[:5], scores[:5])
+    ]
 
 
 @pytest.mark.slow
@@ -507,7 +569,10 @@ def test_after_stacking_the_lexical_models_also_learn_from_the_stacking_articles
         return ArticleStage(settings).fit(texts, gold, stack=Units(dev_texts, dev_gold))
 
     plain, refitted = fit(False), fit(True)
-    assert plain.settings.centers == refitted.settings.centers and plain.settings.thresholds == refitted.settings.thresholds
+    assert (
+        plain.settings.centers == refitted.settings.centers
+        and plain.settings.thresholds == refitted.settings.thresholds
+    )
     assert np.array_equal(plain.weights["article"]["stacker"], refitted.weights["article"]["stacker"])
     assert refitted.settings.fit_info["lexical_models_trained_on"] == "training and stacking articles"
     new = ["Sources reportedly saw shredded files."]
@@ -563,8 +628,15 @@ def test_stack_predictions_are_out_of_fold_and_cover_every_stacking_unit():
         assert [p[:3] for p in a.paragraphs] == [p[:3] for p in b.paragraphs]
     # the in-sample predictions fit the dev articles better than the out-of-fold ones
     y = ArticleStage.labels(dev_texts, dev_gold, TECHS, "paragraph")
+
     def loss(preds):
         p = np.array([[probs[t] for t in TECHS] for pred in preds for *_, probs in pred.paragraphs])
         return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
     assert loss(insample) < loss(oof)
-    assert ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False)).fit(texts, gold).stack_predictions is None
+    assert (
+        ArticleStage(StageSettings(techniques=TECHS, n_features=2**10, folds=3, token_features=False))
+        .fit(texts, gold)
+        .stack_predictions
+        is None
+    )

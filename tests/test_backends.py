@@ -48,8 +48,11 @@ def test_score_backend_flag_and_no_mixed_resume(tiny_model, model_dir, tmp_path)
     res = runner.invoke(app, [*args, "--backend", "torch"], input=feed)
     assert res.exit_code == 2 and "another model" in " ".join(res.output.split())
     # the linear baseline has no ONNX backend: a clear usage error, not a traceback
-    res = runner.invoke(app, ["score", "-q", "-", "--model", str(model_dir), "--out", str(tmp_path / "o2"),
-                              "--backend", "onnx-int8"], input=feed)
+    res = runner.invoke(
+        app,
+        ["score", "-q", "-", "--model", str(model_dir), "--out", str(tmp_path / "o2"), "--backend", "onnx-int8"],
+        input=feed,
+    )
     assert res.exit_code == 2 and "onnx-int8" in res.output
 
 

@@ -40,8 +40,9 @@ def test_sample_views_file_follows_the_contract(tmp_path):
         assert n == ids == 36  # the edited article once
         edited = con.execute("SELECT text_sha256, scored_at FROM articles_latest WHERE id = 'art-03'").fetchone()
         runs = bi.sample_runs(tmp_path / "again")
-        texts = duckdb.execute(f"SELECT text_sha256 FROM read_parquet('{runs[2] / 'articles.parquet'}') "
-                               "WHERE id = 'art-03'").fetchall()
+        texts = duckdb.execute(
+            f"SELECT text_sha256 FROM read_parquet('{runs[2] / 'articles.parquet'}') WHERE id = 'art-03'"
+        ).fetchall()
         assert edited[0] == texts[0][0] and edited[1].date() == date(2026, 11, 18)
         undated = con.execute(
             "SELECT DISTINCT articles FROM outlet_week_technique WHERE week IS NULL AND outlet = 'Harbor Times'"
@@ -89,7 +90,9 @@ def test_superset_chart_equals_duckdb(tmp_path):
         pytest.skip("no Superset: set FRAMESCOPE_SUPERSET to its superset executable (docs/monitoring.md)")
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--work", str(tmp_path / "work")],
-        capture_output=True, text=True, timeout=3600,
+        capture_output=True,
+        text=True,
+        timeout=3600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "OK: the chart's numbers equal DuckDB's" in done.stdout

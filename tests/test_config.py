@@ -43,11 +43,20 @@ BAD_CONFIGS = [
     ("training", "training: {precision: fp8}", "training.precision", "'fp8' is not one of fp32, bf16, fp16"),
     ("training", "training: {batch_size: 1.5}", "training.batch_size", "1.5 is not a whole number"),
     ("training", "training: {epoch: 2}", "training.epoch", "unknown key"),
-    ("calibration", "calibration: {objective: median}", "calibration.objective", "'median' is not one of span, mean, harmonic"),
+    (
+        "calibration",
+        "calibration: {objective: median}",
+        "calibration.objective",
+        "'median' is not one of span, mean, harmonic",
+    ),
     ("calibration", "calibration: {min_support: abc}", "calibration.min_support", "'abc' is not a whole number"),
     ("calibration", "calibration: {min_suport: 3}", "calibration.min_suport", "unknown key"),
-    ("article_stage", "article_stage: {token_scores: devv}", "article_stage.token_scores",
-     "'devv' is not one of auto, dev, crossfit, none"),
+    (
+        "article_stage",
+        "article_stage: {token_scores: devv}",
+        "article_stage.token_scores",
+        "'devv' is not one of auto, dev, crossfit, none",
+    ),
     ("article_stage", "article_stage: {folds: abc}", "article_stage.folds", "'abc' is not a whole number"),
     ("article_stage", "article_stage: {n_feature: 5}", "article_stage.n_feature", "unknown key"),
     ("mlflow", "mlflow: {enabled: maybe}", "mlflow.enabled", "'maybe' is not true or false"),
@@ -137,7 +146,9 @@ def test_each_default_exists_once():
     from framescope.training.config import ArticleStageConfig, CalibrationConfig, LinearConfig
 
     linear = LinearTagger(load_taxonomy())
-    assert {k: getattr(linear, k) for k in ("n_features", "alpha", "epochs", "pos_weight_max")} == dataclasses.asdict(LinearConfig())
+    assert {k: getattr(linear, k) for k in ("n_features", "alpha", "epochs", "pos_weight_max")} == dataclasses.asdict(
+        LinearConfig()
+    )
     stage, section = StageSettings(techniques=["A"]), ArticleStageConfig()
     for name in ("n_features", "ngram_range", "C", "folds", "length_feature", "paragraph_evidence", "refit"):
         assert getattr(stage, name) == getattr(section, name), name
@@ -173,6 +184,7 @@ def test_show_config_prints_the_resolved_config_and_trains_nothing(tmp_path, mon
 
 
 # -- YAML safety: anchors and aliases are refused before they are expanded ----------------
+
 
 def _bomb(levels: int = 9, width: int = 9, size: int = 16 * 1024) -> str:
     """A "billion laughs" document: ``width ** levels`` strings once its aliases are expanded,

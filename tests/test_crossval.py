@@ -60,7 +60,10 @@ def test_cross_validate_scores_every_variant_out_of_fold():
     from framescope.training.config import load_config
     from framescope.training.crossval import cross_validate
 
-    cfg = load_config("quickstart", ["article_stage.folds=2", "article_stage.crossfit_folds=2", "calibration.min_support=2", "linear.epochs=3"])
+    cfg = load_config(
+        "quickstart",
+        ["article_stage.folds=2", "article_stage.crossfit_folds=2", "calibration.min_support=2", "linear.epochs=3"],
+    )
     docs = load_sample()[::2]  # half the sample keeps the suite fast; the metrics need not be good
     result = cross_validate(cfg, docs, load_taxonomy(cfg.taxonomy), folds=2, resamples=50)
     assert set(result["reports"]) == {"tagger", "char-ngrams", "stacked", "stacked-crossfit"}
@@ -69,7 +72,13 @@ def test_cross_validate_scores_every_variant_out_of_fold():
         m = report["all"]
         assert m["articles"] == len(docs)
         assert m["article_source"] == ("spans" if name == "tagger" else "stage")
-        for key in ("article_mean_auc", "article_presence_f1", "constant_guess_presence_f1", "paragraph_micro_f1", "span_f1"):
+        for key in (
+            "article_mean_auc",
+            "article_presence_f1",
+            "constant_guess_presence_f1",
+            "paragraph_micro_f1",
+            "span_f1",
+        ):
             assert 0.0 <= m[key] <= 1.0, (name, key, m[key])
     # the variants share the tagger: identical spans, different article scores
     spans = {r["all"]["span_f1"] for r in result["reports"].values()}
@@ -81,7 +90,11 @@ def test_cross_validate_scores_every_variant_out_of_fold():
         for lang in sorted(set(langs.tolist())):
             m = report[lang]
             point = result["articles"]["tables"][name].subset(np.flatnonzero(langs == lang)).metrics()
-            expected = [m["article_mean_auc"], m["article_presence_f1"], m["article_presence_f1"] - m["constant_guess_presence_f1"]]
+            expected = [
+                m["article_mean_auc"],
+                m["article_presence_f1"],
+                m["article_presence_f1"] - m["constant_guess_presence_f1"],
+            ]
             assert np.allclose(point, expected, equal_nan=True), (name, lang)
             for metric, (lo, hi) in m["intervals"].items():
                 assert lo <= hi, (name, lang, metric)
@@ -98,15 +111,24 @@ def test_cross_validate_character_stage_without_tagger_and_partial_folds():
     docs = load_sample()[::2]
     seen = []
     result = cross_validate(
-        cfg, docs, load_taxonomy(cfg.taxonomy), folds=3, resamples=0, variants={"char-ngrams": VARIANTS["char-ngrams"]},
-        on_fold=seen.append, max_folds=2, fit_tagger=False,
+        cfg,
+        docs,
+        load_taxonomy(cfg.taxonomy),
+        folds=3,
+        resamples=0,
+        variants={"char-ngrams": VARIANTS["char-ngrams"]},
+        on_fold=seen.append,
+        max_folds=2,
+        fit_tagger=False,
     )
     assert [r["folds_done"] for r in seen] == [1, 2] and result["folds_done"] == 2
     m = result["reports"]["char-ngrams"]["all"]
     assert m["article_source"] == "stage" and m["articles"] < len(docs)  # two of three folds scored
     assert m["n_pred"] == 0
     with pytest.raises(ValueError, match="token_scores none"):
-        cross_validate(cfg, docs, load_taxonomy(cfg.taxonomy), folds=2, variants={"stacked": VARIANTS["stacked"]}, fit_tagger=False)
+        cross_validate(
+            cfg, docs, load_taxonomy(cfg.taxonomy), folds=2, variants={"stacked": VARIANTS["stacked"]}, fit_tagger=False
+        )
 
 
 @pytest.mark.slow
@@ -163,7 +185,15 @@ def test_cross_validate_reads_the_stage_extra_articles_once(tmp_path, monkeypatc
         return stage
 
     monkeypatch.setattr(train_module, "fit_article_stage", counting_fit)
-    cross_validate(cfg, docs, load_taxonomy(cfg.taxonomy), folds=3, resamples=0, variants={"char-ngrams": VARIANTS["char-ngrams"]}, fit_tagger=False)
+    cross_validate(
+        cfg,
+        docs,
+        load_taxonomy(cfg.taxonomy),
+        folds=3,
+        resamples=0,
+        variants={"char-ngrams": VARIANTS["char-ngrams"]},
+        fit_tagger=False,
+    )
     assert len(reads) == 1 and fitted == [8, 8, 8]
 
 
@@ -181,9 +211,19 @@ def test_fold_seed_keeps_the_folds_while_the_training_seed_changes(tmp_path):
     docs = load_sample()[::2]
 
     def held_out(seed: int, fold_seed: int | None, cache: str) -> list[list[str]]:
-        cfg = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=2", f"seed={seed}"])
-        cross_validate(cfg, docs, load_taxonomy(cfg.taxonomy), folds=2, resamples=0, variants={"tagger": VARIANTS["tagger"]},
-                       cache_dir=tmp_path / cache, fold_seed=fold_seed)
+        cfg = load_config(
+            "quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=2", f"seed={seed}"]
+        )
+        cross_validate(
+            cfg,
+            docs,
+            load_taxonomy(cfg.taxonomy),
+            folds=2,
+            resamples=0,
+            variants={"tagger": VARIANTS["tagger"]},
+            cache_dir=tmp_path / cache,
+            fold_seed=fold_seed,
+        )
         return [json.loads((tmp_path / cache / f"fold-{k}-of-2" / "fold.json").read_text())["test"] for k in (1, 2)]
 
     first = held_out(0, None, "seed0")
@@ -205,15 +245,29 @@ def test_seed_ensemble_averages_the_cached_token_scores(tmp_path):
     variants = {"tagger": crossval.VARIANTS["tagger"], "stacked": crossval.VARIANTS["stacked"]}
 
     def run(seed: int, cache: str, ensemble=()):
-        cfg = load_config("quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=2", f"seed={seed}"])
-        return crossval.cross_validate(cfg, docs, tax, folds=2, resamples=0, variants=variants, cache_dir=tmp_path / cache, fold_seed=0,
-                                       ensemble_caches=[tmp_path / c for c in ensemble])["reports"]
+        cfg = load_config(
+            "quickstart", ["article_stage.folds=2", "calibration.min_support=2", "linear.epochs=2", f"seed={seed}"]
+        )
+        return crossval.cross_validate(
+            cfg,
+            docs,
+            tax,
+            folds=2,
+            resamples=0,
+            variants=variants,
+            cache_dir=tmp_path / cache,
+            fold_seed=0,
+            ensemble_caches=[tmp_path / c for c in ensemble],
+        )["reports"]
 
     single0, single1 = run(0, "s0"), run(1, "s1")
     assert single0["tagger"]["all"]["span_f1"] != single1["tagger"]["all"]["span_f1"]  # two draws differ
     assert run(0, "s0", ["s0"]) == single0
     both = run(0, "s0", ["s1"])
-    assert both["tagger"]["all"]["span_f1"] not in (single0["tagger"]["all"]["span_f1"], single1["tagger"]["all"]["span_f1"])
+    assert both["tagger"]["all"]["span_f1"] not in (
+        single0["tagger"]["all"]["span_f1"],
+        single1["tagger"]["all"]["span_f1"],
+    )
     with pytest.raises(ValueError, match="no finished fold"):
         run(0, "s0", ["missing"])
 
@@ -221,7 +275,9 @@ def test_seed_ensemble_averages_the_cached_token_scores(tmp_path):
 def _table(scores, decided, gold, guess):
     from framescope.training.metrics.intervals import ArticleTable
 
-    return ArticleTable(np.asarray(scores, float), np.asarray(decided, bool), np.asarray(gold, bool), np.asarray(guess, bool))
+    return ArticleTable(
+        np.asarray(scores, float), np.asarray(decided, bool), np.asarray(gold, bool), np.asarray(guess, bool)
+    )
 
 
 @pytest.mark.slow
@@ -237,7 +293,10 @@ def test_article_table_metrics_by_hand_and_bootstrap_intervals():
     assert math.isclose(auc, 0.5) and math.isclose(f1, presence_micro_f1(decided, gold)["f1"])
     assert math.isclose(over_guess, f1 - presence_micro_f1([{"A"}] * 4, gold)["f1"])
     # repeated rows count twice: article 3 (no A, 0.85) twice against article 1 (A, 0.8)
-    assert math.isclose(table.metrics(np.array([0, 1, 3, 3]))[0], mean_roc_auc([scores[i] for i in (0, 1, 3, 3)], [gold[i] for i in (0, 1, 3, 3)], ["A", "B"])["mean"])
+    assert math.isclose(
+        table.metrics(np.array([0, 1, 3, 3]))[0],
+        mean_roc_auc([scores[i] for i in (0, 1, 3, 3)], [gold[i] for i in (0, 1, 3, 3)], ["A", "B"])["mean"],
+    )
     rng = np.random.default_rng(0)
     y = rng.random((200, 3)) < 0.4
     informative = _table(y + rng.normal(0, 0.8, y.shape), y, y, np.ones_like(y))
@@ -267,8 +326,16 @@ def test_paired_differences_see_a_better_recipe_and_refuse_other_articles(tmp_pa
         paired_differences(weak, _table(weak.scores[1:], weak.decided[1:], weak.gold[1:], weak.guess[1:]))
     # the --predictions file round-trips without pickles
     path = tmp_path / "cv.npz"
-    save_article_tables(path, {"ids": [str(i) for i in range(150)], "langs": ["de"] * 150, "techniques": list("ABCD"),
-                               "tables": {"stacked+extra": strong}}, {"name": "strong"})
+    save_article_tables(
+        path,
+        {
+            "ids": [str(i) for i in range(150)],
+            "langs": ["de"] * 150,
+            "techniques": list("ABCD"),
+            "tables": {"stacked+extra": strong},
+        },
+        {"name": "strong"},
+    )
     back = load_article_tables(path)
     assert back["meta"] == {"name": "strong"} and back["techniques"] == list("ABCD") and back["ids"][3] == "3"
     assert np.array_equal(back["tables"]["stacked+extra"].scores, strong.scores)
@@ -290,8 +357,16 @@ def test_compare_cv_script_pairs_two_prediction_files_and_refuses_other_folds(tm
     ids = [str(i) for i in range(60)]
     for name, sd, rows in (("a", 2.0, slice(None)), ("b", 0.5, slice(None)), ("c", 0.5, slice(1, None))):
         t = _table(y + sd * noise, (y + sd * noise) > 0.5, y, np.zeros_like(y))
-        save_article_tables(tmp_path / f"{name}.npz", {"ids": ids[rows], "langs": (["de", "en"] * 30)[rows], "techniques": list("ABC"),
-                                                       "tables": {"stacked+extra": t.subset(np.arange(60)[rows])}}, {"name": name})
+        save_article_tables(
+            tmp_path / f"{name}.npz",
+            {
+                "ids": ids[rows],
+                "langs": (["de", "en"] * 30)[rows],
+                "techniques": list("ABC"),
+                "tables": {"stacked+extra": t.subset(np.arange(60)[rows])},
+            },
+            {"name": name},
+        )
     script = Path(__file__).parent.parent / "benchmarks" / "compare_cv.py"
     run = lambda *a: subprocess.run([sys.executable, str(script), *map(str, a)], capture_output=True, text=True)  # noqa: E731
     ok = run(tmp_path / "a.npz", tmp_path / "b.npz", "--resamples", "100", "--out", tmp_path / "d.json")
@@ -351,6 +426,8 @@ def test_evaluate_on_one_article_or_without_an_auc_gives_valid_json(model_dir, t
     assert res.exit_code == 0, res.output
     report = json.loads(res.output, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
     assert all(v is None for m in report.values() for v in m["intervals"].values())
-    every = ArticleTable(np.random.default_rng(0).random((5, 2)), np.ones((5, 2), bool), np.ones((5, 2), bool), np.zeros((5, 2), bool))
+    every = ArticleTable(
+        np.random.default_rng(0).random((5, 2)), np.ones((5, 2), bool), np.ones((5, 2), bool), np.zeros((5, 2), bool)
+    )
     iv = article_intervals(every, n_resamples=50)
     assert iv["article_mean_auc"] is None and iv["article_presence_f1"] == [1.0, 1.0]

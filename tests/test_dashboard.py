@@ -36,19 +36,44 @@ def exports(model_dir, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("dash")
     records = [
-        {"id": "de-1", "text": DE, "lang": "de", "source": EVIL_OUTLET, "title": EVIL_TITLE, "published_at": "2026-10-05"},
-        {"id": "de-2", "text": DE + "\n<script>document.title='pwned'</script>", "lang": "de", "source": EVIL_OUTLET,
-         "published_at": "2026-10-14T10:00:00+02:00"},
-        {"id": "en-1", "text": EN, "lang": "en", "source": "The Herald", "title": "Herald one", "published_at": "2026-10-13"},
+        {
+            "id": "de-1",
+            "text": DE,
+            "lang": "de",
+            "source": EVIL_OUTLET,
+            "title": EVIL_TITLE,
+            "published_at": "2026-10-05",
+        },
+        {
+            "id": "de-2",
+            "text": DE + "\n<script>document.title='pwned'</script>",
+            "lang": "de",
+            "source": EVIL_OUTLET,
+            "published_at": "2026-10-14T10:00:00+02:00",
+        },
+        {
+            "id": "en-1",
+            "text": EN,
+            "lang": "en",
+            "source": "The Herald",
+            "title": "Herald one",
+            "published_at": "2026-10-13",
+        },
         {"id": "en-2", "text": EN + " Again.", "lang": "en", "source": "Daily $Money$", "published_at": "2026-10-21"},
-        {"id": "calm", "text": "A calm sentence about the weather.", "lang": "en", "source": "The Herald",
-         "published_at": "2026-10-22"},
+        {
+            "id": "calm",
+            "text": "A calm sentence about the weather.",
+            "lang": "en",
+            "source": "The Herald",
+            "published_at": "2026-10-22",
+        },
     ]
     feed = tmp / "feed.jsonl"
     feed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     out = tmp / "run"
-    run_score([str(feed)], scorer=Scorer.from_pretrained(model_dir), out=out, html=True, fields=Fields(),
-              show_progress=False)
+    run_score(
+        [str(feed)], scorer=Scorer.from_pretrained(model_dir), out=out, html=True, fields=Fields(), show_progress=False
+    )
     return out
 
 

@@ -26,8 +26,18 @@ def test_validate_reports_three_errors_with_file_and_line(tmp_path):
     write_jsonl(
         bad,
         [
-            {"id": "a", "lang": "de", "text": "Kurzer Text.", "spans": [{"start": 0, "end": 40, "technique": "Loaded_Language"}]},
-            {"id": "b", "lang": "en", "text": "Some text.", "spans": [{"start": 0, "end": 4, "technique": "Propaganda_Magic"}]},
+            {
+                "id": "a",
+                "lang": "de",
+                "text": "Kurzer Text.",
+                "spans": [{"start": 0, "end": 40, "technique": "Loaded_Language"}],
+            },
+            {
+                "id": "b",
+                "lang": "en",
+                "text": "Some text.",
+                "spans": [{"start": 0, "end": 4, "technique": "Propaganda_Magic"}],
+            },
             {"id": "a", "lang": "de", "text": "Noch ein Text.", "spans": []},
         ],
     )

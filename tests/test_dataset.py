@@ -61,7 +61,9 @@ def test_three_days_one_table_no_duplicates(scorer, tmp_path):
     day1 = [_article(i, DE) for i in range(3)]
     day2 = [_article(i, EN, "Herald") for i in range(3, 5)]
     day3 = [day1[0], day1[1], _article(5, EN, "Herald"), {**day1[2], "text": day1[2]["text"] + " (edited)"}]
-    added = [ds.append_run(_run(scorer, tmp_path, f"day{n}", recs), data) for n, recs in enumerate((day1, day2, day3), 1)]
+    added = [
+        ds.append_run(_run(scorer, tmp_path, f"day{n}", recs), data) for n, recs in enumerate((day1, day2, day3), 1)
+    ]
     assert [(a.articles, a.skipped) for a in added] == [(3, 0), (2, 0), (2, 2)]  # the edited article is new
     assert _count(data, "articles") == 7
     assert _count(data, "articles", "count(DISTINCT (id, text_sha256))") == 7
@@ -177,8 +179,10 @@ def test_documented_weekly_share_query(scorer, tmp_path):
     query = re.findall(r"```sql\n(.+?)```", doc, flags=re.S)[0]
     assert "FROM outlet_week_technique" in query
     data = tmp_path / "dataset"
-    ds.append_run(_run(scorer, tmp_path, "day1", [_article(1, DE), _article(2, EN, "Herald"),
-                                                   _article(3, DE, day="2026-11-12")]), data)
+    ds.append_run(
+        _run(scorer, tmp_path, "day1", [_article(1, DE), _article(2, EN, "Herald"), _article(3, DE, day="2026-11-12")]),
+        data,
+    )
     con, _ = views.connect(data)
     with con:
         rows = con.execute(query).fetchall()
@@ -226,5 +230,6 @@ def test_kill_9_while_publishing_then_the_next_append_completes(scorer, tmp_path
     again = ds.append_run(run, data)
     assert (again.articles, again.skipped) == (0, 2)
     assert _count(data, "articles") == 2 and _count(data, "spans") == _one(
-        f"SELECT count(*) FROM read_parquet('{run / 'spans.parquet'}')")
+        f"SELECT count(*) FROM read_parquet('{run / 'spans.parquet'}')"
+    )
     assert not list((data / ds.STAGING).iterdir())

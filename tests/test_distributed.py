@@ -46,8 +46,13 @@ def test_two_process_training_logs_one_run(tiny_bert, tmp_path):
     cmd = [*_launcher(), "-m", "framescope", "train", "quickstart", "-o", str(tmp_path / "model")]
     for k, v in sets.items():
         cmd += ["--set", f"{k}={v}"]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1", "FRAMESCOPE_TQDM": "0",
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "OMP_NUM_THREADS": "1",
+        "FRAMESCOPE_TQDM": "0",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     # both ranks trained together (DDP over gloo: each step sees 2 x batch_size windows of

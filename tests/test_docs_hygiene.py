@@ -16,7 +16,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: what is checked: the README, the docs, the benchmarks, the notebooks, the package code and the tests
-CHECKED = ["README.md", "docs", "benchmarks", "notebooks", "framescope", "labels", "model", "training", "inference", "tests"]
+CHECKED = [
+    "README.md",
+    "docs",
+    "benchmarks",
+    "notebooks",
+    "framescope",
+    "labels",
+    "model",
+    "training",
+    "inference",
+    "tests",
+]
 THIS_FILE = Path(__file__).resolve()
 SUFFIXES = {".md", ".py", ".yaml", ".yml", ".json", ".ipynb", ".j2", ".txt", ".toml"}
 
@@ -38,8 +49,15 @@ def _checked_files() -> list[Path]:
         if path.is_file():
             files.append(path)
         elif path.is_dir():
-            files += [p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix in SUFFIXES and p != THIS_FILE
-                      and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts]
+            files += [
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and p.suffix in SUFFIXES
+                and p != THIS_FILE
+                and "__pycache__" not in p.parts
+                and ".ipynb_checkpoints" not in p.parts
+            ]
     return files
 
 
@@ -66,8 +84,13 @@ def test_no_history_words_or_machine_paths(pattern):
 
 @pytest.mark.parametrize(
     "line",
-    ["since stop 22, the default", "the issue 12 targets", "measured in the previous session",
-     "FRAMESCOPE_SHARED_DATA=/work/shared/data", "cd /root/runs"],
+    [
+        "since stop 22, the default",
+        "the issue 12 targets",
+        "measured in the previous session",
+        "FRAMESCOPE_SHARED_DATA=/work/shared/data",
+        "cd /root/runs",
+    ],
 )
 def test_the_patterns_catch_what_they_are_meant_to(line):
     assert HISTORY.search(line) or MACHINE_PATH.search(line)
@@ -75,8 +98,14 @@ def test_the_patterns_catch_what_they_are_meant_to(line):
 
 @pytest.mark.parametrize(
     "line",
-    ["SparkSession.builder", "ORT session options", "--out /tmp/o-int8", "../shared/data/semeval2023",
-     "runs/cv-cache/minilm", "stop words such as \"the\""],
+    [
+        "SparkSession.builder",
+        "ORT session options",
+        "--out /tmp/o-int8",
+        "../shared/data/semeval2023",
+        "runs/cv-cache/minilm",
+        'stop words such as "the"',
+    ],
 )
 def test_the_patterns_leave_ordinary_text_alone(line):
     assert not HISTORY.search(line) and not MACHINE_PATH.search(line)

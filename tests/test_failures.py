@@ -46,8 +46,11 @@ def _write_csv(path: Path, rows: list[dict]) -> Path:
 
 def _articles(prefix: str, n: int) -> list[dict]:
     return [
-        {"id": f"{prefix}-{i:03d}", "lang": "en",
-         "text": f"Article {prefix} {i}. The cowardly traitors sold us out. Heroic patriots will never give up!"}
+        {
+            "id": f"{prefix}-{i:03d}",
+            "lang": "en",
+            "text": f"Article {prefix} {i}. The cowardly traitors sold us out. Heroic patriots will never give up!",
+        }
         for i in range(n)
     ]
 
@@ -262,14 +265,25 @@ def test_kill_9_during_the_export_phase_leaves_one_complete_set(model_dir, tmp_p
     for _ in range(2):  # two generations, so that publishing a third prunes the first after the switch
         assert run("score", "-q", first, "--model", model_dir, "--out", base).exit_code == 0
     old_ids = _reader_view(base)
-    args = [sys.executable, "-c", PAUSING_SCORE, "score", "-q", str(second), "--model", str(model_dir),
-            "--overwrite", "--out"]
+    args = [
+        sys.executable,
+        "-c",
+        PAUSING_SCORE,
+        "score",
+        "-q",
+        str(second),
+        "--model",
+        str(model_dir),
+        "--overwrite",
+        "--out",
+    ]
 
     # a full run, to learn the steps of the export phase
     dry = tmp_path / "dry"
     shutil.copytree(base, dry, symlinks=True)
-    proc = subprocess.run(args + [str(dry)], env=dict(os.environ, PAUSE_AT="0"), capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        args + [str(dry)], env=dict(os.environ, PAUSE_AT="0"), capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     new_ids = _reader_view(dry)
     assert new_ids.isdisjoint(old_ids) and len(new_ids) == 30
@@ -284,8 +298,13 @@ def test_kill_9_during_the_export_phase_leaves_one_complete_set(model_dir, tmp_p
     for k in sorted(moments):
         out = tmp_path / f"killed-{k}"
         shutil.copytree(base, out, symlinks=True)
-        proc = subprocess.Popen(args + [str(out)], env=dict(os.environ, PAUSE_AT=str(k)),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            args + [str(out)],
+            env=dict(os.environ, PAUSE_AT=str(k)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.time() + 300
         for line in proc.stderr:
             if line.startswith("PAUSED") or time.time() > deadline:
@@ -357,8 +376,9 @@ def test_a_model_whose_techniques_do_not_match_its_taxonomy_exits_2(model_dir, t
 
 
 def test_a_yaml_tag_in_set_exits_2(tmp_path):
-    res = run("train", "quickstart", "--set", "training.epochs=!!python/object/apply:os.getcwd []",
-              "-o", tmp_path / "model")
+    res = run(
+        "train", "quickstart", "--set", "training.epochs=!!python/object/apply:os.getcwd []", "-o", tmp_path / "model"
+    )
     assert res.exit_code == 2
     assert "--set training.epochs" in one_error_line(res)
     assert not (tmp_path / "model").exists()
@@ -373,7 +393,9 @@ def test_evaluate_on_data_of_unknown_format_exits_2(model_dir, tmp_path):
 
 def test_data_convert_with_problems_exits_2_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"id": "x", "text": "abc", "spans": [{"start": 0, "end": 9, "technique": "Doubt"}]}) + "\n")
+    bad.write_text(
+        json.dumps({"id": "x", "text": "abc", "spans": [{"start": 0, "end": 9, "technique": "Doubt"}]}) + "\n"
+    )
     res = run("data", "convert", bad, "--to", "jsonl", "-o", tmp_path / "out.jsonl")
     assert res.exit_code == 2
     assert not (tmp_path / "out.jsonl").exists()
@@ -445,7 +467,8 @@ def test_formulas_are_neutralised_in_csv_and_lang_is_validated(model_dir, tmp_pa
     assert [r["id"] for r in cells("errors.csv")] == ["'" + r["id"] for r in EVIL[:4]]
     spans = pq.read_table(out / "spans.parquet").to_pylist()
     assert [r["text"] for r in cells("spans.csv")] == [
-        ("'" + s["text"]) if s["text"][:1] in "=+-@\t\r'" and s["text"] else s["text"] for s in spans]
+        ("'" + s["text"]) if s["text"][:1] in "=+-@\t\r'" and s["text"] else s["text"] for s in spans
+    ]
 
 
 def test_an_invalid_lang_option_exits_2(model_dir, tmp_path):
@@ -465,10 +488,15 @@ def test_neutralising_is_reversible_and_leaves_no_formula(values):
     table = pa.table({"cell": pa.array(values, pa.string()), "n": list(range(len(values)))})
     buf = io.BytesIO()
     pacsv.write_csv(ex.neutralise_formulas(table), buf)
-    back = pacsv.read_csv(io.BytesIO(buf.getvalue()), parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                          convert_options=pacsv.ConvertOptions(column_types={"cell": pa.string(), "n": pa.int64()},
-                                                               strings_can_be_null=True,
-                                                               quoted_strings_can_be_null=False))
+    back = pacsv.read_csv(
+        io.BytesIO(buf.getvalue()),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={"cell": pa.string(), "n": pa.int64()},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
     for original, written in zip(values, back.column("cell").to_pylist()):
         if original is None:
             assert written is None

@@ -25,7 +25,10 @@ from framescope.model.tagger import SpanTagger
 
 ARTICLE = "Die feigen Verräter haben uns verkauft. Nur ein Narr glaubt noch den Lügen der Regierung."
 SETTINGS, STAGE_SETTINGS, STAGE_WEIGHTS, WEIGHTS = (
-    "framescope.json", "article_stage.json", "article_stage.safetensors", "model.safetensors",
+    "framescope.json",
+    "article_stage.json",
+    "article_stage.safetensors",
+    "model.safetensors",
 )
 
 
@@ -202,8 +205,9 @@ def test_bad_fallback_thresholds_are_refused(tampered, key):
     refused(folder, SETTINGS, key)
 
 
-@pytest.mark.parametrize(("table", "value"), [("begin_thresholds", -1), ("begin_thresholds", "x"), ("smoothing", 0),
-                                             ("smoothing", 1.5)])
+@pytest.mark.parametrize(
+    ("table", "value"), [("begin_thresholds", -1), ("begin_thresholds", "x"), ("smoothing", 0), ("smoothing", 1.5)]
+)
 def test_bad_begin_thresholds_and_smoothing_are_refused(tampered, model_dir, table, value):
     tech = _first_key(json.loads((model_dir / SETTINGS).read_text())[table])
     folder = tampered(SETTINGS, _set(f"{table}.{tech}", value))
@@ -266,8 +270,11 @@ def test_a_window_too_small_for_the_special_tokens_is_refused(tampered, transfor
 
 CLI_CASES = {
     "nan stacker weight": (STAGE_WEIGHTS, "article.stacker", lambda a: a["article.stacker"].__setitem__(0, np.nan)),
-    "string precise threshold": (SETTINGS, "precise_thresholds.Name_Calling-Labeling",
-                                 _set("precise_thresholds.Name_Calling-Labeling", "0.5")),
+    "string precise threshold": (
+        SETTINGS,
+        "precise_thresholds.Name_Calling-Labeling",
+        _set("precise_thresholds.Name_Calling-Labeling", "0.5"),
+    ),
     "top_k 0": (STAGE_SETTINGS, "top_k", _set("top_k", 0)),
     "nan balanced threshold": (SETTINGS, "thresholds.Slogans", _set("thresholds.Slogans", math.nan)),
 }
@@ -283,7 +290,9 @@ def test_score_refuses_a_bad_value_with_exit_2_and_one_line(tampered, tmp_path, 
     article = tmp_path / "a.txt"
     article.write_text(ARTICLE, encoding="utf-8")
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["score", str(article), "--model", str(folder), "--out", str(out), "-q", "--lang", "de"])
+    result = CliRunner().invoke(
+        app, ["score", str(article), "--model", str(folder), "--out", str(out), "-q", "--lang", "de"]
+    )
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)  # no traceback
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]

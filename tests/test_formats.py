@@ -372,19 +372,45 @@ def ls_export() -> list[dict]:
             "id": 41,
             "data": {"text": t},
             "annotations": [
-                {"id": 1, "was_cancelled": True, "result": [
-                    {"type": "labels", "value": {"start": 0, "end": 3, "text": t[:3], "labels": ["Doubt"]}}
-                ]},
-                {"id": 2, "was_cancelled": False, "result": [
-                    {"id": "r1", "type": "labels", "from_name": "label", "to_name": "text",
-                     "value": {"start": a[0], "end": a[1], "text": t[a[0]:a[1]],
-                               "labels": ["Flag_Waving", "Loaded_Language"]}},
-                    {"id": "r2", "type": "choices", "value": {"choices": ["ok"]}},
-                    {"id": "r3", "type": "labels",
-                     "value": {"start": b[0], "end": b[1], "text": "Luegenpresse", "labels": ["Doubt"]}},
-                    {"id": "r4", "type": "labels",
-                     "value": {"start": b[0], "end": b[1], "text": t[b[0]:b[1]], "labels": ["Name_Calling-Labeling"]}},
-                ]},
+                {
+                    "id": 1,
+                    "was_cancelled": True,
+                    "result": [{"type": "labels", "value": {"start": 0, "end": 3, "text": t[:3], "labels": ["Doubt"]}}],
+                },
+                {
+                    "id": 2,
+                    "was_cancelled": False,
+                    "result": [
+                        {
+                            "id": "r1",
+                            "type": "labels",
+                            "from_name": "label",
+                            "to_name": "text",
+                            "value": {
+                                "start": a[0],
+                                "end": a[1],
+                                "text": t[a[0] : a[1]],
+                                "labels": ["Flag_Waving", "Loaded_Language"],
+                            },
+                        },
+                        {"id": "r2", "type": "choices", "value": {"choices": ["ok"]}},
+                        {
+                            "id": "r3",
+                            "type": "labels",
+                            "value": {"start": b[0], "end": b[1], "text": "Luegenpresse", "labels": ["Doubt"]},
+                        },
+                        {
+                            "id": "r4",
+                            "type": "labels",
+                            "value": {
+                                "start": b[0],
+                                "end": b[1],
+                                "text": t[b[0] : b[1]],
+                                "labels": ["Name_Calling-Labeling"],
+                            },
+                        },
+                    ],
+                },
                 {"id": 3, "result": [{"type": "labels", "value": {"start": 0, "end": 1, "labels": ["Slogans"]}}]},
             ],
         },
@@ -459,10 +485,18 @@ def test_labelstudio_problems(tmp_path: Path):
             [
                 {"id": 1, "data": {"a": "x", "b": "y"}},
                 {"id": 2},
-                {"id": 3, "data": {"text": "abc"}, "annotations": [{"result": [
-                    {"type": "labels", "value": {"start": "0", "end": 1, "labels": ["Doubt"]}},
-                    {"type": "labels", "value": {"start": 0, "end": 9, "labels": ["Doubt"]}},
-                ]}]},
+                {
+                    "id": 3,
+                    "data": {"text": "abc"},
+                    "annotations": [
+                        {
+                            "result": [
+                                {"type": "labels", "value": {"start": "0", "end": 1, "labels": ["Doubt"]}},
+                                {"type": "labels", "value": {"start": 0, "end": 9, "labels": ["Doubt"]}},
+                            ]
+                        }
+                    ],
+                },
             ],
             indent=1,
         ),

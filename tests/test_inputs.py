@@ -119,11 +119,11 @@ def test_jsonl_custom_fields_and_bad_bytes(tmp_path):
 def test_csv(tmp_path):
     p = tmp_path / "feed.csv"
     data = (
-        b'id,text,lang\n'
+        b"id,text,lang\n"
         b'c1,"Line one, with a comma\nand a second ""quoted"" line",de\n'
-        b'c2,,en\n'
+        b"c2,,en\n"
         b'c3,"bad \xff byte",en\n'
-        b'c4,only two\n'
+        b"c4,only two\n"
         b',"no id",\n'
     )
     p.write_bytes(data)
@@ -151,7 +151,7 @@ def test_csv_columns(tmp_path):
 def test_csv_large_field(tmp_path):
     big = "word " * 60_000  # over csv's default field size limit
     p = tmp_path / "big.csv"
-    p.write_text("id,text\nbig,\"" + big + "\"\n", encoding="utf-8")
+    p.write_text('id,text\nbig,"' + big + '"\n', encoding="utf-8")
     arts, errs = collect([p], lang="en")
     assert errs == [] and arts[0].text == big
 
@@ -178,7 +178,9 @@ def test_count_inputs(tmp_path):
 
 def _issue_csv(path, rows: int = 1000) -> bytes:
     """The issue's case: 1,000 quoted rows, the quote of row 1's text never closed."""
-    lines = ["id,text,lang"] + [f'{i},"Die feigen Verräter haben uns am Tag {i} verkauft.",de' for i in range(1, rows + 1)]
+    lines = ["id,text,lang"] + [
+        f'{i},"Die feigen Verräter haben uns am Tag {i} verkauft.",de' for i in range(1, rows + 1)
+    ]
     lines[1] = '1,"Die feigen Verräter haben uns am Tag 1 verkauft.,de'
     data = ("\n".join(lines) + "\n").encode("utf-8")
     path.write_bytes(data)
@@ -199,11 +201,11 @@ def test_csv_unterminated_quote_is_an_error_never_a_merge(tmp_path):
 def test_csv_records_before_a_bad_quote_are_read_the_rest_is_one_error(tmp_path):
     p = tmp_path / "feed.csv"
     p.write_bytes(
-        b'id,text\n'
+        b"id,text\n"
         b'a,"fine, and quoted"\n'
-        b'b,plain\n'
+        b"b,plain\n"
         b'c,"closed" then more\n'  # text after a closing quote: lenient csv glued it on
-        b'd,never read\n'
+        b"d,never read\n"
     )
     arts, errs = collect([p], lang="en")
     assert [(a.id, a.text) for a in arts] == [("a", "fine, and quoted"), ("b", "plain")]
@@ -248,7 +250,9 @@ def test_score_cli_reports_the_malformed_csv_lines(model_dir, tmp_path):
     feed = tmp_path / "feed.csv"
     _issue_csv(feed)
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["score", str(feed), "--model", str(model_dir), "--out", str(out), "-q", "-f", "jsonl"])
+    result = CliRunner().invoke(
+        app, ["score", str(feed), "--model", str(model_dir), "--out", str(out), "-q", "-f", "jsonl"]
+    )
     assert result.exit_code == 1, result.output  # some articles failed (here: all of them)
     shown = " ".join(result.output.replace("│", " ").split())  # table cells wrap: read them as text
     assert "articles exported 0" in shown and "lines 2-1001 not read" in shown

@@ -28,28 +28,48 @@ ACT_NOW = (19, 26)  # "Act now"
 
 def _result(span: tuple[int, int], technique: str) -> dict:
     start, end = span
-    return {"type": "labels", "from_name": "label", "to_name": "text",
-            "value": {"start": start, "end": end, "text": TEXT[start:end], "labels": [technique]}}
+    return {
+        "type": "labels",
+        "from_name": "label",
+        "to_name": "text",
+        "value": {"start": start, "end": end, "text": TEXT[start:end], "labels": [technique]},
+    }
 
 
 def _annotation(aid: int, results: list[dict], updated: str, cancelled: bool = False) -> dict:
-    return {"id": aid, "was_cancelled": cancelled, "result": results,
-            "created_at": "2026-01-05T09:00:00.000000Z", "updated_at": updated}
+    return {
+        "id": aid,
+        "was_cancelled": cancelled,
+        "result": results,
+        "created_at": "2026-01-05T09:00:00.000000Z",
+        "updated_at": updated,
+    }
 
 
 def export_tasks() -> list[dict]:
     """One task of each kind: plain, two annotations, skipped, prediction-only, unlabeled."""
     prediction = {"model_version": "framescope", "result": [_result(TRAITORS, "Doubt")]}
     return [
-        {"id": 1, "data": {"text": TEXT, "id": "plain"},
-         "annotations": [_annotation(10, [_result(TRAITORS, "Name_Calling-Labeling")], "2026-01-05T10:00:00Z")]},
+        {
+            "id": 1,
+            "data": {"text": TEXT, "id": "plain"},
+            "annotations": [_annotation(10, [_result(TRAITORS, "Name_Calling-Labeling")], "2026-01-05T10:00:00Z")],
+        },
         # listed first but older: the second annotator's later annotation is the one read
-        {"id": 2, "data": {"text": TEXT, "id": "two"},
-         "annotations": [_annotation(20, [_result(TRAITORS, "Doubt")], "2026-01-05T10:00:00Z"),
-                         _annotation(21, [_result(ACT_NOW, "Slogans")], "2026-01-06T08:00:00Z")]},
-        {"id": 3, "data": {"text": TEXT, "id": "skipped"},
-         "annotations": [_annotation(30, [], "2026-01-05T10:00:00Z", cancelled=True)],
-         "predictions": [prediction]},
+        {
+            "id": 2,
+            "data": {"text": TEXT, "id": "two"},
+            "annotations": [
+                _annotation(20, [_result(TRAITORS, "Doubt")], "2026-01-05T10:00:00Z"),
+                _annotation(21, [_result(ACT_NOW, "Slogans")], "2026-01-06T08:00:00Z"),
+            ],
+        },
+        {
+            "id": 3,
+            "data": {"text": TEXT, "id": "skipped"},
+            "annotations": [_annotation(30, [], "2026-01-05T10:00:00Z", cancelled=True)],
+            "predictions": [prediction],
+        },
         {"id": 4, "data": {"text": TEXT, "id": "predicted"}, "annotations": [], "predictions": [prediction]},
         {"id": 5, "data": {"text": TEXT, "id": "unlabeled"}, "annotations": [], "predictions": []},
     ]
@@ -90,8 +110,10 @@ def test_predictions_are_gold_only_when_asked(tmp_path):
 
 def test_predictions_listed_by_id_are_prediction_only(tmp_path):
     """Label Studio 1.23.2's JSON export lists predictions by id: still not an unlabeled task."""
-    tasks = [{"id": 6, "data": {"text": TEXT, "id": "a2"}, "annotations": [], "predictions": [6]},
-             {"id": 7, "data": {"text": TEXT, "id": "a3"}, "annotations": [], "predictions": [], "total_predictions": 1}]
+    tasks = [
+        {"id": 6, "data": {"text": TEXT, "id": "a2"}, "annotations": [], "predictions": [6]},
+        {"id": 7, "data": {"text": TEXT, "id": "a3"}, "annotations": [], "predictions": [], "total_predictions": 1},
+    ]
     docs, counts = labelstudio.read_counted(write_export(tmp_path, tasks), [], use_predictions=True)
     assert (counts.prediction_only, counts.from_predictions, counts.unlabeled) == (2, 0, 0)
     assert all(d.meta == {"labeled": False} and not d.spans for d in docs)
@@ -110,11 +132,16 @@ def test_validate_prints_the_counts_and_counts_only_annotated_articles(tmp_path)
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "5 task(s), 2 read as annotated article(s)" in out
-    assert "1 task(s) with several submitted annotations: the most recent of each read, 1 other annotation(s) not used" in out
+    assert (
+        "1 task(s) with several submitted annotations: the most recent of each read, 1 other annotation(s) not used"
+        in out
+    )
     assert "1 skipped task(s) (every annotation cancelled)" in out
     assert "1 prediction-only task(s) (predictions, no submitted annotation): not gold" in out
     assert "1 unlabeled task(s) (no annotation)" in out
-    assert "ok 2 article(s), 2 span(s), no errors, 1 warning(s); 3 unlabeled document(s), not counted as articles" in out
+    assert (
+        "ok 2 article(s), 2 span(s), no errors, 1 warning(s); 3 unlabeled document(s), not counted as articles" in out
+    )
     assert "1 of them carry predictions only" in out  # the prediction-only warning (tests/test_reliability_inputs.py)
 
 
@@ -135,8 +162,12 @@ def test_train_data_loading_says_what_it_leaves_out(tmp_path):
     from framescope.training.train import load_corpora
 
     heard: list[str] = []
-    docs = load_corpora([{"path": str(write_export(tmp_path)), "format": "labelstudio"}],
-                        load_taxonomy("semeval2023"), None, heard.append)
+    docs = load_corpora(
+        [{"path": str(write_export(tmp_path)), "format": "labelstudio"}],
+        load_taxonomy("semeval2023"),
+        None,
+        heard.append,
+    )
     assert sorted(d.id for d in docs) == ["plain", "two"]
     said = "\n".join(heard)
     assert "1 skipped task(s)" in said and "1 prediction-only task(s)" in said and "1 unlabeled task(s)" in said

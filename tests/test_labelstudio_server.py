@@ -49,8 +49,9 @@ def _free_port() -> int:
 
 def _api(url: str, method: str = "GET", body=None):
     data = None if body is None else json.dumps(body).encode("utf-8")
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": f"Token {TOKEN}", "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read() or b"null")
 
@@ -60,10 +61,24 @@ def label_studio(tmp_path):
     """A fresh Label Studio (its own data dir and user) on 127.0.0.1; yields its base URL."""
     port = _free_port()
     cmd = [
-        _executable(), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
-        "--host", f"http://127.0.0.1:{port}", "--data-dir", str(tmp_path / "ls-data"),
-        "--username", "annotator@example.com", "--password", "framescope-test-1",
-        "--user-token", TOKEN, "--enable-legacy-api-token",
+        _executable(),
+        "start",
+        "--no-browser",
+        "--internal-host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--data-dir",
+        str(tmp_path / "ls-data"),
+        "--username",
+        "annotator@example.com",
+        "--password",
+        "framescope-test-1",
+        "--user-token",
+        TOKEN,
+        "--enable-legacy-api-token",
     ]
     env = dict(os.environ, SENTRY_DSN="", FRONTEND_SENTRY_DSN="", LABEL_STUDIO_BASE_DATA_DIR=str(tmp_path / "ls-data"))
     log = open(tmp_path / "ls.log", "wb")
@@ -94,7 +109,9 @@ def label_studio(tmp_path):
 
 def _pre_annotations(tmp_path: Path) -> Path:
     """What ``framescope score --format labelstudio`` writes: one task per article, predictions with scores."""
-    docs = [Document(f"a{i}", TEXT, "en", [Span(9, 17, "Name_Calling-Labeling")], {"span_scores": [0.9]}) for i in range(3)]
+    docs = [
+        Document(f"a{i}", TEXT, "en", [Span(9, 17, "Name_Calling-Labeling")], {"span_scores": [0.9]}) for i in range(3)
+    ]
     path = tmp_path / "labelstudio.json"
     labelstudio.write_predictions(docs, path, model_version="framescope@1")
     return path

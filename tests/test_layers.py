@@ -33,7 +33,7 @@ def _installed_layout(dest: Path) -> Path:
     mapping = PYPROJECT["tool"]["setuptools"]["package-dir"]
     for package in PYPROJECT["tool"]["setuptools"]["packages"]:
         top = max((p for p in mapping if package == p or package.startswith(p + ".")), key=len)
-        src = ROOT / mapping[top] / package[len(top):].lstrip(".").replace(".", "/")
+        src = ROOT / mapping[top] / package[len(top) :].lstrip(".").replace(".", "/")
         out = dest / package.replace(".", "/")
         out.mkdir(parents=True, exist_ok=True)
         for f in src.glob("*.py"):
@@ -47,7 +47,11 @@ def _lint(tmp_path: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(tree))
     return subprocess.run(
         [sys.executable, "-c", LINT, str(ROOT / "pyproject.toml"), "--no-cache"],
-        cwd=tree, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -63,11 +67,20 @@ def test_import_contracts_catch_a_lazy_cross_stage_import(tmp_path):
     """The check is not vacuous: one function-level import of inference from training breaks it."""
     tree = _installed_layout(tmp_path / "src")
     victim = tree / "framescope" / "training" / "train.py"
-    victim.write_text(victim.read_text(encoding="utf-8") + "\n\ndef _leak():\n    from framescope.inference import exports  # noqa: F401\n",
-                      encoding="utf-8")
+    victim.write_text(
+        victim.read_text(encoding="utf-8")
+        + "\n\ndef _leak():\n    from framescope.inference import exports  # noqa: F401\n",
+        encoding="utf-8",
+    )
     env = dict(os.environ, PYTHONPATH=str(tree))
-    proc = subprocess.run([sys.executable, "-c", LINT, str(ROOT / "pyproject.toml"), "--no-cache"],
-                          cwd=tree, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", LINT, str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stdout[-4000:]
     assert "BROKEN" in proc.stdout and "framescope.training.train" in proc.stdout
 

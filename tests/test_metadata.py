@@ -37,7 +37,9 @@ def score(*args):
 def test_meta_option():
     assert parse_meta_option(None) == DEFAULT_META
     assert parse_meta_option("source=outlet, desk,meta_topic") == (
-        MetaField("source", "outlet"), MetaField("desk", "desk"), MetaField("topic", "meta_topic"),
+        MetaField("source", "outlet"),
+        MetaField("desk", "desk"),
+        MetaField("topic", "meta_topic"),
     )
     assert [f.output_name for f in parse_meta_option("title,desk")] == ["title", "meta_desk"]
     with pytest.raises(ValueError, match="not a column name"):
@@ -71,16 +73,30 @@ def test_extract_keeps_types_and_warns_on_bad_dates():
     values, warnings = extract_metadata(
         {"source": "Blatt", "published_at": "soon", "desk": 7, "tags": ["a", "b"]}, meta
     )
-    assert values == {"source": "Blatt", "url": None, "title": None, "published_at": None,
-                      "meta_desk": "7", "meta_tags": '["a", "b"]'}
+    assert values == {
+        "source": "Blatt",
+        "url": None,
+        "title": None,
+        "published_at": None,
+        "meta_desk": "7",
+        "meta_tags": '["a", "b"]',
+    }
     assert len(warnings) == 1 and "published_at: cannot parse 'soon'" in warnings[0]
 
 
 def test_jsonl_and_csv_metadata_reach_every_export(model_dir, tmp_path):
     jsonl = tmp_path / "feed.jsonl"
     records = [
-        {"id": "de-1", "text": DE, "lang": "de", "source": "Der Bote", "url": "https://bote.example/1",
-         "title": "Verrat <b>!</b>", "published_at": "2026-11-02T08:00:00+01:00", "desk": "politik"},
+        {
+            "id": "de-1",
+            "text": DE,
+            "lang": "de",
+            "source": "Der Bote",
+            "url": "https://bote.example/1",
+            "title": "Verrat <b>!</b>",
+            "published_at": "2026-11-02T08:00:00+01:00",
+            "desk": "politik",
+        },
         {"id": "en-1", "text": EN, "lang": "en", "source": "The Herald", "published_at": "last tuesday"},
     ]
     jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
@@ -93,9 +109,14 @@ def test_jsonl_and_csv_metadata_reach_every_export(model_dir, tmp_path):
     res = score(jsonl, table, "--model", model_dir, "--out", out, "--meta", "source,url,title,published_at,desk")
     assert res.exit_code == 0, res.output  # a bad date is a warning, not a failure
     extra = ["meta_desk"]
-    rows = ex.validate_parquet(out / ex.ARTICLES_PARQUET, ex.articles_schema(
-        json.loads((out / "manifest.json").read_text())["techniques"],
-        json.loads((out / "manifest.json").read_text())["categories"], extra)).to_pylist()
+    rows = ex.validate_parquet(
+        out / ex.ARTICLES_PARQUET,
+        ex.articles_schema(
+            json.loads((out / "manifest.json").read_text())["techniques"],
+            json.loads((out / "manifest.json").read_text())["categories"],
+            extra,
+        ),
+    ).to_pylist()
     by_id = {r["id"]: r for r in rows}
     assert by_id["de-1"]["source"] == "Der Bote" and by_id["de-1"]["title"] == "Verrat <b>!</b>"
     assert by_id["de-1"]["published_at"] == datetime(2026, 11, 2, 7, tzinfo=timezone.utc)
@@ -109,7 +130,9 @@ def test_jsonl_and_csv_metadata_reach_every_export(model_dir, tmp_path):
     schema = ex.results_schema(manifest["techniques"], manifest["categories"], extra)
     results = ex.validate_jsonl(out / ex.RESULTS_FILE, schema).to_pylist()
     assert results[0]["published_at"] == "2026-11-02T07:00:00Z" and results[0]["url"] == "https://bote.example/1"
-    assert ex.validate_csv(out / ex.ARTICLES_CSV, ex.articles_schema(manifest["techniques"], manifest["categories"], extra))
+    assert ex.validate_csv(
+        out / ex.ARTICLES_CSV, ex.articles_schema(manifest["techniques"], manifest["categories"], extra)
+    )
     errors = [json.loads(line) for line in (out / ex.ERRORS_JSONL).read_text().splitlines()]
     assert [(e["id"], e["source"]) for e in errors] == [("en-1", f"{jsonl}:2")]
     assert "cannot parse 'last tuesday'" in errors[0]["reason"]
@@ -136,8 +159,13 @@ def test_resumed_run_exports_the_metadata_without_rescoring(model_dir, tmp_path)
     feed = tmp_path / "feed.jsonl"
 
     def write(title):
-        feed.write_text(json.dumps({"id": "a", "text": DE, "lang": "de", "source": "Bote", "title": title,
-                                    "published_at": "2026-11-02"}) + "\n", encoding="utf-8")
+        feed.write_text(
+            json.dumps(
+                {"id": "a", "text": DE, "lang": "de", "source": "Bote", "title": title, "published_at": "2026-11-02"}
+            )
+            + "\n",
+            encoding="utf-8",
+        )
 
     out = tmp_path / "out"
     write("first title")

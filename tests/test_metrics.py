@@ -349,9 +349,7 @@ def corpus():
 def test_evaluate_span_f1_matches_function(corpus):
     _texts, preds, golds = corpus
     metric = load_metric("framescope_span_f1")
-    assert metric.compute(predictions=as_records(preds), references=as_records(golds)) == (
-        span_prf(preds, golds)
-    )
+    assert metric.compute(predictions=as_records(preds), references=as_records(golds)) == (span_prf(preds, golds))
     # add_batch path, documents streamed in two batches
     metric.add_batch(predictions=as_records(preds[:3]), references=as_records(golds[:3]))
     metric.add_batch(predictions=as_records(preds[3:]), references=as_records(golds[3:]))

@@ -30,9 +30,18 @@ def mlflow_server(tmp_path):
     port = _free_port()
     exe = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
     cmd = [
-        exe, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-        "--artifacts-destination", str(tmp_path / "artifacts"),
+        exe,
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        "--artifacts-destination",
+        str(tmp_path / "artifacts"),
     ]
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
@@ -66,12 +75,21 @@ def test_train_tiny_model_against_http_server(mlflow_server, tiny_bert, tmp_path
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    cfg = load_config("quickstart").with_values({
-        "output_dir": str(tmp_path / "model"),
-        "model.type": "transformer", "model.base": str(tiny_bert), "model.max_length": 32, "model.stride": 8,
-        "training.max_steps": 3, "training.batch_size": 8, "training.eval_every_epochs": 1.0,
-        "mlflow.experiment": "http-test", "mlflow.registered_model": "framescope-http", "mlflow.alias": "candidate",
-    })
+    cfg = load_config("quickstart").with_values(
+        {
+            "output_dir": str(tmp_path / "model"),
+            "model.type": "transformer",
+            "model.base": str(tiny_bert),
+            "model.max_length": 32,
+            "model.stride": 8,
+            "training.max_steps": 3,
+            "training.batch_size": 8,
+            "training.eval_every_epochs": 1.0,
+            "mlflow.experiment": "http-test",
+            "mlflow.registered_model": "framescope-http",
+            "mlflow.alias": "candidate",
+        }
+    )
     result = train(cfg)
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     run = client.get_run(result.run_id)

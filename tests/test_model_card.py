@@ -38,7 +38,13 @@ def test_card_exists_and_holds_the_dev_report(quickstart: Path) -> None:
     assert set(rows) == set(settings["techniques"])
     for tech, m in per.items():
         cells = rows[tech]
-        assert cells[1:6] == [fmt(m["precision"]), fmt(m["recall"]), fmt(m["f1"]), str(m["n_pred"]), str(m["n_gold"])], tech
+        assert cells[1:6] == [
+            fmt(m["precision"]),
+            fmt(m["recall"]),
+            fmt(m["f1"]),
+            str(m["n_pred"]),
+            str(m["n_gold"]),
+        ], tech
     # thresholds: calibrated ones are the folder's own, the others the global threshold
     for tech, cells in rows.items():
         if tech in settings["thresholds"]:
@@ -47,11 +53,21 @@ def test_card_exists_and_holds_the_dev_report(quickstart: Path) -> None:
             assert cells[7:9] == [f"{settings['global_threshold']:.2f}", "global"], tech
     # per-language summary, data and identity
     for group, g in report.items():
-        assert f"| {group} | {g['articles']} | {fmt(g['span_precision'])} | {fmt(g['span_recall'])} | {fmt(g['span_f1'])} |" in card
+        assert (
+            f"| {group} | {g['articles']} | {fmt(g['span_precision'])} | {fmt(g['span_recall'])} | {fmt(g['span_f1'])} |"
+            in card
+        )
     assert settings["taxonomy"]["sha256"] in card
     assert settings["extra"]["train_fingerprint"] in card
     assert "`builtin:sample`" in card
-    for heading in ("## Model", "## Data", "## Taxonomy", "## Intended use", "## Known limits", "## How to load and score"):
+    for heading in (
+        "## Model",
+        "## Data",
+        "## Taxonomy",
+        "## Intended use",
+        "## Known limits",
+        "## How to load and score",
+    ):
         assert heading in card
     assert "tuned on the same dev split" in card
 

@@ -97,8 +97,11 @@ def test_a_classifier_of_the_wrong_shape_is_refused(tagger_folder, copy_of):
 def test_config_with_fewer_labels_than_the_techniques_is_refused(tagger_folder, copy_of):
     folder = copy_of(tagger_folder)
     _edit_json(folder / "config.json", lambda c: _relabel(c, list(c["id2label"].values())[:-2]))
-    with pytest.raises(ModelError, match=r"config.json has 45 labels but framescope.json \(23 techniques, scheme "
-                       r"multilabel-softmax\) needs 47"):
+    with pytest.raises(
+        ModelError,
+        match=r"config.json has 45 labels but framescope.json \(23 techniques, scheme "
+        r"multilabel-softmax\) needs 47",
+    ):
         load_tagger(folder)
 
 
@@ -147,7 +150,9 @@ def test_score_cli_refuses_a_broken_folder_with_exit_2_and_writes_nothing(tagger
     article = tmp_path / "a.txt"
     article.write_text(ARTICLE, encoding="utf-8")
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["score", str(article), "--model", str(folder), "--out", str(out), "-q", "--lang", "de"])
+    result = CliRunner().invoke(
+        app, ["score", str(article), "--model", str(folder), "--out", str(out), "-q", "--lang", "de"]
+    )
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)  # no traceback
     assert "the weights do not fit the model" in " ".join(result.output.split())  # rich wraps lines
@@ -188,7 +193,9 @@ def test_linear_technique_list_must_match_the_taxonomy(model_dir, copy_of, tmp_p
     _edit_json(folder / "framescope.json", lambda s: s["techniques"].__setitem__(-1, "Whataboutery"))
     article = tmp_path / "a.txt"
     article.write_text(ARTICLE, encoding="utf-8")
-    result = CliRunner().invoke(app, ["score", str(article), "--model", str(folder), "--out", str(tmp_path / "o"), "-q"])
+    result = CliRunner().invoke(
+        app, ["score", str(article), "--model", str(folder), "--out", str(tmp_path / "o"), "-q"]
+    )
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)
     assert "does not define: Whataboutery" in " ".join(result.output.split())
@@ -212,7 +219,10 @@ def test_onnx_graph_of_another_head_is_refused(tagger_folder, random_tagger_fold
     torch.manual_seed(0)
     other = TransformerTagger.from_base(
         str(json.loads((folder / "framescope.json").read_text())["extra"]["base_model"]),
-        load_taxonomy(), max_length=48, stride=12, scheme="multilabel",
+        load_taxonomy(),
+        max_length=48,
+        stride=12,
+        scheme="multilabel",
     )
     other.save_pretrained(tmp_path / "other")
     export_onnx(tmp_path / "other")
@@ -234,7 +244,9 @@ def test_a_failed_registry_lookup_creates_no_mlflow_db(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
-    result = CliRunner().invoke(app, ["score", "a.txt", "--model", "models:/nope@x", "--out", "o", "-q", "--lang", "de"])
+    result = CliRunner().invoke(
+        app, ["score", "a.txt", "--model", "models:/nope@x", "--out", "o", "-q", "--lang", "de"]
+    )
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)
     assert "there is no MLflow store at" in " ".join(result.output.split())
@@ -282,11 +294,17 @@ def _broken_folders(model_dir: Path, tmp: Path) -> dict[str, tuple[Path, dict, s
     return {
         "no settings": (copy("no-settings", lambda f: (f / "framescope.json").unlink()), {}, "framescope.json"),
         "settings not json": (copy("bad-json", lambda f: (f / "framescope.json").write_text("{")), {}, "invalid JSON"),
-        "unknown model type": (copy("model-type", lambda f: _edit_json(f / "framescope.json", lambda s: s.update(
-            {"model_type": "crf"}))), {}, "model_type"),
+        "unknown model type": (
+            copy("model-type", lambda f: _edit_json(f / "framescope.json", lambda s: s.update({"model_type": "crf"}))),
+            {},
+            "model_type",
+        ),
         "no weights": (copy("no-weights", lambda f: (f / "model.safetensors").unlink()), {}, "model.safetensors"),
-        "damaged taxonomy": (copy("taxonomy", lambda f: (f / "taxonomy.yaml").write_text("[: not yaml")), {},
-                             "taxonomy.yaml"),
+        "damaged taxonomy": (
+            copy("taxonomy", lambda f: (f / "taxonomy.yaml").write_text("[: not yaml")),
+            {},
+            "taxonomy.yaml",
+        ),
         "no taxonomy": (copy("no-taxonomy", lambda f: (f / "taxonomy.yaml").unlink()), {}, "taxonomy.yaml"),
         "unknown backend": (model_dir, {"backend": "cuda-fp8"}, "backend must be one of"),
         "backend the model lacks": (model_dir, {"backend": "onnx-int8"}, "no onnx-int8 backend"),
@@ -295,8 +313,18 @@ def _broken_folders(model_dir: Path, tmp: Path) -> dict[str, tuple[Path, dict, s
     }
 
 
-CASES = ["no settings", "settings not json", "unknown model type", "no weights", "damaged taxonomy", "no taxonomy",
-         "unknown backend", "backend the model lacks", "another taxonomy", "not a folder"]
+CASES = [
+    "no settings",
+    "settings not json",
+    "unknown model type",
+    "no weights",
+    "damaged taxonomy",
+    "no taxonomy",
+    "unknown backend",
+    "backend the model lacks",
+    "another taxonomy",
+    "not a folder",
+]
 
 
 @pytest.mark.parametrize("case", CASES)

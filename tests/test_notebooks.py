@@ -28,7 +28,8 @@ def test_committed_notebooks_are_stripped(path: Path) -> None:
     """No outputs, no execution counts: diffs stay readable and no data leaks into git."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     dirty = [
-        i for i, cell in enumerate(nb["cells"])
+        i
+        for i, cell in enumerate(nb["cells"])
         if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     assert dirty == [], f"{path.name}: cells {dirty} have outputs or execution counts; strip them before committing"
@@ -38,13 +39,18 @@ def test_committed_notebooks_are_stripped(path: Path) -> None:
 
 
 def png_outputs(nb) -> int:
-    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return sum(
+        "image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
 
 
 def errors(nb) -> list[str]:
     return [
         f"{o['ename']}: {o['evalue']}"
-        for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
     ]
 
 
@@ -62,7 +68,10 @@ def run_notebook(name: str, cwd: Path, env: dict[str, str]):
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
         client = nbclient.NotebookClient(
-            nb, timeout=120, kernel_name="python3", allow_errors=True,
+            nb,
+            timeout=120,
+            kernel_name="python3",
+            allow_errors=True,
             resources={"metadata": {"path": str(cwd)}},
         )
         client.execute(cwd=str(cwd))
@@ -90,7 +99,13 @@ def test_notebooks_run_and_plot(workdir: Path) -> None:
     nb2 = run_notebook("02-errors.ipynb", workdir, {**base, "FRAMESCOPE_MODEL_URI": "models:/framescope@candidate"})
     assert errors(nb2) == []
     assert png_outputs(nb2) >= 2  # precision/recall bars and the confusion matrix
-    html = [o["data"]["text/html"] for c in nb2.cells if c.cell_type == "code" for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
+    html = [
+        o["data"]["text/html"]
+        for c in nb2.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "text/html" in o.get("data", {})
+    ]
     assert any("<mark" in h for h in html), "no highlighted false positives / negatives"
     assert time.time() - t0 < 120
 
@@ -116,7 +131,12 @@ def test_documented_commands_run_with_the_dev_install(tmp_path: Path) -> None:
     env = dict(os.environ, FRAMESCOPE_DATA="", FRAMESCOPE_DATA_FORMAT="", MPLBACKEND="Agg")
     run = subprocess.run(
         [sys.executable, "-", str(ROOT / "notebooks" / "01-annotations.ipynb")],
-        input=documented_script("NotebookClient"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        input=documented_script("NotebookClient"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     out = tmp_path / "01-annotations.out.ipynb"
@@ -124,7 +144,11 @@ def test_documented_commands_run_with_the_dev_install(tmp_path: Path) -> None:
     assert errors(nb) == [] and any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
     clear = subprocess.run(
         [sys.executable, "-", str(out)],
-        input=documented_script("cell.execution_count"), cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        input=documented_script("cell.execution_count"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert clear.returncode == 0, clear.stderr[-3000:]
     test_committed_notebooks_are_stripped(out)

@@ -45,11 +45,13 @@ BOM = "\ufeff"
 # Any Unicode text that UTF-8 can carry (hypothesis leaves out lone surrogates), with the
 # characters that break naive readers made likely: BOM, CR, LF, tabs, quotes, NUL-free.
 _tricky = st.sampled_from([BOM, "\r\n", "\r", "\n", "\t", '"', ",", "  ", "\u2028", "é", "😀"])
-texts = st.lists(st.one_of(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12), _tricky), max_size=12).map("".join)
+texts = st.lists(
+    st.one_of(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12), _tricky), max_size=12
+).map("".join)
 nonblank_texts = texts.filter(lambda t: t.lstrip(BOM).strip() != "")
-doc_ids = st.text(st.characters(categories=["L", "N"], max_codepoint=0x2FF) | st.sampled_from("-_ "), min_size=1, max_size=10).filter(
-    lambda s: s.strip() == s and s not in (".", "..")
-)
+doc_ids = st.text(
+    st.characters(categories=["L", "N"], max_codepoint=0x2FF) | st.sampled_from("-_ "), min_size=1, max_size=10
+).filter(lambda s: s.strip() == s and s not in (".", ".."))
 numeric_ids = st.integers(min_value=1, max_value=10**9).map(str)
 langs = st.sampled_from([None, "de", "en", "pl"])
 
@@ -79,7 +81,9 @@ def documents(draw, ids=doc_ids, text_strategy=nonblank_texts, with_lang: bool =
 
 def _key(docs, lang: bool = True):
     """What must survive a round trip: ids, exact texts, spans (as a multiset), and the language."""
-    return sorted((d.id, d.text, d.lang if lang else None, sorted((s.start, s.end, s.technique) for s in d.spans)) for d in docs)
+    return sorted(
+        (d.id, d.text, d.lang if lang else None, sorted((s.start, s.end, s.technique) for s in d.spans)) for d in docs
+    )
 
 
 _BASE: list[Path] = []
@@ -160,8 +164,10 @@ line_bytes = st.one_of(
     st.sampled_from([b"", b"\xef\xbb\xbf", b"\r", b"\t", b"true", b"-1", b"1.5", b'"', b"{", b"[]", b"\xff"]),
     st.builds(
         lambda i, t, a, b: f"{i}\t{t}\t{a}\t{b}".encode(),
-        st.sampled_from(["1", "2", "x", ""]), st.sampled_from([*TECHNIQUES[:3], "Nonsense", ""]),
-        st.integers(-3, 40), st.integers(-3, 40),
+        st.sampled_from(["1", "2", "x", ""]),
+        st.sampled_from([*TECHNIQUES[:3], "Nonsense", ""]),
+        st.integers(-3, 40),
+        st.integers(-3, 40),
     ),
 )
 files_of_lines = st.lists(line_bytes, max_size=8).map(lambda ls: b"\n".join(ls))
@@ -178,7 +184,9 @@ def _lines_accounted(data: bytes, path: Path, docs: list[Document], problems: li
     for p in problems:
         if "span line(s) for an article missing" in p.message:
             got |= {n for n, line in enumerate(body.split(b"\n"), start=1) if line.split(b"\t")[0] == p.doc_id.encode()}
-    file_level = any(p.location is not None and p.location.line is None and p.location.path == str(path) for p in problems)
+    file_level = any(
+        p.location is not None and p.location.line is None and p.location.path == str(path) for p in problems
+    )
     assert file_level or want <= got, (want - got, problems)
 
 
@@ -217,7 +225,9 @@ def test_semeval2023_arbitrary_bytes(article, labels):
         bad = [s for s in d.spans if not 0 <= s.start < s.end <= len(d.text)]
         assert all(any(p.span == (s.start, s.end) for p in problems) for s in bad), (bad, problems)
     if docs:  # the article was readable: every label line became a span or a problem
-        _lines_accounted(labels, lpath, docs, problems, lambda ds: [s.source.line for d in ds for s in d.spans if s.source])
+        _lines_accounted(
+            labels, lpath, docs, problems, lambda ds: [s.source.line for d in ds for s in d.spans if s.source]
+        )
 
 
 @fast
@@ -231,14 +241,19 @@ def test_ptc2020_arbitrary_bytes(article, labels):
     docs, problems = read_with_problems(root, "ptc2020")
     assert docs or problems
     if docs:
-        _lines_accounted(labels, lpath, docs, problems, lambda ds: [s.source.line for d in ds for s in d.spans if s.source])
+        _lines_accounted(
+            labels, lpath, docs, problems, lambda ds: [s.source.line for d in ds for s in d.spans if s.source]
+        )
 
 
 ann_lines = st.one_of(
     line_bytes,
     st.builds(
         lambda n, t, a, b, txt: f"T{n}\t{t} {a} {b}\t{txt}".encode(),
-        st.integers(1, 3), st.sampled_from([*TECHNIQUES[:2], "Nonsense"]), st.integers(-1, 12), st.integers(-1, 12),
+        st.integers(1, 3),
+        st.sampled_from([*TECHNIQUES[:2], "Nonsense"]),
+        st.integers(-1, 12),
+        st.integers(-1, 12),
         st.text(max_size=6),
     ),
 )
@@ -257,7 +272,9 @@ def test_brat_arbitrary_bytes(text, ann):
     if docs:  # text-bound lines (T...) became spans or problems; other kinds are documented as ignored
         body = ann[3:] if ann.startswith(b"\xef\xbb\xbf") else ann
         t_lines = {n for n, line in enumerate(body.split(b"\n"), start=1) if line.startswith(b"T") and line.strip()}
-        got = {s.source.line for d in docs for s in d.spans if s.source} | {p.location.line for p in problems if p.location}
+        got = {s.source.line for d in docs for s in d.spans if s.source} | {
+            p.location.line for p in problems if p.location
+        }
         assert t_lines <= got, (t_lines - got, problems)
 
 
@@ -265,7 +282,9 @@ def test_brat_arbitrary_bytes(text, ann):
 
 
 def _items(path_or_dash: str, stdin: bytes | None = None, fields: Fields | None = None):
-    items = list(iter_inputs([path_or_dash], detect=False, fields=fields, stdin=io.BytesIO(stdin) if stdin is not None else None))
+    items = list(
+        iter_inputs([path_or_dash], detect=False, fields=fields, stdin=io.BytesIO(stdin) if stdin is not None else None)
+    )
     assert all(isinstance(i, (Article, InputError)) for i in items)
     return items
 
@@ -282,16 +301,18 @@ def test_txt_input_is_the_file_exactly_or_one_error(data):
         assert item.reason
 
 
-records = st.lists(
-    st.tuples(nonblank_texts, langs), min_size=1, max_size=6
-).map(lambda rows: [(f"id{i}", text, lang) for i, (text, lang) in enumerate(rows)])
+records = st.lists(st.tuples(nonblank_texts, langs), min_size=1, max_size=6).map(
+    lambda rows: [(f"id{i}", text, lang) for i, (text, lang) in enumerate(rows)]
+)
 
 
 @fast
 @given(records)
 def test_jsonl_input_round_trip(rows):
     path = _tmp() / "feed.jsonl"
-    path.write_text("".join(json.dumps({"id": i, "text": t, "lang": lang}) + "\n" for i, t, lang in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({"id": i, "text": t, "lang": lang}) + "\n" for i, t, lang in rows), encoding="utf-8"
+    )
     items = _items(str(path))
     assert [(a.id, a.text, a.lang) for a in items if isinstance(a, Article)] == rows
 
@@ -364,4 +385,3 @@ def test_stdin_arbitrary_bytes(data):
     assert items
     if len(items) == 1 and items[0].source == "stdin" and isinstance(items[0], Article):
         assert items[0].text == data.decode("utf-8")
-

@@ -20,8 +20,9 @@ TRACKED = "framescope-test"
 
 def _run(args: list[str], cwd: Path, uri: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, COLUMNS="80")
-    return subprocess.run([sys.executable, "-m", "framescope", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=1500)
+    return subprocess.run(
+        [sys.executable, "-m", "framescope", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1500
+    )
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,20 @@ def trained(tmp_path_factory):
     """(folder, tracking URI, the train command's output): a quickstart run, tracked and registered."""
     tmp = tmp_path_factory.mktemp("register")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    proc = _run(["train", "quickstart", "-o", str(tmp / "model"),
-                 "--set", f"mlflow.registered_model={TRACKED}", "--set", "mlflow.alias=candidate"], tmp, uri)
+    proc = _run(
+        [
+            "train",
+            "quickstart",
+            "-o",
+            str(tmp / "model"),
+            "--set",
+            f"mlflow.registered_model={TRACKED}",
+            "--set",
+            "mlflow.alias=candidate",
+        ],
+        tmp,
+        uri,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return tmp, uri, proc
 
@@ -44,8 +57,9 @@ def _client(uri: str):
 def _requirements(client, version) -> str:
     import mlflow
 
-    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{version.name}/{version.version}",
-                                                tracking_uri=client._tracking_client.tracking_uri)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{version.name}/{version.version}", tracking_uri=client._tracking_client.tracking_uri
+    )
     return (Path(local) / "requirements.txt").read_text(encoding="utf-8")
 
 
@@ -86,11 +100,21 @@ def test_training_prints_no_mlflow_warning_and_a_whole_table(trained):
 def test_print_report_does_not_truncate_when_not_a_terminal(capsys):
     from framescope.training.cli import print_report
 
-    m = {"articles": 20, "article_mean_auc": 0.812345, "article_presence_f1": 0.61234,
-         "constant_guess_presence_f1": 0.4, "paragraph_micro_f1": 0.3, "span_precision": 0.25,
-         "span_recall": 0.125, "span_f1": 0.16789, "span_identification_f1": 0.2,
-         "mean_pred_span_length": 40.0, "mean_gold_span_length": 55.0, "intervals": {"article_mean_auc": [0.7, 0.9]},
-         "per_technique": {"Loaded_Language": {"precision": 0.5, "recall": 0.25, "f1": 0.333, "n_pred": 4, "n_gold": 8}}}
+    m = {
+        "articles": 20,
+        "article_mean_auc": 0.812345,
+        "article_presence_f1": 0.61234,
+        "constant_guess_presence_f1": 0.4,
+        "paragraph_micro_f1": 0.3,
+        "span_precision": 0.25,
+        "span_recall": 0.125,
+        "span_f1": 0.16789,
+        "span_identification_f1": 0.2,
+        "mean_pred_span_length": 40.0,
+        "mean_gold_span_length": 55.0,
+        "intervals": {"article_mean_auc": [0.7, 0.9]},
+        "per_technique": {"Loaded_Language": {"precision": 0.5, "recall": 0.25, "f1": 0.333, "n_pred": 4, "n_gold": 8}},
+    }
     print_report({"all": m, "de": m}, title="dev results")
     out = capsys.readouterr().out
     assert "…" not in out

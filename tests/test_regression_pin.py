@@ -80,12 +80,15 @@ def pyfunc_outputs(folder: Path, tmp: Path) -> list[dict]:
 
     path = tmp / "pyfunc"
     mlflow.pyfunc.save_model(
-        str(path), python_model=str(Path(mlflow_model.__file__).resolve()),
-        artifacts={"model_dir": str(folder)}, pip_requirements=["framescope"],
+        str(path),
+        python_model=str(Path(mlflow_model.__file__).resolve()),
+        artifacts={"model_dir": str(folder)},
+        pip_requirements=["framescope"],
     )
     items = pin_texts()
-    frame = pd.DataFrame({"id": [i for i, _, _ in items], "lang": [lang for _, lang, _ in items],
-                          "text": [t for _, _, t in items]})
+    frame = pd.DataFrame(
+        {"id": [i for i, _, _ in items], "lang": [lang for _, lang, _ in items], "text": [t for _, _, t in items]}
+    )
     out = mlflow.pyfunc.load_model(str(path)).predict(frame)
     rows = []
     for row in out.to_dict(orient="records"):
@@ -134,11 +137,23 @@ def build_tiny_bert(folder: Path) -> Path:
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
     )
-    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                            sep_token="[SEP]", mask_token="[MASK]").save_pretrained(folder)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    ).save_pretrained(folder)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     BertModel(config).save_pretrained(folder, safe_serialization=True)
     return folder
 
@@ -147,7 +162,10 @@ def fingerprints() -> dict[str, str]:
     """The journal's model fingerprints (resume keys): a change would refuse to resume old runs."""
     from framescope.inference.journal import model_fingerprint
 
-    out = {name: model_fingerprint(_load(FOLDERS / name)) for name in ("linear", "transformer-softmax", "transformer-sigmoid-noscheme")}
+    out = {
+        name: model_fingerprint(_load(FOLDERS / name))
+        for name in ("linear", "transformer-softmax", "transformer-sigmoid-noscheme")
+    }
     out["transformer-softmax torch-bf16"] = model_fingerprint(_load(FOLDERS / "transformer-softmax", "torch-bf16"))
     return out
 
@@ -185,11 +203,15 @@ def _same(got, want, where: str = "") -> None:
     if isinstance(want, float) or isinstance(got, float):
         assert isinstance(got, (int, float)) and abs(got - want) <= TOL, f"{where}: {got!r} != pinned {want!r}"
     elif isinstance(want, dict):
-        assert isinstance(got, dict) and list(got) == list(want), f"{where}: keys {list(got)[:8]} != pinned {list(want)[:8]}"
+        assert isinstance(got, dict) and list(got) == list(want), (
+            f"{where}: keys {list(got)[:8]} != pinned {list(want)[:8]}"
+        )
         for k in want:
             _same(got[k], want[k], f"{where}.{k}")
     elif isinstance(want, list):
-        assert isinstance(got, list) and len(got) == len(want), f"{where}: {len(got)} items != pinned {len(want)}: {got!r:.300}"
+        assert isinstance(got, list) and len(got) == len(want), (
+            f"{where}: {len(got)} items != pinned {len(want)}: {got!r:.300}"
+        )
         for i, (g, w) in enumerate(zip(got, want)):
             _same(g, w, f"{where}[{i}]")
     else:

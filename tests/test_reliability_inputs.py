@@ -65,8 +65,10 @@ SURROGATE_RECORDS = {
 
 @pytest.mark.parametrize("field", sorted(SURROGATE_RECORDS))
 def test_lone_surrogate_in_any_field_is_an_error_row_naming_line_and_field(tmp_path, field):
-    feed = _jsonl(tmp_path / "feed.jsonl", [f'{{"id": "ok1", "text": "{GOOD}"}}', SURROGATE_RECORDS[field],
-                                            f'{{"id": "ok2", "text": "{GOOD}"}}'])
+    feed = _jsonl(
+        tmp_path / "feed.jsonl",
+        [f'{{"id": "ok1", "text": "{GOOD}"}}', SURROGATE_RECORDS[field], f'{{"id": "ok2", "text": "{GOOD}"}}'],
+    )
     items = list(iter_inputs([str(feed)], lang="de"))
     assert [i.id for i in items if isinstance(i, Article)] == ["ok1", "ok2"]
     (err,) = [i for i in items if isinstance(i, InputError)]
@@ -106,8 +108,15 @@ def test_non_utf8_file_name_is_an_error_row_not_a_crash(tmp_path):
 
 
 def test_score_exports_the_good_records_and_a_rerun_does_not_fail_again(model_dir, tmp_path):
-    feed = _jsonl(tmp_path / "feed.jsonl", [f'{{"id": "ok", "text": "{GOOD}"}}', SURROGATE_RECORDS["text"],
-                                            f'{{"id": {{"a": 1}}, "text": "{GOOD}"}}', SURROGATE_RECORDS["title"]])
+    feed = _jsonl(
+        tmp_path / "feed.jsonl",
+        [
+            f'{{"id": "ok", "text": "{GOOD}"}}',
+            SURROGATE_RECORDS["text"],
+            f'{{"id": {{"a": 1}}, "text": "{GOOD}"}}',
+            SURROGATE_RECORDS["title"],
+        ],
+    )
     out = tmp_path / "out"
     for _ in range(2):  # the rerun resumes from the journal and meets the same bad records
         res = score(feed, "--model", model_dir, "--out", out, "--lang", "de")
@@ -115,7 +124,10 @@ def test_score_exports_the_good_records_and_a_rerun_does_not_fail_again(model_di
         assert [r["id"] for r in _results(out)] == ["ok"]
         errors = _errors(out)
         assert [(e["source"], e["level"]) for e in errors] == [
-            (f"{feed}:2", "error"), (f"{feed}:3", "error"), (f"{feed}:4", "error")]
+            (f"{feed}:2", "error"),
+            (f"{feed}:3", "error"),
+            (f"{feed}:4", "error"),
+        ]
         assert "'text'" in errors[0]["reason"] and "'id'" in errors[1]["reason"] and "'title'" in errors[2]["reason"]
 
 
@@ -209,8 +221,14 @@ def _dataset_file(tmp: Path) -> Path:
 
 def _other_techniques(tmp: Path) -> Path:
     (tmp / "ds").mkdir()
-    info = {"format": "framescope-dataset", "dataset_version": 1, "schema_version": "1.1",
-            "techniques": ["Other"], "categories": ["other"], "partitioning": ["scored_date"]}
+    info = {
+        "format": "framescope-dataset",
+        "dataset_version": 1,
+        "schema_version": "1.1",
+        "techniques": ["Other"],
+        "categories": ["other"],
+        "partitioning": ["scored_date"],
+    }
     (tmp / "ds" / "dataset.json").write_text(json.dumps(info))
     return tmp / "ds"
 
@@ -262,8 +280,11 @@ def test_read_only_dataset_is_refused_before_writing(scored_run, model_dir, tmp_
     dataset.chmod(0o555)
     if os.geteuid() == 0:
         real = os.access
-        monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: (
-            False if Path(p) == dataset and mode & os.W_OK else real(p, mode, *a, **k)))
+        monkeypatch.setattr(
+            os,
+            "access",
+            lambda p, mode, *a, **k: False if Path(p) == dataset and mode & os.W_OK else real(p, mode, *a, **k),
+        )
     new_feed = _jsonl(tmp_path / "new.jsonl", [f'{{"id": "b", "text": "{GOOD}"}}'])
     before = snapshot(out, dataset)
     try:
@@ -324,8 +345,19 @@ def test_meta_names_that_differ_only_in_case_are_refused():
 
 def test_meta_columns_have_the_same_names_in_export_and_dataset(model_dir, tmp_path):
     feed = _jsonl(tmp_path / "feed.jsonl", [f'{{"id": "a", "text": "{GOOD}", "Desk": "x", "region": "y"}}'])
-    res = score(feed, "--model", model_dir, "--out", tmp_path / "out", "--lang", "de", "--meta", "Desk,region",
-                "--dataset", tmp_path / "ds")
+    res = score(
+        feed,
+        "--model",
+        model_dir,
+        "--out",
+        tmp_path / "out",
+        "--lang",
+        "de",
+        "--meta",
+        "Desk,region",
+        "--dataset",
+        tmp_path / "ds",
+    )
     assert res.exit_code == 0, res.output
     import duckdb
 
@@ -357,11 +389,20 @@ def test_crlf_paragraph_ends_before_the_carriage_return():
 
 
 def _ls_task(n: int, annotations: list, predictions: list) -> dict:
-    result = [{"type": "labels", "from_name": "label", "to_name": "text",
-               "value": {"start": 0, "end": 3, "text": "Die", "labels": ["Loaded_Language"]}}]
-    return {"id": n, "data": {"text": "Die feigen Verräter."},
-            "annotations": [{"was_cancelled": False, "result": result}] if annotations else [],
-            "predictions": [{"model_version": "m", "result": result}] if predictions else []}
+    result = [
+        {
+            "type": "labels",
+            "from_name": "label",
+            "to_name": "text",
+            "value": {"start": 0, "end": 3, "text": "Die", "labels": ["Loaded_Language"]},
+        }
+    ]
+    return {
+        "id": n,
+        "data": {"text": "Die feigen Verräter."},
+        "annotations": [{"was_cancelled": False, "result": result}] if annotations else [],
+        "predictions": [{"model_version": "m", "result": result}] if predictions else [],
+    }
 
 
 def test_labelstudio_predictions_only_export_warns_with_counts(tmp_path):
@@ -384,8 +425,10 @@ def test_labelstudio_fully_annotated_export_has_no_warning(tmp_path):
 
 def test_convert_to_ptc2020_warns_that_lang_is_dropped(tmp_path):
     src = tmp_path / "docs.jsonl"
-    docs = [{"id": str(n), "text": "Die feigen Verräter.", "lang": lang, "spans": []}
-            for n, lang in enumerate(["de", "de", "fr", "en", None])]
+    docs = [
+        {"id": str(n), "text": "Die feigen Verräter.", "lang": lang, "spans": []}
+        for n, lang in enumerate(["de", "de", "fr", "en", None])
+    ]
     src.write_text("".join(json.dumps(d) + "\n" for d in docs))
     convert = ["data", "convert", str(src), "--from", "jsonl", "--to"]
     res = runner.invoke(app, [*convert, "ptc2020", "--out", str(tmp_path / "ptc")])

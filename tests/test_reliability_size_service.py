@@ -27,14 +27,31 @@ def _feed(path, records) -> None:
 
 def test_an_article_over_max_chars_is_an_error_row_and_the_rest_is_exported(model_dir, tmp_path):
     feed = tmp_path / "feed.jsonl"
-    _feed(feed, [
-        {"id": "ok", "text": "Die feigen Verräter haben uns verkauft."},
-        {"id": "big", "text": "Wort " * 50},  # 250 characters
-        {"id": "ok2", "text": "Sie lügen, immer!"},
-    ])
+    _feed(
+        feed,
+        [
+            {"id": "ok", "text": "Die feigen Verräter haben uns verkauft."},
+            {"id": "big", "text": "Wort " * 50},  # 250 characters
+            {"id": "ok2", "text": "Sie lügen, immer!"},
+        ],
+    )
     out = tmp_path / "out"
-    res = runner.invoke(app, ["score", "-q", str(feed), "--model", str(model_dir), "--out", str(out),
-                              "--format", "jsonl", "--max-chars", "200"])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            "-q",
+            str(feed),
+            "--model",
+            str(model_dir),
+            "--out",
+            str(out),
+            "--format",
+            "jsonl",
+            "--max-chars",
+            "200",
+        ],
+    )
     assert res.exit_code == 1, res.output
     ids = [json.loads(line)["id"] for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert ids == ["ok", "ok2"]
@@ -52,8 +69,9 @@ def test_the_default_size_limit_is_documented_and_an_invalid_one_is_refused(mode
     assert f"{DEFAULT_MAX_CHARS:,}" in doc and "--max-chars" in doc
     feed = tmp_path / "feed.jsonl"
     _feed(feed, [{"id": "ok", "text": "Sie lügen, immer!"}])
-    res = runner.invoke(app, ["score", "-q", str(feed), "--model", str(model_dir), "--out", str(tmp_path / "o"),
-                              "--max-chars", "0"])
+    res = runner.invoke(
+        app, ["score", "-q", str(feed), "--model", str(model_dir), "--out", str(tmp_path / "o"), "--max-chars", "0"]
+    )
     assert res.exit_code == 2 and not (tmp_path / "o").exists(), res.output
 
 
@@ -79,7 +97,9 @@ def invoke(model_dir, tmp_path_factory):
     techniques = list(settings.techniques)
     folder = tmp_path_factory.mktemp("pyfunc") / "model"
     mlflow.pyfunc.save_model(
-        str(folder), python_model=mm.__file__, artifacts={"model_dir": str(model_dir)},
+        str(folder),
+        python_model=mm.__file__,
+        artifacts={"model_dir": str(model_dir)},
         signature=mm.signature(techniques, categories_of(load_folder_taxonomy(model_dir, settings), techniques)),
     )
     before = {k: os.environ.get(k) for k in ("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", mm.SERVER_MODEL_PATH_ENV)}
@@ -118,29 +138,43 @@ def _cli_reason(record: dict) -> str:
     return item.reason
 
 
-@pytest.mark.parametrize("record", [
-    {"id": "s", "text": "Die feigen \ud800 Verräter."},
-    {"id": "n", "text": "Die feigen \x00 Verräter."},
-    {"id": "b", "text": " \n "},
-    {"id": "i", "text": 5},
-], ids=["lone surrogate", "NUL", "blank", "not a string"])
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"id": "s", "text": "Die feigen \ud800 Verräter."},
+        {"id": "n", "text": "Die feigen \x00 Verräter."},
+        {"id": "b", "text": " \n "},
+        {"id": "i", "text": 5},
+    ],
+    ids=["lone surrogate", "NUL", "blank", "not a string"],
+)
 def test_the_service_refuses_a_bad_record_as_the_cli_does_naming_it(invoke, record):
     status, answer = invoke({"dataframe_records": [{"id": "ok", "text": "Ein Text."}, record]})
     assert status == 400, answer
     assert answer.endswith(f"framescope: record 1 (id '{record['id']}'): {_cli_reason(record)}"), answer
 
 
-@pytest.mark.parametrize("body, says", [
-    ({"dataframe_records": []}, "framescope: the request holds no articles"),
-    ({"dataframe_split": {"columns": ["text"], "data": []}}, "framescope: the request holds no articles"),
-    ({"dataframe_split": {"columns": ["text", "text"], "data": [["a b", "c d"]]}},
-     "framescope: the request names a column more than once: text"),
-    ('{"dataframe_records": [{"text": ' + "[" * 100_000 + "]" * 100_000 + "}]}",
-     "framescope: the JSON body is nested too deeply to read"),
-    ('{"dataframe_records": [{"text": "x", "id": ' + "[" * 900 + "]" * 900 + "}]}", "'id' is a JSON array"),
-    ({"dataframe_records": [{"id": "t", "text": "Ein Text.", "title": "T \ud800"}]},
-     "framescope: record 0 (id 't'): 'title' holds a lone surrogate"),
-], ids=["empty records", "empty split", "text twice", "nested 100000 deep", "nested 900 deep", "surrogate in title"])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ({"dataframe_records": []}, "framescope: the request holds no articles"),
+        ({"dataframe_split": {"columns": ["text"], "data": []}}, "framescope: the request holds no articles"),
+        (
+            {"dataframe_split": {"columns": ["text", "text"], "data": [["a b", "c d"]]}},
+            "framescope: the request names a column more than once: text",
+        ),
+        (
+            '{"dataframe_records": [{"text": ' + "[" * 100_000 + "]" * 100_000 + "}]}",
+            "framescope: the JSON body is nested too deeply to read",
+        ),
+        ('{"dataframe_records": [{"text": "x", "id": ' + "[" * 900 + "]" * 900 + "}]}", "'id' is a JSON array"),
+        (
+            {"dataframe_records": [{"id": "t", "text": "Ein Text.", "title": "T \ud800"}]},
+            "framescope: record 0 (id 't'): 'title' holds a lone surrogate",
+        ),
+    ],
+    ids=["empty records", "empty split", "text twice", "nested 100000 deep", "nested 900 deep", "surrogate in title"],
+)
 def test_bad_requests_get_a_clear_400_never_a_500(invoke, body, says):
     status, answer = invoke(body)
     assert status == 400, answer
@@ -150,9 +184,11 @@ def test_bad_requests_get_a_clear_400_never_a_500(invoke, body, says):
 def test_the_service_nulls_a_bad_lang_with_the_clis_warning(invoke, model_dir, tmp_path):
     from framescope.inference.batch import run_score
 
-    records = [{"id": "a", "lang": 42, "text": "Die Stadt werde standhalten."},
-               {"id": "b", "lang": "english", "text": "He called it a puppet regime."},
-               {"id": "c", "lang": "x" * 1_000_000, "text": "Ein Text."}]
+    records = [
+        {"id": "a", "lang": 42, "text": "Die Stadt werde standhalten."},
+        {"id": "b", "lang": "english", "text": "He called it a puppet regime."},
+        {"id": "c", "lang": "x" * 1_000_000, "text": "Ein Text."},
+    ]
     status, answer = invoke({"dataframe_records": records})
     assert status == 200, answer
     served = answer["predictions"]

@@ -30,7 +30,9 @@ SCRIPT = "<script>document.title='pwned';document.body.setAttribute('data-pwned'
 IMG = "\"><img src=x onerror=\"document.body.setAttribute('data-pwned','2')\">"
 
 
-def make_result(id_: str, text: str, spans: list[tuple[str, int, int, float]], lang: str | None = "en") -> ArticleResult:
+def make_result(
+    id_: str, text: str, spans: list[tuple[str, int, int, float]], lang: str | None = "en"
+) -> ArticleResult:
     scored = [ScoredSpan(t, TAX.category_of(t), a, b, text[a:b], c) for t, a, b, c in spans]
     techniques: dict[str, TechniqueScore] = {}
     for name in TAX.names:
@@ -111,7 +113,9 @@ class _TextOf(HTMLParser):
 
 def _article_page(files: dict[str, str], article_id: str) -> str:
     for rel, markup in files.items():
-        if rel.startswith("articles/") and re.search(r'<h1 id="article-id">(.*?)</h1>', markup).group(1) == _esc(article_id):
+        if rel.startswith("articles/") and re.search(r'<h1 id="article-id">(.*?)</h1>', markup).group(1) == _esc(
+            article_id
+        ):
             return markup
     raise AssertionError(f"no page for {article_id!r}")
 
@@ -183,7 +187,7 @@ def test_markup_in_articles_is_escaped():
     everything = "\n".join(files.values())
     assert "<script" not in everything.lower()
     assert "<img" not in everything.lower()
-    assert "onerror=\"" not in everything
+    assert 'onerror="' not in everything
     page = _article_page(files, f"evil-{IMG}")
     assert "&lt;script&gt;document.title=" in page
     assert "&lt;img src=x onerror=" in page
@@ -215,8 +219,9 @@ def test_overlapping_spans_are_nested_markers():
     assert len(markers) == sum(s.depth for s in segs)
     assert {int(m[2]) for m in markers} == set(range(len(r.spans)))
     # "traitors" carries two spans, "our nation" three: stacked markers with distinct lanes
-    assert re.search(r'class="seg hit d2"[^>]*title="Name Calling-Labeling[^"]*\n[^"]*Loaded Language', page) or \
-        re.search(r'class="seg hit d2"[^>]*title="Loaded Language[^"]*\nName Calling-Labeling', page)
+    assert re.search(
+        r'class="seg hit d2"[^>]*title="Name Calling-Labeling[^"]*\n[^"]*Loaded Language', page
+    ) or re.search(r'class="seg hit d2"[^>]*title="Loaded Language[^"]*\nName Calling-Labeling', page)
     # the stretch "destroy our nation" opens with a badge for its deepest overlap (3)
     assert re.search(r'<span class="seg hit d2"[^>]*data-badge="3">(?:<span [^>]*>){2}destroy </span>', page)
     assert page.count("data-badge=") == 1
@@ -280,7 +285,9 @@ def _export_line(r: ArticleResult) -> dict:
         "overall_score": r.overall,
         "n_spans": len(r.spans),
         "spans": [s.to_dict() for s in r.spans],
-        "techniques": {k: {"score": v.score, "spans": v.spans, "coverage": v.coverage} for k, v in r.techniques.items()},
+        "techniques": {
+            k: {"score": v.score, "spans": v.spans, "coverage": v.coverage} for k, v in r.techniques.items()
+        },
         "categories": r.categories,
     }
 
@@ -418,7 +425,7 @@ def test_probabilities_paragraphs_and_profile_are_shown_escaped(tmp_path):
     assert 'id="probability-chart"' in page and "0.87" in page
     assert 'id="paragraph-list"' in page and "Name Calling-Labeling 0.93" in page
     assert "&lt;script&gt;" in page and "<script" not in page.lower()
-    assert 'profile <b>precise</b>' in page and 'profile <b>precise</b>' in files["index.html"]
+    assert "profile <b>precise</b>" in page and "profile <b>precise</b>" in files["index.html"]
     # an old (1.0) record without probabilities renders without those sections
     old = make_result("old", "Plain text.", [])
     page = _article_page(render_report([old]), "old")

@@ -27,7 +27,6 @@ _register()
 runner = CliRunner()
 
 
-
 def score(*args, input=None):
     return runner.invoke(app, ["score", "-q", *map(str, args)], input=input)
 
@@ -40,8 +39,17 @@ def test_good_inputs_exit_0_and_all_formats(model_dir, tmp_path):
     res = score(tmp_path / "in", "--model", model_dir, "--out", out)
     assert res.exit_code == 0, res.output
     names = {p.name for p in out.iterdir()}
-    assert {"results.jsonl", "articles.parquet", "spans.parquet", "articles.csv", "spans.csv",
-            "labelstudio.json", "errors.jsonl", "errors.csv", "manifest.json"} <= names
+    assert {
+        "results.jsonl",
+        "articles.parquet",
+        "spans.parquet",
+        "articles.csv",
+        "spans.csv",
+        "labelstudio.json",
+        "errors.jsonl",
+        "errors.csv",
+        "manifest.json",
+    } <= names
     rows = pq.read_table(out / "articles.parquet").to_pylist()
     assert [(r["id"], r["lang"]) for r in rows] == [("de.txt", "de"), ("en.txt", "en")]
     assert (out / "errors.jsonl").read_text() == ""
@@ -71,8 +79,21 @@ def test_bad_inputs_exit_1_with_reasons(model_dir, tmp_path):
     (tmp_path / "bin.txt").write_bytes(b"\x00\x01")
     (tmp_path / "feed.jsonl").write_text('{"id": "j1", "text": "fine text"}\nnope\n{"id": "j3"}\n', encoding="utf-8")
     out = tmp_path / "out"
-    res = score(tmp_path / "ok.txt", tmp_path / "bad.txt", tmp_path / "bin.txt", tmp_path / "feed.jsonl",
-                tmp_path / "missing.txt", "--model", model_dir, "--out", out, "--format", "jsonl,csv", "--lang", "de")
+    res = score(
+        tmp_path / "ok.txt",
+        tmp_path / "bad.txt",
+        tmp_path / "bin.txt",
+        tmp_path / "feed.jsonl",
+        tmp_path / "missing.txt",
+        "--model",
+        model_dir,
+        "--out",
+        out,
+        "--format",
+        "jsonl,csv",
+        "--lang",
+        "de",
+    )
     assert res.exit_code == 1, res.output
     errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
     assert [(e["id"], e["reason"].split(" at ")[0].split(":")[0]) for e in errors] == [
@@ -146,8 +167,20 @@ def _exports(out: Path) -> dict:
 def test_kill_9_then_resume_equals_uninterrupted_run(model_dir, tmp_path):
     inputs = tmp_path / "articles"
     _generate(inputs, 60)
-    cmd = [sys.executable, "-m", "framescope", "score", str(inputs), "--model", str(model_dir),
-           "--batch-size", "2", "--lang", "de", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "framescope",
+        "score",
+        str(inputs),
+        "--model",
+        str(model_dir),
+        "--batch-size",
+        "2",
+        "--lang",
+        "de",
+        "-q",
+    ]
     killed = tmp_path / "killed"
     chunk_dir = killed / JOURNAL_DIR
     proc = subprocess.Popen(cmd + ["--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -164,8 +197,12 @@ def test_kill_9_then_resume_equals_uninterrupted_run(model_dir, tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert 6 <= rows < 60 and not (killed / "articles.parquet").exists()
     journal_rows = sum(p.read_bytes().count(b"\n") for p in chunk_dir.glob("chunk-*.jsonl"))
-    first_scored_at = {json.loads(l)["record"]["id"]: json.loads(l)["record"]["scored_at"]
-                       for p in chunk_dir.glob("chunk-*.jsonl") for l in p.read_text().splitlines() if l.endswith("}")}
+    first_scored_at = {
+        json.loads(l)["record"]["id"]: json.loads(l)["record"]["scored_at"]
+        for p in chunk_dir.glob("chunk-*.jsonl")
+        for l in p.read_text().splitlines()
+        if l.endswith("}")
+    }
 
     # a torn last line, as if the kill had hit the middle of a write
     with open(sorted(chunk_dir.glob("chunk-*.jsonl"))[-1], "ab") as fh:
@@ -173,7 +210,10 @@ def test_kill_9_then_resume_equals_uninterrupted_run(model_dir, tmp_path):
 
     resumed = subprocess.run(cmd + ["--out", str(killed)], capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"from the journal (resumed) │ {journal_rows:>20}" in resumed.stdout.replace("  ", " ") or str(journal_rows) in resumed.stdout
+    assert (
+        f"from the journal (resumed) │ {journal_rows:>20}" in resumed.stdout.replace("  ", " ")
+        or str(journal_rows) in resumed.stdout
+    )
 
     fresh = tmp_path / "fresh"
     res = score(inputs, "--model", model_dir, "--out", fresh, "--batch-size", "2", "--lang", "de")
@@ -184,6 +224,8 @@ def test_kill_9_then_resume_equals_uninterrupted_run(model_dir, tmp_path):
     for key in a:
         assert a[key] == b[key], key
     # scored_at of the articles scored before the kill is the journal's
-    final = {json.loads(l)["id"]: json.loads(l)["scored_at"] for l in (killed / "results.jsonl").read_text().splitlines()}
+    final = {
+        json.loads(l)["id"]: json.loads(l)["scored_at"] for l in (killed / "results.jsonl").read_text().splitlines()
+    }
     for article_id, when in first_scored_at.items():
         assert final[article_id] == when

@@ -57,11 +57,27 @@ def service(tracked_quickstart, tmp_path_factory):
     (shim / "uvicorn").chmod(0o755)
     env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
     port = _free_port()
-    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/framescope@candidate",
-           "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        "models:/framescope@candidate",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        "1",
+    ]
     log = open(tmp / "serve.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=tracked_quickstart, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=tracked_quickstart, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     try:
@@ -75,7 +91,9 @@ def service(tracked_quickstart, tmp_path_factory):
             except OSError:
                 pass
             if time.time() > deadline:
-                raise RuntimeError("mlflow models serve did not answer in 120 s:\n" + (tmp / "serve.log").read_text()[-3000:])
+                raise RuntimeError(
+                    "mlflow models serve did not answer in 120 s:\n" + (tmp / "serve.log").read_text()[-3000:]
+                )
             time.sleep(0.5)
         yield url
     finally:
@@ -116,8 +134,20 @@ def test_answers_equal_the_cli_and_name_the_registry_version(service, tracked_qu
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tracked_quickstart / 'mlflow.db'}")
     feed = tmp_path / "feed.jsonl"
     feed.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES), encoding="utf-8")
-    res = CliRunner().invoke(app, ["score", "-q", str(feed), "--model", "models:/framescope@candidate",
-                                   "--out", str(tmp_path / "out"), "--format", "jsonl"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "-q",
+            str(feed),
+            "--model",
+            "models:/framescope@candidate",
+            "--out",
+            str(tmp_path / "out"),
+            "--format",
+            "jsonl",
+        ],
+    )
     assert res.exit_code == 0, res.output
     cli = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in cli] == [a["id"] for a in ARTICLES] == list(served)
@@ -125,7 +155,9 @@ def test_answers_equal_the_cli_and_name_the_registry_version(service, tracked_qu
     for rec in cli:
         got = served[rec["id"]]
         assert got["spans"] == rec["spans"]
-        assert {t: got[f"score_{t}"] for t in rec["techniques"]} == {t: v["score"] for t, v in rec["techniques"].items()}
+        assert {t: got[f"score_{t}"] for t in rec["techniques"]} == {
+            t: v["score"] for t, v in rec["techniques"].items()
+        }
         assert {c: got[f"category_{c}"] for c in rec["categories"]} == rec["categories"]
         for key in ("lang", "n_chars", "text_sha256", "model", "model_version"):
             assert got[key] == rec[key], key

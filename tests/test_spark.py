@@ -36,11 +36,24 @@ def _articles() -> list[dict]:
         for k, text in enumerate(variants):
             lang = d.lang.upper() if k == 1 else d.lang  # the CLI and the UDF lower-case it
             # metadata (schema 1.1) passes through both paths alike
-            meta = {"source": f"outlet-{k}", "url": None, "title": d.id,
-                    "published_at": "2026-11-02T08:00:00+01:00" if k == 0 else None}
+            meta = {
+                "source": f"outlet-{k}",
+                "url": None,
+                "title": d.id,
+                "published_at": "2026-11-02T08:00:00+01:00" if k == 0 else None,
+            }
             rows.append({"id": f"{d.id}/v{k}", "lang": lang, "text": ("\ufeff" + text) if k == 2 else text, **meta})
-    rows.append({"id": "blank", "lang": "en", "text": " \n\t ", "source": None, "url": None, "title": None,
-                 "published_at": None})  # an error in both paths
+    rows.append(
+        {
+            "id": "blank",
+            "lang": "en",
+            "text": " \n\t ",
+            "source": None,
+            "url": None,
+            "title": None,
+            "published_at": None,
+        }
+    )  # an error in both paths
     return rows
 
 
@@ -54,10 +67,15 @@ def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("spark")
     old = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
-    cfg = load_config("quickstart").with_values({
-        "output_dir": str(tmp / "model"), "mlflow.enabled": True, "mlflow.registered_model": "framescope",
-        "mlflow.alias": "candidate", "mlflow.experiment": "spark-test",
-    })
+    cfg = load_config("quickstart").with_values(
+        {
+            "output_dir": str(tmp / "model"),
+            "mlflow.enabled": True,
+            "mlflow.registered_model": "framescope",
+            "mlflow.alias": "candidate",
+            "mlflow.experiment": "spark-test",
+        }
+    )
     train(cfg)
     rows = _articles()
     jsonl = tmp / "articles.jsonl"
@@ -74,8 +92,10 @@ def setup(tmp_path_factory):
 
 
 def _by_id(table: pa.Table, key: str = "id") -> list[dict]:
-    return sorted(table.drop_columns(["scored_at"]).to_pylist() if "scored_at" in table.column_names else table.to_pylist(),
-                  key=lambda r: tuple(str(r[k]) for k in (key, "start", "end", "technique") if k in r))
+    return sorted(
+        table.drop_columns(["scored_at"]).to_pylist() if "scored_at" in table.column_names else table.to_pylist(),
+        key=lambda r: tuple(str(r[k]) for k in (key, "start", "end", "technique") if k in r),
+    )
 
 
 def test_pyfunc_signature_is_the_udf_result_type(setup):
@@ -104,7 +124,9 @@ def test_spark_tables_equal_the_cli_export(setup):
     assert (summary.articles, summary.errors) == (setup["n"] - 1, 1)
     assert {p.name for p in (out / "articles").iterdir() if p.is_dir()} == {"lang=de", "lang=en"}
 
-    cli_articles = ex.validate_parquet(tmp / "cli" / ex.ARTICLES_PARQUET, pq.read_schema(tmp / "cli" / ex.ARTICLES_PARQUET))
+    cli_articles = ex.validate_parquet(
+        tmp / "cli" / ex.ARTICLES_PARQUET, pq.read_schema(tmp / "cli" / ex.ARTICLES_PARQUET)
+    )
     spark_articles = read_table(out, "articles")
     # same columns, types and nullability as the CLI's export
     assert spark_articles.schema.remove_metadata().equals(cli_articles.schema.remove_metadata())
@@ -169,9 +191,26 @@ def test_cli_spark_engine_without_an_activated_environment(setup, tmp_path):
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "framescope"]
     out = tmp_path / "out"
     proc = subprocess.run(
-        [*cmd, "score", "--engine", "spark", "--input", str(setup["parquet"]), "--out", str(out),
-         "--model", URI, "--spark-master", "local[1]", "--partition-by", "none"],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            *cmd,
+            "score",
+            "--engine",
+            "spark",
+            "--input",
+            str(setup["parquet"]),
+            "--out",
+            str(out),
+            "--model",
+            URI,
+            "--spark-master",
+            "local[1]",
+            "--partition-by",
+            "none",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert "wrong python3" not in proc.stderr, proc.stderr[-4000:]
     # exit 1: everything scored except the fixture's one blank article (exports written)

@@ -56,7 +56,13 @@ def test_score_is_what_the_scorer_alias_returns_and_fingerprint_tracks_the_backe
     mine = tagger.score(texts, ids=["a", "b"], langs=["de", "en"])
     theirs = scorer.score_texts(texts, ids=["a", "b"], langs=["de", "en"])
     for x, y in zip(mine, theirs):
-        assert (x.id, x.spans, x.techniques, x.categories, x.overall) == (y.id, y.spans, y.techniques, y.categories, y.overall)
+        assert (x.id, x.spans, x.techniques, x.categories, x.overall) == (
+            y.id,
+            y.spans,
+            y.techniques,
+            y.categories,
+            y.overall,
+        )
     assert model_fingerprint(scorer) == tagger.fingerprint() == model_fingerprint(tagger)
     bf16 = SpanTagger.from_pretrained(FOLDERS / "transformer-softmax", backend="torch-bf16")
     assert bf16.backend == "torch-bf16" and bf16.fingerprint() != tagger.fingerprint()

@@ -33,7 +33,9 @@ def test_trim_offsets_drops_whitespace_and_empties():
     assert out.tolist() == [[0, 1], [3, 3], [3, 5], [7, 7], [7, 8]]
 
 
-@pytest.mark.parametrize("n,size,stride", [(0, 10, 2), (5, 10, 2), (10, 10, 2), (11, 10, 2), (97, 10, 3), (1000, 30, 8)])
+@pytest.mark.parametrize(
+    "n,size,stride", [(0, 10, 2), (5, 10, 2), (10, 10, 2), (11, 10, 2), (97, 10, 3), (1000, 30, 8)]
+)
 def test_plan_windows_cover_every_token_and_end_flush(n, size, stride):
     wins = plan_windows(n, size, stride)
     covered = np.zeros(n, dtype=int)
@@ -68,12 +70,18 @@ def test_two_techniques_on_the_same_tokens():
     off = word_offsets(text)
     y = token_targets(off, spans, TECHS)
     assert y[1, 0] == y[1, 1] == 1 and y[2, 0] == y[2, 1] == 1
-    assert sorted(roundtrip(text, off, spans, TECHS)) == sorted(s[:3] for s in [(4, 27, "Loaded_Language"), (4, 27, "Name_Calling-Labeling")])
+    assert sorted(roundtrip(text, off, spans, TECHS)) == sorted(
+        s[:3] for s in [(4, 27, "Loaded_Language"), (4, 27, "Name_Calling-Labeling")]
+    )
 
 
 def test_adjacent_spans_of_one_technique_stay_apart():
     text = "Heuchler Lügner Versager"
-    spans = [Span(0, 8, "Name_Calling-Labeling"), Span(9, 15, "Name_Calling-Labeling"), Span(16, 24, "Name_Calling-Labeling")]
+    spans = [
+        Span(0, 8, "Name_Calling-Labeling"),
+        Span(9, 15, "Name_Calling-Labeling"),
+        Span(16, 24, "Name_Calling-Labeling"),
+    ]
     out = roundtrip(text, word_offsets(text), spans, TECHS)
     assert out == [(0, 8, "Name_Calling-Labeling"), (9, 15, "Name_Calling-Labeling"), (16, 24, "Name_Calling-Labeling")]
 

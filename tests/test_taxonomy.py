@@ -15,10 +15,7 @@ from framescope.labels.taxonomy import builtin_taxonomies
 
 REPO = Path(__file__).resolve().parents[1]
 TAXONOMY_DIR = REPO / "labels" / "taxonomies"
-SHARED_DATA = Path(
-    os.environ.get("FRAMESCOPE_SHARED_DATA")
-    or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
+SHARED_DATA = Path(os.environ.get("FRAMESCOPE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 BUILTINS = ["semeval2023", "semeval2023-categories", "ptc2020"]
 
@@ -245,9 +242,7 @@ def test_comma_merged_classes_are_never_split():
     assert tax.resolve("Exaggeration,Minimisation") == "Exaggeration-Minimisation"
     assert tax.resolve("Whataboutism,Straw_Men,Red_Herring") is None
     assert tax.resolve("Bandwagon,Reductio_ad_hitlerum") is None
-    assert tax.resolve("Obfuscation, Intentional vagueness, Confusion") == (
-        "Obfuscation-Vagueness-Confusion"
-    )
+    assert tax.resolve("Obfuscation, Intentional vagueness, Confusion") == ("Obfuscation-Vagueness-Confusion")
     # the pieces are not labels of their own: nothing split the merged names
     for piece in ("Name_Calling", "Labeling", "Minimisation", "Straw_Men", "Reductio_ad_hitlerum"):
         assert not tax.is_known(piece)
@@ -471,19 +466,11 @@ MALFORMED = {
     "no_name": 'version: "1"\ntechniques:\n  - name: A\n',
     "technique_without_name": 'name: x\nversion: "1"\ntechniques:\n  - category: a\n',
     "techniques_not_a_list": 'name: x\nversion: "1"\ntechniques: 3\n',
-    "examples_not_a_mapping": (
-        'name: x\nversion: "1"\ntechniques:\n  - name: A\n    examples: ["an example"]\n'
-    ),
+    "examples_not_a_mapping": ('name: x\nversion: "1"\ntechniques:\n  - name: A\n    examples: ["an example"]\n'),
     "duplicate_technique": 'name: x\nversion: "1"\ntechniques:\n  - name: A\n  - name: A\n',
-    "unknown_category": (
-        'name: x\nversion: "1"\ncategories:\n  - id: c\ntechniques:\n  - name: A\n    category: d\n'
-    ),
-    "alias_to_unknown": (
-        'name: x\nversion: "1"\ntechniques:\n  - name: A\naliases:\n  - alias: B\n    target: C\n'
-    ),
-    "alias_without_alias": (
-        'name: x\nversion: "1"\ntechniques:\n  - name: A\naliases:\n  - target: A\n'
-    ),
+    "unknown_category": ('name: x\nversion: "1"\ncategories:\n  - id: c\ntechniques:\n  - name: A\n    category: d\n'),
+    "alias_to_unknown": ('name: x\nversion: "1"\ntechniques:\n  - name: A\naliases:\n  - alias: B\n    target: C\n'),
+    "alias_without_alias": ('name: x\nversion: "1"\ntechniques:\n  - name: A\naliases:\n  - target: A\n'),
 }
 
 

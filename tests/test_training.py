@@ -18,7 +18,14 @@ def tiny_config(tmp_path: Path, base: str | None = None, **over) -> Config:
     values = {"output_dir": str(tmp_path / "model"), "mlflow.enabled": False}
     if base is not None:
         values.update({"model.type": "transformer", "model.base": base, "model.max_length": 32, "model.stride": 8})
-        values.update({"training.max_steps": 4, "training.batch_size": 8, "training.eval_every_epochs": 1.0, "training.learning_rate": 1e-3})
+        values.update(
+            {
+                "training.max_steps": 4,
+                "training.batch_size": 8,
+                "training.eval_every_epochs": 1.0,
+                "training.learning_rate": 1e-3,
+            }
+        )
     values.update({k.replace("__", "."): v for k, v in over.items()})
     return load_config("quickstart").with_values(values)
 
@@ -30,9 +37,16 @@ def test_config_overrides_and_typos():
         load_config("quickstart", ["training.epoch=2"])
 
 
-@pytest.mark.parametrize("override", ["article_stage.ngram_range=[4, 2]", "article_stage.ngram_range=3",
-                                      "article_stage.n_features=0", "article_stage.n_features=1.5e6",
-                                      "article_stage.n_features=1099511627776"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "article_stage.ngram_range=[4, 2]",
+        "article_stage.ngram_range=3",
+        "article_stage.n_features=0",
+        "article_stage.n_features=1.5e6",
+        "article_stage.n_features=1099511627776",
+    ],
+)
 def test_the_stages_ngram_settings_are_checked_when_the_config_is_read(override):
     with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", r"\.") + "(:| must be)"):
         load_config("quickstart", [override])
@@ -161,8 +175,13 @@ def test_mlflow_run_contents(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    cfg = tiny_config(tmp_path, mlflow__enabled=True, mlflow__experiment="test-exp", mlflow__registered_model="fs-test",
-                      mlflow__alias="candidate")
+    cfg = tiny_config(
+        tmp_path,
+        mlflow__enabled=True,
+        mlflow__experiment="test-exp",
+        mlflow__registered_model="fs-test",
+        mlflow__alias="candidate",
+    )
     result = train(cfg)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     run = client.get_run(result.run_id)

@@ -39,8 +39,14 @@ _register()
 
 
 def _art(i: int, outlet: str, published, text: str = DE, lang: str = "de") -> dict:
-    rec = {"id": f"a-{i}", "text": f"{text}\n\nNummer {i}.", "lang": lang, "source": outlet, "title": f"Title {i}",
-           "url": f"https://news.example/{i}"}
+    rec = {
+        "id": f"a-{i}",
+        "text": f"{text}\n\nNummer {i}.",
+        "lang": lang,
+        "source": outlet,
+        "title": f"Title {i}",
+        "url": f"https://news.example/{i}",
+    }
     if published is not None:
         rec["published_at"] = published
     return rec
@@ -106,10 +112,14 @@ def test_undated_bucket_latest_version_and_outlets(world):
     latest = con.execute("SELECT id, outlet, week FROM articles_latest").fetchall()
     n_all = con.execute("SELECT count(*) FROM articles_all").fetchone()[0]
     weeks = {r[0] for r in con.execute("SELECT DISTINCT week FROM outlet_week_technique").fetchall()}
-    undated = con.execute("SELECT outlet, max(articles) FROM outlet_week_technique WHERE week IS NULL GROUP BY ALL").fetchall()
+    undated = con.execute(
+        "SELECT outlet, max(articles) FROM outlet_week_technique WHERE week IS NULL GROUP BY ALL"
+    ).fetchall()
     edited = con.execute("SELECT count(*) FROM articles_all WHERE id = 'a-1'").fetchone()[0]
     latest_text = con.execute("SELECT text FROM texts_latest WHERE article_id = 'a-1'").fetchone()[0]
-    orphans = con.execute("SELECT count(*) FROM spans_latest s ANTI JOIN articles_latest a ON s.article_id = a.id").fetchone()[0]
+    orphans = con.execute(
+        "SELECT count(*) FROM spans_latest s ANTI JOIN articles_latest a ON s.article_id = a.id"
+    ).fetchone()[0]
     con.close()
     ids = [r[0] for r in latest]
     assert len(ids) == len(set(ids)) == 9 and n_all == 10 and edited == 2  # the edit is kept, counted once
@@ -137,8 +147,11 @@ def test_dashboard_numbers_are_the_views_numbers(world, tmp_path):
     assert 'id="chart-outlet-week-Appeal_to_Fear-Prejudice"' in page and 'id="outlet-week"' in page
     assert "1 without articles (2026-11-09)" in page  # the empty week stays on the axis
     assert '<span id="undated"><b>2</b> undated' in page
-    rows = re.findall(r'<tr class="outlet-row"><td>([^<]*)</td><td class="num">(\d+)</td><td class="num">(\d+)</td>'
-                      r"<td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>", page)
+    rows = re.findall(
+        r'<tr class="outlet-row"><td>([^<]*)</td><td class="num">(\d+)</td><td class="num">(\d+)</td>'
+        r"<td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>",
+        page,
+    )
     table = {html.unescape(o): (int(n), int(u), first, last) for o, n, u, first, last in rows}
     assert {o: v[0] for o, v in table.items()} == per_outlet
     assert table["Il Corriere"] == (2, 2, "–", "–")  # the last date ignores undated articles
@@ -156,14 +169,25 @@ def test_views_database_file(world, tmp_path):
         con.execute("SET TimeZone = 'Pacific/Kiritimati'")
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         rows = con.execute("SELECT * FROM outlet_week_technique ORDER BY ALL").fetchall()
-        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                 "WHERE table_name = 'outlet_week_technique'").fetchall())
+        types = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'outlet_week_technique'"
+            ).fetchall()
+        )
         n = con.execute("SELECT count(*) FROM articles_latest").fetchone()[0]
         spans_cols = {d[0] for d in con.execute("SELECT * FROM spans_latest LIMIT 0").description}
         paragraphs = con.execute("SELECT count(*) FROM paragraphs_latest").fetchone()[0]
     assert {"articles_latest", "spans_latest", "paragraphs_latest", "outlet_week_technique"} <= tables
-    assert types == {"outlet": "VARCHAR", "week": "DATE", "technique": "VARCHAR", "articles": "INTEGER",
-                     "articles_with_technique": "INTEGER", "share": "DOUBLE", "mean_prob": "DOUBLE"}
+    assert types == {
+        "outlet": "VARCHAR",
+        "week": "DATE",
+        "technique": "VARCHAR",
+        "articles": "INTEGER",
+        "articles_with_technique": "INTEGER",
+        "share": "DOUBLE",
+        "mean_prob": "DOUBLE",
+    }
     con = _views(data, "UTC")
     assert rows == con.execute("SELECT * FROM outlet_week_technique ORDER BY ALL").fetchall()
     con.close()
@@ -178,7 +202,9 @@ def test_views_database_file(world, tmp_path):
 def test_report_over_the_dataset_resolves_every_dashboard_link(world, tmp_path):
     _, data = world
     site = tmp_path / "site"
-    res = CliRunner().invoke(app, ["report", "--dataset", str(data), "--out", str(site), "--rank-by", "prob_Loaded_Language"])
+    res = CliRunner().invoke(
+        app, ["report", "--dataset", str(data), "--out", str(site), "--rank-by", "prob_Loaded_Language"]
+    )
     assert res.exit_code == 0, res.output
     index = (site / "index.html").read_text(encoding="utf-8")
     pages = list((site / "articles").glob("*.html"))
@@ -275,8 +301,10 @@ def test_no_orphan_spans_after_a_kill_between_renames(world, model_dir, tmp_path
     ds.append_run(tmp / "day2", data)  # completes day 1 first
     con = _views(data, "UTC")
     assert con.execute("SELECT count(*) FROM articles_latest").fetchone()[0] == 8
-    assert con.execute("SELECT count(*) FROM spans_latest").fetchone()[0] == con.execute(
-        "SELECT count(*) FROM spans_all").fetchone()[0]
+    assert (
+        con.execute("SELECT count(*) FROM spans_latest").fetchone()[0]
+        == con.execute("SELECT count(*) FROM spans_all").fetchone()[0]
+    )
     con.close()
 
 

@@ -42,7 +42,11 @@ def tokenized_articles(draw):
     offsets = trim_offsets(text, list(zip(bounds[:-1], bounds[1:])))
     k = 2
     probs = np.array(
-        draw(st.lists(st.lists(st.floats(0, 1), min_size=2 * k, max_size=2 * k), min_size=len(offsets), max_size=len(offsets))),
+        draw(
+            st.lists(
+                st.lists(st.floats(0, 1), min_size=2 * k, max_size=2 * k), min_size=len(offsets), max_size=len(offsets)
+            )
+        ),
         dtype=np.float32,
     ).reshape(len(offsets), 2 * k)
     threshold = draw(st.floats(0.05, 0.95))
@@ -63,7 +67,7 @@ def test_no_decoded_span_starts_or_ends_inside_a_word(article):
         assert not cuts_a_word(text, span.start), (text, span)
         assert not cuts_a_word(text, span.end), (text, span)
     # snapping only widens: every raw span with a word in it stays covered by its technique
-    for r in (r for r in raw if len(word_bounds(text[r.start:r.end]))):
+    for r in (r for r in raw if len(word_bounds(text[r.start : r.end]))):
         assert any(s.technique == r.technique and s.start <= r.start and r.end <= s.end for s in snapped)
     # and one technique's spans never overlap after snapping
     for tech in techniques:
@@ -96,13 +100,17 @@ def test_transformer_spans_are_whole_german_words(fixture, request):
     from framescope.model.transformer import TransformerTagger
 
     torch.manual_seed(0)
-    tagger = TransformerTagger.from_base(str(request.getfixturevalue(fixture)), load_taxonomy(), max_length=48, stride=12)
+    tagger = TransformerTagger.from_base(
+        str(request.getfixturevalue(fixture)), load_taxonomy(), max_length=48, stride=12
+    )
     with torch.no_grad():
         tagger.model.classifier.weight.mul_(40.0)
     scores = tagger.token_scores([GERMAN])[0]
     assert scores.text == GERMAN
     pieces = [GERMAN[a:b] for a, b in scores.offsets if b > a]
-    assert len(pieces) > len(word_bounds(GERMAN)) + 10, "the tokenizer must split the compounds for this test to mean anything"
+    assert len(pieces) > len(word_bounds(GERMAN)) + 10, (
+        "the tokenizer must split the compounds for this test to mean anything"
+    )
     thresholds = {t: 0.5 for t in tagger.techniques}
     spans = tagger.decode(scores, thresholds, begin_thresholds=0.5, smoothing=1)
     old = tagger.decode(TokenScores(scores.offsets, scores.probs), thresholds, begin_thresholds=0.5, smoothing=1)
@@ -114,7 +122,10 @@ def test_transformer_spans_are_whole_german_words(fixture, request):
 def test_no_span_without_a_letter_or_digit():
     text = "Sie lügen !!! – 42 … wieder"
     words = word_bounds(text)
-    at = {piece: (text.index(piece), text.index(piece) + len(piece)) for piece in ("lügen", "!!!", "–", "42", "…", "!!! –")}
+    at = {
+        piece: (text.index(piece), text.index(piece) + len(piece))
+        for piece in ("lügen", "!!!", "–", "42", "…", "!!! –")
+    }
     spans = [(*at[p], 0.9) for p in ("lügen", "!!!", "–", "42", "…", "!!! –")]
     kept = drop_wordless(spans, words)
     assert [text[a:b] for a, b, _ in kept] == ["lügen", "42"]
@@ -124,4 +135,6 @@ def test_no_span_without_a_letter_or_digit():
     assert decode_spans(probs, offsets, ["A"], 0.5, text=text) == []
     assert len(decode_spans(probs, offsets, ["A"], 0.5)) == 1  # without the text nothing is known of words
     probs[0, 0] = 0.9
-    assert [(s.start, s.end) for s in decode_spans(probs, offsets, ["A"], 0.5, text=text)] == [(at["lügen"][0], at["!!!"][1])]
+    assert [(s.start, s.end) for s in decode_spans(probs, offsets, ["A"], 0.5, text=text)] == [
+        (at["lügen"][0], at["!!!"][1])
+    ]

@@ -53,9 +53,8 @@ PLAIN_TEXT = ("txt", "text")  # --from txt: plain-text articles, one per file
 
 # -- input texts ---------------------------------------------------------------------------
 
-def read_texts(
-    paths: Sequence[str | Path], fmt: str | None = None, langs: Iterable[str] | None = None
-) -> list[str]:
+
+def read_texts(paths: Sequence[str | Path], fmt: str | None = None, langs: Iterable[str] | None = None) -> list[str]:
     """The article texts in ``paths``: annotated corpora and/or plain ``.txt`` files or folders.
 
     An annotated corpus is any format :func:`~framescope.labels.io.read_documents` reads (its
@@ -75,7 +74,9 @@ def read_texts(
             raise InputError(f"{path}: no such file or folder")
         found = [t for t in _texts_of(path, fmt, wanted) if t.strip()]
         if not found:
-            what = "no article" + (f" in language(s) {', '.join(wanted)}" if wanted and not _is_plain(path, fmt) else "")
+            what = "no article" + (
+                f" in language(s) {', '.join(wanted)}" if wanted and not _is_plain(path, fmt) else ""
+            )
             raise InputError(f"{path}: {what} with text found")
         texts.extend(found)
     return texts
@@ -120,6 +121,7 @@ def _read_plain(path: Path) -> str:
 
 # -- windows -------------------------------------------------------------------------------
 
+
 def make_windows(tokenizer, texts: Sequence[str], max_length: int) -> tuple[list[dict], int]:
     """Cut each article's token ids into windows of at most ``max_length`` tokens.
 
@@ -142,14 +144,17 @@ def make_windows(tokenizer, texts: Sequence[str], max_length: int) -> tuple[list
             tokens += len(article)
             for a in range(0, len(article), content):
                 chunk = article[a : a + content]
-                rows.append({
-                    "input_ids": [*head, *chunk, *tail],
-                    "special_tokens_mask": [1] * len(head) + [0] * len(chunk) + [1] * len(tail),
-                })
+                rows.append(
+                    {
+                        "input_ids": [*head, *chunk, *tail],
+                        "special_tokens_mask": [1] * len(head) + [0] * len(chunk) + [1] * len(tail),
+                    }
+                )
     return rows, tokens
 
 
 # -- the output folder ---------------------------------------------------------------------
+
 
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
@@ -175,6 +180,7 @@ def _commit(staging: Path, out: Path) -> None:
 
 
 # -- adaptation ----------------------------------------------------------------------------
+
 
 def _load_base(base: str):
     from transformers import AutoModelForMaskedLM, AutoTokenizer
@@ -236,7 +242,9 @@ def adapt(
     say = progress or (lambda _m: None)
     out = Path(out)
     if epochs <= 0 or batch_size < 1 or max_length < 2 or not 0 < mlm_probability < 1 or learning_rate <= 0:
-        raise UsageError("adapt needs epochs > 0, batch_size >= 1, max_length >= 2, 0 < mlm_probability < 1 and learning_rate > 0")
+        raise UsageError(
+            "adapt needs epochs > 0, batch_size >= 1, max_length >= 2, 0 < mlm_probability < 1 and learning_rate > 0"
+        )
     if max_steps is not None and max_steps < 1:
         raise UsageError(f"max_steps must be at least 1, not {max_steps}")
     texts = [t for t in texts if t and t.strip()]
@@ -248,7 +256,9 @@ def adapt(
     set_seed(seed)
     path, tokenizer, model, fresh = _load_base(base)
     if fresh:
-        say(f"{base}: no weights for {len(fresh)} MLM head tensor(s), initialised fresh (expected for an encoder-only base)")
+        say(
+            f"{base}: no weights for {len(fresh)} MLM head tensor(s), initialised fresh (expected for an encoder-only base)"
+        )
     limit = _max_length_limit(tokenizer, model)
     if max_length > limit:
         raise UsageError(f"max_length {max_length} exceeds the {limit} positions of {base}")

@@ -44,7 +44,12 @@ class Calibration(DecodingCalibration):
 
 def _decode_one(scores: Sequence[TokenScores], j: int, k: int, thr: float, begin_thr: float, tech: str, width: int = 1):
     return [
-        [(s, e, tech) for s, e, _ in decode_technique(ts.probs[:, j], ts.probs[:, k + j], ts.offsets, thr, begin_thr, width, ts.words())]
+        [
+            (s, e, tech)
+            for s, e, _ in decode_technique(
+                ts.probs[:, j], ts.probs[:, k + j], ts.offsets, thr, begin_thr, width, ts.words()
+            )
+        ]
         for ts in scores
     ]
 
@@ -126,20 +131,44 @@ def calibrate(
     for j, tech in enumerate(techniques):
         g = [[sp for sp in doc if sp[2] == tech] for doc in gold]
         n_gold = sum(len(x) for x in g)
-        gold_mean = float(np.mean([e - s for doc in g for s, e, _ in doc])) if n_gold else (
-            float(np.mean(gold_len_all)) if gold_len_all else 50.0
+        gold_mean = (
+            float(np.mean([e - s for doc in g for s, e, _ in doc]))
+            if n_gold
+            else (float(np.mean(gold_len_all)) if gold_len_all else 50.0)
         )
-        best = _best_setting(scores, g, j, k, tech, n_gold, gold_mean, grid, begin_grid, smoothing_grid,
-                             begin_threshold, max_length_ratio, paragraphs, objective, table)
+        best = _best_setting(
+            scores,
+            g,
+            j,
+            k,
+            tech,
+            n_gold,
+            gold_mean,
+            grid,
+            begin_grid,
+            smoothing_grid,
+            begin_threshold,
+            max_length_ratio,
+            paragraphs,
+            objective,
+            table,
+        )
         entry = {"support": n_gold, "gold_mean_length": round(gold_mean, 1)}
         if n_gold >= min_support and best is not None and best.f1 > 0:
             thresholds[tech] = best.threshold
             begin_thresholds[tech] = best.begin_threshold
             smoothing[tech] = best.smoothing
             entry.update(
-                threshold=best.threshold, begin_threshold=best.begin_threshold, smoothing=best.smoothing,
-                paragraph_f1=best.paragraph_f1, f1=best.f1, precision=best.precision, recall=best.recall,
-                n_pred=best.n_pred, mean_length=round(best.mean_length, 1), source="dev",
+                threshold=best.threshold,
+                begin_threshold=best.begin_threshold,
+                smoothing=best.smoothing,
+                paragraph_f1=best.paragraph_f1,
+                f1=best.f1,
+                precision=best.precision,
+                recall=best.recall,
+                n_pred=best.n_pred,
+                mean_length=round(best.mean_length, 1),
+                source="dev",
             )
         else:
             entry.update(source="global")
@@ -150,19 +179,42 @@ def calibrate(
         if entry["source"] == "global":
             entry["threshold"] = best_global
             entry["begin_threshold"] = begin_threshold
-    return Calibration(thresholds=thresholds, global_threshold=best_global, begin_threshold=begin_threshold,
-                       begin_thresholds=begin_thresholds, smoothing=smoothing, report=report)
+    return Calibration(
+        thresholds=thresholds,
+        global_threshold=best_global,
+        begin_threshold=begin_threshold,
+        begin_thresholds=begin_thresholds,
+        smoothing=smoothing,
+        report=report,
+    )
 
 
-def _best_setting(scores, g, j, k, tech, n_gold, gold_mean, grid, begin_grid, smoothing_grid,
-                  begin_threshold, max_length_ratio, paragraphs, objective, table) -> _Candidate | None:
+def _best_setting(
+    scores,
+    g,
+    j,
+    k,
+    tech,
+    n_gold,
+    gold_mean,
+    grid,
+    begin_grid,
+    smoothing_grid,
+    begin_threshold,
+    max_length_ratio,
+    paragraphs,
+    objective,
+    table,
+) -> _Candidate | None:
     """Technique ``j``'s best guarded setting on dev; also fills its row of the global ``table``."""
     best = None
     for bthr, width in [(b, w) for b in begin_grid for w in smoothing_grid]:
         for thr in grid:
             cand, lengths = _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective)
             if bthr == begin_threshold and width == 1:
-                table[thr].append((cand.precision * cand.n_pred, cand.n_pred, cand.recall * n_gold, n_gold, sum(lengths)))
+                table[thr].append(
+                    (cand.precision * cand.n_pred, cand.n_pred, cand.recall * n_gold, n_gold, sum(lengths))
+                )
             # span-like both ways: neither paragraphs nor shards of the technique's spans
             ok = gold_mean / max_length_ratio <= cand.mean_length <= max_length_ratio * gold_mean
             if ok and cand.n_pred and (best is None or cand.value > best.value):
@@ -234,7 +286,12 @@ def precise_thresholds(
                 break  # higher thresholds only predict fewer spans
             if m["precision"] >= min_precision:
                 chosen[tech] = thr
-                report[tech] = {"threshold": thr, "precision": m["precision"], "recall": m["recall"], "n_pred": m["n_pred"]}
+                report[tech] = {
+                    "threshold": thr,
+                    "precision": m["precision"],
+                    "recall": m["recall"],
+                    "n_pred": m["n_pred"],
+                }
                 break
         if tech not in chosen:
             report[tech] = {"threshold": None, "switched_off": True}
@@ -254,7 +311,9 @@ def calibrate_from_config(
     they cannot drift apart in which settings they pass.
     """
     cal = calibrate(
-        scores, gold, techniques,
+        scores,
+        gold,
+        techniques,
         min_support=cal_cfg.min_support,
         max_length_ratio=cal_cfg.max_length_ratio,
         begin_threshold=cal_cfg.begin_threshold,
@@ -262,8 +321,13 @@ def calibrate_from_config(
         objective=cal_cfg.objective,
     )
     cal.precise, precise_report = precise_thresholds(
-        scores, gold, techniques, cal, cal_cfg.begin_threshold,
-        min_precision=cal_cfg.precise_min_precision, min_predictions=cal_cfg.precise_min_predictions,
+        scores,
+        gold,
+        techniques,
+        cal,
+        cal_cfg.begin_threshold,
+        min_precision=cal_cfg.precise_min_precision,
+        min_predictions=cal_cfg.precise_min_predictions,
     )
     for tech, entry in precise_report.items():
         cal.report.setdefault(tech, {})["precise"] = entry

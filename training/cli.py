@@ -15,14 +15,19 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-
-
 def train_cmd(
-    config: str = typer.Argument(..., help="A config YAML file, or a built-in config name (quickstart, minilm-semeval, bio-reference, xlmr-semeval)."),
+    config: str = typer.Argument(
+        ...,
+        help="A config YAML file, or a built-in config name (quickstart, minilm-semeval, bio-reference, xlmr-semeval).",
+    ),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: --set training.epochs=2 (repeatable)."),
-    output_dir: Optional[Path] = typer.Option(None, "--output", "-o", help="Model folder to write (overrides output_dir)."),
+    output_dir: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Model folder to write (overrides output_dir)."
+    ),
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track this run in MLflow."),
-    show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config as YAML and exit without training."),
+    show_config: bool = typer.Option(
+        False, "--show-config", help="Print the resolved config as YAML and exit without training."
+    ),
 ) -> None:
     """Train a tagger from a config; track the run in MLflow and register the model."""
     from framescope.labels.document import AnnotationError
@@ -64,11 +69,16 @@ def evaluate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
     profile: str = typer.Option("balanced", "--profile", help="Span thresholds: balanced or precise."),
     guess_share: Optional[float] = typer.Option(
-        None, "--guess-share", min=0.0, max=1.0,
+        None,
+        "--guess-share",
+        min=0.0,
+        max=1.0,
         help="Constant-guess baseline: techniques used by at least this share of the training articles (default: the model's, 0.3).",
     ),
     resamples: int = typer.Option(
-        1000, "--resamples", min=0,
+        1000,
+        "--resamples",
+        min=0,
         help="Bootstrap resamples of the articles for 95% intervals of article AUC and presence F1 (0: none).",
     ),
 ) -> None:
@@ -121,18 +131,35 @@ def _print_table(table: Table) -> None:
 def print_report(report: dict, title: str = "results") -> None:
     table = Table(title=title)
     cols = (
-        "group", "articles", "article AUC", "presence F1", "guess F1", "paragraph µF1",
-        "span P", "span R", "span F1", "span-id F1", "pred len", "gold len",
+        "group",
+        "articles",
+        "article AUC",
+        "presence F1",
+        "guess F1",
+        "paragraph µF1",
+        "span P",
+        "span R",
+        "span F1",
+        "span-id F1",
+        "pred len",
+        "gold len",
     )
     for col in cols:
         table.add_column(col, justify="right" if col != "group" else "left")
     for group, m in report.items():
         table.add_row(
-            group, str(m["articles"]), _with_interval(m, "article_mean_auc"), _with_interval(m, "article_presence_f1"),
-            f"{m['constant_guess_presence_f1']:.3f}", f"{m['paragraph_micro_f1']:.3f}",
-            f"{m['span_precision']:.3f}", f"{m['span_recall']:.3f}",
-            f"{m['span_f1']:.3f}", f"{m['span_identification_f1']:.3f}",
-            f"{m['mean_pred_span_length']:.0f}", f"{m['mean_gold_span_length']:.0f}",
+            group,
+            str(m["articles"]),
+            _with_interval(m, "article_mean_auc"),
+            _with_interval(m, "article_presence_f1"),
+            f"{m['constant_guess_presence_f1']:.3f}",
+            f"{m['paragraph_micro_f1']:.3f}",
+            f"{m['span_precision']:.3f}",
+            f"{m['span_recall']:.3f}",
+            f"{m['span_f1']:.3f}",
+            f"{m['span_identification_f1']:.3f}",
+            f"{m['mean_pred_span_length']:.0f}",
+            f"{m['mean_gold_span_length']:.0f}",
         )
     _print_table(table)
     first = next(iter(report.values()), {})
@@ -147,7 +174,14 @@ def print_report(report: dict, title: str = "results") -> None:
         for col in ("technique", "P", "R", "F1", "pred", "gold"):
             t.add_column(col, justify="right" if col != "technique" else "left")
         for tech, m in sorted(per.items(), key=lambda kv: -kv[1]["n_gold"]):
-            t.add_row(tech, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["n_pred"]), str(m["n_gold"]))
+            t.add_row(
+                tech,
+                f"{m['precision']:.3f}",
+                f"{m['recall']:.3f}",
+                f"{m['f1']:.3f}",
+                str(m["n_pred"]),
+                str(m["n_gold"]),
+            )
         _print_table(t)
 
 
@@ -166,18 +200,33 @@ def calibrate_cmd(
 
 def adapt_cmd(
     data: List[Path] = typer.Argument(
-        ..., help="Articles: annotated corpora (any supported format; annotations are ignored) and/or plain .txt files or folders of them (one article per file).",
+        ...,
+        help="Articles: annotated corpora (any supported format; annotations are ignored) and/or plain .txt files or folders of them (one article per file).",
     ),
-    base: str = typer.Option("minilm", "--base", help="The encoder to adapt: minilm (packaged), a model folder, or a Hugging Face model name."),
+    base: str = typer.Option(
+        "minilm",
+        "--base",
+        help="The encoder to adapt: minilm (packaged), a model folder, or a Hugging Face model name.",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the adapted model to (use it as model.base)."),
-    fmt: Optional[str] = typer.Option(None, "--from", "-f", help="Format of every DATA path (an annotated format, or txt); detected when omitted."),
-    langs: Optional[List[str]] = typer.Option(None, "--lang", help="Only articles of these languages from annotated corpora (repeatable; plain .txt files carry no language and are all used)."),
+    fmt: Optional[str] = typer.Option(
+        None, "--from", "-f", help="Format of every DATA path (an annotated format, or txt); detected when omitted."
+    ),
+    langs: Optional[List[str]] = typer.Option(
+        None,
+        "--lang",
+        help="Only articles of these languages from annotated corpora (repeatable; plain .txt files carry no language and are all used).",
+    ),
     epochs: float = typer.Option(1.0, "--epochs", min=0.01, help="Passes over the articles."),
     max_length: int = typer.Option(256, "--max-length", min=8, help="Tokens per window, special tokens included."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps (overrides --epochs)."),
+    max_steps: Optional[int] = typer.Option(
+        None, "--max-steps", min=1, help="Stop after this many optimizer steps (overrides --epochs)."
+    ),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Windows per step."),
     learning_rate: float = typer.Option(5e-5, "--learning-rate", min=0.0, help="Peak learning rate."),
-    mlm_probability: float = typer.Option(0.15, "--mlm-probability", min=0.01, max=0.99, help="Share of tokens masked."),
+    mlm_probability: float = typer.Option(
+        0.15, "--mlm-probability", min=0.01, max=0.99, help="Share of tokens masked."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out folder."),
 ) -> None:
@@ -190,9 +239,18 @@ def adapt_cmd(
     texts = read_texts(data, fmt, langs or None)
     logging.basicConfig(level=logging.WARNING)
     summary = adapt(
-        base, texts, out, epochs=epochs, max_length=max_length, mlm_probability=mlm_probability,
-        batch_size=batch_size, learning_rate=learning_rate, seed=seed, max_steps=max_steps,
-        overwrite=overwrite, progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False),
+        base,
+        texts,
+        out,
+        epochs=epochs,
+        max_length=max_length,
+        mlm_probability=mlm_probability,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        max_steps=max_steps,
+        overwrite=overwrite,
+        progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False),
     )
     table = Table(title=f"adapted {base}")
     table.add_column("", justify="left")
@@ -201,4 +259,6 @@ def adapt_cmd(
         value = summary[key]
         table.add_row(key.replace("_", " "), f"{value:.4f}" if key.endswith("loss") else str(value))
     console.print(table)
-    console.print(f"model folder: [bold]{out}[/bold]  (framescope train CONFIG --set model.base={out})", highlight=False)
+    console.print(
+        f"model folder: [bold]{out}[/bold]  (framescope train CONFIG --set model.base={out})", highlight=False
+    )

@@ -197,6 +197,7 @@ DEFAULTS: dict[str, Any] = Config().to_dict()
 
 # -- building the typed config from YAML data, checking each value ------------------------
 
+
 def _build(cls: type, data: Any, key: str, origin: Callable[[str], str]) -> Any:
     """An instance of the dataclass ``cls`` from the mapping ``data`` found at ``key``."""
     if not isinstance(data, Mapping):
@@ -224,6 +225,7 @@ def _shown(value: Any) -> str:
 
 def _value(value: Any, tp: Any, key: str, origin: Callable[[str], str]) -> Any:
     """``value`` checked against the type ``tp`` (lists become tuples, dicts dataclasses)."""
+
     def bad(what: str) -> ConfigError:
         return ConfigError(f"{origin(key)}: {key}: {_shown(value)} is not {what}")
 
@@ -388,7 +390,7 @@ def resolve_path(path: str) -> str:
     for k, v in env.items():
         path = path.replace("${" + k + "}", v)
     if path.startswith("builtin:"):
-        name = path[len("builtin:"):]
+        name = path[len("builtin:") :]
         if name != "sample":
             raise ConfigError(f"unknown built-in corpus {name!r} (known: sample)")
         from framescope.labels.sample import sample_path

@@ -63,13 +63,18 @@ def training_only_langs(config: Config, evaluated: Sequence[str]) -> list[str]:
     return [lang for lang in (config.data.langs or []) if lang not in skip]
 
 
-def config_folds(docs: Sequence[Document], folds: int, config: Config, fold_seed: int | None = None) -> list[np.ndarray]:
+def config_folds(
+    docs: Sequence[Document], folds: int, config: Config, fold_seed: int | None = None
+) -> list[np.ndarray]:
     """The folds of a cross-validation run: dealt by ``fold_seed``, or by the config's seed."""
     return article_folds(docs, folds, config.seed if fold_seed is None else fold_seed)
 
 
 def fold_articles(
-    docs: Sequence[Document], held: np.ndarray, config: Config, extra_train: Sequence[Document] = (),
+    docs: Sequence[Document],
+    held: np.ndarray,
+    config: Config,
+    extra_train: Sequence[Document] = (),
 ) -> tuple[list[Document], list[Document], list[Document]]:
     """One fold's fit, dev and test articles: the articles not ``held`` (plus ``extra_train``)
     split into fit and dev by the config's split, as ``framescope train`` splits them."""
@@ -138,7 +143,9 @@ def cross_validate(
     :class:`~framescope.training.metrics.intervals.ArticleTable`), from which
     ``benchmarks/compare_cv.py`` draws paired differences between two recipes.
     """
-    if not fit_tagger and any(v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()):
+    if not fit_tagger and any(
+        v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()
+    ):
         raise ValueError("without a tagger only stage variants with token_scores none can be scored")
     from framescope.training.train import crossfit_token_scores, fit_article_stage, stage_extra_articles
 
@@ -161,7 +168,9 @@ def cross_validate(
             fold_dir = Path(cache_dir) / name if cache_dir is not None else None
             tagger, scores, dev_scores = _fold_tagger(config, taxonomy, fit_docs, dev_docs, test, fold_dir, say)
             if ensemble_caches:
-                scores, dev_scores = _ensemble(tagger, scores, dev_scores, ensemble_caches, name, config, dev_docs, test)
+                scores, dev_scores = _ensemble(
+                    tagger, scores, dev_scores, ensemble_caches, name, config, dev_docs, test
+                )
             for i, sc in zip(held, scores):
                 decoded = tagger.decode(sc)
                 preds[i] = [p.as_tuple() for p in decoded]
@@ -181,7 +190,14 @@ def cross_validate(
             if key not in stage_extra:
                 stage_extra[key] = stage_extra_articles(cfg, taxonomy, own_langs)
             stage = fit_article_stage(
-                cfg, taxonomy, fit_docs, tagger, dev_docs, given_scores=crossfit, dev_scores=dev_scores, extra_docs=stage_extra[key],
+                cfg,
+                taxonomy,
+                fit_docs,
+                tagger,
+                dev_docs,
+                given_scores=crossfit,
+                dev_scores=dev_scores,
+                extra_docs=stage_extra[key],
             )
             if stage is None:
                 continue
@@ -190,15 +206,23 @@ def cross_validate(
             thresholds[name].append(dict(stage.settings.thresholds))
             say(f"fold {k + 1}/{folds}: stage {name} ({time.time() - t0:.0f}s)")
         seconds.append(time.time() - t0)
-        say(f"fold {k + 1}/{folds}: {len(fit_docs)} fit / {len(dev_docs)} dev / {len(test)} test articles, {seconds[-1]:.0f}s")
+        say(
+            f"fold {k + 1}/{folds}: {len(fit_docs)} fit / {len(dev_docs)} dev / {len(test)} test articles, {seconds[-1]:.0f}s"
+        )
         done = np.sort(np.concatenate(folds_idx[: k + 1]))
         last = k + 1 == len(folds_idx) or (max_folds is not None and k + 1 >= max_folds)
         result = {
-            "folds": folds, "folds_done": k + 1, "fold_seconds": list(seconds),
-            "reports": _reports(docs, done, taxonomy, config, variants, preds, confs, precise, staged, folds_idx[: k + 1], thresholds),
+            "folds": folds,
+            "folds_done": k + 1,
+            "fold_seconds": list(seconds),
+            "reports": _reports(
+                docs, done, taxonomy, config, variants, preds, confs, precise, staged, folds_idx[: k + 1], thresholds
+            ),
         }
         if last and resamples:
-            result["articles"] = _article_tables(docs, done, taxonomy, config, variants, preds, confs, staged, folds_idx[: k + 1], thresholds)
+            result["articles"] = _article_tables(
+                docs, done, taxonomy, config, variants, preds, confs, staged, folds_idx[: k + 1], thresholds
+            )
             _add_intervals(result, resamples)
         if on_fold is not None:
             on_fold(result)
@@ -215,12 +239,16 @@ def _fold_tagger(config: Config, taxonomy: Taxonomy, fit_docs, dev_docs, test, f
     from framescope.training.train import calibrate_tagger, record_train_shares
 
     # what the tagger depends on: everything but the stage's section and the bookkeeping
-    tagger_config = {k: v for k, v in config.to_dict().items() if k not in ("article_stage", "mlflow", "name", "output_dir")}
+    tagger_config = {
+        k: v for k, v in config.to_dict().items() if k not in ("article_stage", "mlflow", "name", "output_dir")
+    }
     if not tagger_config["model"]["freeze_embeddings"]:
         del tagger_config["model"]["freeze_embeddings"]  # the caches written before the key existed stay valid
     key = {
         "tagger_config": hashlib.sha256(json.dumps(tagger_config, sort_keys=True, default=str).encode()).hexdigest(),
-        "fit": [d.id for d in fit_docs], "dev": [d.id for d in dev_docs], "test": [d.id for d in test],
+        "fit": [d.id for d in fit_docs],
+        "dev": [d.id for d in dev_docs],
+        "test": [d.id for d in test],
     }
     if fold_dir is not None and (fold_dir / "fold.json").exists():
         stored = json.loads((fold_dir / "fold.json").read_text(encoding="utf-8"))
@@ -255,13 +283,17 @@ def _ensemble(tagger, scores, dev_scores, caches: Sequence[str | Path], fold_nam
         fold_dir = Path(cache) / fold_name
         if not (fold_dir / "fold.json").exists():
             raise ValueError(f"{fold_dir}: no finished fold to ensemble with")
-        members.append((load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs)))
+        members.append(
+            (load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs))
+        )
 
     def mean(which: int) -> list:
         out = []
         for parts in zip(*(m[which] for m in members)):
             if any(not np.array_equal(p.offsets, parts[0].offsets) for p in parts):
-                raise ValueError(f"{fold_name}: the ensembled taggers tokenize differently; only one tokenizer can be averaged")
+                raise ValueError(
+                    f"{fold_name}: the ensembled taggers tokenize differently; only one tokenizer can be averaged"
+                )
             out.append(TokenScores(parts[0].offsets, np.mean([p.probs for p in parts], axis=0), text=parts[0].text))
         return out
 
@@ -316,14 +348,31 @@ def _reports(docs, done, taxonomy, config, variants, preds, confs, precise, stag
         if thresholds[name]:
             # AUC from the probabilities; decisions with the threshold of the fold that made them
             report = score_predictions(
-                sub, pick(preds), taxonomy, (pick(staged[name]), {"article": 2.0, "paragraph": 2.0}), shares, guess_share, pick(confs),
+                sub,
+                pick(preds),
+                taxonomy,
+                (pick(staged[name]), {"article": 2.0, "paragraph": 2.0}),
+                shares,
+                guess_share,
+                pick(confs),
             )
             decided = _decided(staged[name], folds_idx, thresholds[name])
             decided_report = score_predictions(
-                sub, pick(preds), taxonomy, (pick(decided), {"article": 0.5, "paragraph": 0.5}), shares, guess_share, pick(confs),
+                sub,
+                pick(preds),
+                taxonomy,
+                (pick(decided), {"article": 0.5, "paragraph": 0.5}),
+                shares,
+                guess_share,
+                pick(confs),
             )
             for group, m in report.items():
-                for key in ("article_presence_f1", "article_presence_precision", "article_presence_recall", "paragraph_micro_f1"):
+                for key in (
+                    "article_presence_f1",
+                    "article_presence_precision",
+                    "article_presence_recall",
+                    "paragraph_micro_f1",
+                ):
                     m[key] = decided_report[group][key]
         else:
             report = score_predictions(sub, pick(preds), taxonomy, None, shares, guess_share, pick(confs))
@@ -350,7 +399,12 @@ def _article_tables(docs, done, taxonomy, config, variants, preds, confs, staged
             picked = [preds[i] for i in done]
             scores, presence = best_span_scores(picked, [confs[i] for i in done]), presence_from_spans(picked)
         tables[name] = ArticleTable.build(scores, presence, gold, guess, taxonomy.names)
-    return {"ids": [d.id for d in sub], "langs": [str(d.lang) for d in sub], "techniques": list(taxonomy.names), "tables": tables}
+    return {
+        "ids": [d.id for d in sub],
+        "langs": [str(d.lang) for d in sub],
+        "techniques": list(taxonomy.names),
+        "tables": tables,
+    }
 
 
 def _add_intervals(result: dict, resamples: int) -> None:
@@ -376,6 +430,9 @@ def _decided(staged, held_folds, thresholds):
             sp = staged[i]
             out[i] = StagePrediction(
                 {t: float(p >= thr["article"]) for t, p in sp.article.items()},
-                [(n, a, b, {t: float(p >= thr["paragraph"]) for t, p in probs.items()}) for n, a, b, probs in sp.paragraphs],
+                [
+                    (n, a, b, {t: float(p >= thr["paragraph"]) for t, p in probs.items()})
+                    for n, a, b, probs in sp.paragraphs
+                ],
             )
     return out

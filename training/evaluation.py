@@ -110,7 +110,12 @@ def score_predictions(
             art_scores = [preds_stage[i].article for i in idx]
             art_presence = [{t for t, p in a.items() if p >= thresholds["article"]} for a in art_scores]
             para_spans = [
-                [(a, b, t) for _, a, b, probs in preds_stage[i].paragraphs for t, p in probs.items() if p >= thresholds["paragraph"]]
+                [
+                    (a, b, t)
+                    for _, a, b, probs in preds_stage[i].paragraphs
+                    for t, p in probs.items()
+                    if p >= thresholds["paragraph"]
+                ]
                 for i in idx
             ]
             para_stage = paragraph_micro_f1(texts, para_spans, gold)["f1"]
@@ -158,7 +163,12 @@ def score_predictions(
 
 
 def evaluate_tagger(
-    tagger, docs: Sequence[Document], stage=None, profile: str = "balanced", guess_share: float | None = None, resamples: int = 0,
+    tagger,
+    docs: Sequence[Document],
+    stage=None,
+    profile: str = "balanced",
+    guess_share: float | None = None,
+    resamples: int = 0,
 ) -> dict:
     """Score a tagger (and its article stage, when it has one) on annotated articles."""
     if stage is None:
@@ -170,13 +180,13 @@ def evaluate_tagger(
     confidences = [[p.confidence for p in doc] for doc in preds]
     shares = tagger.settings.extra.get("train_technique_shares_by_lang")
     share = guess_share if guess_share is not None else float(tagger.settings.extra.get("constant_guess_share", 0.3))
-    staged = (stage.predict(texts, scores, [d.lang for d in docs]), stage.settings.thresholds) if stage is not None else None
+    staged = (
+        (stage.predict(texts, scores, [d.lang for d in docs]), stage.settings.thresholds) if stage is not None else None
+    )
     return score_predictions(docs, tuples, tagger.taxonomy, staged, shares, share, confidences, resamples=resamples)
 
 
-def most_frequent_technique_baseline(
-    train: Sequence[Document], dev: Sequence[Document], taxonomy: Taxonomy
-) -> dict:
+def most_frequent_technique_baseline(train: Sequence[Document], dev: Sequence[Document], taxonomy: Taxonomy) -> dict:
     """The degenerate floor: every non-empty line of every dev article marked as the
     language's most frequent training technique. The partial-overlap metric rewards this
     paragraph painting, so a tagger must beat it to be worth anything."""

@@ -56,10 +56,7 @@ def fit_linear(tagger, docs: Sequence[Document]):
 
     techniques = tagger.techniques
     offsets, x = tagger._matrix([d.text for d in docs])
-    ys = [
-        token_targets(o, tagger.taxonomy.resolve_spans(d.spans), techniques)
-        for d, o in zip(docs, offsets)
-    ]
+    ys = [token_targets(o, tagger.taxonomy.resolve_spans(d.spans), techniques) for d, o in zip(docs, offsets)]
     y = np.concatenate(ys) if ys else np.zeros((0, 2 * len(techniques)), np.float32)
     keep = y[:, 0] != IGNORE if len(y) else np.zeros(0, bool)
     x, y = x[keep], y[keep]

@@ -84,9 +84,17 @@ def training_windows(tagger, docs: Sequence[Document], max_windows: int | None =
 
 class SpanTrainer(Trainer):
     def __init__(
-        self, *args, tagger=None, dev_docs=None, calibration: CalibrationConfig | None = None,
-        head_learning_rate: float | None = None, eval_batch_size: int | None = None,
-        pos_weight=None, gamma=0.0, on_eval=None, **kwargs,
+        self,
+        *args,
+        tagger=None,
+        dev_docs=None,
+        calibration: CalibrationConfig | None = None,
+        head_learning_rate: float | None = None,
+        eval_batch_size: int | None = None,
+        pos_weight=None,
+        gamma=0.0,
+        on_eval=None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.tagger = tagger
@@ -114,17 +122,20 @@ class SpanTrainer(Trainer):
         for is_head in (False, True):
             for decays in (True, False):
                 params = [
-                    p for n, p in model.named_parameters()
+                    p
+                    for n, p in model.named_parameters()
                     if p.requires_grad
                     and ("classifier" in n) == is_head
                     and (not (n.endswith("bias") or "norm" in n.lower())) == decays
                 ]
                 if params:
-                    groups.append({
-                        "params": params,
-                        "lr": float(head_lr) if is_head else self.args.learning_rate,
-                        "weight_decay": self.args.weight_decay if decays else 0.0,
-                    })
+                    groups.append(
+                        {
+                            "params": params,
+                            "lr": float(head_lr) if is_head else self.args.learning_rate,
+                            "weight_decay": self.args.weight_decay if decays else 0.0,
+                        }
+                    )
         self.optimizer = torch.optim.AdamW(groups, lr=self.args.learning_rate)
         return self.optimizer
 
@@ -201,7 +212,14 @@ def _pos_weight(rows: Sequence[dict], cap: float) -> torch.Tensor:
     return torch.tensor(positive_weight(pos, neg, cap, floor=1.0), dtype=torch.float32)
 
 
-def run_trainer(tagger, train_docs: Sequence[Document], dev_docs: Sequence[Document], config: Config, tracker=None, say: Callable[[str], None] = print) -> dict:
+def run_trainer(
+    tagger,
+    train_docs: Sequence[Document],
+    dev_docs: Sequence[Document],
+    config: Config,
+    tracker=None,
+    say: Callable[[str], None] = print,
+) -> dict:
     """Fit ``tagger``'s transformer on the training windows; dev articles drive best-checkpoint
     choice and early stopping. Returns training statistics (windows, tokens, throughput)."""
     tc = config.training

@@ -74,8 +74,10 @@ def _output_note(m: ModelConfig) -> str:
     # the linear baseline's channels are independent sigmoids too
     scheme = get_scheme(m.scheme if m.type == "transformer" else "multilabel")
     how = scheme.description
-    return (f"per technique, an inside and a begin probability per token ({how}), decoded into "
-            "character spans with per-technique thresholds")
+    return (
+        f"per technique, an inside and a begin probability per token ({how}), decoded into "
+        "character spans with per-technique thresholds"
+    )
 
 
 def _base_encoder(config: Config) -> str:
@@ -137,11 +139,36 @@ def render_model_card(
     cal_min = config.calibration.min_support
     langs = sorted(set(train_langs) | set(dev_langs))
 
-    c = _CardFacts(config, report, calibration, train_docs, dev_docs, taxonomy, train_stats, name, data, m,
-                   techniques, train_langs, dev_langs, train_support, per, cal_min, langs)
+    c = _CardFacts(
+        config,
+        report,
+        calibration,
+        train_docs,
+        dev_docs,
+        taxonomy,
+        train_stats,
+        name,
+        data,
+        m,
+        techniques,
+        train_langs,
+        dev_langs,
+        train_support,
+        per,
+        cal_min,
+        langs,
+    )
     L: list[str] = []
-    for section in (_front_matter, _model_section, _data_section, _taxonomy_section, _results_section,
-                    _intended_use, _known_limits, _how_to_load):
+    for section in (
+        _front_matter,
+        _model_section,
+        _data_section,
+        _taxonomy_section,
+        _results_section,
+        _intended_use,
+        _known_limits,
+        _how_to_load,
+    ):
         L += section(c)
     return "\n".join(L)
 
@@ -180,7 +207,10 @@ def _model_section(c: _CardFacts) -> list[str]:
     ]
     nums = {k: v for k, v in train_stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if nums:
-        L.append("- **Training:** " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(nums.items())))
+        L.append(
+            "- **Training:** "
+            + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(nums.items()))
+        )
     L.append("")
     return L
 
@@ -198,18 +228,40 @@ def _data_section(c: _CardFacts) -> list[str]:
             f"- **Dev split:** article-level split of the training corpora, {data.dev_fraction} of "
             f"each language's articles by hash of the article id (split seed {data.split_seed})"
         )
-    L.append("- **Language filter:** " + (", ".join(data.langs) if data.langs else "none (all languages in the corpora)"))
+    L.append(
+        "- **Language filter:** " + (", ".join(data.langs) if data.langs else "none (all languages in the corpora)")
+    )
     L.append("")
     rows = []
     for lg in langs:
         ta, ts = train_langs.get(lg, (0, 0))
         da, ds = dev_langs.get(lg, (0, 0))
         rows.append([lg, ta, ts, da, ds])
-    rows.append(["**all**", len(train_docs), sum(len(d.spans) for d in train_docs), len(dev_docs), sum(len(d.spans) for d in dev_docs)])
-    L += _table(["language", "train articles", "train spans", "dev articles", "dev spans"], rows, ["---", "---:", "---:", "---:", "---:"])
-    L += ["", f"- **Train fingerprint:** `{fingerprint(train_docs)}`", f"- **Dev fingerprint:** `{fingerprint(dev_docs)}`", ""]
-    L += ["The fingerprints are SHA-256 hashes of the article ids, texts and spans (framescope.labels.dataset.fingerprint); "
-          "they are also the run's MLflow tags `train_fingerprint` and `dev_fingerprint`.", ""]
+    rows.append(
+        [
+            "**all**",
+            len(train_docs),
+            sum(len(d.spans) for d in train_docs),
+            len(dev_docs),
+            sum(len(d.spans) for d in dev_docs),
+        ]
+    )
+    L += _table(
+        ["language", "train articles", "train spans", "dev articles", "dev spans"],
+        rows,
+        ["---", "---:", "---:", "---:", "---:"],
+    )
+    L += [
+        "",
+        f"- **Train fingerprint:** `{fingerprint(train_docs)}`",
+        f"- **Dev fingerprint:** `{fingerprint(dev_docs)}`",
+        "",
+    ]
+    L += [
+        "The fingerprints are SHA-256 hashes of the article ids, texts and spans (framescope.labels.dataset.fingerprint); "
+        "they are also the run's MLflow tags `train_fingerprint` and `dev_fingerprint`.",
+        "",
+    ]
     return L
 
 
@@ -233,26 +285,54 @@ def _results_section(c: _CardFacts) -> list[str]:
     report, calibration, techniques = c.report, c.calibration, c.techniques
     train_support, per, cal_min = c.train_support, c.per, c.cal_min
     L = ["## Results on dev", ""]
-    L += ["Span metrics use partial overlap (SemEval-2023 Task 3 style): a predicted span earns precision for the "
-          "share of it covered by gold spans of the same technique, and recall for the share of gold it covers.", ""]
+    L += [
+        "Span metrics use partial overlap (SemEval-2023 Task 3 style): a predicted span earns precision for the "
+        "share of it covered by gold spans of the same technique, and recall for the share of gold it covers.",
+        "",
+    ]
     L += ["### Per language", ""]
     rows = []
     for group, g in report.items():
-        rows.append([
-            group, g.get("articles", 0), fmt(g.get("span_precision", 0)), fmt(g.get("span_recall", 0)), fmt(g.get("span_f1", 0)),
-            fmt(g.get("span_identification_f1", 0)), fmt(g.get("paragraph_micro_f1", 0)),
-            g.get("n_pred", 0), g.get("n_gold", 0),
-            f"{g.get('mean_pred_span_length', 0):.1f}", f"{g.get('mean_gold_span_length', 0):.1f}",
-        ])
+        rows.append(
+            [
+                group,
+                g.get("articles", 0),
+                fmt(g.get("span_precision", 0)),
+                fmt(g.get("span_recall", 0)),
+                fmt(g.get("span_f1", 0)),
+                fmt(g.get("span_identification_f1", 0)),
+                fmt(g.get("paragraph_micro_f1", 0)),
+                g.get("n_pred", 0),
+                g.get("n_gold", 0),
+                f"{g.get('mean_pred_span_length', 0):.1f}",
+                f"{g.get('mean_gold_span_length', 0):.1f}",
+            ]
+        )
     L += _table(
-        ["group", "articles", "span P", "span R", "span F1", "span-id F1", "paragraph micro F1", "pred spans", "gold spans", "mean pred len", "mean gold len"],
-        rows, ["---"] + ["---:"] * 10,
+        [
+            "group",
+            "articles",
+            "span P",
+            "span R",
+            "span F1",
+            "span-id F1",
+            "paragraph micro F1",
+            "pred spans",
+            "gold spans",
+            "mean pred len",
+            "mean gold len",
+        ],
+        rows,
+        ["---"] + ["---:"] * 10,
     )
     L += ["", "### Per technique (all languages)", ""]
-    L += ["`support` is the number of gold dev spans; `train` the number of training spans. A `calibrated` threshold was "
-          "chosen for the technique on dev; `global` means too little dev support"
-          + (f" (fewer than {cal_min} spans)" if cal_min is not None else "")
-          + ", so the technique shares the one global threshold.", ""]
+    L += [
+        "`support` is the number of gold dev spans; `train` the number of training spans. A `calibrated` threshold was "
+        "chosen for the technique on dev; `global` means too little dev support"
+        + (f" (fewer than {cal_min} spans)" if cal_min is not None else "")
+        + ", so the technique shares the one global threshold.",
+        "",
+    ]
     rows = []
     order = sorted(techniques, key=lambda t: (-per.get(t, {}).get("n_gold", 0), t))
     for t in order:
@@ -260,14 +340,23 @@ def _results_section(c: _CardFacts) -> list[str]:
         chosen = calibration.get(t, {})
         thr = chosen.get("threshold")
         src = {"dev": "calibrated", "global": "global"}.get(chosen.get("source"), chosen.get("source") or "n/a")
-        rows.append([
-            t, fmt(p.get("precision", 0)), fmt(p.get("recall", 0)), fmt(p.get("f1", 0)),
-            p.get("n_pred", 0), p.get("n_gold", 0), train_support.get(t, 0),
-            f"{thr:.2f}" if isinstance(thr, (int, float)) else "n/a", src,
-        ])
+        rows.append(
+            [
+                t,
+                fmt(p.get("precision", 0)),
+                fmt(p.get("recall", 0)),
+                fmt(p.get("f1", 0)),
+                p.get("n_pred", 0),
+                p.get("n_gold", 0),
+                train_support.get(t, 0),
+                f"{thr:.2f}" if isinstance(thr, (int, float)) else "n/a",
+                src,
+            ]
+        )
     L += _table(
         ["technique", "precision", "recall", "F1", "predicted", "support", "train", "threshold", "threshold source"],
-        rows, ["---"] + ["---:"] * 7 + ["---"],
+        rows,
+        ["---"] + ["---:"] * 7 + ["---"],
     )
     L.append("")
     return L
@@ -283,7 +372,7 @@ def _intended_use(c: _CardFacts) -> list[str]:
         "- Comparing and monitoring corpora in aggregate (how often techniques are flagged over time or across "
         "outlets), with the error rates below in mind.",
         "",
-        "**Not intended** as a verdict on an article, an author or an outlet (\"this is propaganda\"), for "
+        '**Not intended** as a verdict on an article, an author or an outlet ("this is propaganda"), for '
         "automated moderation, ranking or takedown decisions, or for fact-checking: the techniques describe how "
         "something is said, not whether it is true.",
         "",
@@ -297,32 +386,50 @@ def _known_limits(c: _CardFacts) -> list[str]:
     L = ["## Known limits", ""]
     rare = [t for t in techniques if train_support.get(t, 0) < RARE_SUPPORT]
     if rare:
-        L.append(f"- **Rare techniques** (fewer than {RARE_SUPPORT} training spans) are learned from very few examples and "
-                 "their dev figures rest on a handful of spans or none: "
-                 + ", ".join(f"{t} (train {train_support.get(t, 0)}, dev {per.get(t, {}).get('n_gold', 0)})" for t in rare) + ".")
+        L.append(
+            f"- **Rare techniques** (fewer than {RARE_SUPPORT} training spans) are learned from very few examples and "
+            "their dev figures rest on a handful of spans or none: "
+            + ", ".join(f"{t} (train {train_support.get(t, 0)}, dev {per.get(t, {}).get('n_gold', 0)})" for t in rare)
+            + "."
+        )
     unseen_dev = [t for t in techniques if per.get(t, {}).get("n_gold", 0) == 0]
     if unseen_dev:
-        L.append("- **No dev support** (precision only, recall undefined and shown as 0): " + ", ".join(unseen_dev) + ".")
+        L.append(
+            "- **No dev support** (precision only, recall undefined and shown as 0): " + ", ".join(unseen_dev) + "."
+        )
     trained = [lg for lg in train_langs if lg != "None"]
-    L.append("- **Languages:** trained on " + (", ".join(trained) if trained else "articles without a language tag")
-             + ". Text in any other language is out of distribution; its scores are untested.")
+    L.append(
+        "- **Languages:** trained on "
+        + (", ".join(trained) if trained else "articles without a language tag")
+        + ". Text in any other language is out of distribution; its scores are untested."
+    )
     dev_only = [lg for lg in dev_langs if lg not in train_langs]
     if dev_only:
-        L.append("- **Dev languages absent from training:** " + ", ".join(dev_only) + " (their dev figures are zero-shot).")
-    L.append("- **Optimistic dev figures:** the per-technique and global thresholds were tuned on the same dev split "
-             "these figures are reported on, so they overstate what to expect on unseen articles; evaluate on a "
-             "held-out corpus (`framescope evaluate`) before relying on them.")
+        L.append(
+            "- **Dev languages absent from training:** " + ", ".join(dev_only) + " (their dev figures are zero-shot)."
+        )
+    L.append(
+        "- **Optimistic dev figures:** the per-technique and global thresholds were tuned on the same dev split "
+        "these figures are reported on, so they overstate what to expect on unseen articles; evaluate on a "
+        "held-out corpus (`framescope evaluate`) before relying on them."
+    )
     n_dev_spans = sum(len(d.spans) for d in dev_docs)
     if len(dev_docs) < 100 or n_dev_spans < 1000:
-        L.append(f"- **Small dev set:** {len(dev_docs)} articles, {n_dev_spans} spans; "
-                 "differences of a few points between techniques or runs are within noise.")
-    L.append("- **Span boundaries:** offsets are character offsets into the exact text, end exclusive (BOM and CRLF "
-             "count). Predicted spans snap to token boundaries, and annotators' conventions differ (in the SemEval-2023 "
-             "releases many non-English spans end one character before a final full stop), so exact-boundary "
-             "agreement is lower than the partial-overlap scores suggest. Mean predicted span length on dev: "
-             f"{c.report.get('all', {}).get('mean_pred_span_length', 0):.1f} characters, gold: "
-             f"{c.report.get('all', {}).get('mean_gold_span_length', 0):.1f}.")
-    L.append("- **Overlaps:** techniques overlap in the annotations and in the output; one phrase can carry several labels.")
+        L.append(
+            f"- **Small dev set:** {len(dev_docs)} articles, {n_dev_spans} spans; "
+            "differences of a few points between techniques or runs are within noise."
+        )
+    L.append(
+        "- **Span boundaries:** offsets are character offsets into the exact text, end exclusive (BOM and CRLF "
+        "count). Predicted spans snap to token boundaries, and annotators' conventions differ (in the SemEval-2023 "
+        "releases many non-English spans end one character before a final full stop), so exact-boundary "
+        "agreement is lower than the partial-overlap scores suggest. Mean predicted span length on dev: "
+        f"{c.report.get('all', {}).get('mean_pred_span_length', 0):.1f} characters, gold: "
+        f"{c.report.get('all', {}).get('mean_gold_span_length', 0):.1f}."
+    )
+    L.append(
+        "- **Overlaps:** techniques overlap in the annotations and in the output; one phrase can carry several labels."
+    )
     L.append("")
     return L
 
@@ -380,7 +487,9 @@ def write_model_card(
         techniques = TaggerSettings.load(folder).techniques
     except ModelError:
         pass
-    text = render_model_card(config, report, calibration, train_docs, dev_docs, taxonomy, train_stats, techniques=techniques)
+    text = render_model_card(
+        config, report, calibration, train_docs, dev_docs, taxonomy, train_stats, techniques=techniques
+    )
     path = folder / CARD_FILE
     atomic_write_bytes(path, text.encode("utf-8"))
     return path

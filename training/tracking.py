@@ -28,14 +28,15 @@ def metric_key(*parts: str) -> str:
 def git_commit() -> str | None:
     try:
         here = Path(__file__).resolve().parent
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
-        )
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
         if out.returncode != 0:
             return None
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here, capture_output=True, text=True, timeout=5,
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -287,8 +288,11 @@ def register_folder(
                 "taxonomy_sha256": tagger.taxonomy.identity.sha256,
                 "model_type": tagger.settings.model_type,
                 "registered_from_folder": str(Path(model_dir).resolve()),
-                **({"train_fingerprint": str(tagger.settings.extra["train_fingerprint"])}
-                   if tagger.settings.extra.get("train_fingerprint") else {}),
+                **(
+                    {"train_fingerprint": str(tagger.settings.extra["train_fingerprint"])}
+                    if tagger.settings.extra.get("train_fingerprint")
+                    else {}
+                ),
             }
         )
         info = log_model(model_dir, registered_model_name=name)

@@ -107,7 +107,9 @@ def train(config: Config, progress: Callable[[str], None] | None = None) -> Trai
         record_train_shares(tagger, train_docs, taxonomy, config)
         say("calibrating on dev")
         staged_dev = tagger.stage.stack_predictions if tagger.stage is not None else None
-        cal, report = calibrate_tagger(tagger, dev_docs, taxonomy, config.calibration, scores=dev_scores, staged_dev=staged_dev)
+        cal, report = calibrate_tagger(
+            tagger, dev_docs, taxonomy, config.calibration, scores=dev_scores, staged_dev=staged_dev
+        )
         tagger.settings.name = config.mlflow.registered_model or config.name
         tagger.settings.extra.update({"config_name": config.name, "train_fingerprint": fingerprint(train_docs)})
         tagger.save_pretrained(out)  # the stage too: the tagger owns it
@@ -115,15 +117,21 @@ def train(config: Config, progress: Callable[[str], None] | None = None) -> Trai
         card = write_model_card(out, config, report, cal.report, train_docs, dev_docs, taxonomy, train_stats)
         seconds = time.time() - t0
         tracker.log_report(report, "dev")
-        tracker.log_metrics({"train_seconds": seconds, **{k: float(v) for k, v in train_stats.items() if isinstance(v, (int, float))}})
+        tracker.log_metrics(
+            {"train_seconds": seconds, **{k: float(v) for k, v in train_stats.items() if isinstance(v, (int, float))}}
+        )
         tracker.log_results(report, cal.report)
         tracker.log_artifact(card)
         tracker.log_model(out)
         say(f"saved {out}" + (f"; MLflow run {tracker.run_id}" if tracker.run_id else ""))
-        return TrainResult(out, report, cal.report, tracker.run_id, tracker.model_uri, tracker.registered_version, seconds, train_stats)
+        return TrainResult(
+            out, report, cal.report, tracker.run_id, tracker.model_uri, tracker.registered_version, seconds, train_stats
+        )
 
 
-def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: CalibrationConfig, scores=None, staged_dev=None):
+def calibrate_tagger(
+    tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_cfg: CalibrationConfig, scores=None, staged_dev=None
+):
     """Choose the tagger's thresholds (both profiles) on dev, in place, and score dev with them.
 
     The report holds the balanced profile's metrics, plus the precise profile's span
@@ -152,11 +160,18 @@ def calibrate_tagger(tagger, dev_docs: list[Document], taxonomy: Taxonomy, cal_c
     else:
         staged = None
     report = score_predictions(
-        dev_docs, preds, taxonomy, staged, tagger.settings.extra.get("train_technique_shares_by_lang"),
-        float(tagger.settings.extra.get("constant_guess_share", 0.3)), [[p.confidence for p in doc] for doc in decoded],
+        dev_docs,
+        preds,
+        taxonomy,
+        staged,
+        tagger.settings.extra.get("train_technique_shares_by_lang"),
+        float(tagger.settings.extra.get("constant_guess_share", 0.3)),
+        [[p.confidence for p in doc] for doc in decoded],
         article_source=source,
     )
-    precise = score_predictions(dev_docs, [[p.as_tuple() for p in tagger.decode(s, profile="precise")] for s in scores], taxonomy)
+    precise = score_predictions(
+        dev_docs, [[p.as_tuple() for p in tagger.decode(s, profile="precise")] for s in scores], taxonomy
+    )
     for group, m in precise.items():
         report[group].update({f"precise_{k}": m[k] for k in ("span_precision", "span_recall", "span_f1", "n_pred")})
     return cal, report
@@ -166,14 +181,18 @@ def record_train_shares(tagger, train_docs: list[Document], taxonomy: Taxonomy, 
     """Keep the training articles' technique shares in the folder: the constant-guess baseline needs them."""
     from framescope.training.metrics.articles import presence_from_spans, shares_by_group
 
-    groups = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in train_docs]), [d.lang for d in train_docs])
+    groups = shares_by_group(
+        presence_from_spans([gold_tuples(d, taxonomy) for d in train_docs]), [d.lang for d in train_docs]
+    )
     tagger.settings.extra["train_technique_shares_by_lang"] = {
         g: {t: round(v, 6) for t, v in shares.items()} for g, shares in groups.items()
     }
     tagger.settings.extra["constant_guess_share"] = float(config.article_stage.constant_guess_share)
 
 
-def crossfit_token_scores(config: Config, taxonomy: Taxonomy, docs: list[Document], folds: int, dev_docs: list[Document] | None = None):
+def crossfit_token_scores(
+    config: Config, taxonomy: Taxonomy, docs: list[Document], folds: int, dev_docs: list[Document] | None = None
+):
     """Token scores of every article from a tagger trained without it (``folds`` article folds).
 
     Cross-fitting: the second stage learns how much to trust the tagger's scores, so it
@@ -203,8 +222,15 @@ def stage_extra_articles(config: Config, taxonomy: Taxonomy, own_langs: set) -> 
 
 
 def fit_article_stage(
-    config: Config, taxonomy: Taxonomy, train_docs: list[Document], tagger, dev_docs=None, say=lambda m: None,
-    given_scores=None, dev_scores=None, extra_docs: list[Document] | None = None,
+    config: Config,
+    taxonomy: Taxonomy,
+    train_docs: list[Document],
+    tagger,
+    dev_docs=None,
+    say=lambda m: None,
+    given_scores=None,
+    dev_scores=None,
+    extra_docs: list[Document] | None = None,
 ):
     """The article/paragraph stage, or ``None`` when the config disables it.
 
@@ -235,24 +261,47 @@ def fit_article_stage(
     source = sc.token_scores
     if source == "auto":
         source = "dev" if dev_docs else "crossfit"
-    extra = extra_docs if extra_docs is not None else stage_extra_articles(
-        config, taxonomy, {d.lang for d in [*train_docs, *(dev_docs or [])]},
+    extra = (
+        extra_docs
+        if extra_docs is not None
+        else stage_extra_articles(
+            config,
+            taxonomy,
+            {d.lang for d in [*train_docs, *(dev_docs or [])]},
+        )
     )
     if extra and source == "crossfit":
-        raise ConfigError("article_stage.extra_train needs token_scores dev or none (cross-fitting would train taggers on them)")
+        raise ConfigError(
+            "article_stage.extra_train needs token_scores dev or none (cross-fitting would train taggers on them)"
+        )
     fitted = [*train_docs, *extra]
     scores, stack = _stage_scores(config, sc, source, taxonomy, train_docs, tagger, dev_docs, given_scores, dev_scores)
     stage = ArticleStage(StageSettings.from_options(tagger.techniques, sc, token_features=source != "none"))
     stage.settings.fit_info["token_scores"] = source
     stage.settings.fit_info["extra_articles"] = len(extra)
     t0 = time.time()
-    stage.fit([d.text for d in fitted], [gold_tuples(d, taxonomy) for d in fitted], scores, [d.lang for d in fitted], stack=stack)
+    stage.fit(
+        [d.text for d in fitted],
+        [gold_tuples(d, taxonomy) for d in fitted],
+        scores,
+        [d.lang for d in fitted],
+        stack=stack,
+    )
     say(f"article stage ({source} token scores) fitted in {time.time() - t0:.1f}s")
     return stage
 
 
-def _stage_scores(config: Config, sc: ArticleStageConfig, source: str, taxonomy: Taxonomy, train_docs, tagger, dev_docs,
-                  given_scores, dev_scores):
+def _stage_scores(
+    config: Config,
+    sc: ArticleStageConfig,
+    source: str,
+    taxonomy: Taxonomy,
+    train_docs,
+    tagger,
+    dev_docs,
+    given_scores,
+    dev_scores,
+):
     """The stage's token scores of its training articles (cross-fitted) or its stacking
     units (the dev articles), as ``(scores, stack)``; ``source`` is ``dev``, ``crossfit`` or ``none``."""
     from framescope.model.article_stage import Units
@@ -268,8 +317,12 @@ def _stage_scores(config: Config, sc: ArticleStageConfig, source: str, taxonomy:
     dev_texts = [d.text for d in dev_docs]
     if source == "dev" and dev_scores is None:
         dev_scores = tagger.token_scores(dev_texts)
-    return None, Units(dev_texts, [gold_tuples(d, taxonomy) for d in dev_docs], [d.lang for d in dev_docs],
-                       dev_scores if source == "dev" else None)
+    return None, Units(
+        dev_texts,
+        [gold_tuples(d, taxonomy) for d in dev_docs],
+        [d.lang for d in dev_docs],
+        dev_scores if source == "dev" else None,
+    )
 
 
 def recalibrate(model_dir: str | Path, config: Config) -> tuple[dict, dict]:

@@ -52,7 +52,9 @@ def detect_format(path: str | Path) -> str:
     if path.name.endswith("-articles-subtask-3") or any(n.endswith("-subtask-3") for n in names):
         return "semeval2023"
     children = [p for p in path.iterdir() if p.is_dir()]
-    if children and any(any(g.name.endswith("-articles-subtask-3") for g in c.iterdir() if g.is_dir()) for c in children):
+    if children and any(
+        any(g.name.endswith("-articles-subtask-3") for g in c.iterdir() if g.is_dir()) for c in children
+    ):
         return "semeval2023"
     if any(n.endswith("-articles") for n in names) and any(n.endswith(".labels") for n in names):
         return "ptc2020"

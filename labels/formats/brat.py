@@ -89,9 +89,7 @@ def _read_sidecar(txt: Path, doc_id: str, problems: list[Problem]) -> tuple[bool
     return True, lang, dict(data.get("meta") or {})
 
 
-def _read_pair(
-    txt: Path, ann: Path, doc_id: str, lang: str | None, problems: list[Problem]
-) -> Document | None:
+def _read_pair(txt: Path, ann: Path, doc_id: str, lang: str | None, problems: list[Problem]) -> Document | None:
     if not txt.is_file():
         problems.append(Problem(f"no text file {txt.name} for this annotation file", Location(str(ann)), doc_id=doc_id))
         return None
@@ -101,7 +99,7 @@ def _read_pair(
     has_side, side_lang, meta = _read_sidecar(txt, doc_id, problems)
     doc = Document(doc_id, text, side_lang if has_side else lang, [], meta, source=Location(str(txt)))
     lines = read_lines(ann, problems, doc_id=doc_id)
-    for lineno, line in (lines.lines if lines else []):
+    for lineno, line in lines.lines if lines else []:
         if not line.startswith("T"):
             continue  # relations, events, attributes, notes...: not spans
         loc = Location(str(ann), lineno)
@@ -111,9 +109,7 @@ def _read_pair(
     return doc
 
 
-def _parse_textbound(
-    line: str, text: str, loc: Location, doc_id: str, problems: list[Problem]
-) -> list[Span] | None:
+def _parse_textbound(line: str, text: str, loc: Location, doc_id: str, problems: list[Problem]) -> list[Span] | None:
     cols = line.split("\t", 2)
     if len(cols) != 3:
         problems.append(
@@ -191,7 +187,7 @@ def write(docs: Iterable[Document], path: Path) -> None:
         lines = []
         for i, s in enumerate(doc.spans, start=1):
             check_technique(s.technique, extra=" ")
-            lines.append(f"T{i}\t{s.technique} {s.start} {s.end}\t{doc.text[s.start:s.end].translate(_FLAT)}\n")
+            lines.append(f"T{i}\t{s.technique} {s.start} {s.end}\t{doc.text[s.start : s.end].translate(_FLAT)}\n")
         jobs.append((base.with_name(base.name + ".txt"), doc.text.encode("utf-8")))
         jobs.append((base.with_name(base.name + ".ann"), "".join(lines).encode("utf-8")))
         side = base.with_name(base.name + META_SUFFIX)

@@ -67,9 +67,7 @@ def read(path: Path, problems: list[Problem]) -> list[Document]:
         bad = False
         for i, s in enumerate(spans):
             if not isinstance(s, dict) or not {"start", "end", "technique"} <= set(s):
-                problems.append(
-                    Problem(f"span #{i} needs start, end and technique", loc, doc_id=str(data["id"]))
-                )
+                problems.append(Problem(f"span #{i} needs start, end and technique", loc, doc_id=str(data["id"])))
                 bad = True
             elif not (_is_int(s["start"]) and _is_int(s["end"])):
                 problems.append(

@@ -187,14 +187,18 @@ class TaskCounts:
 
     def lines(self) -> list[str]:
         """One line per rule that applied, each with its count and what became of the tasks."""
-        out = [f"{self.path}: {self.tasks} task(s), {self.annotated + self.from_predictions} read as annotated article(s)"]
+        out = [
+            f"{self.path}: {self.tasks} task(s), {self.annotated + self.from_predictions} read as annotated article(s)"
+        ]
         if self.several:
             out.append(
                 f"{self.several} task(s) with several submitted annotations: the most recent of each read,"
                 f" {self.unused_annotations} other annotation(s) not used"
             )
         if self.skipped:
-            out.append(f"{self.skipped} skipped task(s) (every annotation cancelled): unlabeled, not counted as articles")
+            out.append(
+                f"{self.skipped} skipped task(s) (every annotation cancelled): unlabeled, not counted as articles"
+            )
         if self.unlabeled:
             out.append(f"{self.unlabeled} unlabeled task(s) (no annotation): not counted as articles")
         unused = self.prediction_only - self.from_predictions
@@ -204,7 +208,9 @@ class TaskCounts:
                 " review and submit them in Label Studio to use them"
             )
         if self.from_predictions:
-            out.append(f"{self.from_predictions} prediction-only task(s) read from their predictions as gold (use_predictions)")
+            out.append(
+                f"{self.from_predictions} prediction-only task(s) read from their predictions as gold (use_predictions)"
+            )
         if self.refused:
             out.append(f"{self.refused} task(s) refused (see the errors)")
         return out
@@ -263,12 +269,15 @@ def _warn_prediction_only(counts: "TaskCounts", loc: Location, problems: list[Pr
     """
     unused = counts.prediction_only - counts.from_predictions
     if unused:
-        problems.append(Problem(
-            f"{counts.unlabeled_total} of {counts.tasks} tasks have no annotation and are read with no spans; "
-            f"{unused} of them carry predictions only, which are model output, not labels "
-            "(export after annotating, or read them with use_predictions=True)",
-            loc, level="warning",
-        ))
+        problems.append(
+            Problem(
+                f"{counts.unlabeled_total} of {counts.tasks} tasks have no annotation and are read with no spans; "
+                f"{unused} of them carry predictions only, which are model output, not labels "
+                "(export after annotating, or read them with use_predictions=True)",
+                loc,
+                level="warning",
+            )
+        )
 
 
 def counts_of_inputs(paths: Iterable[str | Path], fmt: str | None = None) -> list[TaskCounts]:

@@ -61,9 +61,7 @@ def _labels_for(folder: Path, split: str, problems: list[Problem]) -> Path | Non
     if len(found) == 1:
         return found[0]
     why = "none" if not found else "several: " + ", ".join(p.name for p in found)
-    problems.append(
-        Problem(f"cannot find the labels file of split {split!r} ({why})", Location(str(folder)))
-    )
+    problems.append(Problem(f"cannot find the labels file of split {split!r} ({why})", Location(str(folder))))
     return None
 
 
@@ -103,9 +101,7 @@ def read(
         if labels is None:
             continue
         docs.extend(
-            read_tsv_with_articles(
-                labels, path / ARTICLES_NAME.format(split=split), split, LANG, problems, _ARTICLE_RE
-            )
+            read_tsv_with_articles(labels, path / ARTICLES_NAME.format(split=split), split, LANG, problems, _ARTICLE_RE)
         )
     return docs
 
@@ -132,13 +128,18 @@ def losses(docs: Sequence[Document]) -> list[Problem]:
     langs = Counter(d.lang for d in docs if d.lang is not None and d.lang != LANG)
     if langs:
         shown = ", ".join(f"{lang}: {n}" for lang, n in sorted(langs.items()))
-        out.append(Problem(
-            f"ptc2020 has no lang field: the language of {sum(langs.values())} article(s) ({shown}) is dropped "
-            f"and reads back as {LANG!r}", level="warning",
-        ))
+        out.append(
+            Problem(
+                f"ptc2020 has no lang field: the language of {sum(langs.values())} article(s) ({shown}) is dropped "
+                f"and reads back as {LANG!r}",
+                level="warning",
+            )
+        )
     with_meta = sum(1 for d in docs if set(d.meta) - {"split", "labeled"})
     if with_meta:
-        out.append(Problem(f"ptc2020 keeps no metadata: the meta of {with_meta} article(s) is dropped", level="warning"))
+        out.append(
+            Problem(f"ptc2020 keeps no metadata: the meta of {with_meta} article(s) is dropped", level="warning")
+        )
     return out
 
 

@@ -135,9 +135,7 @@ def _orphan_labels(folder: Path) -> list[str]:
     except OSError:
         return []
     return sorted(
-        n
-        for n in names
-        if n.endswith(LABELS_SUFFIX) and f"{n[: -len(LABELS_SUFFIX)]}{ARTICLES_SUFFIX}" not in names
+        n for n in names if n.endswith(LABELS_SUFFIX) and f"{n[: -len(LABELS_SUFFIX)]}{ARTICLES_SUFFIX}" not in names
     )
 
 
@@ -238,9 +236,7 @@ def _read_label_file(lpath: Path, doc: Document, problems: list[Problem]) -> Non
 
 def _articles_dir_for(path: Path, problems: list[Problem]) -> Path | None:
     folder = path.parent
-    candidates = sorted(
-        p for p in folder.iterdir() if p.is_dir() and p.name.endswith(ARTICLES_SUFFIX)
-    )
+    candidates = sorted(p for p in folder.iterdir() if p.is_dir() and p.name.endswith(ARTICLES_SUFFIX))
     for cand in candidates:
         if path.name.startswith(cand.name[: -len(ARTICLES_SUFFIX)] + "-"):
             return cand
@@ -286,7 +282,7 @@ def read_tsv_with_articles(
     by_id: dict[str, list[Span]] = defaultdict(list)
     first_seen: list[str] = []
     missing: dict[str, tuple[Location, int]] = {}
-    for lineno, line in (lines.lines if lines else []):
+    for lineno, line in lines.lines if lines else []:
         loc = Location(str(labels), lineno)
         parsed = parse_span_line(line, loc, problems)
         if parsed is None:
@@ -314,9 +310,7 @@ def read_tsv_with_articles(
         text = read_article(apath, problems, doc_id=doc_id)
         if text is None:
             continue
-        docs.append(
-            Document(doc_id, text, lang, by_id.get(doc_id, []), {"split": split}, source=Location(str(apath)))
-        )
+        docs.append(Document(doc_id, text, lang, by_id.get(doc_id, []), {"split": split}, source=Location(str(apath))))
     return docs
 
 

@@ -74,9 +74,7 @@ def presence_micro_f1(predicted: Presence, gold: Presence) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-def mean_roc_auc(
-    scores: Sequence[Mapping[str, float]], gold: Presence, techniques: Sequence[str]
-) -> dict[str, object]:
+def mean_roc_auc(scores: Sequence[Mapping[str, float]], gold: Presence, techniques: Sequence[str]) -> dict[str, object]:
     """Mean over techniques of the ROC AUC of the article score; per-technique values too.
 
     A technique missing from ``scores`` of an article counts as score 0. Techniques present

@@ -62,9 +62,18 @@ class ArticleTable:
     ) -> "ArticleTable":
         """From per-article dicts and sets (a technique missing from ``scores`` scores 0)."""
         if not len(scores) == len(decided) == len(gold) == len(guess):
-            raise ValueError(f"{len(scores)} scored, {len(decided)} decided, {len(gold)} gold and {len(guess)} guessed articles")
-        s = np.array([[float(sc.get(t, 0.0) or 0.0) for t in techniques] for sc in scores], dtype=float).reshape(len(scores), len(techniques))
-        member = lambda sets: np.array([[t in x for t in techniques] for x in sets], dtype=bool).reshape(len(sets), len(techniques))  # noqa: E731
+            raise ValueError(
+                f"{len(scores)} scored, {len(decided)} decided, {len(gold)} gold and {len(guess)} guessed articles"
+            )
+        s = np.array([[float(sc.get(t, 0.0) or 0.0) for t in techniques] for sc in scores], dtype=float).reshape(
+            len(scores), len(techniques)
+        )
+
+        def member(sets):
+            return np.array([[t in x for t in techniques] for x in sets], dtype=bool).reshape(
+                len(sets), len(techniques)
+            )
+
         return cls(s, member(decided), member(gold), member(guess))
 
     def subset(self, rows: np.ndarray) -> "ArticleTable":
@@ -77,7 +86,11 @@ class ArticleTable:
         gold, scores = self.gold[rows], self.scores[rows]
         counted = (gold.sum(axis=0) > 0) & (gold.sum(axis=0) < len(rows))  # AUC is undefined for the others
         # one multilabel call (one input check) instead of one per technique: 2.4x faster
-        auc = float(np.mean(roc_auc_score(gold[:, counted], scores[:, counted], average=None))) if counted.any() else np.nan
+        auc = (
+            float(np.mean(roc_auc_score(gold[:, counted], scores[:, counted], average=None)))
+            if counted.any()
+            else np.nan
+        )
         f1 = micro_f1(self.decided[rows], gold)
         return np.array([auc, f1, f1 - micro_f1(self.guess[rows], gold)])
 
@@ -86,12 +99,21 @@ def _bootstrap(statistic, n: int, n_resamples: int, level: float, seed: int):
     with warnings.catch_warnings():  # a metric that no resample moves (F1 of perfect decisions) is no news
         warnings.simplefilter("ignore", DegenerateDataWarning)
         return bootstrap(
-            (np.arange(n),), statistic, vectorized=False, n_resamples=n_resamples, confidence_level=level, method="percentile", rng=seed,
+            (np.arange(n),),
+            statistic,
+            vectorized=False,
+            n_resamples=n_resamples,
+            confidence_level=level,
+            method="percentile",
+            rng=seed,
         )
 
 
 def article_intervals(
-    table: ArticleTable, n_resamples: int = 1000, level: float = 0.95, seed: int = 0,
+    table: ArticleTable,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
 ) -> dict[str, list[float] | None]:
     """Per metric of ``ARTICLE_METRICS``: ``[low, high]``, the percentile bootstrap interval;
     ``None`` where there is none (fewer than two articles, or an AUC that is undefined on
@@ -106,7 +128,11 @@ def article_intervals(
 
 
 def paired_differences(
-    a: ArticleTable, b: ArticleTable, n_resamples: int = 1000, level: float = 0.95, seed: int = 0,
+    a: ArticleTable,
+    b: ArticleTable,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
 ) -> dict[str, dict[str, float]]:
     """Per metric: recipe ``b`` minus recipe ``a`` on the same articles, with the interval of
     the difference and the share of resamples in which ``b`` is not better (a one-sided
@@ -120,8 +146,12 @@ def paired_differences(
     point = diff(None)
     dist = res.bootstrap_distribution
     return {
-        m: {"difference": float(point[j]), "low": float(res.confidence_interval.low[j]), "high": float(res.confidence_interval.high[j]),
-            "share_not_better": float(np.mean(dist[j] <= 0))}
+        m: {
+            "difference": float(point[j]),
+            "low": float(res.confidence_interval.low[j]),
+            "high": float(res.confidence_interval.high[j]),
+            "share_not_better": float(np.mean(dist[j] <= 0)),
+        }
         for j, m in enumerate(ARTICLE_METRICS)
     }
 
@@ -130,8 +160,10 @@ def save_article_tables(path: str | Path, articles: dict, meta: Mapping[str, obj
     """Write ``cross_validate``'s ``articles`` (ids, languages, techniques, a table per
     variant) to one ``.npz`` of plain arrays (no pickles), atomically."""
     arrays: dict[str, np.ndarray] = {
-        "ids": np.array(articles["ids"], dtype=str), "langs": np.array(articles["langs"], dtype=str),
-        "techniques": np.array(articles["techniques"], dtype=str), "meta": np.array(json.dumps(dict(meta), default=str)),
+        "ids": np.array(articles["ids"], dtype=str),
+        "langs": np.array(articles["langs"], dtype=str),
+        "techniques": np.array(articles["techniques"], dtype=str),
+        "meta": np.array(json.dumps(dict(meta), default=str)),
     }
     for name, table in articles["tables"].items():
         for field_name in ("scores", "decided", "gold", "guess"):
@@ -147,7 +179,11 @@ def load_article_tables(path: str | Path) -> dict:
     with np.load(path, allow_pickle=False) as z:
         names = sorted({k.split("/", 1)[0] for k in z.files if "/" in k})
         return {
-            "ids": z["ids"].tolist(), "langs": z["langs"].tolist(), "techniques": z["techniques"].tolist(),
+            "ids": z["ids"].tolist(),
+            "langs": z["langs"].tolist(),
+            "techniques": z["techniques"].tolist(),
             "meta": json.loads(str(z["meta"])),
-            "tables": {n: ArticleTable(*(z[f"{n}/{f}"] for f in ("scores", "decided", "gold", "guess"))) for n in names},
+            "tables": {
+                n: ArticleTable(*(z[f"{n}/{f}"] for f in ("scores", "decided", "gold", "guess"))) for n in names
+            },
         }

@@ -180,17 +180,11 @@ def _overlap_credits(
     return [min(1.0, c) for c in pred_credit], [min(1.0, c) for c in gold_credit]
 
 
-def _score_grouped(
-    pred_docs: list[list[Span]], gold_docs: list[list[Span]]
-) -> dict[str, dict[str, float]]:
+def _score_grouped(pred_docs: list[list[Span]], gold_docs: list[list[Span]]) -> dict[str, dict[str, float]]:
     """Sum capped credits per technique: ``{tech: {p_credit, g_credit, n_pred, n_gold}}``."""
-    acc: dict[str, dict[str, float]] = defaultdict(
-        lambda: {"p_credit": 0.0, "g_credit": 0.0, "n_pred": 0, "n_gold": 0}
-    )
+    acc: dict[str, dict[str, float]] = defaultdict(lambda: {"p_credit": 0.0, "g_credit": 0.0, "n_pred": 0, "n_gold": 0})
     for pdoc, gdoc in zip(pred_docs, gold_docs):
-        by_tech: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = defaultdict(
-            lambda: ([], [])
-        )
+        by_tech: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = defaultdict(lambda: ([], []))
         for s, e, t in pdoc:
             by_tech[t][0].append((s, e))
         for s, e, t in gdoc:
@@ -276,9 +270,7 @@ def merge_intervals(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int
     return [(s, e) for s, e in merged]
 
 
-def span_identification_prf(
-    predictions: Sequence[DocSpans], references: Sequence[DocSpans]
-) -> dict[str, Any]:
+def span_identification_prf(predictions: Sequence[DocSpans], references: Sequence[DocSpans]) -> dict[str, Any]:
     """Technique-agnostic span identification score (SemEval-2020 Task 11 "SI" style).
 
     Within each document all spans of all techniques are merged into their union
@@ -396,11 +388,7 @@ def paragraph_micro_f1(
     tot_tp, tot_pred, tot_gold = sum(tp.values()), sum(n_pred.values()), sum(n_gold.values())
     precision = tot_tp / tot_pred if tot_pred else 0.0
     recall = tot_tp / tot_gold if tot_gold else 0.0
-    macro = (
-        math.fsum(v["f1"] for v in per_technique.values()) / len(per_technique)
-        if per_technique
-        else 0.0
-    )
+    macro = math.fsum(v["f1"] for v in per_technique.values()) / len(per_technique) if per_technique else 0.0
     return {
         "precision": precision,
         "recall": recall,
@@ -447,8 +435,7 @@ def token_seqeval(
 
     if len(pred_tags) != len(gold_tags):
         raise ValueError(
-            f"pred_tags and gold_tags must have the same number of sequences: "
-            f"{len(pred_tags)} != {len(gold_tags)}"
+            f"pred_tags and gold_tags must have the same number of sequences: {len(pred_tags)} != {len(gold_tags)}"
         )
     for i, (p, g) in enumerate(zip(pred_tags, gold_tags)):
         if len(p) != len(g):

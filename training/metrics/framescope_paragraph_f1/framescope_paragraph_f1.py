@@ -52,6 +52,7 @@ Examples:
     0.6666666666666666
 """
 
+
 def _features():
     # `texts` is its own input column (evaluate passes every feature column to
     # _compute), which keeps predictions and references the same shape as in the

@@ -48,6 +48,7 @@ Examples:
     0.6666666666666666
 """
 
+
 def _span_features():
     return datasets.Features({"predictions": span_record_feature(), "references": span_record_feature()})
 

@@ -45,6 +45,7 @@ Examples:
     1.0
 """
 
+
 def _span_features():
     return datasets.Features({"predictions": span_record_feature(), "references": span_record_feature()})
 
