@@ -413,14 +413,16 @@ def test_calibrate_a_missing_model_exits_2(tmp_path):
     assert "no-model" in one_error_line(res)
 
 
-def test_a_bug_exits_4_with_its_traceback(monkeypatch, tmp_path):
+def test_a_bug_exits_4_with_its_traceback(monkeypatch, tmp_path, model_dir):
     import framescope.inference.cli as inference_cli
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(inference_cli, "run_score", broken)
-    res = run("score", "-q", tmp_path, "--out", tmp_path / "out")
+    monkeypatch.setattr(inference_cli, "run_score", broken)  # after the checks before scoring pass
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("Die feigen Verräter.", encoding="utf-8")
+    res = run("score", "-q", tmp_path / "in", "--model", model_dir, "--out", tmp_path / "out")
     assert res.exit_code == 4
     assert "RuntimeError: a bug" in res.output and "internal error" in res.output
 
