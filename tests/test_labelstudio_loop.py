@@ -159,11 +159,12 @@ def test_stats_does_not_count_unlabeled_tasks_as_articles(tmp_path):
 
 
 def test_train_data_loading_says_what_it_leaves_out(tmp_path):
+    from framescope.training.config import Corpus
     from framescope.training.train import load_corpora
 
     heard: list[str] = []
     docs = load_corpora(
-        [{"path": str(write_export(tmp_path)), "format": "labelstudio"}],
+        [Corpus(str(write_export(tmp_path)), "labelstudio")],
         load_taxonomy("semeval2023"),
         None,
         heard.append,
