@@ -42,8 +42,10 @@ def list_cmd() -> None:
 @encoders_app.command("verify")
 def verify_cmd(name: Annotated[str, typer.Argument(help="An installed encoder.")]) -> None:
     """Re-check an installed encoder's files against the checksums of its manifest."""
-    from framescope.model.encoders import encoder_folder, resolve, verify
+    from pathlib import Path
 
-    resolve(name)
-    verify(encoder_folder(name))
-    typer.echo(f"{name}: ok ({encoder_folder(name)})")
+    from framescope.model.encoders import resolve, verify
+
+    folder = Path(resolve(name))  # a name that is not installed: one line saying how to install it
+    verify(folder)
+    typer.echo(f"{name}: ok ({folder})")

@@ -35,9 +35,13 @@ import pyarrow.compute as pc
 
 from framescope.errors import InputError
 from framescope.labels.atomic import atomic_open
-from framescope.model.scorer import DIGITS, categories_of, iso_utc  # noqa: F401  (defined once, with the results)
+from framescope.model.scorer import (  # noqa: F401  (defined once, with the results)
+    DIGITS,
+    SCHEMA_VERSION,
+    categories_of,
+    iso_utc,
+)
 
-SCHEMA_VERSION = "1.1"
 FORMATS = ("jsonl", "parquet", "csv", "labelstudio")
 
 RESULTS_FILE = "results.jsonl"

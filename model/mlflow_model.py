@@ -47,7 +47,15 @@ from mlflow.pyfunc import PythonModel
 
 from framescope import __version__
 from framescope.labels.records import lang_warning, structured_problem, surrogate_problem, text_problem
-from framescope.model.scorer import DIGITS, METADATA_AFTER, ArticleResult, article_columns, categories_of, iso_utc
+from framescope.model.scorer import (
+    DIGITS,
+    METADATA_AFTER,
+    SCHEMA_VERSION,
+    ArticleResult,
+    article_columns,
+    categories_of,
+    iso_utc,
+)
 from framescope.model.settings import TaggerSettings, load_folder_taxonomy
 from framescope.model.tagger import SpanTagger
 
@@ -57,9 +65,6 @@ MAX_CHARS_ENV, DEFAULT_MAX_CHARS = "FRAMESCOPE_SERVE_MAX_CHARS", 100_000
 INPUT_EXAMPLE = pd.DataFrame(
     {"id": ["example-1"], "lang": ["en"], "text": ["They are traitors who lie to you. Act now, before it is too late!"]}
 )
-#: The export schema the response follows (= ``framescope.inference.exports.SCHEMA_VERSION``,
-#: which this layer cannot import; tests/test_reliability_size_service.py keeps them equal).
-SCHEMA_VERSION = "1.1"
 #: Article metadata a request may carry; echoed after ``text_sha256`` when the request has them.
 METADATA = ("source", "url", "title", "published_at")
 SPAN_FIELDS = (

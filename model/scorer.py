@@ -26,6 +26,10 @@ from typing import Any, Sequence
 from framescope.model.tagger import SpanTagger
 
 DIGITS = 6  # scores, confidences and coverage are rounded to 6 decimals everywhere
+#: The export schema of an article result: results.jsonl, the tables, the dataset and the
+#: scoring service's response (docs/schema.md). Defined here, below both the exports and the
+#: pyfunc, so the two cannot drift apart.
+SCHEMA_VERSION = "1.1"
 
 #: Where the article metadata columns (exports only) stand in :func:`article_columns`.
 METADATA_AFTER = "text_sha256"
