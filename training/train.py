@@ -261,19 +261,7 @@ def fit_article_stage(
     source = sc.token_scores
     if source == "auto":
         source = "dev" if dev_docs else "crossfit"
-    extra = (
-        extra_docs
-        if extra_docs is not None
-        else stage_extra_articles(
-            config,
-            taxonomy,
-            {d.lang for d in [*train_docs, *(dev_docs or [])]},
-        )
-    )
-    if extra and source == "crossfit":
-        raise ConfigError(
-            "article_stage.extra_train needs token_scores dev or none (cross-fitting would train taggers on them)"
-        )
+    extra = _stage_extra(config, taxonomy, source, train_docs, dev_docs, extra_docs)
     fitted = [*train_docs, *extra]
     scores, stack = _stage_scores(config, sc, source, taxonomy, train_docs, tagger, dev_docs, given_scores, dev_scores)
     stage = ArticleStage(StageSettings.from_options(tagger.techniques, sc, token_features=source != "none"))
@@ -289,6 +277,18 @@ def fit_article_stage(
     )
     say(f"article stage ({source} token scores) fitted in {time.time() - t0:.1f}s")
     return stage
+
+
+def _stage_extra(config: Config, taxonomy: Taxonomy, source: str, train_docs, dev_docs, extra_docs) -> list[Document]:
+    """The stage's ``extra_train`` articles (``extra_docs`` when the caller has them already);
+    refused with cross-fitted token scores, which would train taggers on them."""
+    if extra_docs is None:
+        extra_docs = stage_extra_articles(config, taxonomy, {d.lang for d in [*train_docs, *(dev_docs or [])]})
+    if extra_docs and source == "crossfit":
+        raise ConfigError(
+            "article_stage.extra_train needs token_scores dev or none (cross-fitting would train taggers on them)"
+        )
+    return extra_docs
 
 
 def _stage_scores(
