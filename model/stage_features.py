@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from framescope.labels.paragraphs import paragraph_offsets
-from framescope.model.stage_settings import TOKEN_INPUTS, StageSettings
+from framescope.model.stage_settings import TOKEN_INPUTS, StagePrediction, StageSettings
 from framescope.model.tagger import TokenScores
 
 
@@ -71,6 +71,22 @@ def article_bounds(groups: np.ndarray, n_articles: int) -> np.ndarray:
     Units come article by article (:func:`unit_rows`), so each article's rows are one slice;
     masking ``groups == i`` per article instead is quadratic in a large scoring batch."""
     return np.searchsorted(groups, np.arange(n_articles + 1))
+
+
+def predictions(
+    texts: Sequence[str], art: np.ndarray, par: np.ndarray, groups: np.ndarray, techniques: Sequence[str]
+) -> list[StagePrediction]:
+    """Per article, its row of ``art`` and its paragraphs' rows of ``par`` (article ``groups``) as predictions."""
+    bounds = article_bounds(groups, len(texts))
+    out = []
+    for i, text in enumerate(texts):
+        rows = par[bounds[i] : bounds[i + 1]]
+        paragraphs = [
+            (n, a, b, {t: float(p) for t, p in zip(techniques, rows[n])})
+            for n, (a, b) in enumerate(units(text, "paragraph"))
+        ]
+        out.append(StagePrediction({t: float(p) for t, p in zip(techniques, art[i])}, paragraphs))
+    return out
 
 
 def token_aggregates(

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from framescope.model.numeric import micro_f1
-from framescope.model.stage_features import StackFeatures, Units, article_bounds, unit_labels, unit_rows, units
+from framescope.model.stage_features import StackFeatures, Units, predictions, unit_labels, unit_rows
 from framescope.model.stage_folder import digest, load_stage, save_stage
 from framescope.model.stage_lexical import HashedTfidfLogit
 from framescope.model.stage_settings import LEVELS, StagePrediction, StageSettings
@@ -32,6 +32,8 @@ class ArticleStage:
     ``stacker [n_inputs + 1]`` (weights, bias). After a fit with stacking articles,
     ``stack_predictions`` holds their predictions by stackers that did not see them and
     lexical models that did not train on them: the honest figures for a dev report (not saved).
+    ``settings`` and ``weights`` keep the names the folder format and the callers use; the
+    estimators they configure follow scikit-learn's conventions.
     """
 
     def __init__(self, settings: StageSettings):
@@ -45,7 +47,8 @@ class ArticleStage:
 
     labels = staticmethod(unit_labels)
 
-    # -- the estimators, as this stage's settings and weights configure them --------------
+    # -- the estimators, as this stage's settings and weights configure them (the one-line
+    # methods keep the names that callers and tests used before the estimators existed) --
 
     def _features(self) -> StackFeatures:
         return StackFeatures.from_settings(self.settings)
@@ -69,7 +72,14 @@ class ArticleStage:
         intercept = self.weights["paragraph"]["intercept"]
         return self._features().paragraph_summary(paragraph_lexical, groups, n_articles, intercept)
 
-    def _stack_inputs(self, level, lexical, tokens, rows, paragraphs=None) -> np.ndarray:
+    def _stack_inputs(
+        self,
+        level: str,
+        lexical: np.ndarray,
+        tokens: np.ndarray | None,
+        rows: Sequence[str],
+        paragraphs: np.ndarray | None = None,
+    ) -> np.ndarray:
         return self._features().transform(level, lexical, tokens, rows, paragraphs)
 
     def _inputs(self, level: str, data: Units, rows, lexical, langs, paragraph_lexical, fit: bool = False):
@@ -213,18 +223,7 @@ class ArticleStage:
     def _predictions(
         self, texts: Sequence[str], art: np.ndarray, par: np.ndarray, groups: np.ndarray
     ) -> list[StagePrediction]:
-        """Per article, its row of ``art`` and its paragraphs' rows of ``par`` as predictions."""
-        techs = self.techniques
-        bounds = article_bounds(groups, len(texts))
-        out = []
-        for i, text in enumerate(texts):
-            rows = par[bounds[i] : bounds[i + 1]]
-            paragraphs = [
-                (n, a, b, {t: float(p) for t, p in zip(techs, rows[n])})
-                for n, (a, b) in enumerate(units(text, "paragraph"))
-            ]
-            out.append(StagePrediction({t: float(p) for t, p in zip(techs, art[i])}, paragraphs))
-        return out
+        return predictions(texts, art, par, groups, self.techniques)
 
     # -- folder -----------------------------------------------------------------------------
 
