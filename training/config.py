@@ -8,8 +8,9 @@ when the config is read (``Literal`` fields against their choices), so a typo su
 sections the model layer needs (the linear tagger's and the article stage's settings) are
 defined there, next to the objects that use them, and composed here: each default exists
 once. The sections themselves (keys, types, choices, defaults) are in
-:mod:`framescope.training.config_sections` and importable from here. Paths may use ``${VAR}`` (``FRAMESCOPE_SHARED_DATA`` defaults to ``../shared/data``)
-and ``builtin:sample`` for the corpus shipped with framescope.
+:mod:`framescope.training.config_sections` and importable from here. Paths may use
+``${VAR}`` (``FRAMESCOPE_SHARED_DATA`` defaults to ``../shared/data``) and ``builtin:sample``
+for the corpus shipped with framescope.
 """
 
 from __future__ import annotations
