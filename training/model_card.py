@@ -79,35 +79,18 @@ def render_model_card(
     *,
     techniques: Sequence[str] | None = None,
 ) -> str:
-    """The model card (README.md of the model folder), section by section."""
-    facts = _card_facts(config, report, calibration, train_docs, dev_docs, taxonomy, train_stats or {}, techniques)
-    lines: list[str] = []
-    for section in SECTIONS:
-        lines += section(facts)
-    return "\n".join(lines)
-
-
-def _card_facts(
-    config: Config,
-    report: dict,
-    calibration: dict,
-    train_docs: Sequence[Document],
-    dev_docs: Sequence[Document],
-    taxonomy: Taxonomy,
-    train_stats: dict,
-    techniques: Sequence[str] | None,
-) -> _CardFacts:
-    """What the sections read, counted once: languages, training support, dev figures."""
+    """The model card (README.md of the model folder): the run's facts counted once, then
+    each of :data:`SECTIONS` in turn."""
     train_langs = _lang_counts(train_docs)
     dev_langs = _lang_counts(dev_docs)
-    return _CardFacts(
+    facts = _CardFacts(
         config=config,
         report=report,
         calibration=calibration,
         train_docs=train_docs,
         dev_docs=dev_docs,
         taxonomy=taxonomy,
-        train_stats=train_stats,
+        train_stats=train_stats or {},
         name=config.mlflow.registered_model or config.name,
         data=config.data,
         model=config.model,
@@ -119,6 +102,10 @@ def _card_facts(
         cal_min=config.calibration.min_support,
         langs=sorted(set(train_langs) | set(dev_langs)),
     )
+    lines: list[str] = []
+    for section in SECTIONS:
+        lines += section(facts)
+    return "\n".join(lines)
 
 
 def write_model_card(
