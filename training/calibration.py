@@ -23,6 +23,7 @@ from framescope.model.settings import DecodingCalibration
 from framescope.model.tagger import TokenScores
 from framescope.training.config import CalibrationConfig
 from framescope.training.evaluation import gold_tuples
+from framescope.training.metrics.normalize import f1_of
 from framescope.training.metrics.spans import paragraph_labels, paragraph_offsets, span_prf
 
 GRID = THRESHOLD_GRID
@@ -231,7 +232,7 @@ def _global_threshold(table, grid: Sequence[float], default: float, max_mean_len
         mean_len = sum(r[4] for r in rows) / n_pred if n_pred else 0.0
         p = tp_p / n_pred if n_pred else 0.0
         r = tp_r / n_gold if n_gold else 0.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        f1 = f1_of(p, r)
         if n_pred and mean_len <= max_mean_length and f1 > best_f1:
             best_global, best_f1 = thr, f1
     return best_global

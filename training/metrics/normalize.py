@@ -68,7 +68,9 @@ def _normalize_corpus(
     return [normalize_spans(d) for d in predictions], [normalize_spans(d) for d in references]
 
 
-def _f1(precision: float, recall: float) -> float:
-    """Harmonic mean; 0 when both are 0 (instead of 0/0)."""
+def f1_of(precision: float, recall: float) -> float:
+    """F1, the harmonic mean of precision and recall; 0 when both are 0 (instead of 0/0).
+
+    The one F1 of the metrics and of calibration's global threshold search."""
     total = precision + recall
     return 0.0 if total == 0 else 2.0 * precision * recall / total

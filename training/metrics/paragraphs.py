@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from framescope.labels.paragraphs import paragraph_offsets
-from framescope.training.metrics.normalize import DocSpans, Span, _f1, _normalize_corpus
+from framescope.training.metrics.normalize import DocSpans, Span, f1_of, _normalize_corpus
 
 __all__ = ["paragraph_labels", "paragraph_micro_f1", "paragraph_offsets"]
 
@@ -120,4 +120,10 @@ def _prf_of_counts(tp: int, n_pred: int, n_gold: int) -> dict[str, Any]:
     """Precision, recall and F1 of exact pair matches (0, not 0/0, on an empty side)."""
     precision = tp / n_pred if n_pred else 0.0
     recall = tp / n_gold if n_gold else 0.0
-    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall), "n_pred": n_pred, "n_gold": n_gold}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1_of(precision, recall),
+        "n_pred": n_pred,
+        "n_gold": n_gold,
+    }

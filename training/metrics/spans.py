@@ -38,7 +38,7 @@ from framescope.training.metrics.normalize import (
     DocSpans,
     Span,
     SpanLike,
-    _f1,
+    f1_of,
     _normalize_corpus,
     normalize_spans,
 )
@@ -148,7 +148,7 @@ def _prf_from_credit(p_credit: float, g_credit: float, n_pred: int, n_gold: int)
     return {
         "precision": precision,
         "recall": recall,
-        "f1": _f1(precision, recall),
+        "f1": f1_of(precision, recall),
         "n_pred": int(n_pred),
         "n_gold": int(n_gold),
     }
