@@ -42,81 +42,16 @@ import math
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 from framescope.errors import InputError, ModelError, UsageError
+from framescope.training.adapt_texts import PLAIN_TEXT, read_texts
 
 ADAPT_JSON = "adapt.json"
-PLAIN_TEXT = ("txt", "text")  # --from txt: plain-text articles, one per file
-
-
-# -- input texts ---------------------------------------------------------------------------
-
-
-def read_texts(paths: Sequence[str | Path], fmt: str | None = None, langs: Iterable[str] | None = None) -> list[str]:
-    """The article texts in ``paths``: annotated corpora and/or plain ``.txt`` files or folders.
-
-    An annotated corpus is any format :func:`~framescope.labels.io.read_documents` reads (its
-    annotations are ignored; ``langs`` keeps only its articles in these languages). A ``.txt``
-    file without a brat ``.ann`` beside it is one plain article, and a folder that is no
-    annotated corpus is read as the ``.txt`` files under it (recursively, one article each);
-    plain texts carry no language, so ``langs`` does not filter them. ``fmt`` forces one
-    annotated format for every path, or ``txt`` for plain text.
-
-    Raises :class:`~framescope.errors.InputError` naming the path when a path does not exist,
-    cannot be read or holds no text.
-    """
-    wanted = list(langs) if langs else None
-    texts: list[str] = []
-    for path in map(Path, paths):
-        if not path.exists():
-            raise InputError(f"{path}: no such file or folder")
-        found = [t for t in _texts_of(path, fmt, wanted) if t.strip()]
-        if not found:
-            what = "no article" + (
-                f" in language(s) {', '.join(wanted)}" if wanted and not _is_plain(path, fmt) else ""
-            )
-            raise InputError(f"{path}: {what} with text found")
-        texts.extend(found)
-    return texts
-
-
-def _is_plain(path: Path, fmt: str | None) -> bool:
-    """Whether ``path`` is read as plain text (not as an annotated corpus)."""
-    if fmt is not None:
-        return fmt in PLAIN_TEXT
-    if path.is_file():
-        return path.suffix == ".txt" and not path.with_suffix(".ann").exists()
-    from framescope.labels.formats import detect_format
-
-    try:
-        detect_format(path)
-    except ValueError:
-        return True  # no annotated layout: a folder of plain .txt articles (or nothing)
-    return False
-
-
-def _texts_of(path: Path, fmt: str | None, langs: list[str] | None) -> list[str]:
-    if _is_plain(path, fmt):
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*.txt") if p.is_file())
-        return [_read_plain(f) for f in files]
-    from framescope.labels.document import AnnotationError
-    from framescope.labels.io import read_documents
-
-    try:
-        docs = read_documents(path, None if fmt in PLAIN_TEXT else fmt, langs=langs, check=False)
-    except (AnnotationError, ValueError) as err:  # unreadable or unrecognised data (exit 2)
-        message = str(err)
-        raise InputError(message if str(path) in message else f"{path}: {message}") from None
-    return [d.text for d in docs]
-
-
-def _read_plain(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
+# the texts are read in adapt_texts.py; callers import read_texts from here
+__all__ = ["ADAPT_JSON", "PLAIN_TEXT", "adapt", "make_windows", "read_texts"]
 
 
 # -- windows -------------------------------------------------------------------------------
@@ -236,98 +171,27 @@ def adapt(
     ``tokens``, ``epochs``, ``steps``, ``final_loss`` (the last logged MLM loss),
     ``mean_loss`` (over all steps) and ``seconds``, among others.
     """
-    import torch
-    from transformers import DataCollatorForLanguageModeling, Trainer, TrainerCallback, TrainingArguments, set_seed
-
     say = progress or (lambda _m: None)
     out = Path(out)
-    if epochs <= 0 or batch_size < 1 or max_length < 2 or not 0 < mlm_probability < 1 or learning_rate <= 0:
-        raise UsageError(
-            "adapt needs epochs > 0, batch_size >= 1, max_length >= 2, 0 < mlm_probability < 1 and learning_rate > 0"
-        )
-    if max_steps is not None and max_steps < 1:
-        raise UsageError(f"max_steps must be at least 1, not {max_steps}")
-    texts = [t for t in texts if t and t.strip()]
-    if not texts:
-        raise InputError("no article text to adapt on")
+    recipe = _Recipe(epochs, max_length, mlm_probability, batch_size, learning_rate, seed, max_steps)
+    recipe.check()
+    texts = _with_text(texts)
     _check_out(out, overwrite)
-
     started = time.monotonic()
-    set_seed(seed)
-    path, tokenizer, model, fresh = _load_base(base)
-    if fresh:
-        say(
-            f"{base}: no weights for {len(fresh)} MLM head tensor(s), initialised fresh (expected for an encoder-only base)"
-        )
-    limit = _max_length_limit(tokenizer, model)
-    if max_length > limit:
-        raise UsageError(f"max_length {max_length} exceeds the {limit} positions of {base}")
-    rows, tokens = make_windows(tokenizer, texts, max_length)
-    say(f"{len(texts)} article(s), {tokens} tokens, {len(rows)} window(s) of at most {max_length} tokens")
+    path, tokenizer, model, rows, tokens = _prepare(base, texts, recipe, say)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.adapt-tmp-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
+    staging = _staging_folder(out)
     try:
-        steps_per_epoch = math.ceil(len(rows) / batch_size)
-        total = int(max_steps) if max_steps else math.ceil(steps_per_epoch * float(epochs))
-        losses: list[float] = []
-
-        class _Losses(TrainerCallback):
-            def on_log(self, args, state, control, logs=None, **kw):
-                if logs and "loss" in logs:
-                    losses.append(float(logs["loss"]))
-
-        args = TrainingArguments(
-            output_dir=str(staging / "_trainer"),
-            per_device_train_batch_size=int(batch_size),
-            learning_rate=float(learning_rate),
-            num_train_epochs=float(epochs),
-            max_steps=int(max_steps) if max_steps else -1,
-            # a fresh MLM head sends large gradients into the encoder at first: warm up over 6%
-            warmup_steps=int(0.06 * total),
-            logging_steps=max(1, min(50, total // 10)),
-            save_strategy="no",
-            report_to=[],
-            push_to_hub=False,
-            seed=int(seed),
-            data_seed=int(seed),
-            remove_unused_columns=False,
-            dataloader_pin_memory=torch.cuda.is_available(),
-            disable_tqdm=os.environ.get("FRAMESCOPE_TQDM", "1") != "1",
-        )
-        collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=float(mlm_probability))
-        trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collator, callbacks=[_Losses()])
-        say(f"masked-language-model training: {total} step(s) on {args.device}")
-        result = trainer.train()
-        shutil.rmtree(staging / "_trainer", ignore_errors=True)
-
-        model = trainer.model
-        model.save_pretrained(staging, safe_serialization=True)
+        trainer, result, losses = _train_mlm(model, tokenizer, rows, staging, recipe, say)
+        trainer.model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
-        from framescope import __version__
-
         summary = {
             "base": base,
             "base_path": str(path),
             "articles": len(texts),
             "windows": len(rows),
             "tokens": int(tokens),
-            "epochs": float(epochs),
-            "max_steps": int(max_steps) if max_steps else None,
-            "steps": int(trainer.state.global_step),
-            "max_length": int(max_length),
-            "mlm_probability": float(mlm_probability),
-            "batch_size": int(batch_size),
-            "learning_rate": float(learning_rate),
-            "seed": int(seed),
-            "final_loss": losses[-1] if losses else float(result.training_loss),
-            "mean_loss": float(result.training_loss),
-            "device": str(args.device),
-            "torch": torch.__version__,
-            "framescope_version": __version__,
+            **_run_figures(recipe, trainer, result, losses),
             "seconds": round(time.monotonic() - started, 2),
         }
         (staging / ADAPT_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -338,3 +202,139 @@ def adapt(
         raise
     say(f"adapted encoder written to {out}")
     return summary
+
+
+def _with_text(texts: Sequence[str]) -> list[str]:
+    """The articles that hold text; none at all is an input error (exit 2)."""
+    texts = [t for t in texts if t and t.strip()]
+    if not texts:
+        raise InputError("no article text to adapt on")
+    return texts
+
+
+def _prepare(base: str, texts: list[str], recipe: _Recipe, say: Callable[[str], None]):
+    """The base (seeded first, so a fresh MLM head starts alike) and the articles' windows:
+    ``(path, tokenizer, model, rows, tokens)``."""
+    from transformers import set_seed
+
+    set_seed(recipe.seed)
+    path, tokenizer, model, fresh = _load_base(base)
+    if fresh:
+        say(
+            f"{base}: no weights for {len(fresh)} MLM head tensor(s), initialised fresh (expected for an encoder-only base)"
+        )
+    limit = _max_length_limit(tokenizer, model)
+    if recipe.max_length > limit:
+        raise UsageError(f"max_length {recipe.max_length} exceeds the {limit} positions of {base}")
+    rows, tokens = make_windows(tokenizer, texts, recipe.max_length)
+    say(f"{len(texts)} article(s), {tokens} tokens, {len(rows)} window(s) of at most {recipe.max_length} tokens")
+    return path, tokenizer, model, rows, tokens
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """The adaptation's hyper-parameters, as :func:`adapt` takes them."""
+
+    epochs: float
+    max_length: int
+    mlm_probability: float
+    batch_size: int
+    learning_rate: float
+    seed: int
+    max_steps: int | None
+
+    def check(self) -> None:
+        """Refuse values that cannot train (exit 2), before anything loads."""
+        if (
+            self.epochs <= 0
+            or self.batch_size < 1
+            or self.max_length < 2
+            or not 0 < self.mlm_probability < 1
+            or self.learning_rate <= 0
+        ):
+            raise UsageError(
+                "adapt needs epochs > 0, batch_size >= 1, max_length >= 2, 0 < mlm_probability < 1 and learning_rate > 0"
+            )
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UsageError(f"max_steps must be at least 1, not {self.max_steps}")
+
+
+def _staging_folder(out: Path) -> Path:
+    """An empty hidden sibling of ``out`` to write the folder into (renamed to ``out`` when complete)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.adapt-tmp-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    return staging
+
+
+def _train_mlm(model, tokenizer, rows: list[dict], staging: Path, recipe: _Recipe, say: Callable[[str], None]):
+    """Masked-language-model training of ``model`` on the windows ``rows``; returns the
+    trainer, its result and the logged losses. The trainer's scratch folder is removed."""
+    import torch
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainerCallback
+
+    steps_per_epoch = math.ceil(len(rows) / recipe.batch_size)
+    total = int(recipe.max_steps) if recipe.max_steps else math.ceil(steps_per_epoch * float(recipe.epochs))
+    losses: list[float] = []
+
+    class _Losses(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and "loss" in logs:
+                losses.append(float(logs["loss"]))
+
+    args = _training_arguments(recipe, staging / "_trainer", total, torch.cuda.is_available())
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=float(recipe.mlm_probability))
+    trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collator, callbacks=[_Losses()])
+    say(f"masked-language-model training: {total} step(s) on {args.device}")
+    result = trainer.train()
+    shutil.rmtree(staging / "_trainer", ignore_errors=True)
+    return trainer, result, losses
+
+
+def _training_arguments(recipe: _Recipe, scratch: Path, total: int, cuda: bool):
+    """The Trainer's arguments: nothing saved, reported or pushed anywhere."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(scratch),
+        per_device_train_batch_size=int(recipe.batch_size),
+        learning_rate=float(recipe.learning_rate),
+        num_train_epochs=float(recipe.epochs),
+        max_steps=int(recipe.max_steps) if recipe.max_steps else -1,
+        # a fresh MLM head sends large gradients into the encoder at first: warm up over 6%
+        warmup_steps=int(0.06 * total),
+        logging_steps=max(1, min(50, total // 10)),
+        save_strategy="no",
+        report_to=[],
+        push_to_hub=False,
+        seed=int(recipe.seed),
+        data_seed=int(recipe.seed),
+        remove_unused_columns=False,
+        dataloader_pin_memory=cuda,
+        disable_tqdm=os.environ.get("FRAMESCOPE_TQDM", "1") != "1",
+    )
+
+
+def _run_figures(recipe: _Recipe, trainer, result, losses: list[float]) -> dict:
+    """The settings and figures of the training run, as ``adapt.json`` records them."""
+    import torch
+
+    from framescope import __version__
+
+    return {
+        "epochs": float(recipe.epochs),
+        "max_steps": int(recipe.max_steps) if recipe.max_steps else None,
+        "steps": int(trainer.state.global_step),
+        "max_length": int(recipe.max_length),
+        "mlm_probability": float(recipe.mlm_probability),
+        "batch_size": int(recipe.batch_size),
+        "learning_rate": float(recipe.learning_rate),
+        "seed": int(recipe.seed),
+        "final_loss": losses[-1] if losses else float(result.training_loss),
+        "mean_loss": float(result.training_loss),
+        "device": str(trainer.args.device),
+        "torch": torch.__version__,
+        "framescope_version": __version__,
+    }

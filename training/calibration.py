@@ -23,6 +23,7 @@ from framescope.model.settings import DecodingCalibration
 from framescope.model.tagger import TokenScores
 from framescope.training.config import CalibrationConfig
 from framescope.training.evaluation import gold_tuples
+from framescope.training.metrics.normalize import f1_of
 from framescope.training.metrics.spans import paragraph_labels, paragraph_offsets, span_prf
 
 GRID = THRESHOLD_GRID
@@ -95,6 +96,20 @@ class _Candidate:
     value: float  # the objective
 
 
+@dataclass(frozen=True)
+class _Search:
+    """What the threshold search tries for every technique, and how it judges a setting."""
+
+    k: int  # techniques: technique j's begin channel is column k + j
+    grid: Sequence[float]
+    begin_grid: Sequence[float]
+    smoothing_grid: Sequence[int]
+    begin_threshold: float  # the default begin threshold: its unsmoothed rows feed the global pick
+    max_length_ratio: float
+    paragraphs: list | None  # each dev article's paragraphs, when paragraph F1 counts
+    objective: str
+
+
 def calibrate(
     scores: Sequence[TokenScores],
     gold: Sequence[Sequence[tuple[int, int, str]]],
@@ -118,118 +133,89 @@ def calibrate(
     paragraph falsely flagged with a technique, which pulls thresholds back towards
     precision. The length guard still applies.
     """
-    k = len(techniques)
-    paragraphs = [paragraph_offsets(t) for t in texts] if texts is not None else None
-    begin_grid = sorted(set(begin_grid) | {begin_threshold})
-    report: dict[str, dict] = {}
-    thresholds: dict[str, float] = {}
-    begin_thresholds: dict[str, float] = {}
-    smoothing: dict[str, int] = {}
+    search = _Search(
+        k=len(techniques),
+        grid=grid,
+        begin_grid=sorted(set(begin_grid) | {begin_threshold}),
+        smoothing_grid=smoothing_grid,
+        begin_threshold=begin_threshold,
+        max_length_ratio=max_length_ratio,
+        paragraphs=[paragraph_offsets(t) for t in texts] if texts is not None else None,
+        objective=objective,
+    )
+    cal = Calibration(global_threshold=default, begin_threshold=begin_threshold)
     # per threshold, per technique: (tp_p, n_pred, tp_r, n_gold, length sum) for the global pick
     table: dict[float, list[tuple[float, int, float, int, int]]] = {t: [] for t in grid}
     gold_len_all = [e - s for doc in gold for s, e, _ in doc]
     for j, tech in enumerate(techniques):
         g = [[sp for sp in doc if sp[2] == tech] for doc in gold]
         n_gold = sum(len(x) for x in g)
-        gold_mean = (
-            float(np.mean([e - s for doc in g for s, e, _ in doc]))
-            if n_gold
-            else (float(np.mean(gold_len_all)) if gold_len_all else 50.0)
-        )
-        best = _best_setting(
-            scores,
-            g,
-            j,
-            k,
-            tech,
-            n_gold,
-            gold_mean,
-            grid,
-            begin_grid,
-            smoothing_grid,
-            begin_threshold,
-            max_length_ratio,
-            paragraphs,
-            objective,
-            table,
-        )
-        entry = {"support": n_gold, "gold_mean_length": round(gold_mean, 1)}
+        gold_mean = _mean_length(g) if n_gold else _mean_length(gold) if gold_len_all else 50.0
+        best = _best_setting(scores, g, j, tech, n_gold, gold_mean, search, table)
+        cal.report[tech] = {"support": n_gold, "gold_mean_length": round(gold_mean, 1)}
         if n_gold >= min_support and best is not None and best.f1 > 0:
-            thresholds[tech] = best.threshold
-            begin_thresholds[tech] = best.begin_threshold
-            smoothing[tech] = best.smoothing
-            entry.update(
-                threshold=best.threshold,
-                begin_threshold=best.begin_threshold,
-                smoothing=best.smoothing,
-                paragraph_f1=best.paragraph_f1,
-                f1=best.f1,
-                precision=best.precision,
-                recall=best.recall,
-                n_pred=best.n_pred,
-                mean_length=round(best.mean_length, 1),
-                source="dev",
-            )
+            _choose(cal, tech, best)
         else:
-            entry.update(source="global")
-        report[tech] = entry
+            cal.report[tech].update(source="global")
     gold_mean_all = float(np.mean(gold_len_all)) if gold_len_all else 50.0
-    best_global = _global_threshold(table, grid, default, max_length_ratio * gold_mean_all)
-    for entry in report.values():
+    cal.global_threshold = _global_threshold(table, grid, default, max_length_ratio * gold_mean_all)
+    for entry in cal.report.values():
         if entry["source"] == "global":
-            entry["threshold"] = best_global
+            entry["threshold"] = cal.global_threshold
             entry["begin_threshold"] = begin_threshold
-    return Calibration(
-        thresholds=thresholds,
-        global_threshold=best_global,
-        begin_threshold=begin_threshold,
-        begin_thresholds=begin_thresholds,
-        smoothing=smoothing,
-        report=report,
+    return cal
+
+
+def _mean_length(gold: Sequence[Sequence[tuple[int, int, str]]]) -> float:
+    """The mean length of the gold spans (characters)."""
+    return float(np.mean([e - s for doc in gold for s, e, _ in doc]))
+
+
+def _choose(cal: Calibration, tech: str, best: _Candidate) -> None:
+    """Store ``best`` as the technique's own setting, and its dev figures in the report."""
+    cal.thresholds[tech] = best.threshold
+    cal.begin_thresholds[tech] = best.begin_threshold
+    cal.smoothing[tech] = best.smoothing
+    cal.report[tech].update(
+        threshold=best.threshold,
+        begin_threshold=best.begin_threshold,
+        smoothing=best.smoothing,
+        paragraph_f1=best.paragraph_f1,
+        f1=best.f1,
+        precision=best.precision,
+        recall=best.recall,
+        n_pred=best.n_pred,
+        mean_length=round(best.mean_length, 1),
+        source="dev",
     )
 
 
-def _best_setting(
-    scores,
-    g,
-    j,
-    k,
-    tech,
-    n_gold,
-    gold_mean,
-    grid,
-    begin_grid,
-    smoothing_grid,
-    begin_threshold,
-    max_length_ratio,
-    paragraphs,
-    objective,
-    table,
-) -> _Candidate | None:
+def _best_setting(scores, g, j, tech, n_gold, gold_mean, search: _Search, table) -> _Candidate | None:
     """Technique ``j``'s best guarded setting on dev; also fills its row of the global ``table``."""
     best = None
-    for bthr, width in [(b, w) for b in begin_grid for w in smoothing_grid]:
-        for thr in grid:
-            cand, lengths = _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective)
-            if bthr == begin_threshold and width == 1:
+    for bthr, width in [(b, w) for b in search.begin_grid for w in search.smoothing_grid]:
+        for thr in search.grid:
+            cand, lengths = _measure(scores, g, j, tech, thr, bthr, width, search)
+            if bthr == search.begin_threshold and width == 1:
                 table[thr].append(
                     (cand.precision * cand.n_pred, cand.n_pred, cand.recall * n_gold, n_gold, sum(lengths))
                 )
             # span-like both ways: neither paragraphs nor shards of the technique's spans
-            ok = gold_mean / max_length_ratio <= cand.mean_length <= max_length_ratio * gold_mean
+            ratio = search.max_length_ratio
+            ok = gold_mean / ratio <= cand.mean_length <= ratio * gold_mean
             if ok and cand.n_pred and (best is None or cand.value > best.value):
                 best = cand
     return best
 
 
-def _measure(scores, g, j, k, tech, thr, bthr, width, paragraphs, objective) -> tuple[_Candidate, list[int]]:
+def _measure(scores, g, j, tech, thr, bthr, width, search: _Search) -> tuple[_Candidate, list[int]]:
     """Decode technique ``j`` at one setting and score it against its gold spans ``g``."""
-    pred = _decode_one(scores, j, k, thr, bthr, tech, width)
+    pred = _decode_one(scores, j, search.k, thr, bthr, tech, width)
     m = span_prf(pred, g)
     lengths = [e - s for doc in pred for s, e, _ in doc]
     mean_len = float(np.mean(lengths)) if lengths else 0.0
-    para = _paragraph_f1(paragraphs, pred, g) if paragraphs is not None else None
-    value = _objective(objective, m["f1"], para)
+    para = _paragraph_f1(search.paragraphs, pred, g) if search.paragraphs is not None else None
+    value = _objective(search.objective, m["f1"], para)
     cand = _Candidate(thr, bthr, width, m["f1"], m["precision"], m["recall"], m["n_pred"], mean_len, para, value)
     return cand, lengths
 
@@ -246,7 +232,7 @@ def _global_threshold(table, grid: Sequence[float], default: float, max_mean_len
         mean_len = sum(r[4] for r in rows) / n_pred if n_pred else 0.0
         p = tp_p / n_pred if n_pred else 0.0
         r = tp_r / n_gold if n_gold else 0.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        f1 = f1_of(p, r)
         if n_pred and mean_len <= max_mean_length and f1 > best_f1:
             best_global, best_f1 = thr, f1
     return best_global

@@ -7,8 +7,10 @@ when the config is read (``Literal`` fields against their choices), so a typo su
 ``training.loss: focall`` fails before anything trains, naming the file and the key. The
 sections the model layer needs (the linear tagger's and the article stage's settings) are
 defined there, next to the objects that use them, and composed here: each default exists
-once. Paths may use ``${VAR}`` (``FRAMESCOPE_SHARED_DATA`` defaults to ``../shared/data``)
-and ``builtin:sample`` for the corpus shipped with framescope.
+once. The sections themselves (keys, types, choices, defaults) are in
+:mod:`framescope.training.config_sections` and importable from here. Paths may use
+``${VAR}`` (``FRAMESCOPE_SHARED_DATA`` defaults to ``../shared/data``) and ``builtin:sample``
+for the corpus shipped with framescope.
 """
 
 from __future__ import annotations
@@ -27,126 +29,53 @@ import yaml
 from framescope.errors import UsageError
 from framescope.labels.yamlsafe import load_yaml
 from framescope.model.article_stage import StageOptions
-from framescope.model.linear import LinearSettings
-from framescope.model.schemes import CONFIG_DEFAULT
+from framescope.training.config_sections import (
+    ArticleStageConfig,
+    CalibrationConfig,
+    Corpus,
+    DataConfig,
+    LinearConfig,
+    Loss,
+    MlflowConfig,
+    ModelConfig,
+    ModelType,
+    Objective,
+    Precision,
+    SchemeName,
+    TokenScoreSource,
+    TrainingConfig,
+)
 
-ModelType = Literal["linear", "transformer"]
-# multilabel-softmax (soft k-hot targets, softmax) | multilabel (sigmoid per channel)
-# | bio (the textbook single-label reference); see model/schemes.py
-SchemeName = Literal["multilabel-softmax", "multilabel", "bio"]
-Loss = Literal["bce", "focal"]
-# fp32 | bf16 | fp16 (mixed precision; fp16 needs CUDA)
-Precision = Literal["fp32", "bf16", "fp16"]
-# span (span F1), mean or harmonic (of span F1 and paragraph F1); see calibration.py
-Objective = Literal["span", "mean", "harmonic"]
-TokenScoreSource = Literal["auto", "dev", "crossfit", "none"]
+# the sections (config_sections.py) are imported from here by the rest of framescope
+__all__ = [
+    "DEFAULTS",
+    "ArticleStageConfig",
+    "CalibrationConfig",
+    "Config",
+    "ConfigError",
+    "Corpus",
+    "DataConfig",
+    "LinearConfig",
+    "Loss",
+    "MlflowConfig",
+    "ModelConfig",
+    "ModelType",
+    "Objective",
+    "Precision",
+    "SchemeName",
+    "TokenScoreSource",
+    "TrainingConfig",
+    "apply_overrides",
+    "builtin_configs",
+    "flatten",
+    "load_config",
+    "resolve_path",
+    "show_config",
+]
 
 
 class ConfigError(UsageError, ValueError):
     """A config that does not check out: one line naming the file (or ``--set``) and the key; exit 2."""
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """One annotated corpus: a file or folder and its format (detected when omitted).
-    A config may give just the path as a string."""
-
-    path: str
-    format: str | None = None
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    train: tuple[Corpus, ...] = ()
-    dev: tuple[Corpus, ...] = ()  # explicit dev corpora; when empty, an article-level split of train
-    langs: tuple[str, ...] | None = None  # e.g. [de, en]; None keeps all
-    dev_fraction: float = 0.2
-    split_seed: int = 0
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    type: ModelType = "linear"
-    base: str = "minilm"  # transformer: "minilm" (the packaged MiniLM), a local folder, or a hub name
-    max_length: int = 256
-    stride: int = 64
-    scheme: SchemeName = CONFIG_DEFAULT
-    # keep the encoder's word-embedding table as pretrained (no gradient, no optimizer state): for
-    # a large multilingual vocabulary it halves the CPU training time, and the model folder
-    # references the table in the base instead of storing it (docs/training.md)
-    freeze_embeddings: bool = False
-
-
-#: the linear tagger's section: its hyper-parameters live with the tagger (model/linear.py)
-LinearConfig = LinearSettings
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    epochs: float = 3.0
-    max_steps: int = -1
-    batch_size: int = 16
-    eval_batch_size: int = 64  # windows per forward pass when scoring dev articles (capped by max_batch_tokens)
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 5.0e-5
-    head_learning_rate: float | None = None  # a separate rate for the new classifier head
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    loss: Loss = "bce"  # the multilabel scheme's loss
-    pos_weight_max: float = 10.0
-    focal_gamma: float = 2.0
-    early_stopping_patience: int = 2
-    eval_every_epochs: float = 1
-    threads: int | None = None
-    max_train_windows: int | None = None
-    # GPU training: mixed precision, TF32 matmuls on Ampere or newer, dataloader worker processes
-    precision: Precision = "fp32"
-    tf32: bool = False
-    dataloader_workers: int = 0
-
-
-@dataclass(frozen=True)
-class CalibrationConfig:
-    """The threshold search's settings and their one set of defaults (see calibration.py)."""
-
-    min_support: int = 10
-    max_length_ratio: float = 2.0
-    begin_threshold: float = 0.5
-    objective: Objective = "mean"
-    # the precise profile: per technique the lowest threshold whose dev span precision
-    # reaches this (with at least precise_min_predictions dev spans); others switch off
-    precise_min_precision: float = 0.5
-    precise_min_predictions: int = 3
-
-
-@dataclass(frozen=True)
-class ArticleStageConfig(StageOptions):
-    """The article/paragraph stage (model/article_stage.py): its hyper-parameters
-    (:class:`~framescope.model.article_stage.StageOptions`) and how training fits it.
-
-    ``token_scores``: which token scores the stage's stacker learns to trust, and where it
-    is fitted: ``dev`` (the tagger's scores on the dev articles, which it never trained on;
-    no extra training), ``crossfit`` (on the training articles, with scores of taggers
-    retrained on ``crossfit_folds`` article folds), ``none`` (characters only), ``auto``
-    (``dev`` when there are dev articles, else ``crossfit``).
-    """
-
-    enabled: bool = True
-    token_scores: TokenScoreSource = "auto"
-    crossfit_folds: int = 3
-    # corpora (like data.train) whose articles only the stage's lexical models and priors
-    # learn from, e.g. other languages; articles of data.langs are left out (they would
-    # leak dev and cross-validation test articles)
-    extra_train: tuple[Corpus, ...] = ()
-    constant_guess_share: float = 0.3
-
-
-@dataclass(frozen=True)
-class MlflowConfig:
-    enabled: bool = True
-    experiment: str = "framescope"
-    registered_model: str | None = "framescope"
-    alias: str | None = "candidate"
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,33 @@ percent); that favours the baseline, never the model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from framescope.labels.atomic import atomic_write_bytes
 from framescope.labels.dataset import split_documents
 from framescope.labels.document import Document
 from framescope.labels.taxonomy import Taxonomy
 from framescope.training.config import Config
-from framescope.training.evaluation import gold_tuples, score_predictions
-from framescope.training.metrics.articles import best_span_scores, constant_guess, presence_from_spans, shares_by_group
-from framescope.training.metrics.intervals import ArticleTable, article_intervals
+from framescope.training.crossval_cache import ensemble_scores, fold_tagger, load_token_scores, save_token_scores
+from framescope.training.crossval_report import Pooled, add_intervals, pooled_article_tables, pooled_reports
+
+# the token-score cache lives in crossval_cache.py; benchmarks import it from here
+__all__ = [
+    "VARIANTS",
+    "article_folds",
+    "config_folds",
+    "cross_validate",
+    "fold_articles",
+    "fold_name",
+    "load_token_scores",
+    "save_token_scores",
+    "training_only_langs",
+]
 
 
 def article_folds(docs: Sequence[Document], folds: int, seed: int = 0) -> list[np.ndarray]:
@@ -143,87 +154,20 @@ def cross_validate(
     :class:`~framescope.training.metrics.intervals.ArticleTable`), from which
     ``benchmarks/compare_cv.py`` draws paired differences between two recipes.
     """
-    if not fit_tagger and any(
-        v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()
-    ):
-        raise ValueError("without a tagger only stage variants with token_scores none can be scored")
-    from framescope.training.train import crossfit_token_scores, fit_article_stage, stage_extra_articles
-
-    variants = variants if variants is not None else VARIANTS
-    n = len(docs)
-    preds: list = [None] * n
-    confs: list = [None] * n
-    precise: list = [None] * n
-    staged: dict[str, list] = {v: [None] * n for v in variants}
-    thresholds: dict[str, list[dict]] = {v: [] for v in variants}
-    seconds: list[float] = []
-    folds_idx = config_folds(docs, folds, config, fold_seed)
+    variants = _checked_variants(variants, fit_tagger)
     own_langs = {d.lang for d in [*docs, *extra_train]}
-    stage_extra: dict[str, list] = {}  # per extra_train setting: its articles, read once
+    pooled = Pooled(len(docs), list(variants))
+    run = _Run(config, taxonomy, folds, variants, pooled, own_langs, say, (fit_tagger, cache_dir, ensemble_caches))
+    folds_idx = config_folds(docs, folds, config, fold_seed)
+    seconds: list[float] = []
     for k, held in enumerate(folds_idx):
-        t0 = time.time()
-        fit_docs, dev_docs, test = fold_articles(docs, held, config, extra_train)
-        if fit_tagger:
-            name = fold_name(k, folds)
-            fold_dir = Path(cache_dir) / name if cache_dir is not None else None
-            tagger, scores, dev_scores = _fold_tagger(config, taxonomy, fit_docs, dev_docs, test, fold_dir, say)
-            if ensemble_caches:
-                scores, dev_scores = _ensemble(
-                    tagger, scores, dev_scores, ensemble_caches, name, config, dev_docs, test
-                )
-            for i, sc in zip(held, scores):
-                decoded = tagger.decode(sc)
-                preds[i] = [p.as_tuple() for p in decoded]
-                confs[i] = [p.confidence for p in decoded]
-                precise[i] = [p.as_tuple() for p in tagger.decode(sc, profile="precise")]
-            say(f"fold {k + 1}/{folds}: tagger fitted and calibrated ({time.time() - t0:.0f}s)")
-        else:  # stage on characters only: no spans (span metrics are then meaningless zeros)
-            tagger, scores, dev_scores = _NoTagger(taxonomy), None, None
-            for i in held:
-                preds[i], confs[i], precise[i] = [], [], []
-        crossfit = None
-        for name, overrides in variants.items():
-            cfg = config.with_values({f"article_stage.{k}": v for k, v in overrides.items()})
-            if cfg.article_stage.enabled and cfg.article_stage.token_scores == "crossfit" and crossfit is None:
-                crossfit = crossfit_token_scores(cfg, taxonomy, fit_docs, cfg.article_stage.crossfit_folds, dev_docs)
-            key = json.dumps(cfg.to_dict()["article_stage"]["extra_train"], sort_keys=True, default=str)
-            if key not in stage_extra:
-                stage_extra[key] = stage_extra_articles(cfg, taxonomy, own_langs)
-            stage = fit_article_stage(
-                cfg,
-                taxonomy,
-                fit_docs,
-                tagger,
-                dev_docs,
-                given_scores=crossfit,
-                dev_scores=dev_scores,
-                extra_docs=stage_extra[key],
-            )
-            if stage is None:
-                continue
-            for i, sp in zip(held, stage.predict([d.text for d in test], scores, [d.lang for d in test])):
-                staged[name][i] = sp
-            thresholds[name].append(dict(stage.settings.thresholds))
-            say(f"fold {k + 1}/{folds}: stage {name} ({time.time() - t0:.0f}s)")
-        seconds.append(time.time() - t0)
-        say(
-            f"fold {k + 1}/{folds}: {len(fit_docs)} fit / {len(dev_docs)} dev / {len(test)} test articles, {seconds[-1]:.0f}s"
-        )
-        done = np.sort(np.concatenate(folds_idx[: k + 1]))
+        fold = _Fold(k, folds, held, *fold_articles(docs, held, config, extra_train), time.time())
+        tagger, scores, dev_scores = _fold_spans(run, fold)
+        _fit_stage_variants(run, fold, tagger, scores, dev_scores)
+        seconds.append(time.time() - fold.started)
+        say(f"fold {k + 1}/{folds}: {fold.sizes}, {seconds[-1]:.0f}s")
         last = k + 1 == len(folds_idx) or (max_folds is not None and k + 1 >= max_folds)
-        result = {
-            "folds": folds,
-            "folds_done": k + 1,
-            "fold_seconds": list(seconds),
-            "reports": _reports(
-                docs, done, taxonomy, config, variants, preds, confs, precise, staged, folds_idx[: k + 1], thresholds
-            ),
-        }
-        if last and resamples:
-            result["articles"] = _article_tables(
-                docs, done, taxonomy, config, variants, preds, confs, staged, folds_idx[: k + 1], thresholds
-            )
-            _add_intervals(result, resamples)
+        result = _result_so_far(run, docs, folds_idx[: k + 1], seconds, resamples if last else 0)
         if on_fold is not None:
             on_fold(result)
         if last:
@@ -231,96 +175,133 @@ def cross_validate(
     return result
 
 
-def _fold_tagger(config: Config, taxonomy: Taxonomy, fit_docs, dev_docs, test, fold_dir: Path | None, say):
-    """The fold's tagger, calibrated on the fold's dev articles, with the token scores of its
-    test and dev articles; read back from ``fold_dir`` when an earlier run finished the fold."""
-    from framescope.model.tagger import SpanTagger
-    from framescope.training.fit import build_tagger, fit_tagger
-    from framescope.training.train import calibrate_tagger, record_train_shares
+def _checked_variants(variants: dict[str, dict] | None, fit_tagger: bool) -> dict[str, dict]:
+    """The stage variants to score (default :data:`VARIANTS`); without a tagger only those
+    that need no token scores can be."""
+    if not fit_tagger and any(
+        v.get("enabled", True) and v.get("token_scores") != "none" for v in (variants or VARIANTS).values()
+    ):
+        raise ValueError("without a tagger only stage variants with token_scores none can be scored")
+    return variants if variants is not None else VARIANTS
 
-    # what the tagger depends on: everything but the stage's section and the bookkeeping
-    tagger_config = {
-        k: v for k, v in config.to_dict().items() if k not in ("article_stage", "mlflow", "name", "output_dir")
-    }
-    if not tagger_config["model"]["freeze_embeddings"]:
-        del tagger_config["model"]["freeze_embeddings"]  # the caches written before the key existed stay valid
-    key = {
-        "tagger_config": hashlib.sha256(json.dumps(tagger_config, sort_keys=True, default=str).encode()).hexdigest(),
-        "fit": [d.id for d in fit_docs],
-        "dev": [d.id for d in dev_docs],
-        "test": [d.id for d in test],
-    }
-    if fold_dir is not None and (fold_dir / "fold.json").exists():
-        stored = json.loads((fold_dir / "fold.json").read_text(encoding="utf-8"))
-        if stored != key:
-            raise ValueError(f"{fold_dir} caches a fold of another config or split; use another cache folder")
-        say(f"{fold_dir.name}: tagger and token scores read from the cache")
-        tagger = SpanTagger.from_pretrained(fold_dir / "model")
-        return tagger, load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs)
-    tagger = build_tagger(config, taxonomy)
-    fit_tagger(tagger, fit_docs, dev_docs, config, tracker=None, say=say)
-    record_train_shares(tagger, fit_docs, taxonomy, config)
-    dev_scores = tagger.token_scores([d.text for d in dev_docs])
-    calibrate_tagger(tagger, dev_docs, taxonomy, config.calibration, scores=dev_scores)
-    scores = tagger.token_scores([d.text for d in test])
-    if fold_dir is not None:
-        fold_dir.mkdir(parents=True, exist_ok=True)
-        tagger.save_pretrained(fold_dir / "model")
-        save_token_scores(fold_dir / "test.npz", test, scores)
-        save_token_scores(fold_dir / "dev.npz", dev_docs, dev_scores)
-        atomic_write_bytes(fold_dir / "fold.json", json.dumps(key).encode("utf-8"))  # last: marks the fold complete
+
+@dataclass
+class _Run:
+    """What every fold of one cross-validation run shares."""
+
+    config: Config
+    taxonomy: Taxonomy
+    folds: int
+    variants: dict[str, dict]
+    pooled: Pooled
+    own_langs: set
+    say: Callable[[str], None]
+    # (fit_tagger, cache_dir, ensemble_caches): where each fold's tagger comes from
+    tagger_source: tuple = (True, None, ())
+    stage_extra: dict[str, list] = field(default_factory=dict)  # per extra_train setting: its articles, read once
+
+
+class _Fold(NamedTuple):
+    """One fold of the run: its number, its held-out articles and its three article sets."""
+
+    k: int
+    folds: int
+    held: np.ndarray
+    fit_docs: list[Document]
+    dev_docs: list[Document]
+    test: list[Document]
+    started: float
+
+    @property
+    def sizes(self) -> str:
+        return f"{len(self.fit_docs)} fit / {len(self.dev_docs)} dev / {len(self.test)} test articles"
+
+
+def _fold_spans(run: _Run, fold: _Fold):
+    """The fold's tagger with its test and dev token scores (fitted, or read from the
+    cache, averaged with the ensemble's), its held-out spans pooled; without a tagger a
+    stand-in and no scores."""
+    fit_tagger, cache_dir, ensemble_caches = run.tagger_source
+    if not fit_tagger:  # stage on characters only: no spans (span metrics are then meaningless zeros)
+        _pool_spans(run.pooled, fold.held, None, None)
+        return _NoTagger(run.taxonomy), None, None
+    name = fold_name(fold.k, fold.folds)
+    fold_dir = Path(cache_dir) / name if cache_dir is not None else None
+    tagger, scores, dev_scores = fold_tagger(
+        run.config, run.taxonomy, fold.fit_docs, fold.dev_docs, fold.test, fold_dir, run.say
+    )
+    if ensemble_caches:
+        scores, dev_scores = ensemble_scores(
+            tagger, scores, dev_scores, ensemble_caches, name, run.config, fold.dev_docs, fold.test
+        )
+    _pool_spans(run.pooled, fold.held, tagger, scores)
+    run.say(f"fold {fold.k + 1}/{fold.folds}: tagger fitted and calibrated ({time.time() - fold.started:.0f}s)")
     return tagger, scores, dev_scores
 
 
-def _ensemble(tagger, scores, dev_scores, caches: Sequence[str | Path], fold_name: str, config: Config, dev_docs, test):
-    """Test and dev token scores averaged with those the other caches hold for this fold;
-    the tagger's thresholds (both profiles) chosen again on the averaged dev scores."""
-    from framescope.model.tagger import TokenScores
-    from framescope.training.calibration import calibrate_on_dev
+def _pool_spans(pooled: Pooled, held: np.ndarray, tagger, scores) -> None:
+    """The held-out articles' spans of both profiles (none without a tagger)."""
+    if tagger is None:
+        for i in held:
+            pooled.preds[i], pooled.confs[i], pooled.precise[i] = [], [], []
+        return
+    for i, sc in zip(held, scores):
+        decoded = tagger.decode(sc)
+        pooled.preds[i] = [p.as_tuple() for p in decoded]
+        pooled.confs[i] = [p.confidence for p in decoded]
+        pooled.precise[i] = [p.as_tuple() for p in tagger.decode(sc, profile="precise")]
 
-    members = [(scores, dev_scores)]
-    for cache in caches:
-        fold_dir = Path(cache) / fold_name
-        if not (fold_dir / "fold.json").exists():
-            raise ValueError(f"{fold_dir}: no finished fold to ensemble with")
-        members.append(
-            (load_token_scores(fold_dir / "test.npz", test), load_token_scores(fold_dir / "dev.npz", dev_docs))
+
+def _fit_stage_variants(run: _Run, fold: _Fold, tagger, scores, dev_scores) -> None:
+    """Fit each stage variant on the fold's articles (sharing its tagger, thresholds and
+    cross-fitted token scores) and pool its predictions for the held-out articles."""
+    # looked up here, at call time, so that tests can stand in for them
+    from framescope.training.train import crossfit_token_scores, fit_article_stage, stage_extra_articles
+
+    crossfit = None
+    for name, overrides in run.variants.items():
+        cfg = run.config.with_values({f"article_stage.{k}": v for k, v in overrides.items()})
+        if cfg.article_stage.enabled and cfg.article_stage.token_scores == "crossfit" and crossfit is None:
+            crossfit = crossfit_token_scores(
+                cfg, run.taxonomy, fold.fit_docs, cfg.article_stage.crossfit_folds, fold.dev_docs
+            )
+        key = json.dumps(cfg.to_dict()["article_stage"]["extra_train"], sort_keys=True, default=str)
+        if key not in run.stage_extra:
+            run.stage_extra[key] = stage_extra_articles(cfg, run.taxonomy, run.own_langs)
+        stage = fit_article_stage(
+            cfg,
+            run.taxonomy,
+            fold.fit_docs,
+            tagger,
+            fold.dev_docs,
+            given_scores=crossfit,
+            dev_scores=dev_scores,
+            extra_docs=run.stage_extra[key],
         )
-
-    def mean(which: int) -> list:
-        out = []
-        for parts in zip(*(m[which] for m in members)):
-            if any(not np.array_equal(p.offsets, parts[0].offsets) for p in parts):
-                raise ValueError(
-                    f"{fold_name}: the ensembled taggers tokenize differently; only one tokenizer can be averaged"
-                )
-            out.append(TokenScores(parts[0].offsets, np.mean([p.probs for p in parts], axis=0), text=parts[0].text))
-        return out
-
-    scores, dev_scores = mean(0), mean(1)
-    calibrate_on_dev(tagger, dev_docs, config.calibration, scores=dev_scores)
-    return scores, dev_scores
+        if stage is None:
+            continue
+        test = fold.test
+        for i, sp in zip(fold.held, stage.predict([d.text for d in test], scores, [d.lang for d in test])):
+            run.pooled.staged[name][i] = sp
+        run.pooled.thresholds[name].append(dict(stage.settings.thresholds))
+        run.say(f"fold {fold.k + 1}/{fold.folds}: stage {name} ({time.time() - fold.started:.0f}s)")
 
 
-def save_token_scores(path: Path, docs: Sequence[Document], scores) -> None:
-    """Token scores of ``docs`` as arrays (``.npz``: no pickles), keyed by article id."""
-    arrays = {"ids": np.array([d.id for d in docs], dtype=str)}
-    for n, sc in enumerate(scores):
-        arrays[f"offsets_{n}"], arrays[f"probs_{n}"] = sc.offsets, sc.probs
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
-
-
-def load_token_scores(path: Path, docs: Sequence[Document]) -> list:
-    """The token scores :func:`save_token_scores` wrote for exactly these articles."""
-    from framescope.model.tagger import TokenScores
-
-    with np.load(path, allow_pickle=False) as z:
-        ids = [str(i) for i in z["ids"]]
-        if ids != [d.id for d in docs]:
-            raise ValueError(f"{path} holds token scores of other articles")
-        return [TokenScores(z[f"offsets_{n}"], z[f"probs_{n}"], text=d.text) for n, d in enumerate(docs)]
+def _result_so_far(run: _Run, docs, folds_done, seconds: list[float], resamples: int) -> dict:
+    """The run's result over the folds done: reports, and on the last fold (``resamples``
+    > 0) the pooled article tables and their bootstrap intervals."""
+    done = np.sort(np.concatenate(folds_done))
+    scored = (docs, done, run.taxonomy, run.config, run.pooled, folds_done)
+    result = {
+        "folds": run.folds,
+        "folds_done": len(folds_done),
+        "fold_seconds": list(seconds),
+        "reports": pooled_reports(*scored),
+    }
+    if resamples:
+        result["articles"] = pooled_article_tables(*scored)
+        add_intervals(result, resamples)
+    return result
 
 
 class _NoTagger:
@@ -328,111 +309,3 @@ class _NoTagger:
 
     def __init__(self, taxonomy: Taxonomy):
         self.techniques = taxonomy.names
-
-
-def _guess_inputs(docs, taxonomy: Taxonomy, config: Config) -> tuple[dict[str, dict[str, float]], float]:
-    """The constant guess's technique shares per language, from all evaluated articles (see
-    the module docstring), and the share a technique needs to be guessed."""
-    shares = shares_by_group(presence_from_spans([gold_tuples(d, taxonomy) for d in docs]), [d.lang for d in docs])
-    return shares, float(config.article_stage.constant_guess_share)
-
-
-def _reports(docs, done, taxonomy, config, variants, preds, confs, precise, staged, folds_idx, thresholds) -> dict:
-    """Pooled metrics over the articles scored so far (``done``), per variant."""
-    sub = [docs[i] for i in done]
-    pick = lambda xs: [xs[i] for i in done]  # noqa: E731
-    shares, guess_share = _guess_inputs(docs, taxonomy, config)
-    precise_report = score_predictions(sub, pick(precise), taxonomy)
-    reports = {}
-    for name in variants:
-        if thresholds[name]:
-            # AUC from the probabilities; decisions with the threshold of the fold that made them
-            report = score_predictions(
-                sub,
-                pick(preds),
-                taxonomy,
-                (pick(staged[name]), {"article": 2.0, "paragraph": 2.0}),
-                shares,
-                guess_share,
-                pick(confs),
-            )
-            decided = _decided(staged[name], folds_idx, thresholds[name])
-            decided_report = score_predictions(
-                sub,
-                pick(preds),
-                taxonomy,
-                (pick(decided), {"article": 0.5, "paragraph": 0.5}),
-                shares,
-                guess_share,
-                pick(confs),
-            )
-            for group, m in report.items():
-                for key in (
-                    "article_presence_f1",
-                    "article_presence_precision",
-                    "article_presence_recall",
-                    "paragraph_micro_f1",
-                ):
-                    m[key] = decided_report[group][key]
-        else:
-            report = score_predictions(sub, pick(preds), taxonomy, None, shares, guess_share, pick(confs))
-        for group, m in precise_report.items():
-            report[group].update({f"precise_{k}": m[k] for k in ("span_precision", "span_recall", "span_f1", "n_pred")})
-        reports[name] = report
-    return reports
-
-
-def _article_tables(docs, done, taxonomy, config, variants, preds, confs, staged, folds_idx, thresholds) -> dict:
-    """The pooled article scores and presence decisions of each variant, as the reports
-    score them: ``{"ids", "langs", "techniques", "tables": {variant: ArticleTable}}``."""
-    sub = [docs[i] for i in done]
-    shares, guess_share = _guess_inputs(docs, taxonomy, config)
-    gold = presence_from_spans([gold_tuples(d, taxonomy) for d in sub])
-    guess = [constant_guess(shares.get(str(d.lang), shares["all"]), guess_share) for d in sub]
-    tables = {}
-    for name in variants:
-        if thresholds[name]:
-            decided = _decided(staged[name], folds_idx, thresholds[name])
-            scores = [staged[name][i].article for i in done]
-            presence = [{t for t, p in decided[i].article.items() if p >= 0.5} for i in done]
-        else:
-            picked = [preds[i] for i in done]
-            scores, presence = best_span_scores(picked, [confs[i] for i in done]), presence_from_spans(picked)
-        tables[name] = ArticleTable.build(scores, presence, gold, guess, taxonomy.names)
-    return {
-        "ids": [d.id for d in sub],
-        "langs": [str(d.lang) for d in sub],
-        "techniques": list(taxonomy.names),
-        "tables": tables,
-    }
-
-
-def _add_intervals(result: dict, resamples: int) -> None:
-    """Bootstrap intervals of the article metrics in each variant's per-language reports.
-
-    Per language, the guess is that language's (as in the reports); the ``all`` group gets
-    none, since its report guesses with the pooled shares and its intervals would mix both.
-    """
-    langs = np.array(result["articles"]["langs"])
-    for name, table in result["articles"]["tables"].items():
-        for lang in sorted(set(langs.tolist())):
-            part = table.subset(np.flatnonzero(langs == lang))
-            result["reports"][name][lang]["intervals"] = article_intervals(part, n_resamples=resamples)
-
-
-def _decided(staged, held_folds, thresholds):
-    """Stage predictions turned into 0/1 with the thresholds of the fold that made them."""
-    from framescope.model.article_stage import StagePrediction
-
-    out = list(staged)
-    for held, thr in zip(held_folds, thresholds):
-        for i in held:
-            sp = staged[i]
-            out[i] = StagePrediction(
-                {t: float(p >= thr["article"]) for t, p in sp.article.items()},
-                [
-                    (n, a, b, {t: float(p >= thr["paragraph"]) for t, p in probs.items()})
-                    for n, a, b, probs in sp.paragraphs
-                ],
-            )
-    return out

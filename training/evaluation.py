@@ -99,66 +99,113 @@ def score_predictions(
         pred = [list(predictions[i]) for i in idx]
         gold = [gold_tuples(docs[i], taxonomy) for i in idx]
         texts = [docs[i].text for i in idx]
-        sp = span_prf(pred, gold)
-        si = span_identification_prf(pred, gold)
-        para = paragraph_micro_f1(texts, pred, gold)
-        seq = seqeval_on_words(texts, pred, gold)
-        pl = [e - s for doc in pred for s, e, _ in doc]
-        gp = [gold_presence[i] for i in idx]
+        spans = _span_metrics(texts, pred, gold)
         if stage is not None:
-            preds_stage, thresholds = stage
-            art_scores = [preds_stage[i].article for i in idx]
-            art_presence = [{t for t, p in a.items() if p >= thresholds["article"]} for a in art_scores]
-            para_spans = [
-                [
-                    (a, b, t)
-                    for _, a, b, probs in preds_stage[i].paragraphs
-                    for t, p in probs.items()
-                    if p >= thresholds["paragraph"]
-                ]
-                for i in idx
-            ]
-            para_stage = paragraph_micro_f1(texts, para_spans, gold)["f1"]
+            art_scores, art_presence, para_stage = _stage_decisions(stage, idx, texts, gold)
         else:
             art_scores = best_span_scores(pred, [confidences[i] for i in idx] if confidences is not None else None)
-            art_presence = presence_from_spans(pred)
-            para_stage = None
-        auc = mean_roc_auc(art_scores, gp, taxonomy.names)
-        presence = presence_micro_f1(art_presence, gp)
+            art_presence, para_stage = presence_from_spans(pred), spans["paragraph_micro_f1_spans"]
         guess = constant_guess(guess_shares.get(name, guess_shares["all"]), guess_share)
-        guess_f1 = presence_micro_f1([set(guess)] * len(idx), gp)
-        gl = [e - s for doc in gold for s, e, _ in doc]
-        if resamples:
-            table = ArticleTable.build(art_scores, art_presence, gp, [guess] * len(idx), taxonomy.names)
-            intervals = {"intervals": article_intervals(table, n_resamples=resamples)}
-        else:
-            intervals = {}
-        out[name] = {
+        gp = [gold_presence[i] for i in idx]
+        row = {
             "articles": len(idx),
-            "span_precision": sp["precision"],
-            "span_recall": sp["recall"],
-            "span_f1": sp["f1"],
-            "n_pred": sp["n_pred"],
-            "n_gold": sp["n_gold"],
-            "span_identification_f1": si["f1"],
-            "paragraph_micro_f1": para_stage if para_stage is not None else para["f1"],
-            "paragraph_micro_f1_spans": para["f1"],
+            "paragraph_micro_f1": para_stage,
             "article_source": article_source or ("stage" if stage is not None else "spans"),
-            "article_mean_auc": auc["mean"],
-            "article_auc_techniques": auc["n_techniques"],
-            "article_presence_f1": presence["f1"],
-            "article_presence_precision": presence["precision"],
-            "article_presence_recall": presence["recall"],
-            "constant_guess_presence_f1": guess_f1["f1"],
-            "constant_guess_techniques": sorted(guess),
-            "paragraph_macro_f1": para.get("macro_f1", 0.0),
-            "token_seqeval_f1": seq["f1"],
-            "mean_pred_span_length": float(np.mean(pl)) if pl else 0.0,
-            "mean_gold_span_length": float(np.mean(gl)) if gl else 0.0,
-            "per_technique": sp["per_technique"],
-            "paragraph_per_technique": para.get("per_technique", {}),
-            **intervals,
+            **spans,
+            **_article_metrics(art_scores, art_presence, gp, guess, taxonomy.names, resamples),
         }
+        out[name] = {key: row[key] for key in REPORT_KEYS if key in row}
+    return out
+
+
+#: the keys of a group's report, in the order the report (and dev_report.json) lists them
+REPORT_KEYS = (
+    "articles",
+    "span_precision",
+    "span_recall",
+    "span_f1",
+    "n_pred",
+    "n_gold",
+    "span_identification_f1",
+    "paragraph_micro_f1",
+    "paragraph_micro_f1_spans",
+    "article_source",
+    "article_mean_auc",
+    "article_auc_techniques",
+    "article_presence_f1",
+    "article_presence_precision",
+    "article_presence_recall",
+    "constant_guess_presence_f1",
+    "constant_guess_techniques",
+    "paragraph_macro_f1",
+    "token_seqeval_f1",
+    "mean_pred_span_length",
+    "mean_gold_span_length",
+    "per_technique",
+    "paragraph_per_technique",
+    "intervals",
+)
+
+
+def _span_metrics(texts: list[str], pred: list, gold: list) -> dict:
+    """The span-level figures of one group: partial-overlap span P/R/F1, span identification,
+    paragraphs of the spans, seqeval on words and the mean span lengths."""
+    sp = span_prf(pred, gold)
+    para = paragraph_micro_f1(texts, pred, gold)
+    pl = [e - s for doc in pred for s, e, _ in doc]
+    gl = [e - s for doc in gold for s, e, _ in doc]
+    return {
+        "span_precision": sp["precision"],
+        "span_recall": sp["recall"],
+        "span_f1": sp["f1"],
+        "n_pred": sp["n_pred"],
+        "n_gold": sp["n_gold"],
+        "span_identification_f1": span_identification_prf(pred, gold)["f1"],
+        "paragraph_micro_f1_spans": para["f1"],
+        "paragraph_macro_f1": para.get("macro_f1", 0.0),
+        "token_seqeval_f1": seqeval_on_words(texts, pred, gold)["f1"],
+        "mean_pred_span_length": float(np.mean(pl)) if pl else 0.0,
+        "mean_gold_span_length": float(np.mean(gl)) if gl else 0.0,
+        "per_technique": sp["per_technique"],
+        "paragraph_per_technique": para.get("per_technique", {}),
+    }
+
+
+def _stage_decisions(stage, idx: list[int], texts: list[str], gold: list) -> tuple[list, list, float]:
+    """The article stage's article scores, its presence decisions and the micro-F1 of its
+    paragraph decisions, for the articles ``idx`` of a group."""
+    preds_stage, thresholds = stage
+    art_scores = [preds_stage[i].article for i in idx]
+    art_presence = [{t for t, p in a.items() if p >= thresholds["article"]} for a in art_scores]
+    para_spans = [
+        [
+            (a, b, t)
+            for _, a, b, probs in preds_stage[i].paragraphs
+            for t, p in probs.items()
+            if p >= thresholds["paragraph"]
+        ]
+        for i in idx
+    ]
+    return art_scores, art_presence, paragraph_micro_f1(texts, para_spans, gold)["f1"]
+
+
+def _article_metrics(art_scores, art_presence, gold_presence, guess, techniques, resamples: int) -> dict:
+    """Article AUC, presence P/R/F1, the constant guess's presence F1 and, with
+    ``resamples``, their bootstrap intervals."""
+    auc = mean_roc_auc(art_scores, gold_presence, techniques)
+    presence = presence_micro_f1(art_presence, gold_presence)
+    out = {
+        "article_mean_auc": auc["mean"],
+        "article_auc_techniques": auc["n_techniques"],
+        "article_presence_f1": presence["f1"],
+        "article_presence_precision": presence["precision"],
+        "article_presence_recall": presence["recall"],
+        "constant_guess_presence_f1": presence_micro_f1([set(guess)] * len(art_scores), gold_presence)["f1"],
+        "constant_guess_techniques": sorted(guess),
+    }
+    if resamples:
+        table = ArticleTable.build(art_scores, art_presence, gold_presence, [guess] * len(art_scores), techniques)
+        out["intervals"] = article_intervals(table, n_resamples=resamples)
     return out
 
 

@@ -224,15 +224,7 @@ def run_trainer(
     choice and early stopping. Returns training statistics (windows, tokens, throughput)."""
     tc = config.training
     seed = int(config.seed)
-    set_seed(seed)
-    if tc.tf32 and torch.cuda.is_available():
-        # TF32 tensor cores for fp32 matmuls (Ampere+): ~2x faster, 10-bit mantissa products
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    torch.set_num_threads(int(tc.threads or os.cpu_count() or 1))
-    if config.model.freeze_embeddings:
-        tagger.model.get_input_embeddings().weight.requires_grad_(False)
-        tagger.reference_base_embeddings()  # the folder then names the base's table instead of storing it
+    _prepare_run(tagger, config)
     rows = training_windows(tagger, train_docs, max_windows=tc.max_train_windows, seed=seed)
     if not rows:
         raise ValueError("no training windows: the training articles are empty")
@@ -274,6 +266,21 @@ def run_trainer(
     }
     say(f"training throughput {stats['train_tokens_per_second']:.0f} tokens/s (evaluation time excluded)")
     return stats
+
+
+def _prepare_run(tagger, config: Config) -> None:
+    """Seed, matmul precision and threads for the run; the embedding table frozen when the
+    config says so."""
+    tc = config.training
+    set_seed(int(config.seed))
+    if tc.tf32 and torch.cuda.is_available():
+        # TF32 tensor cores for fp32 matmuls (Ampere+): ~2x faster, 10-bit mantissa products
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    torch.set_num_threads(int(tc.threads or os.cpu_count() or 1))
+    if config.model.freeze_embeddings:
+        tagger.model.get_input_embeddings().weight.requires_grad_(False)
+        tagger.reference_base_embeddings()  # the folder then names the base's table instead of storing it
 
 
 def _training_arguments(tc: TrainingConfig, seed: int, n_rows: int, has_dev: bool, out_dir: str) -> TrainingArguments:

@@ -19,6 +19,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from framescope.training.metrics.normalize import f1_of
+
 Presence = Sequence[set[str]]  # per article: the techniques it uses
 
 
@@ -70,8 +72,7 @@ def presence_micro_f1(predicted: Presence, gold: Presence) -> dict[str, float]:
     n_gold = sum(len(g) for g in gold)
     precision = tp / n_pred if n_pred else 0.0
     recall = tp / n_gold if n_gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    return {"precision": precision, "recall": recall, "f1": f1_of(precision, recall)}
 
 
 def mean_roc_auc(scores: Sequence[Mapping[str, float]], gold: Presence, techniques: Sequence[str]) -> dict[str, object]:

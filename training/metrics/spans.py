@@ -26,14 +26,24 @@ Conventions shared by all functions
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Union
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from framescope.labels.paragraphs import paragraph_offsets
+# the input shapes, the paragraph scorer and the token scorer live in their own modules;
+# they are importable from here, where the metrics have always been imported from
+from framescope.training.metrics.normalize import (
+    DocSpans,
+    Span,
+    SpanLike,
+    f1_of,
+    _normalize_corpus,
+    normalize_spans,
+)
+from framescope.training.metrics.paragraphs import paragraph_labels, paragraph_micro_f1, paragraph_offsets
+from framescope.training.metrics.tokens import token_seqeval
 
 __all__ = [
     "Span",
@@ -47,78 +57,11 @@ __all__ = [
     "token_seqeval",
     "span_lengths",
     "merge_intervals",
+    "paragraph_labels",
 ]
-
-Span = tuple[int, int, str]
-"""``(start, end, technique)``; character offsets, ``end`` exclusive."""
-
-SpanLike = Union[Sequence[Any], Mapping[str, Any]]
-"""A :data:`Span` tuple/list or a ``{"start", "end", "technique"}`` mapping."""
-
-DocSpans = Union[Iterable[SpanLike], Mapping[str, Sequence[Any]]]
-"""The spans of one document: an iterable of :data:`SpanLike`, or one column-oriented
-mapping ``{"start": [...], "end": [...], "technique": [...]}``."""
 
 # Label used by the technique-agnostic scorer.
 _ANY = "__span__"
-
-
-# --------------------------------------------------------------------------------------
-# input handling
-# --------------------------------------------------------------------------------------
-
-
-def _as_span(item: SpanLike) -> Span:
-    if isinstance(item, Mapping):
-        start, end, tech = item["start"], item["end"], item["technique"]
-    else:
-        if len(item) != 3:
-            raise ValueError(f"a span must be (start, end, technique), got {item!r}")
-        start, end, tech = item
-    start_i, end_i = int(start), int(end)
-    if start_i != start or end_i != end:
-        raise ValueError(f"span offsets must be integers, got {item!r}")
-    if start_i < 0 or end_i <= start_i:
-        raise ValueError(
-            f"span {item!r} is empty or has negative offsets: spans need end > start >= 0 "
-            "(a zero-length span has no characters, so its overlap ratio is undefined)"
-        )
-    return (start_i, end_i, str(tech))
-
-
-def normalize_spans(doc: DocSpans | None) -> list[Span]:
-    """Return one document's spans as a list of validated ``(start, end, technique)``.
-
-    Accepts the three shapes described in the module docstring (``None`` means no
-    spans), because the same scorer is fed by hand-written tuples in tests, by
-    row-oriented dicts from ``datasets`` ``List(struct)`` features and by
-    column-oriented dicts from ``datasets`` ``Sequence(dict)`` features.
-    """
-    if doc is None:
-        return []
-    if isinstance(doc, Mapping):
-        starts, ends, techs = doc["start"], doc["end"], doc["technique"]
-        if not (len(starts) == len(ends) == len(techs)):
-            raise ValueError("column-oriented spans need equally long start/end/technique")
-        return [_as_span((s, e, t)) for s, e, t in zip(starts, ends, techs)]
-    return [_as_span(item) for item in doc]
-
-
-def _normalize_corpus(
-    predictions: Sequence[DocSpans], references: Sequence[DocSpans]
-) -> tuple[list[list[Span]], list[list[Span]]]:
-    if len(predictions) != len(references):
-        raise ValueError(
-            f"predictions and references must be aligned by document: got "
-            f"{len(predictions)} prediction documents and {len(references)} reference documents"
-        )
-    return [normalize_spans(d) for d in predictions], [normalize_spans(d) for d in references]
-
-
-def _f1(precision: float, recall: float) -> float:
-    """Harmonic mean; 0 when both are 0 (instead of 0/0)."""
-    total = precision + recall
-    return 0.0 if total == 0 else 2.0 * precision * recall / total
 
 
 # --------------------------------------------------------------------------------------
@@ -205,7 +148,7 @@ def _prf_from_credit(p_credit: float, g_credit: float, n_pred: int, n_gold: int)
     return {
         "precision": precision,
         "recall": recall,
-        "f1": _f1(precision, recall),
+        "f1": f1_of(precision, recall),
         "n_pred": int(n_pred),
         "n_gold": int(n_gold),
     }
@@ -291,172 +234,6 @@ def span_identification_prf(predictions: Sequence[DocSpans], references: Sequenc
     result = span_prf([union(d) for d in pred_docs], [union(d) for d in gold_docs])
     result.pop("per_technique")
     return result
-
-
-# --------------------------------------------------------------------------------------
-# SemEval-2023 Task 3 subtask 3 paragraph-level scorer
-# --------------------------------------------------------------------------------------
-
-
-def paragraph_labels(
-    paragraphs: list[tuple[int, int]], spans: list[Span], keep: set[str] | None = None
-) -> set[tuple[int, str]]:
-    """``{(paragraph index, technique)}`` for every paragraph (of :func:`paragraph_offsets`) a span overlaps.
-
-    The one paragraph rule: :func:`paragraph_micro_f1` reports it and calibration optimises it.
-    """
-    starts = [s for s, _e in paragraphs]
-    labels: set[tuple[int, str]] = set()
-    for s, e, t in spans:
-        if keep is not None and t not in keep:
-            continue
-        # paragraphs are sorted and disjoint: candidates start before the span ends
-        k = bisect.bisect_left(starts, e)
-        i = k - 1
-        while i >= 0 and paragraphs[i][1] > s:  # overlaps by >= 1 character
-            labels.add((i, t))
-            i -= 1
-    return labels
-
-
-def paragraph_micro_f1(
-    texts: Sequence[str],
-    predictions: Sequence[DocSpans],
-    references: Sequence[DocSpans],
-    techniques: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """SemEval-2023 Task 3 subtask 3 (paragraph level) micro-F1 from character spans.
-
-    Each document text is cut into paragraphs with :func:`paragraph_offsets` (lines;
-    empty/whitespace-only lines dropped). A paragraph carries a technique when at least
-    one span of that technique overlaps it by at least one character; this turns both
-    span sets into sets of ``(document, paragraph, technique)`` pairs, which are
-    compared exactly. Scoring at this granularity is what SemEval-2023 ranks on, and
-    it is robust to boundary noise that the character-level scorer punishes -- but it
-    rewards "painting" whole paragraphs, so read it together with :func:`span_prf`
-    and :func:`span_lengths`.
-
-    ``techniques``: the label set. When given, spans with other techniques are ignored
-    and ``macro_f1`` averages over *all* listed techniques, a technique with neither
-    gold nor predicted pairs counting as F1 0 (the behaviour of the official scorer,
-    which uses scikit-learn's macro F1 over the full class list). When ``None``, the
-    label set is every technique seen in predictions or references.
-
-    Returns micro ``precision``, ``recall``, ``f1``, ``macro_f1``, ``n_pred``/``n_gold``
-    (number of predicted/gold pairs), ``n_paragraphs`` (non-empty lines scored) and
-    ``per_technique: {technique: {precision, recall, f1, n_pred, n_gold}}``.
-    Micro precision is 0 when nothing is predicted, recall 0 when there is no gold.
-    """
-    if not (len(texts) == len(predictions) == len(references)):
-        raise ValueError(
-            f"texts, predictions and references must be aligned by document: got "
-            f"{len(texts)}, {len(predictions)} and {len(references)}"
-        )
-    pred_docs, gold_docs = _normalize_corpus(predictions, references)
-    keep = set(techniques) if techniques is not None else None
-
-    tp: dict[str, int] = defaultdict(int)
-    n_pred: dict[str, int] = defaultdict(int)
-    n_gold: dict[str, int] = defaultdict(int)
-    n_paragraphs = 0
-    for text, pdoc, gdoc in zip(texts, pred_docs, gold_docs):
-        if not isinstance(text, str):
-            raise TypeError(f"document texts must be str, got {type(text).__name__}")
-        paras = paragraph_offsets(text)
-        n_paragraphs += len(paras)
-        pl = paragraph_labels(paras, pdoc, keep)
-        gl = paragraph_labels(paras, gdoc, keep)
-        for _i, t in pl:
-            n_pred[t] += 1
-        for _i, t in gl:
-            n_gold[t] += 1
-        for _i, t in pl & gl:
-            tp[t] += 1
-
-    label_set = list(techniques) if techniques is not None else sorted(set(n_pred) | set(n_gold))
-    per_technique: dict[str, dict[str, Any]] = {}
-    for t in label_set:
-        p = tp[t] / n_pred[t] if n_pred[t] else 0.0
-        r = tp[t] / n_gold[t] if n_gold[t] else 0.0
-        per_technique[t] = {
-            "precision": p,
-            "recall": r,
-            "f1": _f1(p, r),
-            "n_pred": n_pred[t],
-            "n_gold": n_gold[t],
-        }
-    tot_tp, tot_pred, tot_gold = sum(tp.values()), sum(n_pred.values()), sum(n_gold.values())
-    precision = tot_tp / tot_pred if tot_pred else 0.0
-    recall = tot_tp / tot_gold if tot_gold else 0.0
-    macro = math.fsum(v["f1"] for v in per_technique.values()) / len(per_technique) if per_technique else 0.0
-    return {
-        "precision": precision,
-        "recall": recall,
-        "f1": _f1(precision, recall),
-        "macro_f1": macro,
-        "n_pred": tot_pred,
-        "n_gold": tot_gold,
-        "n_paragraphs": n_paragraphs,
-        "per_technique": per_technique,
-    }
-
-
-# --------------------------------------------------------------------------------------
-# token level and diagnostics
-# --------------------------------------------------------------------------------------
-
-
-def token_seqeval(
-    pred_tags: Sequence[Sequence[str]],
-    gold_tags: Sequence[Sequence[str]],
-    *,
-    mode: str | None = None,
-    scheme: str | None = None,
-) -> dict[str, float]:
-    """Entity-level micro precision/recall/F1 on BIO tag sequences, via ``seqeval``.
-
-    A thin wrapper so the training loop reports the same token-level numbers as the
-    rest of the NER ecosystem. ``pred_tags`` and ``gold_tags`` are lists of tag
-    sequences (``list[list[str]]``, e.g. ``["O", "B-Loaded_Language", "I-Loaded_Language"]``),
-    equally long pairwise.
-
-    Multi-label: techniques may overlap, which one BIO sequence cannot express, so the
-    caller passes one sequence *per technique per document* (same order on both sides;
-    plain ``B``/``I``/``O`` tags are fine in that layout). Micro scores then pool all
-    (document, technique) chunks.
-
-    ``mode``/``scheme`` are passed to seqeval (``mode="strict"`` with e.g.
-    ``scheme="IOB2"`` rejects ill-formed chunks; the default is the lenient
-    conlleval behaviour). Undefined ratios (nothing predicted / no gold chunk) are 0
-    instead of a warning. Returns ``precision``, ``recall``, ``f1``, ``accuracy``
-    (token accuracy).
-    """
-    from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
-
-    if len(pred_tags) != len(gold_tags):
-        raise ValueError(
-            f"pred_tags and gold_tags must have the same number of sequences: {len(pred_tags)} != {len(gold_tags)}"
-        )
-    for i, (p, g) in enumerate(zip(pred_tags, gold_tags)):
-        if len(p) != len(g):
-            raise ValueError(f"sequence {i}: {len(p)} predicted tags but {len(g)} gold tags")
-    y_pred = [list(map(str, p)) for p in pred_tags]
-    y_true = [list(map(str, g)) for g in gold_tags]
-    if not any(y_true) and not any(y_pred):
-        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.0}
-    kw: dict[str, Any] = {"zero_division": 0}
-    if mode is not None:
-        kw["mode"] = mode
-    if scheme is not None:
-        from seqeval import scheme as seqeval_schemes
-
-        kw["scheme"] = getattr(seqeval_schemes, scheme)
-    return {
-        "precision": float(precision_score(y_true, y_pred, **kw)),
-        "recall": float(recall_score(y_true, y_pred, **kw)),
-        "f1": float(f1_score(y_true, y_pred, **kw)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-    }
 
 
 def span_lengths(predictions: Sequence[DocSpans]) -> float:
