@@ -118,8 +118,13 @@ def _dataset_rows(dataset, table: str, key: str) -> list[dict]:
     from framescope.inference import dataset as ds
 
     with duckdb.connect() as con:
-        t = con.execute(f"SELECT * EXCLUDE (scored_date) FROM {ds.read_sql(dataset, table)}").fetch_arrow_table()
-    return _by_id(t, key)
+        cur = con.execute(f"SELECT * FROM {ds.read_sql(dataset, table)}")
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    for row in rows:
+        row.pop("scored_at", None)
+        row.pop("scored_date")
+    return sorted(rows, key=lambda r: tuple(str(r[k]) for k in (key, "start", "end", "technique") if k in r))
 
 
 def test_spark_tables_equal_the_cli_export(setup):
