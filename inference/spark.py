@@ -113,7 +113,9 @@ def score_spark(
     try:
         n_articles, n_spans = _write_job(spark, F, base, udf, techniques, categories, work / "job")
         summary = SparkScoreSummary(str(out), model_uri, n_articles, n_spans)
-        _append_job(work / "job", target, techniques, categories)
+        if n_articles:  # all rows in errors: no dataset rows to publish
+            _append_job(work / "job", target, techniques, categories)
+        target.mkdir(parents=True, exist_ok=True)
         summary.errors = _write_errors(F, base, source, target, mode)
         summary.seconds = time.time() - t0
         _manifest(target, summary, techniques, categories, source)

@@ -228,6 +228,19 @@ def test_a_repeated_id_is_refused_before_anything_is_written(setup, tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_a_run_with_only_errors_writes_the_errors_and_no_dataset(setup, tmp_path):
+    from pyspark.sql import functions as F
+
+    from framescope.inference.spark import read_table, score_spark
+
+    spark = setup["spark"]
+    df = spark.read.parquet(str(setup["parquet"])).limit(3).withColumn("text", F.lit("   "))
+    out = tmp_path / "spark"
+    summary = score_spark(spark, df, URI, out)
+    assert (summary.articles, summary.errors, summary.exit_code) == (0, 3, 1)
+    assert len(read_table(out, "errors")) == 3 and not (out / "dataset.json").exists()
+
+
 def test_a_remote_out_is_refused():
     from framescope.inference.spark import score_spark
 
