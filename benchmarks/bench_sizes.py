@@ -10,7 +10,8 @@ so that ``peak_rss_mb - base_rss_mb`` is what scoring added.
 
 * ``tiny``: N articles of about 70 characters each (``--batch-size 8``, the default).
 * ``<k> MB``: one article of k million characters (paragraphs of sample-corpus sentences),
-  with ``--max-chars`` raised above it; time and added memory should grow linearly in k.
+  with ``--max-chars`` raised above it; added memory grows linearly in k, time faster
+  (docs/failures.md, "Time and memory against input size").
 
 Prints one JSON line per case and a table; ``--out FILE`` also writes the JSON list.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -37,6 +39,14 @@ def _rss_mb() -> float:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def _commit() -> str | None:
+    """The git commit of the benchmarked code (None outside a checkout)."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    )
+    return proc.stdout.strip() or None
 
 
 def _big_text(n_chars: int) -> str:
@@ -61,10 +71,12 @@ def run_case(model: str, case: str, tiny: int) -> dict:
     feed = tmp / "feed.jsonl"
     with open(feed, "w", encoding="utf-8") as fh:
         if case == "tiny":
+            n_chars = 0
             for i in range(tiny):
                 text = f"Die feigen Verräter haben uns verkauft, Nummer {i}. Sie lügen, immer!"
                 fh.write(json.dumps({"id": f"t{i}", "lang": "de", "text": text}, ensure_ascii=False) + "\n")
-            n_articles, n_chars = tiny, None
+                n_chars += len(text)
+            n_articles = tiny
         else:
             n_chars = int(float(case) * 1_000_000)
             fh.write(
@@ -75,9 +87,8 @@ def run_case(model: str, case: str, tiny: int) -> dict:
     scorer.tagger.score(["Warm-up."])
     base = _rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()
-    summary = run_score(
-        [str(feed)], scorer=scorer, out=tmp / "out", show_progress=False, max_chars=max(n_chars or 0, 1_000_000) + 1
-    )
+    limit = max(0 if case == "tiny" else n_chars, 1_000_000) + 1  # the one huge article must pass --max-chars
+    summary = run_score([str(feed)], scorer=scorer, out=tmp / "out", show_progress=False, max_chars=limit)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert summary.exit_code == 0 and summary.articles == n_articles, summary.errors[:3]
     return {
@@ -88,6 +99,7 @@ def run_case(model: str, case: str, tiny: int) -> dict:
         "cpu_seconds": round(cpu, 2),
         "articles_per_s": round(n_articles / wall, 2),
         "articles_per_cpu_s": round(n_articles / cpu, 2),
+        "chars_per_s": round(n_chars / wall),
         "base_rss_mb": round(base, 1),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "added_rss_mb": round(_peak_rss_mb() - base, 1),
@@ -116,18 +128,21 @@ def main() -> None:
         print(json.dumps(row), flush=True)
         rows.append(row)
     print(
-        f"\n{'case':>8} {'articles':>8} {'s':>8} {'CPU s':>8} {'art/s':>8} {'art/CPU s':>9} {'peak MB':>8} {'added MB':>8}"
+        f"\n{'case':>8} {'articles':>8} {'s':>8} {'CPU s':>8} {'art/s':>8} {'art/CPU s':>9} {'chars/s':>9} {'peak MB':>8} {'added MB':>8}"
     )
     for r in rows:
         print(
             f"{r['case']:>8} {r['articles']:>8} {r['seconds']:>8} {r['cpu_seconds']:>8} {r['articles_per_s']:>8} "
-            f"{r['articles_per_cpu_s']:>9} {r['peak_rss_mb']:>8} {r['added_rss_mb']:>8}"
+            f"{r['articles_per_cpu_s']:>9} {r['chars_per_s']:>9} {r['peak_rss_mb']:>8} {r['added_rss_mb']:>8}"
         )
     if args.out:
         meta = {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "commit": _commit(),
             "python": platform.python_version(),
             "machine": platform.machine(),
-            "cpus": __import__("os").cpu_count(),
+            "cpus": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         }
         args.out.write_text(json.dumps({"meta": meta, "cases": rows}, indent=2) + "\n", encoding="utf-8")
 

@@ -162,25 +162,7 @@ def create_views(con, tables: dict[str, Any], keyed: bool, temp: bool = False) -
         f"CREATE OR REPLACE {kind} articles_latest AS SELECT * FROM articles_all "
         "QUALIFY row_number() OVER (PARTITION BY id ORDER BY scored_at DESC, text_sha256 DESC) = 1"
     )
-    empty = {
-        "spans": "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS technique, NULL::VARCHAR AS category, "
-        'NULL::BIGINT AS start, NULL::BIGINT AS "end", NULL::VARCHAR AS text, NULL::DOUBLE AS confidence WHERE false',
-        "paragraphs": "SELECT NULL::VARCHAR AS article_id, NULL::BIGINT AS paragraph, NULL::BIGINT AS start, "
-        'NULL::BIGINT AS "end" WHERE false',
-        "texts": "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS text_sha256, NULL::VARCHAR AS text WHERE false",
-    }
-    for table in ("spans", "paragraphs", "texts"):
-        src = tables.get(table)
-        body = f"SELECT * FROM {src}" if src else empty[table]
-        join = "x.article_id = a.id" + (" AND x.text_sha256 = a.text_sha256" if keyed and src else "")
-        if table == "spans":
-            con.execute(
-                f"CREATE OR REPLACE {kind} spans_all AS SELECT x.*, a.outlet, a.week, a.published_date, a.title, a.url, a.lang "
-                f"FROM ({body}) x JOIN articles_all a ON {join}"
-            )
-        con.execute(
-            f"CREATE OR REPLACE {kind} {table}_latest AS SELECT x.* FROM ({body}) x SEMI JOIN articles_latest a ON {join}"
-        )
+    _child_views(con, kind, tables, keyed)
     con.execute(
         f"CREATE OR REPLACE {kind} outlet_week_technique AS "
         + technique_aggregate_sql("articles_latest", techniques, has_prob, ["outlet", "week"])
@@ -190,6 +172,31 @@ def create_views(con, tables: dict[str, Any], keyed: bool, temp: bool = False) -
         + technique_aggregate_sql("articles_latest", techniques, has_prob, ["week"])
     )
     return {"techniques": techniques, "categories": categories, "has_prob": has_prob, "columns": cols}
+
+
+_EMPTY = {
+    "spans": "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS technique, NULL::VARCHAR AS category, "
+    'NULL::BIGINT AS start, NULL::BIGINT AS "end", NULL::VARCHAR AS text, NULL::DOUBLE AS confidence WHERE false',
+    "paragraphs": "SELECT NULL::VARCHAR AS article_id, NULL::BIGINT AS paragraph, NULL::BIGINT AS start, "
+    'NULL::BIGINT AS "end" WHERE false',
+    "texts": "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS text_sha256, NULL::VARCHAR AS text WHERE false",
+}
+
+
+def _child_views(con, kind: str, tables: dict[str, Any], keyed: bool) -> None:
+    """``spans_all`` and ``<table>_latest`` for spans, paragraphs and texts: rows joined to an existing article version."""
+    for table in ("spans", "paragraphs", "texts"):
+        src = tables.get(table)
+        body = f"SELECT * FROM {src}" if src else _EMPTY[table]
+        join = "x.article_id = a.id" + (" AND x.text_sha256 = a.text_sha256" if keyed and src else "")
+        if table == "spans":
+            con.execute(
+                f"CREATE OR REPLACE {kind} spans_all AS SELECT x.*, a.outlet, a.week, a.published_date, a.title, a.url, a.lang "
+                f"FROM ({body}) x JOIN articles_all a ON {join}"
+            )
+        con.execute(
+            f"CREATE OR REPLACE {kind} {table}_latest AS SELECT x.* FROM ({body}) x SEMI JOIN articles_latest a ON {join}"
+        )
 
 
 def source_tables(source: Path | str, checked: bool = True) -> tuple[dict[str, Any], bool]:

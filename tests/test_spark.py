@@ -1,4 +1,4 @@
-"""Scoring on Spark through MLflow gives the CLI's tables, row for row.
+"""Scoring on Spark through MLflow gives the CLI's tables, row for row, published as a dataset.
 
 PySpark local mode (``local[2]``) over ~300 articles (the sample corpus, three variants
 of each article), with the quickstart model registered in a temporary sqlite MLflow
@@ -111,18 +111,34 @@ def test_pyfunc_signature_is_the_udf_result_type(setup):
     assert rt.fieldNames()[:7] == ["id", "lang", "model", "model_version", "scored_at", "n_chars", "text_sha256"]
 
 
+def _dataset_rows(dataset, table: str, key: str) -> list[dict]:
+    """A dataset table's rows without what differs between two runs (``scored_at``, ``scored_date``)."""
+    import duckdb
+
+    from framescope.inference import dataset as ds
+
+    with duckdb.connect() as con:
+        cur = con.execute(f"SELECT * FROM {ds.read_sql(dataset, table)}")
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    for row in rows:
+        row.pop("scored_at", None)
+        row.pop("scored_date")
+    return sorted(rows, key=lambda r: tuple(str(r[k]) for k in (key, "start", "end", "technique") if k in r))
+
+
 def test_spark_tables_equal_the_cli_export(setup):
     from framescope.inference.cli import run_score
+    from framescope.inference.dataset import append_run
     from framescope.inference.spark import read_table, score_spark
 
     tmp = setup["tmp"]
     cli = run_score([str(setup["jsonl"])], model=URI, out=tmp / "cli", formats="parquet", show_progress=False)
     assert cli.articles == setup["n"] - 1 and len(cli.errors) == 1
 
-    out = tmp / "spark-lang"
-    summary = score_spark(setup["spark"], str(setup["parquet"]), URI, out, partition_by="lang", num_partitions=4)
+    out = tmp / "spark-out"
+    summary = score_spark(setup["spark"], str(setup["parquet"]), URI, out, num_partitions=4)
     assert (summary.articles, summary.errors) == (setup["n"] - 1, 1)
-    assert {p.name for p in (out / "articles").iterdir() if p.is_dir()} == {"lang=de", "lang=en"}
 
     cli_articles = ex.validate_parquet(
         tmp / "cli" / ex.ARTICLES_PARQUET, pq.read_schema(tmp / "cli" / ex.ARTICLES_PARQUET)
@@ -146,27 +162,90 @@ def test_spark_tables_equal_the_cli_export(setup):
     errors = read_table(out, "errors").to_pylist()
     assert [(e["id"], e["reason"]) for e in errors] == [("blank", "empty article")]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["articles"] == setup["n"] - 1 and manifest["partition_by"] == "lang"
-    # the partition key comes back from the directory names
-    with_lang = read_table(out, "spans", keep_partition=True)
-    assert set(with_lang.column("lang").to_pylist()) <= {"de", "en"}
+    assert manifest["articles"] == setup["n"] - 1 and manifest["engine"] == "spark"
+    assert read_table(out, "spans", keep_partition=True).column_names[-1] == "scored_date"
+
+    # the Spark folder is the dataset `score --dataset` builds: same dataset.json, same rows
+    cli_dataset = tmp / "cli-dataset"
+    append_run(tmp / "cli", cli_dataset)
+    info = json.loads((out / "dataset.json").read_text())
+    assert info == json.loads((cli_dataset / "dataset.json").read_text())
+    for table, key in (("articles", "id"), ("spans", "article_id"), ("texts", "article_id")):
+        assert _dataset_rows(out, table, key) == _dataset_rows(cli_dataset, table, key), table
+    assert len(_dataset_rows(out, "texts", "article_id")) == setup["n"] - 1
+    assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".spark-out.")], "work folder left"
 
 
-def test_partition_by_date_from_a_dataframe(setup):
+def test_dashboard_and_views_read_a_spark_folder(setup, tmp_path):
+    """``framescope dashboard`` and ``framescope dataset views`` take the Spark engine's ``--out``."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from framescope.cli import _register, app
+    from framescope.inference.spark import score_spark
+
+    out = tmp_path / "spark"
+    score_spark(setup["spark"], str(setup["parquet"]), URI, out)
+    _register()
+    res = CliRunner().invoke(app, ["dashboard", str(out), "--out", str(tmp_path / "site")])
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "outlet-0" in page and "outlet-2" in page
+
+    db = tmp_path / "views.duckdb"
+    res = CliRunner().invoke(app, ["dataset", "views", str(out), "--out", str(db)])
+    assert res.exit_code == 0, res.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM articles_latest").fetchone()[0] == setup["n"] - 1
+        n_spans = con.execute("SELECT count(*) FROM spans_latest").fetchone()[0]
+        n_texts = con.execute("SELECT count(*) FROM texts_latest").fetchone()[0]
+    assert n_spans > 0 and n_texts == setup["n"] - 1
+
+
+def test_append_mode_adds_only_new_articles(setup, tmp_path):
+    """``mode="append"`` adds a second run to the folder's dataset as ``--dataset`` does: no duplicates."""
     from framescope.inference.spark import read_table, score_spark
 
     spark = setup["spark"]
-    df = spark.read.parquet(str(setup["parquet"])).limit(40).withColumnRenamed("text", "body")
+    df = spark.read.parquet(str(setup["parquet"])).where("id != 'blank'").withColumnRenamed("text", "body")
+    first, second = df.orderBy("id").limit(40), df.orderBy("id").limit(50)
+    out = tmp_path / "spark"
+    assert score_spark(spark, first, URI, out, text_col="body").articles == 40
+    with pytest.warns(FutureWarning, match="partition_by"):
+        score_spark(spark, second, URI, out, text_col="body", mode="append", partition_by="date")
+    ids = read_table(out, "articles").column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == 50
+
+
+def test_a_repeated_id_is_refused_before_anything_is_written(setup, tmp_path):
+    from framescope.inference.spark import score_spark
+
+    spark = setup["spark"]
+    df = spark.read.parquet(str(setup["parquet"])).limit(3)
+    out = tmp_path / "spark"
+    with pytest.raises(ValueError, match="appears 2 times"):
+        score_spark(spark, df.unionByName(df.limit(1)), URI, out)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_run_with_only_errors_writes_the_errors_and_no_dataset(setup, tmp_path):
     from pyspark.sql import functions as F
 
-    df = df.withColumn("published", F.to_date(F.lit("2024-03-01")))
-    out = setup["tmp"] / "spark-date"
-    summary = score_spark(spark, df, URI, out, partition_by="date", text_col="body", date_col="published")
-    assert summary.articles == 40
-    assert [p.name for p in (out / "articles").iterdir() if p.is_dir()] == ["date=2024-03-01"]
-    articles = read_table(out, "articles", keep_partition=True)
-    assert articles.column_names[-1] == "date" and set(articles.column("date").to_pylist()) == {"2024-03-01"}
-    assert set(articles.column("lang").to_pylist()) <= {"de", "en"}
+    from framescope.inference.spark import read_table, score_spark
+
+    spark = setup["spark"]
+    df = spark.read.parquet(str(setup["parquet"])).limit(3).withColumn("text", F.lit("   "))
+    out = tmp_path / "spark"
+    summary = score_spark(spark, df, URI, out)
+    assert (summary.articles, summary.errors, summary.exit_code) == (0, 3, 1)
+    assert len(read_table(out, "errors")) == 3 and not (out / "dataset.json").exists()
+
+
+def test_a_remote_out_is_refused():
+    from framescope.inference.spark import score_spark
+
+    with pytest.raises(ValueError, match="local or mounted folder"):
+        score_spark(None, None, URI, "s3://bucket/out")
 
 
 def test_cli_spark_engine_without_an_activated_environment(setup, tmp_path):
@@ -217,3 +296,4 @@ def test_cli_spark_engine_without_an_activated_environment(setup, tmp_path):
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-4000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["articles"] == setup["n"] - 1
+    assert json.loads((out / "dataset.json").read_text())["format"] == "framescope-dataset"
