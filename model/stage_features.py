@@ -99,9 +99,14 @@ def token_aggregates(
     starts = scores.offsets[:, 0]
     inside = scores.probs[:, :k]
     real = scores.offsets[:, 1] > scores.offsets[:, 0]
+    # Find each unit's tokens by binary search in the sorted starts, not by a scan of the
+    # whole article per unit: that scan made a long article quadratic (paragraphs x tokens).
+    order = np.argsort(starts, kind="stable")
+    sorted_starts = starts[order]
     for r, (a, b) in enumerate(spans):
-        sel = real & (starts >= a) & (starts < b)
-        x = inside[sel]
+        lo, hi = np.searchsorted(sorted_starts, [a, b], side="left")
+        rows = np.sort(order[lo:hi])  # the article's token order, as the means were summed before
+        x = inside[rows[real[rows]]]
         if len(x) == 0:
             continue
         top = np.sort(x, axis=0)[-top_k:]
