@@ -1,4 +1,4 @@
-"""What scoring returns: typed article results (spans with confidences, article scores).
+"""How scoring fills an article result (:mod:`framescope.model.result`): spans, article scores, profiles.
 
 Article-level score of a technique (documented in docs/schema.md): the highest
 confidence of any span of that technique in the article, 0.0 when there is none. It
