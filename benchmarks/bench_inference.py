@@ -173,7 +173,7 @@ def main() -> None:
 
     from framescope.model.onnx_backend import FP32_FILE, INT8_FILE, export_onnx
     from framescope.training.metrics.spans import span_prf
-    from framescope.model.tagger import load_tagger
+    from framescope.model.tagger import SpanTagger
 
     folder = Path(args.model)
     if not (folder / FP32_FILE).is_file() or not (folder / INT8_FILE).is_file():
@@ -181,9 +181,9 @@ def main() -> None:
         export_onnx(folder, quantize=True)
 
     texts, source = load_articles(args.limit)
-    torch_tagger = load_tagger(folder)
-    onnx_fp32 = load_tagger(folder, backend="onnx-fp32")
-    onnx_int8 = load_tagger(folder, backend="onnx-int8")
+    torch_tagger = SpanTagger.from_pretrained(folder)
+    onnx_fp32 = SpanTagger.from_pretrained(folder, backend="onnx-fp32")
+    onnx_int8 = SpanTagger.from_pretrained(folder, backend="onnx-int8")
     for tagger in (onnx_fp32, onnx_int8):
         tagger.set_threads(args.threads)
     windows, n_tokens = window_texts(torch_tagger, texts)

@@ -65,7 +65,7 @@ def _big_text(n_chars: int) -> str:
 def run_case(model: str, case: str, tiny: int) -> dict:
     """One case, in this process: write the input, load the model, score, measure."""
     from framescope.inference.batch import run_score
-    from framescope.model.scorer import Scorer
+    from framescope.model.tagger import SpanTagger
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-sizes-"))
     feed = tmp / "feed.jsonl"
@@ -83,8 +83,8 @@ def run_case(model: str, case: str, tiny: int) -> dict:
                 json.dumps({"id": f"big-{case}", "lang": "en", "text": _big_text(n_chars)}, ensure_ascii=False) + "\n"
             )
             n_articles = 1
-    scorer = Scorer.from_pretrained(model)
-    scorer.tagger.score(["Warm-up."])
+    scorer = SpanTagger.from_pretrained(model)
+    scorer.score(["Warm-up."])
     base = _rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()
     limit = max(0 if case == "tiny" else n_chars, 1_000_000) + 1  # the one huge article must pass --max-chars

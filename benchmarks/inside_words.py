@@ -18,7 +18,7 @@ import time
 
 from framescope.labels.io import read_documents
 from framescope.model.decoding import word_bounds
-from framescope.model.tagger import TokenScores, load_tagger
+from framescope.model.tagger import SpanTagger, TokenScores
 
 
 def cuts_a_word(text: str, pos: int, words) -> bool:
@@ -74,7 +74,7 @@ def main() -> None:
             tagger.model.classifier.weight.mul_(args.scale)
         thresholds = {t: args.threshold for t in tagger.techniques}
     else:
-        tagger = load_tagger(args.model)
+        tagger = SpanTagger.from_pretrained(args.model)
         thresholds = None
     docs = read_documents(args.data, args.format, taxonomy=tagger.taxonomy, langs=args.lang)[: args.limit]
     texts = [d.text for d in docs]

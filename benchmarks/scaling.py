@@ -47,17 +47,17 @@ def bench_scorer(args) -> dict:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads)
-    from framescope.model.scorer import Scorer
+    from framescope.model.tagger import SpanTagger
 
     before = rss_mb()
-    scorer = Scorer.from_pretrained(args.model)
+    scorer = SpanTagger.from_pretrained(args.model)
     loaded = rss_mb()
     rows = corpus(args.n)
-    scorer.score_texts([r["text"] for r in rows[:8]])  # warm-up
+    scorer.score([r["text"] for r in rows[:8]])  # warm-up
     t = time.perf_counter()
     for i in range(0, len(rows), args.batch):
         b = rows[i : i + args.batch]
-        scorer.score_texts([r["text"] for r in b], [r["id"] for r in b], [r["lang"] for r in b])
+        scorer.score([r["text"] for r in b], [r["id"] for r in b], [r["lang"] for r in b])
     dt = time.perf_counter() - t
     chars = sum(len(r["text"]) for r in rows)
     return {

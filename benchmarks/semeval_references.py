@@ -22,7 +22,7 @@ from pathlib import Path
 from framescope.labels.taxonomy import load_taxonomy
 from framescope.training.config import load_config
 from framescope.training.evaluation import most_frequent_technique_baseline, score_predictions
-from framescope.model.tagger import load_tagger
+from framescope.model.tagger import SpanTagger
 from framescope.training.train import prepare_data
 
 KEYS = (
@@ -98,7 +98,7 @@ def main() -> int:
     gold = [[(s.start, s.end, s.technique) for s in taxonomy.resolve_spans(d.spans)] for d in dev_docs]
     results["split"]["gold_overlapping_span_share"] = overlap_share(dev_docs, gold)
     for folder in args.models:
-        tagger = load_tagger(folder)
+        tagger = SpanTagger.from_pretrained(folder)
         scores = tagger.token_scores([d.text for d in dev_docs])
         name = Path(folder).parent.name if Path(folder).name == "model" else Path(folder).name
         preds = [[p.as_tuple() for p in tagger.decode(s)] for s in scores]

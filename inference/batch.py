@@ -23,12 +23,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from rich.console import Console
 
 from framescope.errors import EXIT_OK, EXIT_PARTIAL, OutputError, UsageError
 from framescope.labels.records import is_iso639_1, lang_warning
+from framescope.model.result import ArticleResult
+from framescope.model.scorer import check_profile
+
+if TYPE_CHECKING:
+    from framescope.model.tagger import SpanTagger
 
 err_console = Console(stderr=True)
 
@@ -67,8 +72,15 @@ class ScoreSummary:
         return EXIT_PARTIAL if self.failed else EXIT_OK
 
 
-def _load_scorer(model: str | None, backend: str = "torch", profile: str = "balanced"):
-    from framescope.model.scorer import Scorer
+def load_model(model: str | None, backend: str = "torch", profile: str = "balanced") -> SpanTagger:
+    """The tagger a run scores with: ``model`` (a folder or an MLflow URI; None: the quickstart
+    model), checked to have ``profile``.
+
+    A folder or URI that does not load is a ModelError, a missing folder or profile a
+    UsageError: one line, exit 2, before anything is written.
+    """
+    from framescope.model.registry import is_mlflow_uri
+    from framescope.model.tagger import SpanTagger
 
     if model is None:
         if not (DEFAULT_MODEL / "framescope.json").exists():
@@ -77,18 +89,18 @@ def _load_scorer(model: str | None, backend: str = "torch", profile: str = "bala
                 "the quickstart model, or pass --model FOLDER (or an MLflow URI such as models:/framescope@candidate)"
             )
         model = str(DEFAULT_MODEL)
-    is_uri = model.startswith(("models:/", "runs:/"))
-    if not is_uri and not Path(model).exists():
+    if not is_mlflow_uri(model) and not Path(model).exists():
         raise UsageError(f"--model {model}: no such folder")
-    # a folder or URI that does not load is a ModelError, a missing profile a UsageError: one line, exit 2
-    return Scorer.from_pretrained(model, backend=backend, profile=profile)
+    tagger = SpanTagger.from_pretrained(model, backend=backend)
+    check_profile(tagger, profile)
+    return tagger
 
 
 def run_score(
     inputs: Sequence[str],
     *,
     model: str | None = None,
-    scorer=None,
+    scorer: SpanTagger | None = None,
     out: Path,
     lang: str | None = None,
     formats: str | Sequence[str] | None = None,
@@ -103,7 +115,8 @@ def run_score(
     profile: str = "balanced",
     max_chars: int = DEFAULT_MAX_CHARS,
 ) -> ScoreSummary:
-    """Score ``inputs`` into the folder ``out``.
+    """Score ``inputs`` into the folder ``out`` with ``scorer`` (a loaded tagger) or the ``model``
+    that :func:`load_model` loads, under the span-threshold ``profile``.
 
     Raises :class:`~framescope.errors.UsageError` or :class:`~framescope.errors.ModelError`
     (exit 2) before anything is written, :class:`~framescope.errors.OutputError` (exit 3)
@@ -112,8 +125,6 @@ def run_score(
     the journal does not hold yet, then publish one complete export set.
     """
     from framescope.inference import outdir
-    from framescope.inference.inputs import Fields
-    from framescope.inference.metadata import extra_columns
 
     fmts = _check_options(formats, html, batch_size, lang)
     if max_chars < 1:
@@ -121,32 +132,36 @@ def run_score(
     out = Path(out)
     outdir.check_out_dir(out, inputs)
     t0 = time.time()
-    if scorer is None:
-        scorer = _load_scorer(model, backend, profile)
+    tagger = load_model(model, backend, profile) if scorer is None else scorer
+    check_profile(tagger, profile)
     if threads:
-        scorer.tagger.set_threads(threads)
-    meta = _run_meta(scorer)
+        tagger.set_threads(threads)
+    meta = _run_meta(tagger, profile)
     journal = _open_journal(out, meta, overwrite)
-    summary = ScoreSummary(out, model=scorer.name, model_version=scorer.version)
-    run = _Run(
-        out, scorer, journal, summary, meta["model"]["fingerprint"], extra_columns((fields or Fields()).meta), t0
-    )
-    run.max_chars = max_chars
+    summary = ScoreSummary(out, model=tagger.name, model_version=tagger.version)
+    run = _Run(out, tagger, profile, journal, summary, meta["model"]["fingerprint"], fields, max_chars, t0)
     try:
-        try:  # under the journal's lock: no other run is staging
-            outdir.clean_leftovers(out)
-            outdir.adopt_legacy(out)
-        except OSError as err:
-            raise _output_error(out, err) from None
+        _clean_out(out)  # under the journal's lock: no other run is staging
         run.score_all(inputs, lang, fields, stdin, batch_size, show_progress)
         try:
-            _write_generation(summary, out, journal, run.order, fmts, meta, html, run.metadata, run.extra_meta)
+            _write_generation(run, fmts, meta, html)
         except OSError as err:
             raise _output_error(out, err) from None
     finally:
         journal.close()
     summary.seconds = time.time() - t0
     return summary
+
+
+def _clean_out(out: Path) -> None:
+    """Remove what an interrupted run left in ``out`` and adopt a folder of an older layout."""
+    from framescope.inference import outdir
+
+    try:
+        outdir.clean_leftovers(out)
+        outdir.adopt_legacy(out)
+    except OSError as err:
+        raise _output_error(out, err) from None
 
 
 def _check_options(formats, html: bool, batch_size: int, lang: str | None) -> list[str]:
@@ -166,18 +181,18 @@ def _check_options(formats, html: bool, batch_size: int, lang: str | None) -> li
     return fmts
 
 
-def _run_meta(scorer) -> dict:
+def _run_meta(tagger: SpanTagger, profile: str) -> dict:
     """What the journal and the manifest record about the run: schema, model, profile, columns."""
     from framescope.inference import exports as ex
     from framescope.inference.journal import model_fingerprint
 
-    techniques = list(scorer.tagger.techniques)
+    techniques = list(tagger.techniques)
     return {
         "schema_version": ex.SCHEMA_VERSION,
-        "model": {"name": scorer.name, "version": scorer.version, "fingerprint": model_fingerprint(scorer)},
-        "profile": scorer.profile,
+        "model": {"name": tagger.name, "version": tagger.version, "fingerprint": model_fingerprint(tagger, profile)},
+        "profile": profile,
         "techniques": techniques,
-        "categories": ex.categories_of(scorer.taxonomy, techniques),
+        "categories": ex.categories_of(tagger.taxonomy, techniques),
     }
 
 
@@ -204,15 +219,18 @@ class _Run:
     """
 
     def __init__(
-        self, out: Path, scorer, journal, summary: ScoreSummary, fingerprint: str, extra_meta: list[str], t0: float
+        self, out: Path, tagger, profile: str, journal, summary, fingerprint: str, fields, max_chars: int, t0: float
     ):
-        self.out, self.scorer, self.journal, self.summary = out, scorer, journal, summary
-        self.fingerprint, self.extra_meta, self.t0 = fingerprint, extra_meta, t0
+        from framescope.inference.inputs import Fields
+        from framescope.inference.metadata import extra_columns
+
+        self.out, self.tagger, self.profile, self.journal, self.summary = out, tagger, profile, journal, summary
+        self.fingerprint, self.max_chars, self.t0 = fingerprint, max_chars, t0
+        self.extra_meta = extra_columns((fields or Fields()).meta)
         self.order: list[str] = []
         self.metadata: dict[str, dict] = {}
         self.batch: list = []
         self.done = 0
-        self.max_chars = DEFAULT_MAX_CHARS
 
     def score_all(self, inputs, lang, fields, stdin, batch_size: int, show_progress: bool) -> None:
         from framescope.inference.inputs import Article, count_inputs, iter_inputs
@@ -225,19 +243,16 @@ class _Run:
                 if not isinstance(item, Article):
                     self.summary.errors.append(item.to_dict())
                     self._advance(1)
-                    continue
-                if len(item.text) > self.max_chars:  # before scoring: memory grows with the article
+                elif len(item.text) > self.max_chars:  # before scoring: memory grows with the article
                     self.summary.errors.append(_too_long(item, self.max_chars))
                     self._advance(1)
-                    continue
-                key = self._admit(item)
-                if key in self.journal:
+                elif (key := self._admit(item)) in self.journal:
                     self.summary.reused += 1
                     self._advance(1)
-                    continue
-                self.batch.append((key, item))
-                if len(self.batch) >= batch_size:
-                    self._flush()
+                else:
+                    self.batch.append((key, item))
+                    if len(self.batch) >= batch_size:
+                        self._flush()
             self._flush()
             progress.update(self.task, total=self.done, completed=self.done)
 
@@ -261,7 +276,7 @@ class _Run:
     def _flush(self) -> None:
         if not self.batch:
             return
-        entries, errors = _score_batch(self.scorer, self.batch)
+        entries, errors = _score_batch(self.tagger, self.profile, self.batch)
         try:
             self.journal.append(entries)
         except OSError as err:
@@ -288,59 +303,48 @@ def _too_long(item, max_chars: int) -> dict:
     }
 
 
-def _write_generation(
-    summary: ScoreSummary,
-    out: Path,
-    journal,
-    order: list[str],
-    fmts: list[str],
-    meta: dict,
-    html: bool,
-    metadata: dict[str, dict],
-    extra_meta: Sequence[str],
-) -> None:
-    """Write every export into a staging folder, from the journal in input order, then publish it."""
+def _write_generation(run: _Run, fmts: list[str], meta: dict, html: bool) -> None:
+    """Write every export into a staging folder, from the journal in input order, then publish it.
+
+    Each article's metadata is this run's (a resumed run exports it for articles scored
+    earlier too): the journal's records carry none, and it is applied here, once.
+    """
     from framescope.inference import exports as ex
     from framescope.inference import outdir
 
+    summary, out = run.summary, run.out
     number, stage = outdir.new_generation(out)
-    techniques, categories = meta["techniques"], meta["categories"]
     texts: dict[str, str] = {}
-    with ex.ExportWriter(stage, fmts, techniques, categories, extra_meta) as writer:
-        for rec, text in journal.iter_entries(order):
-            rec = ex.with_metadata(rec, metadata.get(rec["id"]))
-            writer.add(rec, text)
+    with ex.ExportWriter(stage, fmts, meta["techniques"], meta["categories"], run.extra_meta) as writer:
+        for rec, text in run.journal.iter_entries(run.order):
+            result = ArticleResult.from_dict(rec, text=text)
+            result.metadata = run.metadata.get(result.id) or {}
+            writer.add(result)
             if html:  # the report highlights spans in the text, which results.jsonl leaves out
-                texts[rec["id"]] = text
-            summary.articles += 1
-            for s in rec["spans"]:
-                summary.spans_per_technique[s["technique"]] += 1
-            for t, ts in rec["techniques"].items():
-                if ts["spans"]:
-                    summary.articles_per_technique[t] += 1
+                texts[result.id] = text
+            _count(summary, result)
     names = [p.name for p in writer.written]
     names += [p.name for p in ex.write_errors(stage, summary.errors, fmts)]
     if html and _html_report(stage / ex.RESULTS_FILE, stage, texts) is not None:
         names += list(outdir.REPORT_NAMES)
-    ex.write_manifest(
-        stage,
-        {
-            "generation": number,
-            "model": meta["model"],
-            "profile": meta["profile"],
-            "techniques": techniques,
-            "categories": categories,
-            "articles": summary.articles,
-            "failed": len(summary.failed),
-            "formats": fmts,
-            "files": sorted(names),
-        },
-    )
+    manifest = {k: meta[k] for k in ("model", "profile", "techniques", "categories")}
+    manifest.update(articles=summary.articles, failed=len(summary.failed), formats=fmts, files=sorted(names))
+    ex.write_manifest(stage, {"generation": number, **manifest})
     names.append(ex.MANIFEST_FILE)
     outdir.publish(out, stage, number, names)
     summary.files = [out / n for n in names if n not in outdir.REPORT_NAMES]
     if html and "index.html" in names:
         summary.report = out / "index.html"
+
+
+def _count(summary: ScoreSummary, result: ArticleResult) -> None:
+    """Add one exported article to the summary's counts."""
+    summary.articles += 1
+    for s in result.spans:
+        summary.spans_per_technique[s.technique] += 1
+    for t, ts in result.techniques.items():
+        if ts.spans:
+            summary.articles_per_technique[t] += 1
 
 
 def _output_error(out: Path, err: OSError) -> OutputError:
@@ -349,55 +353,43 @@ def _output_error(out: Path, err: OSError) -> OutputError:
     return OutputError(f"cannot write to --out {out}{where}: {err.strerror or err}")
 
 
-def _score_batch(scorer, batch):
-    """Score a batch; when it fails, score its articles one by one to isolate the culprit."""
-    from framescope.inference.exports import result_record
+def _score_batch(tagger: SpanTagger, profile: str, batch):
+    """Score a batch into journal entries ``(key, record, text)``; when it fails, score its
+    articles one by one to isolate the culprit. The records carry no metadata (the export
+    applies this run's)."""
 
     def one_go(items):
-        results = scorer.score_texts([a.text for _, a in items], [a.id for _, a in items], [a.lang for _, a in items])
-        return [(key, result_record(r, a.text_sha256, a.metadata), a.text) for (key, a), r in zip(items, results)]
+        texts, ids, langs = [a.text for _, a in items], [a.id for _, a in items], [a.lang for _, a in items]
+        results = tagger.score(texts, ids, langs, profile=profile)
+        return [(key, r.to_dict(), a.text) for (key, a), r in zip(items, results)]
 
     try:
         return one_go(batch), []
     except Exception:
         if len(batch) == 1:
-            key, a = batch[0]
-            return [], [{"id": a.id, "source": a.source, "reason": f"scoring failed: {_why()}"}]
+            return [], [_failed(batch[0][1])]
     entries, errors = [], []
     for item in batch:
         try:
             entries.extend(one_go([item]))
         except Exception:
-            errors.append({"id": item[1].id, "source": item[1].source, "reason": f"scoring failed: {_why()}"})
+            errors.append(_failed(item[1]))
     return entries, errors
 
 
-def _why() -> str:
+def _failed(article) -> dict:
+    """The error row of an article whose scoring raised the exception being handled."""
     exc = sys.exc_info()[1]
-    return f"{type(exc).__name__}: {exc}"
+    return {"id": article.id, "source": article.source, "reason": f"scoring failed: {type(exc).__name__}: {exc}"}
 
 
 def _progress(enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    """The progress bar on stderr: articles done, their rate and the time elapsed."""
+    from rich import progress as rp
 
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=not enabled,
-        transient=False,
-    )
+    columns = [rp.SpinnerColumn(), rp.TextColumn("[progress.description]{task.description}"), rp.BarColumn()]
+    columns += [rp.MofNCompleteColumn(), rp.TextColumn("{task.fields[rate]}"), rp.TimeElapsedColumn()]
+    return rp.Progress(*columns, console=err_console, disable=not enabled, transient=False)
 
 
 def _html_report(results: Path, out_dir: Path, texts: dict[str, str] | None = None) -> Path | None:

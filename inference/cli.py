@@ -232,18 +232,18 @@ def preflight(
     """
     from framescope.errors import OutputError
     from framescope.inference import outdir
-    from framescope.inference.batch import _check_options, _load_scorer
+    from framescope.inference.batch import _check_options, load_model
 
     _check_options(formats, html, batch_size, lang)
     outdir.check_out_dir(out, inputs)
-    scorer = _load_scorer(model, backend, profile)
+    scorer = load_model(model, backend, profile)
     check_model_identity(scorer, model)
     if dataset is not None:
         from framescope.inference.dataset import DatasetError, DatasetIOError, check_dataset_target
         from framescope.inference.exports import SCHEMA_VERSION
 
         try:
-            check_dataset_target(dataset, list(scorer.tagger.techniques), out, SCHEMA_VERSION)
+            check_dataset_target(dataset, list(scorer.techniques), out, SCHEMA_VERSION)
         except DatasetError as err:
             kind = OutputError if isinstance(err, DatasetIOError) else UsageError
             raise kind(f"--dataset {dataset}: {err}") from None

@@ -7,8 +7,9 @@ Layout (inside the output folder)::
         chunk-000001.jsonl   one file per run, append-only; one line per scored article
         lock                 flock()ed while a run writes (released by the OS on kill -9)
 
-A line is ``{"key": ..., "record": <results.jsonl record>, "text": <article text>}``;
-each batch is written with one ``write`` and ``fsync``ed. A killed run leaves at worst
+A line is ``{"key": ..., "record": <results.jsonl record>, "text": <article text>}``, the
+record as :meth:`~framescope.model.result.ArticleResult.to_dict` writes it, without the
+article's metadata (the export applies the metadata of the run that exports); each batch is written with one ``write`` and ``fsync``ed. A killed run leaves at worst
 a torn last line, which readers ignore. The key is a hash of the article id, the
 SHA-256 of its text, its language and the model fingerprint: an edited article or a
 different language is scored again; the first line of a key wins (its ``scored_at`` is
@@ -45,17 +46,14 @@ def article_key(article_id: str, text_sha256: str, lang: str | None, model_finge
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def model_fingerprint(scorer) -> str:
+def model_fingerprint(tagger, profile: str = "balanced") -> str:
     """SHA-256 over the model's settings, weights and backend (folders and MLflow URIs alike).
 
     The tagger computes it (:meth:`framescope.model.tagger.SpanTagger.fingerprint`, which
-    covers its article stage too); ``scorer`` is a tagger or a
-    :class:`~framescope.model.scorer.Scorer` wrapping one. A profile other than
-    ``balanced`` changes the spans, so it is part of the key: a resumed run never mixes
-    profiles.
+    covers its article stage too). A profile other than ``balanced`` changes the spans, so
+    it is part of the key: a resumed run never mixes profiles.
     """
-    digest = getattr(scorer, "tagger", scorer).fingerprint()
-    profile = getattr(scorer, "profile", "balanced")
+    digest = tagger.fingerprint()
     if profile == "balanced":
         return digest
     return hashlib.sha256(f"{digest} profile={profile}".encode()).hexdigest()

@@ -154,90 +154,14 @@ def _load(
     return out
 
 
-def _num(value: Any, default: float = 0.0) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def _from_dict(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
-    if not isinstance(row, Mapping):
-        raise ValueError(f"{where}: expected a JSON object per article")
-    text = row.get("text")
-    text = text if isinstance(text, str) else ""
-    raw_spans = row.get("spans") or []
-    if isinstance(raw_spans, str):  # the flat CSV row keeps spans as a JSON string
-        raw_spans = json.loads(raw_spans)
-    spans = []
-    for s in raw_spans:
-        if not isinstance(s, Mapping) or "technique" not in s:
-            continue
-        start = int(_num(s.get("start"), -1))
-        end = int(_num(s.get("end"), -1))
-        span_text = s.get("text")
-        if not isinstance(span_text, str):
-            span_text = text[start:end] if 0 <= start < end <= len(text) else ""
-        spans.append(
-            ScoredSpan(
-                technique=str(s["technique"]),
-                category=str(s.get("category") or ""),
-                start=start,
-                end=end,
-                text=span_text,
-                confidence=_num(s.get("confidence")),
-            )
-        )
-    techniques: dict[str, TechniqueScore] = {}
-    for name, ts in (row.get("techniques") or {}).items():
-        if isinstance(ts, Mapping):
-            prob = ts.get("probability")
-            techniques[str(name)] = TechniqueScore(
-                score=_num(ts.get("score")),
-                spans=int(_num(ts.get("spans"))),
-                coverage=_num(ts.get("coverage")),
-                probability=None if prob is None else _num(prob),
-            )
-        else:
-            techniques[str(name)] = TechniqueScore(score=_num(ts), spans=0, coverage=0.0)
-    if not techniques:  # derive from the spans, by the scorer's own definition
-        techniques = technique_scores(spans, list(dict.fromkeys(s.technique for s in spans)), len(text))
-        if not text:  # no text to measure coverage against
-            techniques = {t: TechniqueScore(ts.score, ts.spans, 0.0) for t, ts in techniques.items()}
-    categories = {str(k): _num(v) for k, v in (row.get("categories") or {}).items()}
-    overall = row.get("overall_score", row.get("overall"))
-    overall = _num(overall) if overall is not None else max((t.score for t in techniques.values()), default=0.0)
-    kwargs = {}
-    if row.get("scored_at"):
-        kwargs["scored_at"] = str(row["scored_at"])
-    if row.get("profile") is not None:
-        kwargs["profile"] = str(row["profile"])
-    paragraphs = []
-    for p in row.get("paragraphs") or []:
-        if isinstance(p, Mapping) and isinstance(p.get("probabilities"), Mapping):
-            paragraphs.append(
-                ParagraphResult(
-                    int(_num(p.get("index"), -1)),
-                    int(_num(p.get("start"), -1)),
-                    int(_num(p.get("end"), -1)),
-                    {str(k): _num(v) for k, v in p["probabilities"].items()},
-                )
-            )
-    kwargs["paragraphs"] = paragraphs
-    result = ArticleResult(
-        id=str(row.get("id", where)),
-        lang=None if row.get("lang") is None else str(row.get("lang")),
-        text=text,
-        spans=spans,
-        techniques=techniques,
-        categories=categories,
-        overall=overall,
-        model=str(row.get("model") or ""),
-        model_version=str(row.get("model_version") or ""),
-        **kwargs,
-    )
-    meta = {k: row.get(k) for k in ("title", "source", "url", "published_at") if row.get(k) is not None}
-    return result, {"sha256": row.get("text_sha256"), "n_chars": row.get("n_chars"), "meta": meta}
+    """A row read back by the record's tolerant parser, with what a text found elsewhere must
+    match (its ``text_sha256`` or ``n_chars``) and the metadata the report shows."""
+    result = ArticleResult.from_dict(row, where)
+    meta = {
+        k: result.metadata[k] for k in ("title", "source", "url", "published_at") if result.metadata.get(k) is not None
+    }
+    return result, {"sha256": result.text_sha256, "n_chars": result.n_chars, "meta": meta}
 
 
 # --------------------------------------------------------------------------------------

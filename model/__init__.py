@@ -9,6 +9,7 @@ The layering is enforced by import-linter contracts (``[tool.importlinter]`` in
 pyproject.toml, run by ``tests/test_layers.py``).
 """
 
-from framescope.model.tagger import BACKENDS, SpanTagger, TokenScores, load_tagger  # noqa: E402
+from framescope.model.result import ArticleResult  # noqa: E402
+from framescope.model.tagger import BACKENDS, SpanTagger, TokenScores  # noqa: E402
 
-__all__ = ["BACKENDS", "SpanTagger", "TokenScores", "load_tagger"]
+__all__ = ["BACKENDS", "ArticleResult", "SpanTagger", "TokenScores"]

@@ -27,7 +27,8 @@ local``, docs/service.md), a request may hold at most ``FRAMESCOPE_SERVE_MAX_ART
 articles (default 64) of at most ``FRAMESCOPE_SERVE_MAX_CHARS`` characters each
 (default 100,000), and every record must pass the checks ``framescope score`` applies
 to a JSONL record (:mod:`framescope.labels.records`): beyond that, the answer is HTTP 400
-naming the record and ``score``'s reason, never a 500. The limits are read
+naming the record and ``score``'s reason, never a 500
+(:mod:`framescope.model.service_checks`). The limits are read
 from the server's environment (the operator's choice, not the client's) and apply only
 inside the scoring server, so Spark UDFs (:mod:`framescope.inference.spark`) keep
 scoring whole partitions.
@@ -35,8 +36,6 @@ scoring whole partitions.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -46,27 +45,29 @@ from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
 from framescope import __version__
-from framescope.labels.records import lang_warning, structured_problem, surrogate_problem, text_problem
-from framescope.model.scorer import (
-    DIGITS,
-    METADATA_AFTER,
-    SCHEMA_VERSION,
-    ArticleResult,
-    article_columns,
-    categories_of,
-    iso_utc,
+from framescope.labels.records import lang_warning
+from framescope.model.result import SCHEMA_VERSION, ArticleResult, article_row
+from framescope.model.scorer import METADATA_AFTER, article_columns, categories_of
+from framescope.model.service_checks import (  # noqa: F401  (the service's limits, importable from here)
+    DEFAULT_MAX_ARTICLES,
+    DEFAULT_MAX_CHARS,
+    MAX_ARTICLES_ENV,
+    MAX_CHARS_ENV,
+    METADATA,
+    SERVER_MODEL_PATH_ENV,
+    _meta_value,
+    _serving,
+    _str,
+    check_request,
+    guard_request_decoding,
 )
 from framescope.model.settings import TaggerSettings, load_folder_taxonomy
 from framescope.model.tagger import SpanTagger
 
-MAX_ARTICLES_ENV, DEFAULT_MAX_ARTICLES = "FRAMESCOPE_SERVE_MAX_ARTICLES", 64
-MAX_CHARS_ENV, DEFAULT_MAX_CHARS = "FRAMESCOPE_SERVE_MAX_CHARS", 100_000
 # logged with the model (MLflow shows it and checks the model answers it when logging)
 INPUT_EXAMPLE = pd.DataFrame(
     {"id": ["example-1"], "lang": ["en"], "text": ["They are traitors who lie to you. Act now, before it is too late!"]}
 )
-#: Article metadata a request may carry; echoed after ``text_sha256`` when the request has them.
-METADATA = ("source", "url", "title", "published_at")
 SPAN_FIELDS = (
     ("technique", "string"),
     ("category", "string"),
@@ -95,31 +96,12 @@ def _detect(text: str) -> str | None:
         return None
 
 
-def _row(result: ArticleResult, columns: list[str]) -> dict:
-    """One output row: the article's export columns (rounded as the exports round), then its spans."""
-    text_sha256 = hashlib.sha256(result.text.encode("utf-8")).hexdigest()
-    row = {
-        "id": result.id,
-        "lang": result.lang,
-        "model": result.model,
-        "model_version": result.model_version,
-        # ISO 8601 string: Spark UDFs take no pandas timestamps
-        "scored_at": iso_utc(result.scored_at),
-        "n_chars": len(result.text),
-        "text_sha256": text_sha256,
-    }
-    row.update({f"score_{t}": round(float(ts.score), DIGITS) for t, ts in result.techniques.items()})
-    row.update(
-        {
-            f"prob_{t}": None if ts.probability is None else round(float(ts.probability), DIGITS)
-            for t, ts in result.techniques.items()
-        }
-    )
-    row.update({f"category_{c}": round(float(v), DIGITS) for c, v in result.categories.items()})
-    row.update(overall_score=round(float(result.overall), DIGITS), n_spans=len(result.spans), profile=result.profile)
-    row = {c: row[c] for c in columns}
-    row["spans"] = [s.to_dict() for s in result.spans]
-    return row
+def _output_row(result: ArticleResult, columns: list[str]) -> dict:
+    """One output row: the article's export columns (the record's ``articles`` row, ``scored_at``
+    as text), then its spans."""
+    rec = result.to_dict()
+    row = article_row(rec, timestamps=False)
+    return {**{c: row[c] for c in columns}, "spans": rec["spans"]}
 
 
 class FramescopeModel(PythonModel):
@@ -149,7 +131,7 @@ class FramescopeModel(PythonModel):
         results = self.tagger.score(texts, ids=ids, langs=langs)
         meta = [m for m in METADATA if m in frame.columns]
         columns = _with_metadata(self.columns, meta)
-        rows = [_row(r, self.columns) for r in results]
+        rows = [_output_row(r, self.columns) for r in results]
         for k, row in enumerate(rows):
             row.update(
                 {m: _meta_value(frame[m].iloc[k]) for m in meta}, schema_version=SCHEMA_VERSION, warnings=warnings[k]
@@ -184,144 +166,6 @@ def _with_metadata(columns: list[str], meta: list[str]) -> list[str]:
     ``schema_version``, as in the ``articles`` export table."""
     k = columns.index(METADATA_AFTER) + 1
     return [*columns[:k], *meta, *columns[k:], "schema_version"]
-
-
-#: Set by ``mlflow models serve`` for the scoring app it starts (``scoring_server._SERVER_MODEL_PATH``).
-SERVER_MODEL_PATH_ENV = "__pyfunc_model_path__"
-
-
-def _serving() -> bool:
-    """True while ``mlflow models serve`` answers requests (its scoring server sets this variable once
-    the model is loaded, so ``load_context`` also looks at :data:`SERVER_MODEL_PATH_ENV`)."""
-    return os.environ.get("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", "").lower() == "true"
-
-
-def _limit(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
-def check_request(frame: pd.DataFrame) -> None:
-    """Refuse a request the service should not score, with an MLflow error the server answers as HTTP 400."""
-    refuse = _refuse
-    max_articles, max_chars = _limit(MAX_ARTICLES_ENV, DEFAULT_MAX_ARTICLES), _limit(MAX_CHARS_ENV, DEFAULT_MAX_CHARS)
-    twice = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
-    if twice:
-        refuse(f"the request names a column more than once: {', '.join(twice)}")
-    if len(frame) == 0:
-        refuse("the request holds no articles")
-    if max_articles and len(frame) > max_articles:
-        refuse(f"{len(frame)} articles in one request; the limit is {max_articles} ({MAX_ARTICLES_ENV})")
-    for k, record in enumerate(frame.to_dict("records")):
-        why = record_problem(record)
-        text = record.get("text")
-        if why is None and max_chars and len(text) > max_chars:
-            why = f"{len(text)} characters; the limit is {max_chars} ({MAX_CHARS_ENV})"
-        if why is not None:
-            id_ = _str(record.get("id"))
-            named = id_ and surrogate_problem("id", id_) is None
-            refuse(f"record {k}" + (f" (id {id_!r})" if named else "") + f": {why}")
-
-
-def record_problem(record: dict) -> str | None:
-    """Why the service refuses one record, in ``framescope score``'s words (None: it is scored).
-
-    The checks of :mod:`framescope.labels.records`: the text (missing, not a string, NUL,
-    blank, a lone surrogate), and an id, language or metadata value that is a JSON object or
-    array (id, language) or holds a lone surrogate (any of them). A ``lang`` that is merely not
-    a language code is not a problem: it is nulled with a warning, as ``score`` does; a
-    metadata object or array is kept as its JSON text, as ``score`` keeps it.
-    """
-    text = record.get("text")
-    why = text_problem(None if _str(text) is None else text)  # null and NaN (a missing cell) alike
-    if why is not None:
-        return why
-    for field, what in (("id", "an id"), ("lang", "a language")):
-        why = structured_problem(field, record.get(field), what)
-        if why is not None:
-            return why
-    for field in ("id", "lang", *METADATA):
-        value = record.get(field)
-        if isinstance(value, str) and surrogate_problem(field, value):
-            return surrogate_problem(field, value)
-    return None
-
-
-def _meta_value(value) -> str | None:
-    """A metadata value as ``framescope score`` exports it: text; numbers as their text, objects
-    and arrays as their JSON; empty as null. (``published_at`` is echoed as sent, not parsed.)"""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return _str(value) or None
-
-
-def _refuse(message: str):
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-
-    raise MlflowException(f"framescope: {message}", error_code=INVALID_PARAMETER_VALUE)
-
-
-def check_body(body: dict) -> None:
-    """Refuse what MLflow's server would fail on while turning the JSON body into a data frame,
-    before the model sees it: a lone surrogate (its message would name no record), no
-    articles, a column named twice (``dataframe_split``)."""
-    records = body.get("dataframe_records")
-    split = body.get("dataframe_split")
-    if isinstance(split, dict) and isinstance(split.get("columns"), list):
-        cols = split["columns"]
-        twice = sorted({str(c) for c in cols if cols.count(c) > 1})
-        if twice:
-            _refuse(f"the request names a column more than once: {', '.join(twice)}")
-        data = split.get("data")
-        records = (
-            [dict(zip(cols, row)) if isinstance(row, list) else row for row in data] if isinstance(data, list) else None
-        )
-    if isinstance(records, list):
-        if not records:
-            _refuse("the request holds no articles")
-        for k, record in enumerate(records):
-            for field, value in record.items() if isinstance(record, dict) else ():
-                why = surrogate_problem(str(field), value) if isinstance(value, str) else None
-                if why:
-                    id_ = record.get("id")
-                    named = isinstance(id_, (str, int)) and surrogate_problem("id", str(id_)) is None
-                    _refuse(f"record {k}" + (f" (id {str(id_)!r})" if named else "") + f": {why}")
-    try:
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        _refuse("the request holds a lone surrogate (an escape such as \\ud800 that is not valid Unicode text)")
-
-
-def guard_request_decoding() -> None:
-    """Wrap the scoring server's JSON decoding with :func:`check_body` and a depth guard.
-
-    MLflow decodes the body before any model code runs, and two bodies fail there with an
-    error MLflow does not expect: JSON nested deeper than Python's recursion limit
-    (``RecursionError``: HTTP 500) and a lone surrogate escape (a codec message naming no
-    record). Both become HTTP 400 with framescope's message. The wrapped function is a
-    private one of ``mlflow.pyfunc.scoring_server`` (MLflow 3.x); where it is missing the
-    server is left as it is, and tests/test_reliability_size_service.py notices.
-    """
-    from mlflow.pyfunc import scoring_server
-
-    original = getattr(scoring_server, "_decode_json_input", None)
-    if original is None or getattr(original, "framescope_guard", False):
-        return
-
-    def decode(json_input):
-        try:
-            body = original(json_input)
-            if isinstance(body, dict):
-                check_body(body)
-        except RecursionError:
-            _refuse("the JSON body is nested too deeply to read")
-        return body
-
-    decode.framescope_guard = True
-    scoring_server._decode_json_input = decode
 
 
 def served_identity(model_root: Path, folder_name: str = "framescope") -> tuple[str, str] | None:
@@ -362,14 +206,6 @@ def _registry_version(run_id: str, model_id: str | None) -> tuple[str, str] | No
         return None
     best = max(versions, key=lambda v: int(v.version))
     return best.name, str(best.version)
-
-
-def _str(value) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, bool):
-        return str(value).lower()
-    return value if isinstance(value, str) else str(value)
 
 
 def signature(techniques: list[str], categories: list[str] | None = None):

@@ -72,10 +72,26 @@ def export_onnx(
     baked in a shape or dropped the attention mask is never written silently.
     """
     _need_onnx()
-    import onnx
+    model_folder = Path(model_folder)
+    model = _load_for_export(model_folder)
+    out = Path(out_folder) if out_folder is not None else model_folder
+    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() != model_folder.resolve():
+        for f in model_folder.iterdir():
+            if f.is_file() and not f.name.endswith(_WEIGHT_SUFFIXES):
+                shutil.copy2(f, out / f.name)
+    wrapped = _Logits(model).eval()
+    vocab = int(model.config.vocab_size)
+    fp32 = _trace(wrapped, vocab, out / FP32_FILE, opset)
+    _check_export(wrapped, fp32, vocab)
+    return quantize_onnx(fp32, out / INT8_FILE) if quantize else fp32
+
+
+def _load_for_export(model_folder: Path):
+    """The folder's transformer, checked as loading checks it, with eager attention (the plain
+    MatMul/Softmax pattern that ONNX Runtime's fusions know)."""
     from transformers import AutoModelForTokenClassification
 
-    model_folder = Path(model_folder)
     settings = TaggerSettings.load(model_folder)
     if settings.model_type != "transformer":
         raise folder_error(model_folder, f"only transformer taggers export to ONNX, not {settings.model_type!r}")
@@ -83,7 +99,6 @@ def export_onnx(
         raise folder_error(model_folder, "no safetensors weights (framescope never loads pickled weights)")
     checks.check_settings(model_folder, settings, load_folder_taxonomy(model_folder, settings))
     checks.check_transformer_config(model_folder, settings)
-    # Eager attention: the plain MatMul/Softmax pattern that ONNX Runtime's fusions know.
     model, info = AutoModelForTokenClassification.from_pretrained(
         model_folder,
         trust_remote_code=False,
@@ -94,20 +109,17 @@ def export_onnx(
     )
     restore_if_referenced(model, model_folder, settings, info)  # a frozen table kept in the base
     checks.check_loading_info(model_folder, info)  # never export freshly initialised layers
-    out = Path(out_folder) if out_folder is not None else model_folder
-    out.mkdir(parents=True, exist_ok=True)
-    if out.resolve() != model_folder.resolve():
-        for f in model_folder.iterdir():
-            if f.is_file() and not f.name.endswith(_WEIGHT_SUFFIXES):
-                shutil.copy2(f, out / f.name)
+    return model
 
-    wrapped = _Logits(model).eval()
-    vocab = int(model.config.vocab_size)
+
+def _trace(wrapped: "_Logits", vocab: int, fp32: Path, opset: int) -> Path:
+    """Trace ``wrapped`` into ``fp32`` with dynamic batch and sequence axes; check the graph."""
+    import onnx
+
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(5, vocab, (2, 16), generator=gen)
     mask = torch.ones_like(ids)
     mask[1, 11:] = 0  # trace with padding so the mask path is in the graph
-    fp32 = out / FP32_FILE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings about python-side shape checks
         torch.onnx.export(
@@ -126,11 +138,7 @@ def export_onnx(
     graph_inputs = {i.name for i in onnx.load(str(fp32), load_external_data=False).graph.input}
     if graph_inputs != {"input_ids", "attention_mask"}:
         raise RuntimeError(f"unexpected ONNX inputs {sorted(graph_inputs)}")
-    _check_export(wrapped, fp32, vocab)
-    written = fp32
-    if quantize:
-        written = quantize_onnx(fp32, out / INT8_FILE)
-    return written
+    return fp32
 
 
 def quantize_onnx(fp32: str | Path, int8: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""What scoring returns: typed article results (spans with confidences, article scores).
+"""How scoring fills an article result (:mod:`framescope.model.result`): spans, article scores, profiles.
 
 Article-level score of a technique (documented in docs/schema.md): the highest
 confidence of any span of that technique in the article, 0.0 when there is none. It
@@ -18,18 +18,21 @@ The *profile* chooses the span thresholds: ``balanced`` (best F1 on dev) or ``pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from framescope.model.tagger import SpanTagger
+from framescope.model.result import (  # noqa: F401  (the record, importable from here as before)
+    DIGITS,
+    SCHEMA_VERSION,
+    ArticleResult,
+    ParagraphResult,
+    ScoredSpan,
+    TechniqueScore,
+    iso_utc,
+    technique_scores,
+)
 
-DIGITS = 6  # scores, confidences and coverage are rounded to 6 decimals everywhere
-#: The export schema of an article result: results.jsonl, the tables, the dataset and the
-#: scoring service's response (docs/schema.md). Defined here, below both the exports and the
-#: pyfunc, so the two cannot drift apart.
-SCHEMA_VERSION = "1.1"
+if TYPE_CHECKING:
+    from framescope.model.tagger import SpanTagger
 
 #: Where the article metadata columns (exports only) stand in :func:`article_columns`.
 METADATA_AFTER = "text_sha256"
@@ -59,58 +62,6 @@ def article_columns(techniques: Sequence[str], categories: Sequence[str]) -> lis
     return cols
 
 
-@dataclass
-class ScoredSpan:
-    technique: str
-    category: str
-    start: int
-    end: int
-    text: str
-    confidence: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "technique": self.technique,
-            "category": self.category,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
-            "confidence": round(float(self.confidence), DIGITS),
-        }
-
-
-@dataclass
-class TechniqueScore:
-    score: float
-    spans: int
-    coverage: float
-    probability: float | None = None  # the article stage's calibrated probability
-
-
-@dataclass
-class ParagraphResult:
-    index: int  # among the article's non-empty lines, from 0
-    start: int
-    end: int
-    probabilities: dict[str, float]
-
-
-@dataclass
-class ArticleResult:
-    id: str
-    lang: str | None
-    text: str
-    spans: list[ScoredSpan]
-    techniques: dict[str, TechniqueScore]
-    categories: dict[str, float]
-    overall: float
-    model: str = ""
-    model_version: str = ""
-    profile: str = "balanced"
-    paragraphs: list[ParagraphResult] = field(default_factory=list)
-    scored_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-
 def categories_of(taxonomy, techniques: Sequence[str]) -> list[str]:
     """Category ids in order of first appearance among the techniques (the exports' column order)."""
     out: list[str] = []
@@ -127,60 +78,6 @@ def categories_of(taxonomy, techniques: Sequence[str]) -> list[str]:
         if c not in out:
             out.append(c)
     return out
-
-
-def iso_utc(value: str | datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds): how every export writes ``scored_at``."""
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Scorer:
-    """The older scoring API, kept for notebooks and callers: a thin wrapper of a tagger.
-
-    ``Scorer.from_pretrained(path_or_uri, backend=..., profile=...)`` is
-    ``SpanTagger.from_pretrained`` plus the span-threshold profile every call scores with;
-    ``score_texts`` is ``tagger.score``. New code uses the tagger directly.
-    """
-
-    def __init__(self, tagger: SpanTagger, profile: str = "balanced"):
-        check_profile(tagger, profile)
-        self.tagger = tagger
-        self.taxonomy = tagger.taxonomy
-        self.name = tagger.name
-        self.version = tagger.version
-        self.profile = profile
-
-    @property
-    def stage(self):
-        """The tagger's article stage (``None`` for folders without one)."""
-        return self.tagger.stage
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        path_or_uri: str | Path,
-        expected_taxonomy: str | None = None,
-        backend: str = "torch",
-        profile: str = "balanced",
-    ) -> "Scorer":
-        """``backend``: ``torch`` (default), ``torch-bf16``, ``onnx-fp32`` or ``onnx-int8`` (see
-        ``SpanTagger.from_pretrained``); ``profile``: ``balanced`` (default) or ``precise``."""
-        tagger = SpanTagger.from_pretrained(path_or_uri, backend=backend, expected_taxonomy=expected_taxonomy)
-        return cls(tagger, profile=profile)
-
-    def score_texts(
-        self,
-        texts: Sequence[str],
-        ids: Sequence[str] | None = None,
-        langs: Sequence[str | None] | None = None,
-    ) -> list[ArticleResult]:
-        return self.tagger.score(texts, ids, langs, profile=self.profile)
-
-    def score(self, text: str, id: str = "0", lang: str | None = None) -> ArticleResult:
-        return self.score_texts([text], [id], [lang])[0]
 
 
 def check_profile(tagger: SpanTagger, profile: str) -> None:
@@ -219,27 +116,3 @@ def article_result(
     return ArticleResult(
         id_, lang, text, scored, techniques, categories, overall, tagger.name, tagger.version, profile, paragraphs
     )
-
-
-def technique_scores(spans: Sequence[ScoredSpan], techniques: Sequence[str], n_chars: int) -> dict[str, TechniqueScore]:
-    """Per technique: the highest span confidence (0.0 without spans), the span count and
-    the share of the article's characters its spans cover (overlaps counted once)."""
-    n = max(n_chars, 1)
-    out: dict[str, TechniqueScore] = {}
-    for tech in techniques:
-        mine = [s for s in spans if s.technique == tech]
-        covered = _covered([(s.start, s.end) for s in mine])
-        out[tech] = TechniqueScore(
-            score=max((s.confidence for s in mine), default=0.0), spans=len(mine), coverage=covered / n
-        )
-    return out
-
-
-def _covered(intervals: list[tuple[int, int]]) -> int:
-    total, end = 0, -1
-    for a, b in sorted(intervals):
-        if b <= end:
-            continue
-        total += b - max(a, end)
-        end = b
-    return total

@@ -11,7 +11,7 @@ backend=...)`` opens any framescope model folder (the settings say which class i
 ``save_pretrained(folder)`` writes one. This base class reads and writes the settings, the
 taxonomy and the article stage; a subclass only its weights (``_load_weights`` and
 ``_save_weights``). ``score(texts)`` returns
-typed :class:`~framescope.model.scorer.ArticleResult` s, ``predict(texts)`` the spans, and
+typed :class:`~framescope.model.result.ArticleResult` s, ``predict(texts)`` the spans, and
 ``fingerprint()`` a digest of everything that changes the numbers (the scoring journal's
 resume key). Fitting, calibration and evaluation belong to :mod:`framescope.training`
 (``fit_tagger``, ``calibrate_tagger``, ``evaluate_tagger``), which sits above this layer
@@ -45,7 +45,7 @@ from framescope.model.settings import SETTINGS_FILE, TaggerSettings, folder_erro
 
 if TYPE_CHECKING:
     from framescope.model.article_stage import ArticleStage
-    from framescope.model.scorer import ArticleResult
+    from framescope.model.result import ArticleResult
 
 #: The forward passes a tagger can be loaded with (see :meth:`SpanTagger.from_pretrained`).
 BACKENDS = ("torch", "torch-bf16", "onnx-fp32", "onnx-int8")
@@ -352,8 +352,3 @@ def _fsync(path: Path) -> None:
 def _sibling(target: Path, what: str) -> Path:
     """A hidden, unused name beside ``target`` (``.model.1a2b3c4d.saving``)."""
     return target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.{what}"
-
-
-def load_tagger(path_or_uri: str | Path, backend: str = "torch") -> SpanTagger:
-    """``SpanTagger.from_pretrained(path_or_uri, backend=backend)`` (the older name, kept for callers)."""
-    return SpanTagger.from_pretrained(path_or_uri, backend=backend)

@@ -141,8 +141,8 @@ def test_trained_folder_has_stage_and_profiles_and_scores_with_both(model_dir, t
     from typer.testing import CliRunner
 
     from framescope.cli import _register, app
-    from framescope.model.scorer import Scorer
     from framescope.model.settings import TaggerSettings
+    from framescope.model.tagger import SpanTagger
 
     settings = TaggerSettings.load(model_dir)
     assert settings.precise_thresholds is not None
@@ -150,8 +150,9 @@ def test_trained_folder_has_stage_and_profiles_and_scores_with_both(model_dir, t
         assert thr >= settings.threshold(tech)
     assert (model_dir / STAGE_WEIGHTS).exists() and not list(model_dir.glob("*.pkl"))
     text = "Diese feigen Verräter und Lügner zerstören unser Land.\nDas ist eine Schande für alle."
-    balanced = Scorer.from_pretrained(model_dir).score(text)
-    precise = Scorer.from_pretrained(model_dir, profile="precise").score(text)
+    tagger = SpanTagger.from_pretrained(model_dir)
+    balanced = tagger.score([text])[0]
+    precise = tagger.score([text], profile="precise")[0]
     assert precise.profile == "precise"
     for s in precise.spans:
         assert any(b.technique == s.technique and b.start <= s.start and s.end <= b.end for b in balanced.spans)
@@ -201,18 +202,18 @@ def test_trained_folder_has_stage_and_profiles_and_scores_with_both(model_dir, t
 def test_precise_profile_refused_for_folders_without_one(model_dir, tmp_path):
     import shutil
 
-    from framescope.model.scorer import Scorer
+    from framescope.inference.batch import load_model
 
     old = tmp_path / "old"
     shutil.copytree(model_dir, old)
     data = json.loads((old / "framescope.json").read_text())
     data.pop("precise_thresholds")
     (old / "framescope.json").write_text(json.dumps(data))
-    assert Scorer.from_pretrained(old).profile == "balanced"
+    assert load_model(str(old)).settings.precise_thresholds is None
     from framescope.errors import UsageError
 
     with pytest.raises(UsageError, match="no precise profile"):
-        Scorer.from_pretrained(old, profile="precise")
+        load_model(str(old), profile="precise")
 
 
 def test_quickstart_retrains_a_folder_without_stage(model_dir, tmp_path):

@@ -20,11 +20,11 @@ def tiny_model(random_tagger_folder):
 
 
 def test_bf16_backend_stays_close_to_fp32(tiny_model):
-    from framescope.model.tagger import load_tagger
+    from framescope.model.tagger import SpanTagger
 
     texts = [d.text for d in load_sample()[:4]] + [""]
-    fp32 = load_tagger(tiny_model)
-    bf16 = load_tagger(tiny_model, backend="torch-bf16")
+    fp32 = SpanTagger.from_pretrained(tiny_model)
+    bf16 = SpanTagger.from_pretrained(tiny_model, backend="torch-bf16")
     assert (fp32.backend, bf16.backend) == ("torch", "torch-bf16")
     a, b = fp32.token_scores(texts), bf16.token_scores(texts)
     for x, y in zip(a, b):
@@ -34,7 +34,7 @@ def test_bf16_backend_stays_close_to_fp32(tiny_model):
             diff = np.abs(x.probs - y.probs).max()
             assert 0 < diff < 0.05  # bf16 really ran (not bit-identical), and stayed close
     with pytest.raises(ModelError, match="backend must be one of"):
-        load_tagger(tiny_model, backend="cuda-fp8")
+        SpanTagger.from_pretrained(tiny_model, backend="cuda-fp8")
 
 
 def test_score_backend_flag_and_no_mixed_resume(tiny_model, model_dir, tmp_path):
@@ -60,9 +60,9 @@ def test_loading_a_model_prints_no_progress_bar(tiny_model, capfd):
     """`framescope score -q` must stay quiet: transformers' "Loading weights" bar is hidden, then restored."""
     from transformers.utils import logging as hf_logging
 
-    from framescope.model.tagger import load_tagger
+    from framescope.model.tagger import SpanTagger
 
     hf_logging.enable_progress_bar()  # as on a terminal, whatever the environment says
-    load_tagger(tiny_model)
+    SpanTagger.from_pretrained(tiny_model)
     assert "Loading weights" not in capfd.readouterr().err
     assert hf_logging.is_progress_bar_enabled()

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from framescope.cli import _register, app
 from framescope.labels import read_documents
-from framescope.model.tagger import load_tagger
+from framescope.model.tagger import SpanTagger
 
 _register()
 BOM = "\ufeff"
@@ -61,7 +61,7 @@ def test_score_offsets_of_a_bom_article_match_its_semeval_gold(model_dir, tmp_pa
     for s in spans:
         assert doc.text[s["start"] : s["end"]] == s["text"], s
     # and are exactly what evaluation predicts from the reader's document
-    predicted = {(p.start, p.end, p.technique) for p in load_tagger(model_dir).predict([doc])[0]}
+    predicted = {(p.start, p.end, p.technique) for p in SpanTagger.from_pretrained(model_dir).predict([doc])[0]}
     assert {(s["start"], s["end"], s["technique"]) for s in spans} == predicted
 
 
@@ -82,5 +82,5 @@ def test_score_offsets_of_a_real_bom_semeval_article(model_dir, shared_data, tmp
     assert spans, f"the quickstart model should find spans in {article.name}"
     for s in spans:
         assert doc.text[s["start"] : s["end"]] == s["text"], s
-    predicted = {(p.start, p.end, p.technique) for p in load_tagger(model_dir).predict([doc])[0]}
+    predicted = {(p.start, p.end, p.technique) for p in SpanTagger.from_pretrained(model_dir).predict([doc])[0]}
     assert {(s["start"], s["end"], s["technique"]) for s in spans} == predicted

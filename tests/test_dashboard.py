@@ -32,7 +32,7 @@ _register()
 @pytest.fixture(scope="module")
 def exports(model_dir, tmp_path_factory):
     """One export folder (with the HTML report) of five articles, three outlets, three weeks."""
-    from framescope.model.scorer import Scorer
+    from framescope.model.tagger import SpanTagger
 
     tmp = tmp_path_factory.mktemp("dash")
     records = [
@@ -72,7 +72,12 @@ def exports(model_dir, tmp_path_factory):
     feed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     out = tmp / "run"
     run_score(
-        [str(feed)], scorer=Scorer.from_pretrained(model_dir), out=out, html=True, fields=Fields(), show_progress=False
+        [str(feed)],
+        scorer=SpanTagger.from_pretrained(model_dir),
+        out=out,
+        html=True,
+        fields=Fields(),
+        show_progress=False,
     )
     return out
 

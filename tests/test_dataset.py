@@ -26,9 +26,9 @@ _register()
 
 @pytest.fixture(scope="module")
 def scorer(model_dir):
-    from framescope.model.scorer import Scorer
+    from framescope.model.tagger import SpanTagger
 
-    return Scorer.from_pretrained(model_dir)
+    return SpanTagger.from_pretrained(model_dir)
 
 
 def _feed(path, records):

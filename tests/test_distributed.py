@@ -71,9 +71,9 @@ def test_two_process_training_logs_one_run(tiny_bert, tmp_path):
     assert len(versions) == 1 and versions[0].run_id == runs[0].info.run_id
     assert client.get_model_version_by_alias("fs-ddp", "candidate").version == versions[0].version
     # one complete model folder, loadable
-    from framescope.model.scorer import Scorer
+    from framescope.model.tagger import SpanTagger
 
-    scorer = Scorer.from_pretrained(tmp_path / "model")
-    assert scorer.score("Diese feigen Verräter lügen uns an.").id == "0"
+    tagger = SpanTagger.from_pretrained(tmp_path / "model")
+    assert tagger.score(["Diese feigen Verräter lügen uns an."])[0].id == "0"
     steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "eval_span_f1")]
     assert steps and steps == sorted(set(steps)), "each evaluation logged once, by the main process"

@@ -19,18 +19,19 @@ SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 
 @pytest.fixture(scope="module")
 def written(model_dir, tmp_path_factory):
-    from framescope.model.scorer import Scorer
+    from framescope.model.tagger import SpanTagger
 
-    scorer = Scorer.from_pretrained(model_dir)
+    scorer = SpanTagger.from_pretrained(model_dir)
     texts = {name: (EXAMPLES / name).read_text(encoding="utf-8") for name in ("de_article.txt", "en_article.txt")}
     texts["plain.txt"] = "A short, calm sentence."
-    techniques = scorer.tagger.techniques
+    techniques = scorer.techniques
     categories = ex.categories_of(scorer.taxonomy, techniques)
     out = tmp_path_factory.mktemp("exports")
-    results = scorer.score_texts(list(texts.values()), list(texts), ["de", "en", None])
+    results = scorer.score(list(texts.values()), list(texts), ["de", "en", None])
     with ex.ExportWriter(out, ex.FORMATS, techniques, categories) as w:
         for r in results:
-            w.add(ex.result_record(r, "0" * 64), r.text)
+            r.text_sha256 = "0" * 64
+            w.add(r.to_dict(), r.text)
     ex.write_errors(out, [{"id": None, "source": "x.jsonl:3", "reason": "not valid JSON"}], ex.FORMATS)
     return out, texts, techniques, categories
 
@@ -203,20 +204,21 @@ def test_a_folder_without_article_stage_exports_null_probabilities(model_dir, tm
     """Folders trained before 1.1 have no stage: they still load, with null probabilities."""
     import shutil
 
-    from framescope.model.scorer import Scorer
     from framescope.model.article_stage import STAGE_SETTINGS, STAGE_WEIGHTS
+    from framescope.model.tagger import SpanTagger
 
     old = tmp_path / "old-model"
     shutil.copytree(model_dir, old)
     (old / STAGE_SETTINGS).unlink()
     (old / STAGE_WEIGHTS).unlink()
-    scorer = Scorer.from_pretrained(old)
+    scorer = SpanTagger.from_pretrained(old)
     assert scorer.stage is None
-    result = scorer.score("Die feigen Verräter lügen.\nZweite Zeile.", "a", "de")
-    rec = ex.result_record(result, "0" * 64)
+    result = scorer.score(["Die feigen Verräter lügen.\nZweite Zeile."], ["a"], ["de"])[0]
+    result.text_sha256 = "0" * 64
+    rec = result.to_dict()
     assert all(ts["probability"] is None for ts in rec["techniques"].values())
     assert rec["paragraphs"] == []
-    techniques = scorer.tagger.techniques
+    techniques = scorer.techniques
     categories = ex.categories_of(scorer.taxonomy, techniques)
     out = tmp_path / "out"
     out.mkdir()

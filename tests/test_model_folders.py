@@ -17,7 +17,7 @@ from safetensors.numpy import load_file, save_file
 from typer.testing import CliRunner
 
 from framescope.errors import ModelError
-from framescope.model.tagger import load_tagger
+from framescope.model.tagger import SpanTagger
 
 ARTICLE = "Die feigen Verräter haben uns verkauft. Nur ein Narr glaubt noch den Lügen der Regierung."
 
@@ -59,7 +59,7 @@ def _relabel(config: dict, labels: list[str]) -> None:
 
 
 def test_a_consistent_transformer_folder_loads(tagger_folder):
-    tagger = load_tagger(tagger_folder)
+    tagger = SpanTagger.from_pretrained(tagger_folder)
     assert tagger.techniques and tagger.predict([ARTICLE]) is not None
 
 
@@ -68,7 +68,7 @@ def test_weights_of_another_model_are_refused(tagger_folder, tiny_bert, copy_of,
     folder = copy_of(tagger_folder)
     shutil.copy(tiny_bert / "model.safetensors", folder / "model.safetensors")
     with pytest.raises(ModelError) as info:
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
     msg = str(info.value)
     assert msg.startswith(f"model folder {folder}: the weights do not fit the model:")
     assert "missing from the safetensors file (would be random): classifier.bias, classifier.weight" in msg
@@ -80,7 +80,7 @@ def test_a_left_over_tensor_is_refused(tagger_folder, copy_of):
     folder = copy_of(tagger_folder)
     _edit_tensors(folder / "model.safetensors", lambda t: t.update({"extra_head.weight": np.zeros((2, 2), np.float32)}))
     with pytest.raises(ModelError, match="weights the model does not use: extra_head.weight"):
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
 
 
 def test_a_classifier_of_the_wrong_shape_is_refused(tagger_folder, copy_of):
@@ -91,7 +91,7 @@ def test_a_classifier_of_the_wrong_shape_is_refused(tagger_folder, copy_of):
 
     _edit_tensors(folder / "model.safetensors", shrink)
     with pytest.raises(ModelError, match=r"weights of the wrong shape: classifier.weight \(47, 16\) in the file"):
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
 
 
 def test_config_with_fewer_labels_than_the_techniques_is_refused(tagger_folder, copy_of):
@@ -102,7 +102,7 @@ def test_config_with_fewer_labels_than_the_techniques_is_refused(tagger_folder, 
         match=r"config.json has 45 labels but framescope.json \(23 techniques, scheme "
         r"multilabel-softmax\) needs 47",
     ):
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
 
 
 def test_config_labels_in_another_order_are_refused(tagger_folder, copy_of):
@@ -115,14 +115,14 @@ def test_config_labels_in_another_order_are_refused(tagger_folder, copy_of):
 
     _edit_json(folder / "config.json", swap)
     with pytest.raises(ModelError, match=r"id2label\[1\] is 'B-Appeal_to_Fear-Prejudice' where framescope.json"):
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
 
 
 def test_a_technique_the_taxonomy_does_not_define_is_refused(tagger_folder, copy_of):
     folder = copy_of(tagger_folder)
     _edit_json(folder / "framescope.json", lambda s: s["techniques"].__setitem__(0, "Appeal_to_Nonsense"))
     with pytest.raises(ModelError) as info:
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
     assert "framescope.json lists techniques that taxonomy.yaml does not define: Appeal_to_Nonsense" in str(info.value)
     assert "taxonomy.yaml techniques missing from framescope.json: Appeal_to_Authority" in str(info.value)
 
@@ -131,14 +131,14 @@ def test_thresholds_for_unknown_techniques_are_refused(tagger_folder, copy_of):
     folder = copy_of(tagger_folder)
     _edit_json(folder / "framescope.json", lambda s: s["thresholds"].update({"Nonsense": 0.4}))
     with pytest.raises(ModelError, match="thresholds for techniques the model does not have: Nonsense"):
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
 
 
 def test_an_unknown_scheme_is_refused(tagger_folder, copy_of):
     folder = copy_of(tagger_folder)
     _edit_json(folder / "framescope.json", lambda s: s["extra"].update({"scheme": "crf"}))
     with pytest.raises(ModelError, match="extra.scheme must be one of"):
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
 
 
 def test_score_cli_refuses_a_broken_folder_with_exit_2_and_writes_nothing(tagger_folder, tiny_bert, copy_of, tmp_path):
@@ -181,7 +181,7 @@ def test_linear_weights_must_fit_exactly(model_dir, copy_of, case):
     folder = copy_of(model_dir)
     _edit_tensors(folder / "model.safetensors", change)
     with pytest.raises(ModelError, match=message):
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
 
 
 def test_linear_technique_list_must_match_the_taxonomy(model_dir, copy_of, tmp_path):
@@ -214,7 +214,7 @@ def test_onnx_graph_of_another_head_is_refused(tagger_folder, random_tagger_fold
 
     folder = copy_of(tagger_folder)
     export_onnx(folder)
-    assert load_tagger(folder, backend="onnx-fp32").backend == "onnx-fp32"
+    assert SpanTagger.from_pretrained(folder, backend="onnx-fp32").backend == "onnx-fp32"
     # a sigmoid-scheme head (46 logits) exported, its graph copied over the softmax folder's (47)
     torch.manual_seed(0)
     other = TransformerTagger.from_base(
@@ -228,7 +228,7 @@ def test_onnx_graph_of_another_head_is_refused(tagger_folder, random_tagger_fold
     export_onnx(tmp_path / "other")
     shutil.copy(tmp_path / "other" / "model.onnx", folder / "model.onnx")
     with pytest.raises(ModelError, match="model.onnx gives 46 logits per token but framescope.json"):
-        load_tagger(folder, backend="onnx-fp32")
+        SpanTagger.from_pretrained(folder, backend="onnx-fp32")
 
 
 # -- MLflow URIs -------------------------------------------------------------------------------
@@ -258,13 +258,12 @@ def test_a_lookup_in_an_existing_store_names_the_missing_model(tmp_path, monkeyp
     import mlflow
 
     from framescope.errors import ModelError
-    from framescope.model.scorer import Scorer
 
     db = tmp_path / "store.db"
     mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}").search_registered_models()  # creates the store
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
     with pytest.raises(ModelError, match="models:/nope@x: Registered Model with name=nope not found"):
-        Scorer.from_pretrained("models:/nope@x")
+        SpanTagger.from_pretrained("models:/nope@x")
 
 
 def test_export_onnx_refuses_weights_that_do_not_fit(tagger_folder, tiny_bert, copy_of, tmp_path):
@@ -347,14 +346,14 @@ def test_a_folder_of_another_kind_is_a_model_error(model_dir):
 def test_a_missing_onnx_graph_is_a_model_error(tagger_folder):
     pytest.importorskip("onnxruntime")
     with pytest.raises(ModelError, match="export-onnx"):
-        load_tagger(tagger_folder, backend="onnx-int8")
+        SpanTagger.from_pretrained(tagger_folder, backend="onnx-int8")
 
 
 def test_transformer_folder_without_safetensors_is_a_model_error(tagger_folder, copy_of):
     folder = copy_of(tagger_folder)
     (folder / "model.safetensors").unlink()
     with pytest.raises(ModelError, match="no safetensors weights"):
-        load_tagger(folder)
+        SpanTagger.from_pretrained(folder)
 
 
 # -- the base class owns persistence; the folder appears whole or not at all -------------------

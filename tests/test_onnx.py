@@ -48,10 +48,10 @@ def _spans(tagger, scores, threshold=THRESHOLD):
 
 
 def test_fp32_matches_torch(onnx_model, texts):
-    from framescope.model.tagger import load_tagger
+    from framescope.model.tagger import SpanTagger
 
-    ref = load_tagger(onnx_model)
-    onnx = load_tagger(onnx_model, backend="onnx-fp32")
+    ref = SpanTagger.from_pretrained(onnx_model)
+    onnx = SpanTagger.from_pretrained(onnx_model, backend="onnx-fp32")
     assert type(onnx).__name__ == "TransformerTagger" and onnx.backend == "onnx-fp32" and onnx.model is None
     with pytest.raises(ValueError, match="export-onnx"):
         onnx.save_pretrained(onnx_model / "copy")
@@ -75,10 +75,9 @@ def test_fp32_matches_torch(onnx_model, texts):
 
 
 def test_int8_runs_and_scorer_backend(onnx_model, texts):
-    from framescope.model.scorer import Scorer
-    from framescope.model.tagger import load_tagger
+    from framescope.model.tagger import SpanTagger
 
-    int8 = load_tagger(onnx_model, backend="onnx-int8")
+    int8 = SpanTagger.from_pretrained(onnx_model, backend="onnx-int8")
     assert int8.backend == "onnx-int8"
     scores = int8.token_scores(texts)
     for ts, text in zip(scores, texts):
@@ -86,7 +85,7 @@ def test_int8_runs_and_scorer_backend(onnx_model, texts):
         assert np.isfinite(ts.probs).all() and ((ts.probs >= 0) & (ts.probs <= 1)).all()
         for s in int8.decode(ts, {t: THRESHOLD for t in int8.techniques}):
             assert 0 <= s.start < s.end <= len(text)
-    result = Scorer.from_pretrained(onnx_model, backend="onnx-int8").score(texts[0])
+    result = int8.score([texts[0]])[0]
     assert result.techniques and 0.0 <= result.overall <= 1.0
     assert (onnx_model / "model.int8.onnx").stat().st_size < (onnx_model / "model.onnx").stat().st_size
 
@@ -96,7 +95,7 @@ def test_export_to_out_folder_loads_alone(onnx_model, tmp_path, texts):
     from typer.testing import CliRunner
 
     from framescope.cli import _register, app
-    from framescope.model.tagger import load_tagger
+    from framescope.model.tagger import SpanTagger
 
     _register()
     out = tmp_path / "exported"
@@ -105,9 +104,9 @@ def test_export_to_out_folder_loads_alone(onnx_model, tmp_path, texts):
     assert f"wrote {out / 'model.onnx'}" in result.output and "model.int8.onnx" not in result.output
     assert not list(out.glob("*.safetensors"))
     assert json.loads((out / "framescope.json").read_text())["model_type"] == "transformer"
-    tagger = load_tagger(out, backend="onnx-fp32")
+    tagger = SpanTagger.from_pretrained(out, backend="onnx-fp32")
     assert tagger.token_scores(texts[:1])[0].probs.shape[0] > 0
     with pytest.raises(ModelError, match="export-onnx"):
-        load_tagger(out, backend="onnx-int8")
+        SpanTagger.from_pretrained(out, backend="onnx-int8")
     with pytest.raises(ModelError, match="backend"):
-        load_tagger(out, backend="tensorrt")
+        SpanTagger.from_pretrained(out, backend="tensorrt")

@@ -44,16 +44,16 @@ def pin_texts() -> list[tuple[str, str, str]]:
 
 
 def _load(folder: Path | str, backend: str = "torch"):
-    from framescope.model.scorer import Scorer
+    from framescope.model.tagger import SpanTagger
 
-    return Scorer.from_pretrained(folder, backend=backend)
+    return SpanTagger.from_pretrained(folder, backend=backend)
 
 
 def scorer_outputs(folder: Path | str, backend: str = "torch") -> list[dict]:
     """Spans ``[start, end, technique, confidence]`` and article scores per pinned text."""
     scorer = _load(folder, backend)
     items = pin_texts()
-    results = scorer.score_texts([t for _, _, t in items], [i for i, _, _ in items], [lang for _, lang, _ in items])
+    results = scorer.score([t for _, _, t in items], [i for i, _, _ in items], [lang for _, lang, _ in items])
     return [
         {
             "id": r.id,

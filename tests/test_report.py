@@ -406,7 +406,6 @@ def test_report_in_headless_chromium(tmp_path, chromium):
 def test_probabilities_paragraphs_and_profile_are_shown_escaped(tmp_path):
     """Schema 1.1 records: the page shows the stage's probabilities, the paragraphs' likely
     techniques (with markup in a paragraph kept as text) and the profile that made the spans."""
-    from framescope.inference.exports import result_record
     from framescope.model.scorer import ParagraphResult
 
     text = f"Calm first line.\nSecond line {SCRIPT} with traitors."
@@ -419,7 +418,8 @@ def test_probabilities_paragraphs_and_profile_are_shown_escaped(tmp_path):
         ParagraphResult(1, 17, len(text), {t: (0.93 if t == "Name_Calling-Labeling" else 0.01) for t in TAX.names}),
     ]
     path = tmp_path / "results.jsonl"
-    path.write_text(json.dumps({**result_record(r, "0" * 64), "text": text}) + "\n", encoding="utf-8")
+    r.text_sha256 = "0" * 64
+    path.write_text(json.dumps({**r.to_dict(), "text": text}) + "\n", encoding="utf-8")
     files = render_report(path)
     page = _article_page(files, "probable")
     assert 'id="probability-chart"' in page and "0.87" in page

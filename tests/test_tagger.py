@@ -45,16 +45,15 @@ def test_from_pretrained_refuses_the_wrong_kind_backend_and_taxonomy():
     assert SpanTagger.from_pretrained(FOLDERS / "linear", expected_taxonomy="semeval2023").techniques
 
 
-def test_score_is_what_the_scorer_alias_returns_and_fingerprint_tracks_the_backend():
+def test_score_is_deterministic_and_fingerprint_tracks_the_backend_and_profile():
     from framescope.inference.journal import model_fingerprint
-    from framescope.model.scorer import Scorer
     from framescope.model.tagger import SpanTagger
 
     texts = ["Die feigen Verräter lügen uns an.", "A calm report about the weather."]
     tagger = SpanTagger.from_pretrained(FOLDERS / "transformer-softmax")
-    scorer = Scorer.from_pretrained(FOLDERS / "transformer-softmax")
+    again = SpanTagger.from_pretrained(FOLDERS / "transformer-softmax")
     mine = tagger.score(texts, ids=["a", "b"], langs=["de", "en"])
-    theirs = scorer.score_texts(texts, ids=["a", "b"], langs=["de", "en"])
+    theirs = again.score(texts, ids=["a", "b"], langs=["de", "en"])
     for x, y in zip(mine, theirs):
         assert (x.id, x.spans, x.techniques, x.categories, x.overall) == (
             y.id,
@@ -63,7 +62,8 @@ def test_score_is_what_the_scorer_alias_returns_and_fingerprint_tracks_the_backe
             y.categories,
             y.overall,
         )
-    assert model_fingerprint(scorer) == tagger.fingerprint() == model_fingerprint(tagger)
+    assert model_fingerprint(again) == tagger.fingerprint() == model_fingerprint(tagger)
+    assert model_fingerprint(tagger, "precise") != tagger.fingerprint()
     bf16 = SpanTagger.from_pretrained(FOLDERS / "transformer-softmax", backend="torch-bf16")
     assert bf16.backend == "torch-bf16" and bf16.fingerprint() != tagger.fingerprint()
 

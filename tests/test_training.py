@@ -10,7 +10,7 @@ import pytest
 
 from framescope.labels.sample import load_sample
 from framescope.training.config import Config, ConfigError, load_config
-from framescope.model.tagger import load_tagger
+from framescope.model.tagger import SpanTagger
 from framescope.training.train import train
 
 
@@ -63,7 +63,7 @@ def test_linear_baseline_fit_predict_save_load(tmp_path):
     settings = json.loads((folder / "framescope.json").read_text())
     assert settings["model_type"] == "linear" and settings["taxonomy"]["name"] == "semeval2023"
     assert result.report["all"]["span_f1"] > 0.05  # well above nothing on the sample's dev split
-    tagger = load_tagger(folder)
+    tagger = SpanTagger.from_pretrained(folder)
     docs = load_sample()[:5]
     spans = tagger.predict(docs)
     for doc, doc_spans in zip(docs, spans):
@@ -86,10 +86,10 @@ def test_tiny_transformer_trains_saves_and_reloads(fixture, request, tmp_path):
     assert settings["max_length"] == 32 and settings["stride"] == 8
     assert set(settings["thresholds"]) <= set(settings["techniques"])
     assert result.train_stats["train_tokens_per_second"] > 0
-    reloaded = load_tagger(folder)
+    reloaded = SpanTagger.from_pretrained(folder)
     text = load_sample()[0].text
     a = reloaded.token_scores([text])[0]
-    b = load_tagger(folder).token_scores([text])[0]
+    b = SpanTagger.from_pretrained(folder).token_scores([text])[0]
     np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
 
 
@@ -151,7 +151,7 @@ def test_softmax_scheme_is_the_default_and_trains(tiny_bert, tmp_path):
     result = train(cfg)
     settings = json.loads((result.output_dir / "framescope.json").read_text())
     assert settings["extra"]["scheme"] == "multilabel-softmax"
-    tagger = load_tagger(result.output_dir)
+    tagger = SpanTagger.from_pretrained(result.output_dir)
     k = len(tagger.techniques)
     assert tagger.model.config.num_labels == 2 * k + 1
     probs = tagger.token_scores([load_sample()[0].text])[0].probs

@@ -74,10 +74,10 @@ def _days() -> list[list[dict]]:
 @pytest.fixture(scope="module")
 def world(model_dir, tmp_path_factory):
     """The dataset of the three days (with HTML reports per day), and the report over the whole dataset."""
-    from framescope.model.scorer import Scorer
+    from framescope.model.tagger import SpanTagger
 
     tmp = tmp_path_factory.mktemp("trends")
-    scorer = Scorer.from_pretrained(model_dir)
+    scorer = SpanTagger.from_pretrained(model_dir)
     data = tmp / "dataset"
     for n, records in enumerate(_days(), 1):
         feed = tmp / f"day{n}.jsonl"
