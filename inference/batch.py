@@ -305,13 +305,10 @@ def _write_generation(
 
     number, stage = outdir.new_generation(out)
     techniques, categories = meta["techniques"], meta["categories"]
-    texts: dict[str, str] = {}
     with ex.ExportWriter(stage, fmts, techniques, categories, extra_meta) as writer:
         for rec, text in journal.iter_entries(order):
             rec = ex.with_metadata(rec, metadata.get(rec["id"]))
             writer.add(rec, text)
-            if html:  # the report highlights spans in the text, which results.jsonl leaves out
-                texts[rec["id"]] = text
             summary.articles += 1
             for s in rec["spans"]:
                 summary.spans_per_technique[s["technique"]] += 1
@@ -320,7 +317,8 @@ def _write_generation(
                     summary.articles_per_technique[t] += 1
     names = [p.name for p in writer.written]
     names += [p.name for p in ex.write_errors(stage, summary.errors, fmts)]
-    if html and _html_report(stage / ex.RESULTS_FILE, stage, texts) is not None:
+    # the report reads the texts, which results.jsonl leaves out, from the journal: memory stays bounded
+    if html and _html_report(stage / ex.RESULTS_FILE, stage) is not None:
         names += list(outdir.REPORT_NAMES)
     ex.write_manifest(
         stage,

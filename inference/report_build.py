@@ -102,7 +102,7 @@ class ReportBuilder:
     ):
         self.source = source
         self.meta = meta if meta is not None else None if source.from_file else {}
-        self.pages: list[str] = []  # per article (source order): "articles/<name>.html"
+        self.pages: list[str] = []  # per article (source order): the name of its page under articles/
         self._dups: dict[str, int] = {}  # an id with several records: its last one (whose metadata the index shows)
         self._colours: dict[tuple[str, str | None], None] = {}  # what teaches the palette, in first-seen order
         ids, values = self._first_pass(rank_by)
@@ -133,7 +133,7 @@ class ReportBuilder:
             name = page_name(r.id, used)
             if name != page_name(r.id):
                 self._dups[r.id] = k
-            self.pages.append("articles/" + name)
+            self.pages.append(name)  # the same string as in ``used``: stored once
             if value is not None:
                 values.append(value(r))
             self._by_overall.append(r.overall)
@@ -163,20 +163,23 @@ class ReportBuilder:
 
     def names(self) -> list[str]:
         """The files of the report, relative to its folder: the pages in rank order, then ``index.html``."""
-        return [self.pages[k] for k in self.order] + ["index.html"]
+        return [self._page(k) for k in self.order] + ["index.html"]
+
+    def _page(self, k: int) -> str:
+        return "articles/" + self.pages[k]
 
     def articles(self) -> Iterator[tuple[str, str]]:
         """``(relative path, HTML)`` of each article page, in rank order, rendered one at a time."""
         template = self.env.get_template("article.html.j2")
-        order, pages = self.order, self.pages
+        order, page = self.order, self._page
         for rank, k in enumerate(order, 1):
             result, _ = self.source.get(k)
             view = article_view(result, self.palette)
             self.n_chars[k] = view["n_chars"]
-            prev_page = pages[order[rank - 2]] if rank > 1 else None
-            next_page = pages[order[rank]] if rank < len(order) else None
+            prev_page = page(order[rank - 2]) if rank > 1 else None
+            next_page = page(order[rank]) if rank < len(order) else None
             yield (
-                pages[k],
+                page(k),
                 template.render(
                     a=view,
                     rank=rank,
@@ -208,7 +211,7 @@ class ReportBuilder:
         for rank, k in enumerate(self.order, 1):
             result, check = self.source.get(k, with_text=False)
             meta = self._meta(result.id, check)
-            yield index_row(rank, self.value(result), result, self.n_chars[k], meta, self.pages[k], self.palette)
+            yield index_row(rank, self.value(result), result, self.n_chars[k], meta, self._page(k), self.palette)
 
     def _meta(self, article_id: str, check: Mapping[str, Any]) -> Mapping[str, Any]:
         if self.meta is not None:
