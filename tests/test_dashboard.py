@@ -118,11 +118,6 @@ def test_texts_come_from_the_run_and_links_name_the_reports_pages(exports, tmp_p
     own page names."""
     import shutil
 
-    from framescope.inference.report import page_name
-
-    pages = {p.name: p.read_text(encoding="utf-8") for p in (exports / "articles").iterdir()}
-    for article_id, text in (("en-1", EN), ("calm", "A calm sentence about the weather.")):
-        assert html.escape(text.split("\n")[0], quote=False) in pages[page_name(article_id)]
     copy = tmp_path / "run"
     shutil.copytree(exports, copy, symlinks=True)
     for p in [copy / "labelstudio.json", *copy.glob("generations/*/labelstudio.json")]:
@@ -131,6 +126,11 @@ def test_texts_come_from_the_run_and_links_name_the_reports_pages(exports, tmp_p
     assert (before["context_before"] + before["context_after"]).str.len().sum() > 0
     assert list(after["context_before"]) == list(before["context_before"])
     assert list(after["context_after"]) == list(before["context_after"])
+    from framescope.inference.report import page_name
+
+    pages = {p.name: p.read_text(encoding="utf-8") for p in (exports / "articles").iterdir()}
+    for article_id, text in (("en-1", EN), ("calm", "A calm sentence about the weather.")):
+        assert html.escape(text.split("\n")[0], quote=False) in pages[page_name(article_id)]
     assert dash._report_href("r", "de-1") == "r/articles/" + page_name("de-1")
 
 
