@@ -314,18 +314,16 @@ def _write_generation(run: _Run, fmts: list[str], meta: dict, html: bool) -> Non
 
     summary, out = run.summary, run.out
     number, stage = outdir.new_generation(out)
-    texts: dict[str, str] = {}
     with ex.ExportWriter(stage, fmts, meta["techniques"], meta["categories"], run.extra_meta) as writer:
         for rec, text in run.journal.iter_entries(run.order):
             result = ArticleResult.from_dict(rec, text=text)
             result.metadata = run.metadata.get(result.id) or {}
             writer.add(result)
-            if html:  # the report highlights spans in the text, which results.jsonl leaves out
-                texts[result.id] = text
             _count(summary, result)
     names = [p.name for p in writer.written]
     names += [p.name for p in ex.write_errors(stage, summary.errors, fmts)]
-    if html and _html_report(stage / ex.RESULTS_FILE, stage, texts) is not None:
+    # the report reads the texts, which results.jsonl leaves out, from the journal: memory stays bounded
+    if html and _html_report(stage / ex.RESULTS_FILE, stage) is not None:
         names += list(outdir.REPORT_NAMES)
     manifest = {k: meta[k] for k in ("model", "profile", "techniques", "categories")}
     manifest.update(articles=summary.articles, failed=len(summary.failed), formats=fmts, files=sorted(names))

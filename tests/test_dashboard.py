@@ -117,6 +117,28 @@ def test_page_shares_links_and_escaping(exports, tmp_path):
     assert hrefs and all((tmp_path / "page" / html.unescape(h)).resolve().is_file() for h in hrefs)
 
 
+def test_texts_come_from_the_run_and_links_name_the_reports_pages(exports, tmp_path):
+    """`score --html` pages show the article texts, and the dashboard's example sentences come from
+    the run itself (its journal), not from the Label Studio export; example links use the report's
+    own page names."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(exports, copy, symlinks=True)
+    for p in [copy / "labelstudio.json", *copy.glob("generations/*/labelstudio.json")]:
+        p.unlink()
+    before, after = dash.load(exports).examples, dash.load(copy).examples
+    assert (before["context_before"] + before["context_after"]).str.len().sum() > 0
+    assert list(after["context_before"]) == list(before["context_before"])
+    assert list(after["context_after"]) == list(before["context_after"])
+    from framescope.inference.report import page_name
+
+    pages = {p.name: p.read_text(encoding="utf-8") for p in (exports / "articles").iterdir()}
+    for article_id, text in (("en-1", EN), ("calm", "A calm sentence about the weather.")):
+        assert html.escape(text.split("\n")[0], quote=False) in pages[page_name(article_id)]
+    assert dash._report_href("r", "de-1") == "r/articles/" + page_name("de-1")
+
+
 def test_cli_errors_exit_2(exports, tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["dashboard", str(tmp_path), "--out", str(tmp_path / "p")])

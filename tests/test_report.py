@@ -308,29 +308,99 @@ def test_jsonl_round_trip_and_missing_fields(tmp_path):
     assert "carry no article text" in page and "Attack on reputation" in page
 
 
-def test_text_left_out_of_jsonl_comes_from_texts_or_label_studio_sidecar(tmp_path):
+def _without_text(r: ArticleResult) -> dict:
+    """The record of ``r`` as `framescope score` writes it: the text left out, its hash and length kept."""
     import hashlib
 
+    rec = _export_line(r)
+    del rec["text"]
+    rec["text_sha256"] = hashlib.sha256(r.text.encode("utf-8")).hexdigest()
+    rec["n_chars"] = len(r.text)
+    return rec
+
+
+def _journal(folder, entries: list[tuple[dict, str]]) -> None:
+    """The journal a scoring run leaves in its output folder: one line per article, with its text."""
+    journal = folder / ".framescope-journal"
+    journal.mkdir(parents=True, exist_ok=True)
+    with open(journal / "chunk-000001.jsonl", "a", encoding="utf-8") as fh:
+        for k, (rec, text) in enumerate(entries):
+            fh.write(json.dumps({"key": f"k{k}", "record": rec, "text": text}, ensure_ascii=False) + "\n")
+
+
+def test_text_left_out_of_jsonl_comes_from_texts_or_the_run_journal(tmp_path):
     results = sample_results()[:2]
-    lines = []
-    for r in results:
-        rec = _export_line(r)
-        del rec["text"]  # as `framescope score` writes it
-        rec["text_sha256"] = hashlib.sha256(r.text.encode("utf-8")).hexdigest()
-        rec["n_chars"] = len(r.text)
-        lines.append(json.dumps(rec, ensure_ascii=False))
+    records = [_without_text(r) for r in results]
     path = tmp_path / "results.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join(json.dumps(rec, ensure_ascii=False) for rec in records) + "\n", encoding="utf-8")
     assert [r.text for r in load_results(path)] == ["", ""]
     # explicit texts; a text that does not match the record's hash is not used
     got = load_results(path, texts={results[0].id: results[0].text, results[1].id: results[1].text + "x"})
     assert [r.text for r in got] == [results[0].text, ""]
-    # the Label Studio tasks written beside results.jsonl carry the texts
+    # the Label Studio export beside results.jsonl is an export, not the run: its texts are not used
     tasks = [{"data": {"id": r.id, "text": r.text, "lang": r.lang}, "predictions": []} for r in results]
     (tmp_path / "labelstudio.json").write_text(json.dumps(tasks), encoding="utf-8")
+    assert [r.text for r in load_results(tmp_path)] == ["", ""]
+    # the run's journal holds them; an earlier, edited version of an article (another hash) is passed over
+    _journal(tmp_path, [(records[1], results[1].text + " edited"), *zip(records, [r.text for r in results])])
     assert [r.text for r in load_results(tmp_path)] == [r.text for r in results]
     page = _article_page(render_report(path), results[0].id)
     assert _TextOf.get(page, "article-text") == results[0].text
+    # a results file inside an export set (generations/<N>/, or the staging folder of a
+    # run that is writing its report) finds the journal of its run two levels up
+    for name in ("000003", "000004.staging"):
+        inner = tmp_path / "generations" / name
+        inner.mkdir(parents=True)
+        (inner / "results.jsonl").write_bytes(path.read_bytes())
+        assert [r.text for r in load_results(inner / "results.jsonl")] == [r.text for r in results]
+
+
+def test_crlf_lines_blank_lines_and_the_line_of_a_bad_record(tmp_path):
+    results = sample_results()
+    path = tmp_path / "results.jsonl"
+    body = "\r\n".join(json.dumps(_export_line(r)) for r in results) + "\r\n\r\n"
+    path.write_bytes(body.encode("utf-8"))
+    files = render_report(path)
+    assert len([k for k in files if k.startswith("articles/")]) == 3
+    assert _TextOf.get(_article_page(files, results[0].id), "article-text") == results[0].text
+    path.write_bytes((body + '{"id": "x", "spans": [}\r\n').encode("utf-8"))
+    with pytest.raises(ValueError, match=r"results\.jsonl:5: not valid JSON"):
+        write_report(path, tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+def _big_run(folder, n: int) -> None:
+    """A scoring run's output folder of ``n`` articles of about 4,000 characters, texts in the journal only."""
+    folder.mkdir(parents=True)
+    entries = []
+    for k in range(n):
+        text = f"Article {k}. " + "These traitors want to destroy our nation, again and again. " * 70
+        r = make_result(f"a{k}", text, [("Name_Calling-Labeling", *_at(text, "traitors"), 0.5 + k / (4 * n))])
+        entries.append((_without_text(r), text))
+    lines = [json.dumps(rec, ensure_ascii=False) for rec, _ in entries]
+    (folder / "results.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _journal(folder, entries)
+
+
+def test_report_memory_does_not_grow_with_the_number_of_articles(tmp_path):
+    """Pages are rendered and written one at a time: ten times the articles, about the same peak."""
+    import tracemalloc
+
+    peaks = {}
+    for n in (20, 120):
+        _big_run(tmp_path / f"run{n}", n)
+        tracemalloc.start()
+        try:
+            index = write_report(tmp_path / f"run{n}", tmp_path / f"report{n}")
+            peaks[n] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(list((tmp_path / f"report{n}" / "articles").iterdir())) == n
+        assert index.read_text(encoding="utf-8").count('class="article-row"') == n
+    # the first pass keeps well under 1 KB per article; holding the pages took over 20 KB each
+    assert peaks[120] - peaks[20] < 100 * 1_000, peaks
+    page = (tmp_path / "report120" / "articles").iterdir().__next__().read_text(encoding="utf-8")
+    assert "These traitors want to destroy our nation" in page  # the texts came from the journal
 
 
 def test_write_report_new_and_existing_folder(tmp_path):
