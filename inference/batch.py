@@ -1,7 +1,7 @@
 """Batch scoring: stream articles from the inputs, journal every scored batch, write the exports.
 
 This is the engine behind ``framescope score`` (and the quickstart's example run); the
-command line (:mod:`framescope.inference.cli`) only parses arguments and prints the
+command line (:mod:`framescope.cli.score`) only parses arguments and prints the
 summary. :func:`run_score` streams articles from its inputs
 (:mod:`framescope.inference.inputs`), scores them in batches, appends every finished
 batch to a journal in the output folder (:mod:`framescope.inference.journal`) and, at

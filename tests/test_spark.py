@@ -112,7 +112,7 @@ def test_pyfunc_signature_is_the_udf_result_type(setup):
 
 
 def test_spark_tables_equal_the_cli_export(setup):
-    from framescope.inference.cli import run_score
+    from framescope.inference.batch import run_score
     from framescope.inference.spark import read_table, score_spark
 
     tmp = setup["tmp"]
