@@ -37,7 +37,6 @@ LangFilter = Annotated[Optional[List[str]], typer.Option("--lang", help="Only ar
 Taxonomy = Annotated[str, typer.Option("--taxonomy", "-t", help=TAXONOMY_HELP)]
 ModelOption = Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP)]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace what framescope wrote in --out before.")]
 
 
 def out_option(help: str) -> type:

@@ -1,7 +1,7 @@
 """``framescope quickstart``: train the embedded baseline, score an example, show the results.
 
-It drives both stages (training, then scoring), so it lives above them in the root
-package, the one place allowed to import both ``framescope.training`` and
+It drives both stages (training, then scoring), so it lives above them in the CLI package
+of the root layer, the one place allowed to import both ``framescope.training`` and
 ``framescope.inference`` (see the layer contracts in pyproject.toml).
 """
 

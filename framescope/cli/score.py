@@ -32,6 +32,7 @@ Inputs = Annotated[
     Optional[List[str]],
     typer.Argument(
         help="Articles: .txt files, folders (recursive *.txt), globs, .jsonl/.csv files, or - for stdin.",
+        metavar="INPUTS",
         show_default=False,
     ),
 ]
@@ -157,7 +158,7 @@ def score_cmd(
     """
     formats = pick(export, format_alias, "--export/--format") or "all"
     lang = pick(default_lang, lang_alias, "--default-lang/--lang")
-    if engine == "spark":  # the old way into score-spark
+    if engine == "spark":  # the old way into score-spark; run_spark ends the command
         source = _spark_source(inputs, spark_input, dataset)
         run_spark(source, model, out, partition_by, spark_master, id_field, text_field, lang_field, overwrite)
     if engine != "local":
@@ -167,21 +168,21 @@ def score_cmd(
     fields = _fields(id_field, text_field, lang_field, meta)
     score_local(
         LocalRun(
-            inputs,
-            model,
-            out,
-            formats,
-            lang,
-            batch_size,
-            threads,
-            backend,
-            overwrite,
-            html,
-            fields,
-            quiet,
-            profile,
-            max_chars,
-            dataset,
+            inputs=inputs,
+            model=model,
+            out=out,
+            formats=formats,
+            lang=lang,
+            batch_size=batch_size,
+            threads=threads,
+            backend=backend,
+            overwrite=overwrite,
+            html=html,
+            fields=fields,
+            quiet=quiet,
+            profile=profile,
+            max_chars=max_chars,
+            dataset=dataset,
         )
     )
 

@@ -8,7 +8,7 @@ tables, with no journal, no ``--dataset`` and no local backends, so its options 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -59,7 +59,7 @@ def run_spark(
     text_field: str,
     lang_field: str,
     overwrite: bool,
-) -> None:
+) -> NoReturn:
     """:func:`framescope.inference.spark.run_spark_scoring`, its summary, and its exit code."""
     try:
         from framescope.inference.spark import run_spark_scoring
