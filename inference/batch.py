@@ -1,7 +1,7 @@
 """Batch scoring: stream articles from the inputs, journal every scored batch, write the exports.
 
 This is the engine behind ``framescope score`` (and the quickstart's example run); the
-command line (:mod:`framescope.inference.cli`) only parses arguments and prints the
+command line (:mod:`framescope.cli.score`) only parses arguments and prints the
 summary. :func:`run_score` streams articles from its inputs
 (:mod:`framescope.inference.inputs`), scores them in batches, appends every finished
 batch to a journal in the output folder (:mod:`framescope.inference.journal`) and, at
@@ -171,13 +171,13 @@ def _check_options(formats, html: bool, batch_size: int, lang: str | None) -> li
     try:
         fmts = ex.parse_formats(formats)
     except ValueError as err:
-        raise UsageError(f"--format: {err}") from None
+        raise UsageError(f"--export: {err}") from None
     if html and "jsonl" not in fmts:
         fmts.append("jsonl")  # the HTML report is built from results.jsonl
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     if lang is not None and not is_iso639_1(lang):
-        raise UsageError(f"--lang {lang!r}: not an ISO 639-1 language code (such as de, en)")
+        raise UsageError(f"--default-lang {lang!r}: not an ISO 639-1 language code (such as de, en)")
     return fmts
 
 

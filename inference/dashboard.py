@@ -43,9 +43,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any, Sequence
 
-import typer
 
 from framescope.errors import EXIT_USAGE, FramescopeError
 
@@ -273,65 +272,3 @@ def write_dashboard(
     with atomic_open(out_dir / "index.html") as fh:
         fh.write(page)
     return out_dir / "index.html"
-
-
-# -- command line ---------------------------------------------------------------------
-
-
-def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise DashboardError(f"{option} {value!r}: expected a date YYYY-MM-DD") from None
-
-
-def dashboard_cmd(
-    source: Path = typer.Argument(
-        ..., help="An export folder of `framescope score` (with Parquet) or a --dataset folder."
-    ),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write index.html into."),
-    lang: Optional[List[str]] = typer.Option(None, "--lang", help="Only articles in this language (repeatable)."),
-    outlet: Optional[List[str]] = typer.Option(
-        None, "--outlet", help="Only articles of this outlet, the `source` column (repeatable)."
-    ),
-    since: Optional[str] = typer.Option(
-        None, "--since", help="Only articles published (else scored) on or after YYYY-MM-DD."
-    ),
-    until: Optional[str] = typer.Option(
-        None, "--until", help="Only articles published (else scored) on or before YYYY-MM-DD."
-    ),
-    report: Optional[str] = typer.Option(
-        None,
-        "--report",
-        help="Folder or URL of the HTML report (framescope report / score --html) to link examples to; "
-        "default: SOURCE when it holds index.html.",
-    ),
-    examples: int = typer.Option(EXAMPLES_PER_TECHNIQUE, "--examples", min=1, help="Example spans per technique."),
-    technique: Optional[List[str]] = typer.Option(
-        None,
-        "--technique",
-        help="Also chart this technique's share per outlet and week (repeatable), e.g. Appeal_to_Fear-Prejudice.",
-    ),
-) -> None:
-    """Write a trends dashboard: techniques per week and outlet, strongest examples (static, no scripts)."""
-    try:
-        filters = Filters(list(lang or []), list(outlet or []), _date(since, "--since"), _date(until, "--until"))
-        if not source.exists():
-            raise DashboardError(f"{source}: no such folder")
-        page = write_dashboard(source, out, filters, report, examples, list(technique or []))
-    except FramescopeError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(err.exit_code) from None
-    typer.echo(f"dashboard: {page}")
-
-
-def register(app: "typer.Typer") -> None:
-    """``framescope dashboard`` and ``framescope dataset views``."""
-    from framescope.inference.views import views_cmd
-
-    app.command("dashboard")(dashboard_cmd)
-    dataset_app = typer.Typer(help="Work with a dataset built by `score --dataset`.", no_args_is_help=True)
-    dataset_app.command("views")(views_cmd)
-    app.add_typer(dataset_app, name="dataset")

@@ -28,9 +28,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-import typer
 
 from framescope.labels.colours import CATEGORY_COLOURS  # noqa: F401 - importable from here, as before
 from framescope.model.scorer import ArticleResult, ParagraphResult, ScoredSpan, TechniqueScore, technique_scores
@@ -188,64 +187,3 @@ def written_by_framescope(page: Path) -> bool:
     except OSError:
         return False
     return '<meta name="generator" content="framescope">' in head
-
-
-# --------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------
-def report_cmd(
-    results: Optional[Path] = typer.Argument(
-        None,
-        help="Results of `framescope score`: a JSONL file, or the folder holding results.jsonl.",
-        exists=True,
-        dir_okay=True,
-        file_okay=True,
-        readable=True,
-    ),
-    dataset: Optional[Path] = typer.Option(
-        None,
-        "--dataset",
-        help="Instead of RESULTS: a dataset (score --dataset); one page per article, its latest version.",
-    ),
-    rank_by: Optional[str] = typer.Option(
-        None,
-        "--rank-by",
-        help="Order of the index: prob_<Technique>, score_<Technique> or overall "
-        "(default: the highest calibrated article probability, else overall).",
-    ),
-    out: Path = typer.Option(
-        Path("report"), "--out", "-o", help="Folder to write index.html and the article pages into."
-    ),
-    taxonomy: Optional[str] = typer.Option(
-        None,
-        "--taxonomy",
-        help="Taxonomy for category names and order: a built-in name or a YAML file (default semeval2023).",
-    ),
-) -> None:
-    """Write a static HTML report: an index sorted by score (or --rank-by) and one page per article."""
-    from framescope.errors import FramescopeError
-
-    try:
-        if (results is None) == (dataset is None):
-            raise ValueError("give either RESULTS or --dataset DIR")
-        if dataset is not None:
-            items, meta = dataset_results(dataset)
-            index = write_report(items, out, taxonomy=taxonomy, meta=meta, rank_by=rank_by)
-        else:
-            index = write_report(results, out, taxonomy=taxonomy, rank_by=rank_by)
-    except FramescopeError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(err.exit_code) from None
-    except (ValueError, FileNotFoundError, NotADirectoryError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"report: {index}")
-
-
-def register_report(app: "typer.Typer") -> None:
-    """Add ``framescope report RESULTS --out DIR`` to the command line ``app``."""
-    app.command("report")(report_cmd)
-
-
-# ``framescope.inference.cli`` looks for ``register``; both names do the same.
-register = register_report

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import regex
-import typer
 
 NO_OUTLET = "(no outlet)"
 UNDATED = "undated"
@@ -291,27 +290,3 @@ def _is_views_database(path: Path) -> bool:
             )
     except Exception:
         return False
-
-
-def views_cmd(
-    dataset: Path = typer.Argument(..., help="A dataset folder (score --dataset) or an export folder with Parquet."),
-    out: Path = typer.Option(..., "--out", "-o", help="The DuckDB database file to write (FILE.duckdb)."),
-) -> None:
-    """Write a DuckDB database of the shared views (UTC weeks, latest versions, outlets) over DATASET's Parquet files."""
-    from framescope.errors import FramescopeError, UsageError
-
-    try:
-        if not dataset.is_dir():
-            raise UsageError(f"{dataset}: no such folder")
-        if out.exists() and (out.is_dir() or not _is_views_database(out)):
-            raise UsageError(f"--out {out}: exists and is not a framescope views database; choose another file")
-        if not out.parent.is_dir():
-            raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
-        try:
-            info = write_views_database(dataset, out)
-        except ValueError as err:
-            raise UsageError(str(err)) from None
-    except FramescopeError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(err.exit_code) from None
-    typer.echo(f"views: {out} ({', '.join(VIEW_NAMES)}; {len(info['techniques'])} techniques)")

@@ -220,7 +220,7 @@ def test_quickstart_retrains_a_folder_without_stage(model_dir, tmp_path):
     """`framescope quickstart` reuses a current model folder, but not one from before the stage."""
     import shutil
 
-    from framescope.quickstart import _quickstart_current
+    from framescope.cli.quickstart import _quickstart_current
     from framescope.training.config import load_config
 
     cfg = load_config("quickstart")

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from framescope.cli import _register, app
 from framescope.inference import dashboard as dash
-from framescope.inference.cli import run_score
+from framescope.inference.batch import run_score
 from framescope.inference.inputs import Fields
 
 EXAMPLES = resources.files("framescope.inference") / "examples"

@@ -414,12 +414,12 @@ def test_calibrate_a_missing_model_exits_2(tmp_path):
 
 
 def test_a_bug_exits_4_with_its_traceback(monkeypatch, tmp_path, model_dir):
-    import framescope.inference.cli as inference_cli
+    import framescope.inference.batch as inference_batch
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(inference_cli, "run_score", broken)  # after the checks before scoring pass
+    monkeypatch.setattr(inference_batch, "run_score", broken)  # after the checks before scoring pass
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text("Die feigen Verräter.", encoding="utf-8")
     res = run("score", "-q", tmp_path / "in", "--model", model_dir, "--out", tmp_path / "out")

@@ -98,7 +98,7 @@ def test_training_prints_no_mlflow_warning_and_a_whole_table(trained):
 
 
 def test_print_report_does_not_truncate_when_not_a_terminal(capsys):
-    from framescope.training.cli import print_report
+    from framescope.cli.train import print_report
 
     m = {
         "articles": 20,

@@ -17,7 +17,6 @@ import pytest
 from framescope.inference.report import (
     assign_lanes,
     load_results,
-    register_report,
     render_report,
     segment_text,
     write_report,
@@ -417,18 +416,13 @@ def test_write_report_new_and_existing_folder(tmp_path):
 
 
 def test_report_command(tmp_path):
-    import typer
     from typer.testing import CliRunner
 
+    from framescope.cli import _register, app
+
+    _register()
     path = tmp_path / "results.jsonl"
     path.write_text("\n".join(json.dumps(_export_line(r)) for r in sample_results()), encoding="utf-8")
-    app = typer.Typer()
-    register_report(app)
-
-    @app.command("noop")
-    def _noop() -> None:  # a second command keeps typer from collapsing to a single one
-        pass
-
     res = CliRunner().invoke(app, ["report", str(path), "--out", str(tmp_path / "html")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "html" / "index.html").is_file()

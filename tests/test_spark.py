@@ -128,7 +128,7 @@ def _dataset_rows(dataset, table: str, key: str) -> list[dict]:
 
 
 def test_spark_tables_equal_the_cli_export(setup):
-    from framescope.inference.cli import run_score
+    from framescope.inference.batch import run_score
     from framescope.inference.dataset import append_run
     from framescope.inference.spark import read_table, score_spark
 
@@ -248,8 +248,8 @@ def test_a_remote_out_is_refused():
         score_spark(None, None, URI, "s3://bucket/out")
 
 
-def test_cli_spark_engine_without_an_activated_environment(setup, tmp_path):
-    """``.venv/bin/framescope score --engine spark`` from a shell where the venv is not active.
+def test_cli_score_spark_without_an_activated_environment(setup, tmp_path):
+    """``.venv/bin/framescope score-spark`` from a shell where the venv is not active.
 
     ``python3`` on that PATH is the system Python (no pandas, no framescope): Spark's workers
     must still run this interpreter, not whatever ``python3`` the PATH finds first.
@@ -272,10 +272,7 @@ def test_cli_spark_engine_without_an_activated_environment(setup, tmp_path):
     proc = subprocess.run(
         [
             *cmd,
-            "score",
-            "--engine",
-            "spark",
-            "--input",
+            "score-spark",
             str(setup["parquet"]),
             "--out",
             str(out),
@@ -283,8 +280,6 @@ def test_cli_spark_engine_without_an_activated_environment(setup, tmp_path):
             URI,
             "--spark-master",
             "local[1]",
-            "--partition-by",
-            "none",
         ],
         env=env,
         capture_output=True,

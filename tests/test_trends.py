@@ -26,7 +26,7 @@ from framescope.cli import _register, app
 from framescope.inference import dashboard as dash
 from framescope.inference import dataset as ds
 from framescope.inference import views
-from framescope.inference.cli import run_score
+from framescope.inference.batch import run_score
 from framescope.inference.inputs import Fields
 
 EXAMPLES = resources.files("framescope.inference") / "examples"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from framescope.cli.options import AsJson, FromAlias, InputFormat, Taxonomy, out_option, pick
+from framescope.errors import InputError
 from framescope.labels.formats import FORMATS, WRITE_ONLY, conversion_losses
 from framescope.labels.formats.labelstudio import TaskCounts, counts_of_inputs
 from framescope.labels.io import read_with_problems, write_documents
@@ -19,8 +21,16 @@ data_app = typer.Typer(help="Validate, describe and convert annotated corpora.",
 console = Console()
 err_console = Console(stderr=True)
 
-FMT_HELP = f"Input format ({', '.join(FORMATS)}); detected from the layout when omitted."
-TAX_HELP = "Taxonomy: a built-in name (semeval2023, ptc2020, semeval2023-categories) or a YAML file."
+Paths = Annotated[List[Path], typer.Argument(help="Files or folders to read.")]
+Out = out_option("Output file or folder.")
+
+
+def _read(paths: list[Path], fmt: str | None, taxonomy: str, check: bool = True):
+    """The documents and their problems; data that cannot be read at all is an input error (exit 2)."""
+    try:
+        return read_with_problems(paths, fmt, taxonomy=taxonomy, check=check)
+    except (ValueError, FileNotFoundError) as err:
+        raise InputError(str(err)) from None
 
 
 def _report_problems(problems, limit: int | None = None) -> None:
@@ -43,20 +53,15 @@ def _report_tasks(counts: list[TaskCounts]) -> None:
 
 @data_app.command("validate")
 def validate_cmd(
-    paths: List[Path] = typer.Argument(..., help="Files or folders to check."),
-    fmt: Optional[str] = typer.Option(None, "--from", "-f", help=FMT_HELP),
-    taxonomy: str = typer.Option("semeval2023", "--taxonomy", "-t", help=TAX_HELP),
+    paths: Paths, fmt: InputFormat = None, taxonomy: Taxonomy = "semeval2023", from_: FromAlias = None
 ) -> None:
     """Check offsets, techniques and ids; list every problem with its file and line.
 
     Exit 1 when any error is found (an empty file or folder is one); warnings (exact
     duplicate spans) are listed but keep exit 0.
     """
-    try:
-        docs, problems = read_with_problems(paths, fmt, taxonomy=taxonomy)
-    except (ValueError, FileNotFoundError) as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(2)
+    fmt = pick(fmt, from_, "--format/--from")
+    docs, problems = _read(paths, fmt, taxonomy)
     _report_problems(problems)
     _report_tasks(counts_of_inputs(paths, fmt))
     errors = sum(p.is_error for p in problems)
@@ -75,17 +80,15 @@ def validate_cmd(
 
 @data_app.command("stats")
 def stats_cmd(
-    paths: List[Path] = typer.Argument(..., help="Files or folders to describe."),
-    fmt: Optional[str] = typer.Option(None, "--from", "-f", help=FMT_HELP),
-    taxonomy: str = typer.Option("semeval2023", "--taxonomy", "-t", help=TAX_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+    paths: Paths,
+    fmt: InputFormat = None,
+    taxonomy: Taxonomy = "semeval2023",
+    as_json: AsJson = False,
+    from_: FromAlias = None,
 ) -> None:
     """Articles, spans per technique and per language, and how often spans overlap."""
-    try:
-        docs, problems = read_with_problems(paths, fmt, taxonomy=taxonomy)
-    except (ValueError, FileNotFoundError) as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(2)
+    fmt = pick(fmt, from_, "--format/--from")
+    docs, problems = _read(paths, fmt, taxonomy)
     st = corpus_stats(docs)
     tasks = counts_of_inputs(paths, fmt)
     if as_json:
@@ -126,28 +129,31 @@ def stats_cmd(
 
 @data_app.command("convert")
 def convert_cmd(
-    paths: List[Path] = typer.Argument(..., help="Files or folders to read."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file or folder."),
-    fmt_in: Optional[str] = typer.Option(None, "--from", "-f", help=FMT_HELP),
-    fmt_out: str = typer.Option("jsonl", "--to", help=f"Output format ({', '.join([*FORMATS, *WRITE_ONLY])})."),
-    taxonomy: str = typer.Option("semeval2023", "--taxonomy", "-t", help=TAX_HELP),
-    check: bool = typer.Option(True, "--check/--no-check", help="Validate against the taxonomy first."),
+    paths: Paths,
+    out: Out,
+    fmt_in: InputFormat = None,
+    fmt_out: Annotated[
+        str, typer.Option("--to", help=f"Output format ({', '.join([*FORMATS, *WRITE_ONLY])}).")
+    ] = "jsonl",
+    taxonomy: Taxonomy = "semeval2023",
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Validate against the taxonomy first.")] = True,
+    from_: FromAlias = None,
 ) -> None:
     """Convert between formats; refuses to write anything when the input has problems."""
-    try:
-        docs, problems = read_with_problems(paths, fmt_in, taxonomy=taxonomy, check=check)
-    except (ValueError, FileNotFoundError) as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(2)
+    fmt_in = pick(fmt_in, from_, "--format/--from")
+    docs, problems = _read(paths, fmt_in, taxonomy, check=check)
     if problems:
         _report_problems(problems, limit=50)
-    if any(p.is_error for p in problems):
-        err_console.print("[red]nothing written[/red]")
-        raise typer.Exit(2)  # an input error: nothing written (framescope.errors)
+    errors = sum(p.is_error for p in problems)
+    if errors:  # an input error: nothing written (framescope.errors)
+        raise InputError(f"{errors} problem(s) in the input; nothing written")
     try:
         _report_problems(conversion_losses(docs, fmt_out))
         write_documents(docs, out, fmt_out)
     except ValueError as err:
-        err_console.print(f"[red]error[/red] {err}")
-        raise typer.Exit(2)
+        raise InputError(str(err)) from None
     console.print(f"wrote {len(docs)} article(s) as {fmt_out} to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

@@ -1,7 +1,7 @@
 """``framescope quickstart``: train the embedded baseline, score an example, show the results.
 
-It drives both stages (training, then scoring), so it lives above them in the root
-package, the one place allowed to import both ``framescope.training`` and
+It drives both stages (training, then scoring), so it lives above them in the CLI package
+of the root layer, the one place allowed to import both ``framescope.training`` and
 ``framescope.inference`` (see the layer contracts in pyproject.toml).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from framescope.training.config import Config
 
 console = Console()
-err_console = Console(stderr=True)
 
 QUICKSTART_DIR = Path("runs/quickstart")
 
@@ -60,8 +59,8 @@ def _quickstart_current(model_dir: Path, cfg: Config) -> bool:
 
 
 def quickstart_cmd(
-    retrain: bool = typer.Option(False, "--retrain", help="Train again even when the model is current."),
-    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not track the training run in MLflow."),
+    retrain: Annotated[bool, typer.Option("--retrain", help="Train again even when the model is current.")] = False,
+    no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not track the training run in MLflow.")] = False,
 ) -> None:
     """Train the quickstart model, score the German example article and show the results."""
     from importlib import resources
@@ -69,20 +68,13 @@ def quickstart_cmd(
     from framescope.inference.batch import run_score
     from framescope.inference.exports import RESULTS_FILE
     from framescope.training.config import load_config
-    from framescope.training.train import train
 
     t0 = time.time()
     cfg = load_config("quickstart")
     model_dir = Path(cfg.output_dir)
     if no_mlflow:
         cfg = cfg.with_values({"mlflow.enabled": False})
-    if not retrain and _quickstart_current(model_dir, cfg):
-        console.print(f"model: [bold]{model_dir}[/bold] is current (use --retrain to train again)")
-    else:
-        console.print(f"training the quickstart model into [bold]{model_dir}[/bold] ...")
-        result = train(cfg, progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False))
-        if result.run_id:
-            console.print(f"MLflow run: {result.run_id}")
+    _train_unless_current(cfg, model_dir, retrain)
     example = resources.files("framescope.inference") / "examples" / "de_article.txt"
     with resources.as_file(example) as path:
         report_dir = QUICKSTART_DIR / "report"
@@ -92,14 +84,40 @@ def quickstart_cmd(
         text = Path(path).read_text(encoding="utf-8")
     with open(report_dir / RESULTS_FILE, encoding="utf-8") as fh:
         rec = json.loads(fh.readline())
+    _print_spans(rec, text)
+    _print_scores(rec)
+    console.print(f"exports: [bold]{report_dir}[/bold]")
+    if summary.report is not None:
+        console.print(f"HTML report: [bold]{summary.report}[/bold]")
+    console.print(
+        f"done in {time.time() - t0:.1f}s. Score your own articles: framescope score ARTICLES... --out results"
+    )
+
+
+def _train_unless_current(cfg: Config, model_dir: Path, retrain: bool) -> None:
+    from framescope.training.train import train
+
+    if not retrain and _quickstart_current(model_dir, cfg):
+        console.print(f"model: [bold]{model_dir}[/bold] is current (use --retrain to train again)")
+        return
+    console.print(f"training the quickstart model into [bold]{model_dir}[/bold] ...")
+    result = train(cfg, progress=lambda m: console.print(f"[dim]framescope[/dim] {m}", highlight=False))
+    if result.run_id:
+        console.print(f"MLflow run: {result.run_id}")
+
+
+def _print_spans(rec: dict, text: str) -> None:
     spans = Table(title=f"spans in {rec['id']} ({rec['lang']}, {len(text)} characters)")
     for col in ("technique", "confidence", "text"):
         spans.add_column(col, justify="right" if col == "confidence" else "left")
     for s in rec["spans"]:
         spans.add_row(s["technique"], f"{s['confidence']:.3f}", s["text"].replace("\n", " "))
     console.print(spans)
-    # the article stage's calibrated probability is what to rank on (docs/schema.md); the best
-    # span's confidence ("best span") stays beside it
+
+
+def _print_scores(rec: dict) -> None:
+    """The article stage's calibrated probability is what to rank on (docs/schema.md); the best
+    span's confidence ("best span") stays beside it."""
     scores = Table(title=f"article scores (best span overall {rec['overall']:.3f})")
     for col in ("technique", "probability", "best span", "spans", "coverage"):
         scores.add_column(col, justify="left" if col == "technique" else "right")
@@ -118,9 +136,7 @@ def quickstart_cmd(
             f"{ts['coverage']:.1%}",
         )
     console.print(scores)
-    console.print(f"exports: [bold]{report_dir}[/bold]")
-    if summary.report is not None:
-        console.print(f"HTML report: [bold]{summary.report}[/bold]")
-    console.print(
-        f"done in {time.time() - t0:.1f}s. Score your own articles: framescope score ARTICLES... --out results"
-    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("quickstart")(quickstart_cmd)

@@ -49,3 +49,7 @@ def verify_cmd(name: Annotated[str, typer.Argument(help="An installed encoder.")
     folder = Path(resolve(name))  # a name that is not installed: one line saying how to install it
     verify(folder)
     typer.echo(f"{name}: ok ({folder})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(encoders_app, name="encoders")
