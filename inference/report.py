@@ -23,7 +23,6 @@ article texts, which ``results.jsonl`` leaves out, are read from the run's journ
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -32,9 +31,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 
 from framescope.labels.colours import CATEGORY_COLOURS  # noqa: F401 - importable from here, as before
-from framescope.model.scorer import ArticleResult, ParagraphResult, ScoredSpan, TechniqueScore, technique_scores
+from framescope.model.scorer import ArticleResult
 from framescope.inference.report_build import ReportBuilder, ranking
-from framescope.inference.report_dataset import dataset_results
+from framescope.inference.report_dataset import dataset_results  # noqa: F401 - importable from here, as before
 from framescope.inference.report_pages import (  # noqa: F401 - the report's names, importable from here
     BADGE_DEPTH,
     LOW_CONFIDENCE,
