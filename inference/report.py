@@ -66,11 +66,11 @@ def load_results(source: Results, texts: Mapping[str, str] | None = None) -> lis
     (or, without one, the length and every span's text). A record whose text is found
     nowhere still gets a page listing its spans.
     """
-    src = ResultSource(source, _from_dict, texts)
+    src = ResultSource(source, _parse_row, texts)
     return [r if r.text else src.with_text(r, check) for r, check in list(src.scan())]
 
 
-def _from_dict(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
+def _parse_row(row: Any, where: str) -> tuple[ArticleResult, dict[str, Any]]:
     """A row read back by the record's tolerant parser, with what a text found elsewhere must
     match (its ``text_sha256`` or ``n_chars``) and the metadata the report shows."""
     result = ArticleResult.from_dict(row, where)
@@ -91,7 +91,7 @@ def rank_key(rank_by: str | None, items: Sequence[ArticleResult]):
 
 
 def _builder(results: Results, taxonomy: Any, texts, meta, rank_by: str | None) -> ReportBuilder:
-    return ReportBuilder(ResultSource(results, _from_dict, texts), taxonomy, meta, rank_by)
+    return ReportBuilder(ResultSource(results, _parse_row, texts), taxonomy, meta, rank_by)
 
 
 def render_report(

@@ -7,9 +7,9 @@ exactly the articles the dashboard counts and links to.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from framescope.model.scorer import ArticleResult, ParagraphResult, ScoredSpan, TechniqueScore, technique_scores
+from framescope.model.result import ArticleResult, result_from_rows
 
 
 def dataset_results(dataset: Path | str) -> tuple[list[ArticleResult], dict[str, dict[str, Any]]]:
@@ -46,7 +46,7 @@ def dataset_results(dataset: Path | str) -> tuple[list[ArticleResult], dict[str,
     items, meta = [], {}
     for a in arts:
         items.append(
-            _dataset_article(
+            result_from_rows(
                 a,
                 by_id.get(a["id"], []),
                 paras_of.get(a["id"], []),
@@ -62,45 +62,3 @@ def dataset_results(dataset: Path | str) -> tuple[list[ArticleResult], dict[str,
             "published_at": a["published_date"].isoformat() if a.get("published_date") else None,
         }
     return items, meta
-
-
-def _dataset_article(
-    a: dict, spans: list[dict], paras: list[dict], text: str, techniques: Sequence[str], categories: Sequence[str]
-) -> ArticleResult:
-    scored = [
-        ScoredSpan(s["technique"], s["category"], int(s["start"]), int(s["end"]), s["text"], float(s["confidence"]))
-        for s in spans
-    ]
-    counted = technique_scores(scored, list(techniques), len(text) or int(a.get("n_chars") or 0))
-    tech = {
-        t: TechniqueScore(
-            float(a[f"score_{t}"]),
-            counted[t].spans,
-            counted[t].coverage if text else 0.0,
-            probability=a.get(f"prob_{t}"),
-        )
-        for t in techniques
-    }
-    paragraphs = [
-        ParagraphResult(
-            int(p["paragraph"]),
-            int(p["start"]),
-            int(p["end"]),
-            {t: float(p[f"prob_{t}"]) for t in techniques if p.get(f"prob_{t}") is not None},
-        )
-        for p in paras
-    ]
-    return ArticleResult(
-        id=a["id"],
-        lang=a.get("lang"),
-        text=text,
-        spans=scored,
-        techniques=tech,
-        categories={c: float(a[f"category_{c}"]) for c in categories},
-        overall=float(a["overall_score"]),
-        model=str(a.get("model") or ""),
-        model_version=str(a.get("model_version") or ""),
-        profile=str(a.get("profile") or "balanced"),
-        paragraphs=paragraphs,
-        scored_at=a["scored_at"].isoformat() if hasattr(a["scored_at"], "isoformat") else str(a["scored_at"]),
-    )

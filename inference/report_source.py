@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from framescope.model.scorer import ArticleResult
 from framescope.inference.report_texts import RunTexts, text_matches
 
-#: The parser of one record: ``(row, where) -> (result, check)`` (``report._from_dict``).
+#: The parser of one record: ``(row, where) -> (result, check)`` (``report._parse_row``).
 Parse = Callable[[Any, str], tuple[ArticleResult, dict[str, Any]]]
 
 

@@ -186,6 +186,50 @@ def article_row(rec: dict[str, Any], timestamps: bool = True) -> dict[str, Any]:
     return row
 
 
+def result_from_rows(
+    a: dict, spans: list[dict], paras: list[dict], text: str, techniques: Sequence[str], categories: Sequence[str]
+) -> ArticleResult:
+    """An article read back from the dataset's tables: the inverse of :func:`article_row` and
+    the span and paragraph rows (coverage needs the text; without it, it is 0)."""
+    scored = [
+        ScoredSpan(s["technique"], s["category"], int(s["start"]), int(s["end"]), s["text"], float(s["confidence"]))
+        for s in spans
+    ]
+    counted = technique_scores(scored, list(techniques), len(text) or int(a.get("n_chars") or 0))
+    tech = {
+        t: TechniqueScore(
+            float(a[f"score_{t}"]),
+            counted[t].spans,
+            counted[t].coverage if text else 0.0,
+            probability=a.get(f"prob_{t}"),
+        )
+        for t in techniques
+    }
+    paragraphs = [
+        ParagraphResult(
+            int(p["paragraph"]),
+            int(p["start"]),
+            int(p["end"]),
+            {t: float(p[f"prob_{t}"]) for t in techniques if p.get(f"prob_{t}") is not None},
+        )
+        for p in paras
+    ]
+    return ArticleResult(
+        id=a["id"],
+        lang=a.get("lang"),
+        text=text,
+        spans=scored,
+        techniques=tech,
+        categories={c: float(a[f"category_{c}"]) for c in categories},
+        overall=float(a["overall_score"]),
+        model=str(a.get("model") or ""),
+        model_version=str(a.get("model_version") or ""),
+        profile=str(a.get("profile") or "balanced"),
+        paragraphs=paragraphs,
+        scored_at=a["scored_at"].isoformat() if hasattr(a["scored_at"], "isoformat") else str(a["scored_at"]),
+    )
+
+
 def iso_utc(value: str | datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds): how every export writes ``scored_at``."""
     dt = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value

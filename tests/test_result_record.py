@@ -127,3 +127,16 @@ def test_the_journal_holds_no_metadata_and_the_export_applies_this_runs_once(mod
     assert {k: v for k, v in exported.items() if k not in ("title", "meta_desk")} == {
         k: v for k, v in journaled.items() if k != "title"
     }
+
+
+def test_the_dataset_tables_read_back_into_the_same_record():
+    """The dashboard and ``report --dataset`` read articles from the tables: the inverse of
+    ``article_row`` and the span and paragraph rows gives the record the run wrote."""
+    from framescope.inference.exports import paragraph_rows, span_rows
+    from framescope.model.result import result_from_rows
+
+    rec = _result().to_dict()
+    back = result_from_rows(
+        article_row(rec), span_rows(rec), paragraph_rows(rec), TEXT, list(rec["techniques"]), list(rec["categories"])
+    )
+    assert back.to_dict() == rec
