@@ -19,7 +19,7 @@ from framescope.labels.formats.labelstudio_config import ARTICLE_NAME
 
 @dataclass
 class TaskCounts:
-    """How the reader treated the tasks of one export: the rules of the module docstring, counted.
+    """How the reader treated the tasks of one export: the rules of :mod:`labelstudio`'s docstring, counted.
 
     ``data validate``, ``data stats`` and ``train`` print these lines, so no task is set
     aside without the user seeing how many and why.
@@ -82,7 +82,7 @@ def read_counted(
     text_key: str | None = None,
     use_predictions: bool = False,
 ) -> tuple[list[Document], TaskCounts]:
-    """:func:`read`, with the :class:`TaskCounts` of the export."""
+    """:func:`labelstudio.read`, with the :class:`TaskCounts` of the export."""
     path = Path(path)
     counts = TaskCounts(str(path))
     data, lines = _load_tasks(path, problems)
