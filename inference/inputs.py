@@ -32,80 +32,28 @@ language is clearly recognised, as for very short texts).
 
 from __future__ import annotations
 
-import csv
 import glob as globmod
-import hashlib
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Sequence
 
 from framescope.labels.language import DETECT_CHARS, MIN_RELATIVE_DISTANCE, detect_language  # noqa: F401
-from framescope.inference.metadata import DEFAULT_META, MetaField, extract_metadata
+from framescope.inference.input_csv import iter_csv
+
+# the article types and the record checks live in input_records; callers import the types from here
+from framescope.inference.input_records import Article, Fields, InputError, printable, record_to_article
 from framescope.labels.document import describe_json_error
-from framescope.labels.records import lone_surrogate, structured_problem, surrogate_problem, text_problem
+from framescope.labels.records import lone_surrogate
 
 TEXT_SUFFIXES_IN_FOLDERS = ("*.txt",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
 
 
-@dataclass
-class Article:
-    id: str
-    text: str
-    lang: str | None
-    source: str  # where it came from: a path, "<file>:<line>" or "stdin"
-    # outlet, url, title, published_at... of a JSONL/CSV record (framescope.inference.metadata)
-    metadata: dict[str, str | None] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)  # e.g. an unparseable date; still scored
-
-    @property
-    def text_sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-
-@dataclass
-class InputError:
-    id: str | None
-    source: str
-    reason: str
-
-    def __post_init__(self) -> None:
-        # an error row must itself be writable as UTF-8, whatever the input held
-        self.source = printable(self.source)
-        self.id = None if self.id is None else printable(self.id)
-        self.reason = printable(self.reason)
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "source": self.source, "reason": self.reason}
-
-
-@dataclass
-class Fields:
-    """Field (JSONL) / column (CSV) names; ``id``/``lang`` are optional in the data."""
-
-    id: str = "id"
-    text: str = "text"
-    lang: str = "lang"
-    id_required: bool = False  # True when the caller named the id field explicitly
-    meta: tuple[MetaField, ...] = DEFAULT_META  # metadata fields kept (``--meta``)
-
-
 # -- language detection: framescope.labels.language (shared with the MLflow pyfunc) ---
 
 # -- decoding -------------------------------------------------------------------------
-
-
-def printable(value: str) -> str:
-    """``value`` as valid text: undecodable file-name bytes as ``\\xff``, other lone surrogates as ``\\ud800``."""
-    if lone_surrogate(value) is None:
-        return value
-    try:
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def decode_article(raw: bytes, offset: int = 0) -> tuple[str | None, str]:
@@ -208,7 +156,7 @@ def _iter_raw(inputs: Sequence[str], fields: Fields, stdin: BinaryIO | None) -> 
 
 def _iter_file(path: Path, root: Path, fields: Fields) -> Iterator[Article | InputError]:
     suffix = path.suffix.lower()
-    table_reader = _iter_jsonl if suffix in JSONL_SUFFIXES else _iter_csv if suffix in CSV_SUFFIXES else None
+    table_reader = _iter_jsonl if suffix in JSONL_SUFFIXES else iter_csv if suffix in CSV_SUFFIXES else None
     if table_reader is not None:
         try:
             fh = open(path, "rb")
@@ -234,47 +182,6 @@ def _iter_file(path: Path, root: Path, fields: Fields) -> Iterator[Article | Inp
         yield InputError(doc_id, str(path), why)
     else:
         yield Article(doc_id, text, None, printable(str(path)))
-
-
-def _str_or_none(v) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return str(v).lower()
-    return v if isinstance(v, str) else str(v)
-
-
-def _record(obj: dict, where: str, fallback_id: str, fields: Fields) -> Article | InputError:
-    """One JSONL/CSV record as an article, or the one error that says which field is wrong."""
-    raw_id = obj.get(fields.id)
-    why = structured_problem(fields.id, raw_id, "an id")
-    if why:
-        return InputError(None, where, why)
-    doc_id = _str_or_none(raw_id)
-    why = surrogate_problem(fields.id, doc_id or "")
-    if why:
-        return InputError(None, where, why)
-    if doc_id is None or doc_id == "":
-        if fields.id_required:
-            return InputError(None, where, f"no {fields.id!r} value")
-        doc_id = fallback_id
-    text = obj.get(fields.text)
-    why = text_problem(text, fields.text)  # the scoring service checks with the same function
-    if why:
-        return InputError(doc_id, where, why)
-    raw_lang = obj.get(fields.lang)
-    why = structured_problem(fields.lang, raw_lang, "a language")
-    if why:
-        return InputError(doc_id, where, why)
-    lang = _str_or_none(raw_lang) or None
-    metadata, warnings = extract_metadata(obj, fields.meta)
-    values = [(fields.text, text), (fields.lang, lang or "")]
-    values += [(f.field, metadata.get(f.output_name) or "") for f in fields.meta]
-    for name, value in values:
-        why = surrogate_problem(name, value)
-        if why:
-            return InputError(doc_id, where, why)
-    return Article(doc_id, text, lang.lower() if lang else None, where, metadata, warnings)
 
 
 def _iter_jsonl(
@@ -313,97 +220,7 @@ def _iter_jsonl(
         if not isinstance(obj, dict):
             yield InputError(None, where, "a JSONL line must be a JSON object")
             continue
-        yield _record(obj, where, f"{name}:{n}", fields)
-
-
-def _iter_csv(fh: BinaryIO, source: str, name: str, fields: Fields) -> Iterator[Article | InputError]:
-    """Records of a CSV file, parsed strictly (RFC 4180 quoting).
-
-    Python's csv module in its default, lenient mode reads an unterminated quote as the start
-    of a field that runs on over the following lines until some later quote closes it, so one
-    stray quote silently merges several records into one article. With ``strict=True`` it
-    stops at the first quote that is not followed by a delimiter or the end of the line
-    (or at the end of the file inside a quoted field). From that record on the record
-    boundaries cannot be trusted, so the rest of the file is one error naming its lines
-    instead of articles made of merged or shifted records; records before it are read.
-    """
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    bad_lines: dict[int, str] = {}  # line number -> decoding problem
-    state = {"line": 0, "offset": 0}
-
-    def lines():
-        for raw in fh:
-            state["line"] += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                bad_lines[state["line"]] = f"not valid UTF-8 at byte {state['offset'] + err.start}: {err.reason}"
-                text = raw.decode("utf-8", errors="replace")
-            if state["line"] == 1 and text.startswith("\ufeff"):
-                text = text[1:]  # the file's encoding mark, not part of any field
-            state["offset"] += len(raw)
-            yield text
-
-    def malformed(err: csv.Error, first_line: int) -> InputError:
-        failed_at = reader.line_num
-        rest = sum(1 for _ in lines())  # count (and skip) the lines after the one that failed
-        last = failed_at + rest
-        span = f"line {first_line}" if last == first_line else f"lines {first_line}-{last}"
-        why = str(err)
-        if "expected after" in why or "end of data" in why:
-            why += f" (a quote opened in the record that starts on line {first_line} is not closed where a field ends)"
-        elif "new-line character" in why:
-            why = "a carriage return alone inside an unquoted field (quote the field, or end lines with LF or CRLF)"
-        return InputError(
-            None, f"{source}:{first_line}", f"not valid CSV at line {failed_at}: {why}; {span} not read, fix and rerun"
-        )
-
-    reader = csv.reader(lines(), strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        yield InputError(None, source, "empty CSV file (no header)")
-        return
-    except csv.Error as err:
-        yield malformed(err, 1)
-        return
-    if 1 in bad_lines:
-        yield InputError(None, f"{source}:1", f"CSV header: {bad_lines[1]}")
-        return
-    cols = {c: i for i, c in enumerate(header)}
-    if len(cols) < len(header):
-        twice = sorted({c for c in header if header.count(c) > 1})
-        yield InputError(None, f"{source}:1", f"CSV header names a column more than once: {', '.join(twice)}")
-        return
-    if fields.text not in cols:
-        yield InputError(None, source, f"no column {fields.text!r} (columns: {', '.join(header)})")
-        return
-    if fields.id_required and fields.id not in cols:
-        yield InputError(None, source, f"no column {fields.id!r} (columns: {', '.join(header)})")
-        return
-    prev_line = reader.line_num
-    while True:
-        start_line = prev_line + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            yield malformed(err, start_line)
-            return
-        prev_line = reader.line_num
-        where = f"{source}:{start_line}"
-        if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
-            continue  # blank line
-        problems = [bad_lines.pop(n) for n in range(start_line, reader.line_num + 1) if n in bad_lines]
-        if problems:
-            yield InputError(None, where, problems[0])
-            continue
-        if len(row) != len(header):
-            yield InputError(None, where, f"{len(row)} fields where the header has {len(header)}")
-            continue
-        obj = {c: row[i] for c, i in cols.items()}
-        yield _record(obj, where, f"{name}:{start_line}", fields)
+        yield record_to_article(obj, where, f"{name}:{n}", fields)
 
 
 def _iter_stdin(stream: BinaryIO, fields: Fields) -> Iterator[Article | InputError]:
