@@ -10,7 +10,7 @@ so that ``peak_rss_mb - base_rss_mb`` is what scoring added.
 
 * ``tiny``: N articles of about 70 characters each (``--batch-size 8``, the default).
 * ``<k> MB``: one article of k million characters (paragraphs of sample-corpus sentences),
-  with ``--max-chars`` raised above it; added memory grows linearly in k, time faster
+  with ``--max-chars`` raised above it; added memory and time grow linearly in k
   (docs/failures.md, "Time and memory against input size").
 
 Prints one JSON line per case and a table; ``--out FILE`` also writes the JSON list.
