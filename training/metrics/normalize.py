@@ -74,3 +74,18 @@ def f1_of(precision: float, recall: float) -> float:
     The one F1 of the metrics and of calibration's global threshold search."""
     total = precision + recall
     return 0.0 if total == 0 else 2.0 * precision * recall / total
+
+
+def prf(p_credit: float, g_credit: float, n_pred: int, n_gold: int) -> dict[str, Any]:
+    """Precision, recall and F1 from the credit given to predictions and to gold items (their
+    counts of exact matches, or the partial-overlap credit of the span scorer); 0, not 0/0,
+    on an empty side."""
+    precision = p_credit / n_pred if n_pred else 0.0
+    recall = g_credit / n_gold if n_gold else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1_of(precision, recall),
+        "n_pred": int(n_pred),
+        "n_gold": int(n_gold),
+    }

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from framescope.labels.paragraphs import paragraph_offsets
-from framescope.training.metrics.normalize import DocSpans, Span, f1_of, _normalize_corpus
+from framescope.training.metrics.normalize import DocSpans, Span, _normalize_corpus, prf
 
 __all__ = ["paragraph_labels", "paragraph_micro_f1", "paragraph_offsets"]
 
@@ -76,8 +76,9 @@ def paragraph_micro_f1(
     keep = set(techniques) if techniques is not None else None
     tp, n_pred, n_gold, n_paragraphs = _count_pairs(texts, pred_docs, gold_docs, keep)
     label_set = list(techniques) if techniques is not None else sorted(set(n_pred) | set(n_gold))
-    per_technique = {t: _prf_of_counts(tp[t], n_pred[t], n_gold[t]) for t in label_set}
-    total = _prf_of_counts(sum(tp.values()), sum(n_pred.values()), sum(n_gold.values()))
+    per_technique = {t: prf(tp[t], tp[t], n_pred[t], n_gold[t]) for t in label_set}
+    n_tp = sum(tp.values())
+    total = prf(n_tp, n_tp, sum(n_pred.values()), sum(n_gold.values()))
     macro = math.fsum(v["f1"] for v in per_technique.values()) / len(per_technique) if per_technique else 0.0
     return {
         "precision": total["precision"],
@@ -114,16 +115,3 @@ def _count_pairs(
         for _i, t in pl & gl:
             tp[t] += 1
     return tp, n_pred, n_gold, n_paragraphs
-
-
-def _prf_of_counts(tp: int, n_pred: int, n_gold: int) -> dict[str, Any]:
-    """Precision, recall and F1 of exact pair matches (0, not 0/0, on an empty side)."""
-    precision = tp / n_pred if n_pred else 0.0
-    recall = tp / n_gold if n_gold else 0.0
-    return {
-        "precision": precision,
-        "recall": recall,
-        "f1": f1_of(precision, recall),
-        "n_pred": n_pred,
-        "n_gold": n_gold,
-    }

@@ -38,9 +38,9 @@ from framescope.training.metrics.normalize import (
     DocSpans,
     Span,
     SpanLike,
-    f1_of,
     _normalize_corpus,
     normalize_spans,
+    prf,
 )
 from framescope.training.metrics.paragraphs import paragraph_labels, paragraph_micro_f1, paragraph_offsets
 from framescope.training.metrics.tokens import token_seqeval
@@ -142,18 +142,6 @@ def _score_grouped(pred_docs: list[list[Span]], gold_docs: list[list[Span]]) -> 
     return acc
 
 
-def _prf_from_credit(p_credit: float, g_credit: float, n_pred: int, n_gold: int) -> dict[str, Any]:
-    precision = p_credit / n_pred if n_pred else 0.0
-    recall = g_credit / n_gold if n_gold else 0.0
-    return {
-        "precision": precision,
-        "recall": recall,
-        "f1": f1_of(precision, recall),
-        "n_pred": int(n_pred),
-        "n_gold": int(n_gold),
-    }
-
-
 def span_prf(predictions: Sequence[DocSpans], references: Sequence[DocSpans]) -> dict[str, Any]:
     """SemEval-2020 Task 11 span scorer with partial-overlap credit, per-span capped.
 
@@ -184,10 +172,9 @@ def span_prf(predictions: Sequence[DocSpans], references: Sequence[DocSpans]) ->
     pred_docs, gold_docs = _normalize_corpus(predictions, references)
     acc = _score_grouped(pred_docs, gold_docs)
     per_technique = {
-        tech: _prf_from_credit(a["p_credit"], a["g_credit"], int(a["n_pred"]), int(a["n_gold"]))
-        for tech, a in sorted(acc.items())
+        tech: prf(a["p_credit"], a["g_credit"], int(a["n_pred"]), int(a["n_gold"])) for tech, a in sorted(acc.items())
     }
-    total = _prf_from_credit(
+    total = prf(
         math.fsum(a["p_credit"] for a in acc.values()),
         math.fsum(a["g_credit"] for a in acc.values()),
         sum(int(a["n_pred"]) for a in acc.values()),
