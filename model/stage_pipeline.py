@@ -59,9 +59,6 @@ class ArticleStage:
             return HashedTfidfLogit(s.n_features, s.ngram_range, s.C)
         return HashedTfidfLogit.from_arrays(self.weights[level], s.n_features, s.ngram_range, s.C)
 
-    def _unit_rows(self, data: Units, level: str) -> tuple[list[str], np.ndarray, list[str | None]]:
-        return unit_rows(data, level)
-
     def _fit_lexical(self, rows: Sequence[str], y: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:
         return self._lexical_model().fit(rows, y, active).arrays()
 
@@ -71,16 +68,6 @@ class ArticleStage:
     def _paragraph_evidence(self, paragraph_lexical: np.ndarray, groups: np.ndarray, n_articles: int) -> np.ndarray:
         intercept = self.weights["paragraph"]["intercept"]
         return self._features().paragraph_summary(paragraph_lexical, groups, n_articles, intercept)
-
-    def _stack_inputs(
-        self,
-        level: str,
-        lexical: np.ndarray,
-        tokens: np.ndarray | None,
-        rows: Sequence[str],
-        paragraphs: np.ndarray | None = None,
-    ) -> np.ndarray:
-        return self._features().transform(level, lexical, tokens, rows, paragraphs)
 
     def _inputs(self, level: str, data: Units, rows, lexical, langs, paragraph_lexical, fit: bool = False):
         """The stacker inputs ``[n, K, n_inputs]`` of ``data``'s units of ``level``, centred on

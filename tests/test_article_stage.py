@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from framescope.model.article_stage import STAGE_SETTINGS, STAGE_WEIGHTS, ArticleStage, StageSettings
+from framescope.model.stage_features import unit_rows
 from framescope.model.tagger import TokenScores
 from framescope.model.targets import word_offsets
 
@@ -467,7 +468,7 @@ def test_article_inputs_include_the_length_and_the_paragraph_models_evidence():
     assert np.allclose(ev[0, :, 0], [3.0, 0.0]) and np.allclose(ev[0, :, 1], [2.0, -1.0])
     assert np.allclose(ev[1], stage.weights["paragraph"]["intercept"][:, None])  # no paragraph
     assert np.allclose(ev[2, 1], [5.0, 5.0, 5.0])
-    raw = stage._stack_inputs("article", np.zeros((1, 2)), None, ["x" * 99], ev[:1])
+    raw = stage._features().transform("article", np.zeros((1, 2)), None, ["x" * 99], ev[:1])
     assert np.allclose(raw[0, :, 1], np.log(100.0))
 
 
@@ -584,7 +585,7 @@ def test_after_stacking_the_lexical_models_also_learn_from_the_stacking_articles
     # exactly the models one level's fit would learn from both sets of articles
     both = Units([*texts, *dev_texts], [*gold, *dev_gold])
     for level in ("article", "paragraph"):
-        rows, _, _ = refitted._unit_rows(both, level)
+        rows, _, _ = unit_rows(both, level)
         y = ArticleStage.labels(both.texts, both.gold, TECHS, level)
         want = refitted._fit_lexical(rows, y, refitted.weights[level]["active"].astype(bool))
         for name, arr in want.items():
