@@ -390,7 +390,7 @@ def _progress(enabled: bool):
     return rp.Progress(*columns, console=err_console, disable=not enabled, transient=False)
 
 
-def _html_report(results: Path, out_dir: Path, texts: dict[str, str] | None = None) -> Path | None:
+def _html_report(results: Path, out_dir: Path) -> Path | None:
     from framescope.inference.report import write_report
 
-    return write_report(results, out_dir, texts=texts)
+    return write_report(results, out_dir)
