@@ -57,6 +57,19 @@ def restore_if_referenced(model, folder: Path, settings, info: dict) -> None:
 def restore(model, folder: Path, ref: dict, info: dict) -> None:
     """Put the base's table into ``model`` after checking it is the referenced one, and
     drop its name from ``info["missing_keys"]`` (the only key allowed to be missing)."""
+    where = f"{folder}/framescope.json: extra.{EXTRA_KEY}"
+    table = verified_table(folder, ref)
+    missing = list(info.get("missing_keys") or [])
+    if ref["tensor"] not in missing:
+        raise ModelError(f"{where}: the weights file holds {ref['tensor']} although the folder references it")
+    with torch.no_grad():
+        model.get_input_embeddings().weight.copy_(table)
+    info["missing_keys"] = [k for k in missing if k != ref["tensor"]]
+
+
+def verified_table(folder: Path, ref: dict) -> torch.Tensor:
+    """The referenced table, read from the installed base after checking its shape and SHA-256
+    (also what an ONNX graph exported without its table is fed from: onnx_backend.py)."""
     from framescope.model.transformer import resolve_base
 
     where = f"{folder}/framescope.json: extra.{EXTRA_KEY}"
@@ -74,12 +87,7 @@ def restore(model, folder: Path, ref: dict, info: dict) -> None:
             f"{where}: the installed base {ref['base']!r} holds another embedding table "
             f"(sha256 differs): reinstall the base the model was trained on"
         )
-    missing = list(info.get("missing_keys") or [])
-    if ref["tensor"] not in missing:
-        raise ModelError(f"{where}: the weights file holds {ref['tensor']} although the folder references it")
-    with torch.no_grad():
-        model.get_input_embeddings().weight.copy_(table)
-    info["missing_keys"] = [k for k in missing if k != ref["tensor"]]
+    return table
 
 
 def _base_table(base_path: str, where: str) -> torch.Tensor:

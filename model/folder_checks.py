@@ -345,11 +345,15 @@ def check_linear_weights(folder: str | Path, weights: Mapping[str, Any], setting
 
 
 def check_onnx_outputs(folder: str | Path, path: str | Path, session, settings: TaggerSettings, n_labels: int) -> None:
-    """The ONNX graph takes ``input_ids``/``attention_mask`` and gives ``logits [.., .., n_labels]``."""
+    """The ONNX graph takes ``input_ids``/``attention_mask`` (or ``inputs_embeds`` for ``input_ids``
+    where the folder references its embedding table in the base) and gives ``logits [.., .., n_labels]``."""
     inputs = {i.name for i in session.get_inputs()}
     outputs = {o.name: o.shape for o in session.get_outputs()}
     name = Path(path).name
-    if inputs != {"input_ids", "attention_mask"}:
+    allowed = [{"input_ids", "attention_mask"}]
+    if settings.extra.get("base_embeddings") is not None:
+        allowed.append({"inputs_embeds", "attention_mask"})
+    if inputs not in allowed:
         raise _fail(folder, f"{name} takes inputs {sorted(inputs)}, not input_ids and attention_mask")
     if "logits" not in outputs:
         raise _fail(folder, f"{name} has no 'logits' output (outputs: {sorted(outputs)})")

@@ -11,7 +11,12 @@ a copy of the folder's tokenizer, taxonomy and ``framescope.json`` so that it lo
 
 * ``model.onnx`` — fp32 graph exported with ``torch.onnx.export`` (TorchScript exporter,
   opset 17, eager attention), inputs ``input_ids`` / ``attention_mask`` ``[batch, sequence]``
-  int64 with both axes dynamic, output ``logits`` ``[batch, sequence, 2K]``.
+  int64 with both axes dynamic, output ``logits`` ``[batch, sequence, 2K]``. A folder that
+  keeps its frozen word-embedding table in the base (model/base_embeddings.py) exports a graph
+  without the table: it takes ``inputs_embeds`` ``[batch, sequence, hidden]`` float32 instead
+  of ``input_ids``, and :class:`OnnxForward` looks the rows up in the base's checked table.
+  (multilingual-e5-small's table is 384 MB: inside the graph it would make ``model.onnx``
+  470 MB instead of 86 MB.)
 * ``model.int8.onnx`` — ``onnxruntime.quantization.quantize_dynamic`` of the fp32 graph:
   int8 (QInt8, per-channel) weights of every MatMul, activations quantized per batch at run time.
 
@@ -30,7 +35,7 @@ import numpy as np
 import torch
 
 from framescope.model import folder_checks as checks
-from framescope.model.base_embeddings import restore_if_referenced
+from framescope.model.base_embeddings import EXTRA_KEY, restore_if_referenced, verified_table
 from framescope.model.settings import TaggerSettings, folder_error, load_folder_taxonomy
 
 FP32_FILE = "model.onnx"
@@ -48,15 +53,27 @@ def _need_onnx() -> None:
         raise ImportError("the ONNX backend needs onnx and onnxruntime: pip install 'framescope[onnx]'") from err
 
 
-class _Logits(torch.nn.Module):
-    """``(input_ids, attention_mask) -> logits``: the one graph that is exported."""
+IDS_INPUT = "input_ids"
+EMBEDS_INPUT = "inputs_embeds"
 
-    def __init__(self, model: torch.nn.Module):
+
+class _Logits(torch.nn.Module):
+    """``(input_ids | inputs_embeds, attention_mask) -> logits``: the one graph that is exported."""
+
+    def __init__(self, model: torch.nn.Module, input_name: str = IDS_INPUT):
         super().__init__()
         self.model = model
+        self.input_name = input_name
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+    def forward(self, inputs: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(**{self.input_name: inputs}, attention_mask=attention_mask).logits
+
+    def inputs(self, ids: torch.Tensor) -> torch.Tensor:
+        """What the graph takes for these token ids: the ids, or their rows of the table."""
+        if self.input_name == IDS_INPUT:
+            return ids
+        with torch.no_grad():
+            return self.model.get_input_embeddings()(ids)
 
 
 def export_onnx(
@@ -80,7 +97,8 @@ def export_onnx(
         for f in model_folder.iterdir():
             if f.is_file() and not f.name.endswith(_WEIGHT_SUFFIXES):
                 shutil.copy2(f, out / f.name)
-    wrapped = _Logits(model).eval()
+    referenced = TaggerSettings.load(model_folder).extra.get(EXTRA_KEY) is not None
+    wrapped = _Logits(model, EMBEDS_INPUT if referenced else IDS_INPUT).eval()
     vocab = int(model.config.vocab_size)
     fp32 = _trace(wrapped, vocab, out / FP32_FILE, opset)
     _check_export(wrapped, fp32, vocab)
@@ -120,23 +138,24 @@ def _trace(wrapped: "_Logits", vocab: int, fp32: Path, opset: int) -> Path:
     ids = torch.randint(5, vocab, (2, 16), generator=gen)
     mask = torch.ones_like(ids)
     mask[1, 11:] = 0  # trace with padding so the mask path is in the graph
+    names = [wrapped.input_name, "attention_mask"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings about python-side shape checks
         torch.onnx.export(
             wrapped,
-            (ids, mask),
+            (wrapped.inputs(ids), mask),
             str(fp32),
             dynamo=False,
             opset_version=opset,
-            input_names=["input_ids", "attention_mask"],
+            input_names=names,
             output_names=["logits"],
-            dynamic_axes={name: {0: "batch", 1: "sequence"} for name in ("input_ids", "attention_mask", "logits")},
+            dynamic_axes={name: {0: "batch", 1: "sequence"} for name in (*names, "logits")},
             do_constant_folding=True,
         )
     wrapped.eval()  # the exporter restores the wrapper's training flag
     onnx.checker.check_model(str(fp32))
     graph_inputs = {i.name for i in onnx.load(str(fp32), load_external_data=False).graph.input}
-    if graph_inputs != {"input_ids", "attention_mask"}:
+    if graph_inputs != set(names):
         raise RuntimeError(f"unexpected ONNX inputs {sorted(graph_inputs)}")
     return fp32
 
@@ -167,9 +186,11 @@ def _check_export(wrapped: torch.nn.Module, path: Path, vocab: int) -> None:
     mask = torch.ones_like(ids)
     mask[1, 17:] = 0
     mask[2, 4:] = 0
+    inputs = wrapped.inputs(ids)
     with torch.inference_mode():
-        ref = wrapped(ids, mask).numpy()
-    got = _session(path, threads=1).run(["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+        ref = wrapped(inputs, mask).numpy()
+    feed = {wrapped.input_name: inputs.numpy(), "attention_mask": mask.numpy()}
+    got = _session(path, threads=1).run(["logits"], feed)[0]
     keep = mask.numpy().astype(bool)
     diff = float(np.abs(got - ref)[keep].max())
     if diff > 1e-3:
@@ -192,11 +213,13 @@ def _session(path: str | Path, threads: int | None = None):
 class OnnxForward:
     """The transformer tagger's forward pass as an ONNX Runtime session (``onnx-fp32``, ``onnx-int8``)."""
 
-    def __init__(self, onnx_path: str | Path, threads: int | None = None):
+    def __init__(self, onnx_path: str | Path, threads: int | None = None, table: np.ndarray | None = None):
         _need_onnx()
         self.onnx_path = Path(onnx_path)
         self.threads = threads
         self.session = _session(self.onnx_path, threads)
+        #: the word-embedding table a graph exported without it is fed from (else ``None``)
+        self.table = table
 
     @classmethod
     def from_folder(cls, folder: str | Path, quantized: bool = False, threads: int | None = None) -> "OnnxForward":
@@ -207,19 +230,30 @@ class OnnxForward:
             flag = " --int8" if quantized else ""
             raise folder_error(folder, f"{path.name} not found: run `framescope export-onnx {folder}{flag}` first")
         try:
-            return cls(path, threads)
+            forward = cls(path, threads)
         except ImportError as err:
             raise folder_error(folder, f"{path.name} needs the onnx extra ({err})") from None
         except Exception as err:  # ONNX Runtime's own error types for a graph it cannot load
             raise folder_error(folder, f"{path.name} cannot be loaded ({type(err).__name__}: {err})") from None
+        if EMBEDS_INPUT in {i.name for i in forward.session.get_inputs()}:
+            ref = TaggerSettings.load(Path(folder)).extra.get(EXTRA_KEY)
+            if ref is None:
+                raise folder_error(
+                    folder, f"{path.name} takes {EMBEDS_INPUT} but framescope.json references no embedding table"
+                )
+            forward.table = verified_table(Path(folder), ref).numpy()
+        return forward
 
     @property
     def name(self) -> str:
         return "onnx-int8" if self.onnx_path.name == INT8_FILE else "onnx-fp32"
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
-        logits = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
-        return torch.from_numpy(logits)
+        if self.table is None:
+            feed = {IDS_INPUT: ids, "attention_mask": mask}
+        else:
+            feed = {EMBEDS_INPUT: np.take(self.table, ids, axis=0), "attention_mask": mask}
+        return torch.from_numpy(self.session.run(["logits"], feed)[0])
 
     def set_threads(self, threads: int | None) -> None:
         """Rebuild the session with ``intra_op_num_threads=threads`` (``None``: ORT's default)."""

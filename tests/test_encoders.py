@@ -308,3 +308,43 @@ def test_a_folder_with_referenced_embeddings_exports_to_onnx_and_scores_as_torch
         onnx_scores = SpanTagger.from_pretrained(tmp_path / "m", backend=backend).token_scores([text])[0]
         assert np.array_equal(torch_scores.offsets, onnx_scores.offsets)
         assert np.abs(torch_scores.probs - onnx_scores.probs).max() < tolerance, backend
+
+
+def test_the_onnx_graphs_of_a_folder_with_referenced_embeddings_leave_the_table_in_the_base(tiny_bert, tmp_path):
+    """multilingual-e5-small's table would make model.onnx 470 MB instead of 86 MB."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import numpy_helper
+
+    from framescope.model.onnx_backend import export_onnx
+
+    tagger = _frozen_tagger(tiny_bert)
+    table_shape = tuple(tagger.model.get_input_embeddings().weight.shape)
+    tagger.save_pretrained(tmp_path / "m")
+    export_onnx(tmp_path / "m", quantize=True)
+    for name in ("model.onnx", "model.int8.onnx"):
+        graph = onnx.load(str(tmp_path / "m" / name)).graph
+        assert {i.name for i in graph.input} == {"inputs_embeds", "attention_mask"}, name
+        shapes = {numpy_helper.to_array(t).shape for t in graph.initializer}
+        assert table_shape not in shapes, name
+
+
+def test_an_onnx_graph_whose_base_holds_another_table_is_refused(tiny_bert, tmp_path):
+    import shutil
+
+    pytest.importorskip("onnxruntime")
+    from safetensors.torch import load_file, save_file
+
+    from framescope.model.onnx_backend import export_onnx
+    from framescope.model.tagger import SpanTagger
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_bert, base)
+    _frozen_tagger(base).save_pretrained(tmp_path / "m")
+    export_onnx(tmp_path / "m")
+    weights = load_file(str(base / "model.safetensors"))
+    key = next(k for k in weights if k.endswith("word_embeddings.weight"))
+    weights[key][5, 0] += 0.5
+    save_file(weights, str(base / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ModelError, match="holds another embedding table"):
+        SpanTagger.from_pretrained(tmp_path / "m", backend="onnx-fp32")
