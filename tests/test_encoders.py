@@ -257,6 +257,16 @@ def _frozen_tagger(base):
     return tagger
 
 
+def _change_one_embedding(base) -> None:
+    """Make the base hold another table: one of its word-embedding values moves by 0.5."""
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(str(base / "model.safetensors"))
+    key = next(k for k in weights if k.endswith("word_embeddings.weight"))
+    weights[key][5, 0] += 0.5
+    save_file(weights, str(base / "model.safetensors"), metadata={"format": "pt"})
+
+
 def test_a_folder_with_referenced_embeddings_leaves_the_table_out_and_loads_exactly(tiny_bert, tmp_path):
     import torch
     from safetensors import safe_open
@@ -277,17 +287,12 @@ def test_a_folder_with_referenced_embeddings_leaves_the_table_out_and_loads_exac
 def test_a_folder_whose_base_holds_another_table_is_refused(tiny_bert, tmp_path):
     import shutil
 
-    from safetensors.torch import load_file, save_file
-
     from framescope.model.tagger import SpanTagger
 
     base = tmp_path / "base"
     shutil.copytree(tiny_bert, base)
     _frozen_tagger(base).save_pretrained(tmp_path / "m")
-    weights = load_file(str(base / "model.safetensors"))
-    key = next(k for k in weights if k.endswith("word_embeddings.weight"))
-    weights[key][5, 0] += 0.5
-    save_file(weights, str(base / "model.safetensors"), metadata={"format": "pt"})
+    _change_one_embedding(base)
     with pytest.raises(ModelError, match="holds another embedding table"):
         SpanTagger.from_pretrained(tmp_path / "m")
     shutil.rmtree(base)
@@ -333,8 +338,6 @@ def test_an_onnx_graph_whose_base_holds_another_table_is_refused(tiny_bert, tmp_
     import shutil
 
     pytest.importorskip("onnxruntime")
-    from safetensors.torch import load_file, save_file
-
     from framescope.model.onnx_backend import export_onnx
     from framescope.model.tagger import SpanTagger
 
@@ -342,9 +345,6 @@ def test_an_onnx_graph_whose_base_holds_another_table_is_refused(tiny_bert, tmp_
     shutil.copytree(tiny_bert, base)
     _frozen_tagger(base).save_pretrained(tmp_path / "m")
     export_onnx(tmp_path / "m")
-    weights = load_file(str(base / "model.safetensors"))
-    key = next(k for k in weights if k.endswith("word_embeddings.weight"))
-    weights[key][5, 0] += 0.5
-    save_file(weights, str(base / "model.safetensors"), metadata={"format": "pt"})
+    _change_one_embedding(base)
     with pytest.raises(ModelError, match="holds another embedding table"):
         SpanTagger.from_pretrained(tmp_path / "m", backend="onnx-fp32")
