@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from rich.console import Console
 
-from framescope.errors import EXIT_OK, EXIT_PARTIAL, OutputError, UsageError
+from framescope.errors import OutputError, UsageError
 from framescope.labels.records import is_iso639_1, lang_warning
 from framescope.model.result import ArticleResult
-from framescope.model.scorer import check_profile
+from framescope.inference.summary import ScoreSummary
+from framescope.model.scorer import check_profile, trained_languages
 
 if TYPE_CHECKING:
     from framescope.model.tagger import SpanTagger
@@ -41,35 +40,6 @@ DEFAULT_MODEL = Path("runs/quickstart/model")
 #: The largest article ``score`` scores, in characters (``--max-chars``): a bigger one is an
 #: error row. Scoring memory grows with the article (docs/failures.md, "Article size").
 DEFAULT_MAX_CHARS = 1_000_000
-
-
-@dataclass
-class ScoreSummary:
-    out_dir: Path
-    articles: int = 0  # articles exported (scored now or earlier)
-    scored: int = 0  # scored by this run
-    reused: int = 0  # taken from the journal
-    errors: list[dict] = field(default_factory=list)  # rows of errors.*: level "error" or "warning"
-    spans_per_technique: Counter = field(default_factory=Counter)
-    articles_per_technique: Counter = field(default_factory=Counter)
-    seconds: float = 0.0
-    files: list[Path] = field(default_factory=list)
-    report: Path | None = None
-    model: str = ""
-    model_version: str = ""
-
-    @property
-    def failed(self) -> list[dict]:
-        """Articles (or inputs) that could not be scored; warnings leave the article exported."""
-        return [e for e in self.errors if e.get("level", "error") == "error"]
-
-    @property
-    def warnings(self) -> list[dict]:
-        return [e for e in self.errors if e.get("level") == "warning"]
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_PARTIAL if self.failed else EXIT_OK
 
 
 def load_model(model: str | None, backend: str = "torch", profile: str = "balanced") -> SpanTagger:
@@ -139,6 +109,7 @@ def run_score(
     meta = _run_meta(tagger, profile)
     journal = _open_journal(out, meta, overwrite)
     summary = ScoreSummary(out, model=tagger.name, model_version=tagger.version)
+    summary.trained_langs = trained_languages(tagger)
     run = _Run(out, tagger, profile, journal, summary, meta["model"]["fingerprint"], fields, max_chars, t0)
     try:
         _clean_out(out)  # under the journal's lock: no other run is staging
@@ -319,7 +290,7 @@ def _write_generation(run: _Run, fmts: list[str], meta: dict, html: bool) -> Non
             result = ArticleResult.from_dict(rec, text=text)
             result.metadata = run.metadata.get(result.id) or {}
             writer.add(result)
-            _count(summary, result)
+            summary.count(result)
     names = [p.name for p in writer.written]
     names += [p.name for p in ex.write_errors(stage, summary.errors, fmts)]
     # the report reads the texts, which results.jsonl leaves out, from the journal: memory stays bounded
@@ -333,16 +304,6 @@ def _write_generation(run: _Run, fmts: list[str], meta: dict, html: bool) -> Non
     summary.files = [out / n for n in names if n not in outdir.REPORT_NAMES]
     if html and "index.html" in names:
         summary.report = out / "index.html"
-
-
-def _count(summary: ScoreSummary, result: ArticleResult) -> None:
-    """Add one exported article to the summary's counts."""
-    summary.articles += 1
-    for s in result.spans:
-        summary.spans_per_technique[s.technique] += 1
-    for t, ts in result.techniques.items():
-        if ts.spans:
-            summary.articles_per_technique[t] += 1
 
 
 def _output_error(out: Path, err: OSError) -> OutputError:

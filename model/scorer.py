@@ -80,6 +80,13 @@ def categories_of(taxonomy, techniques: Sequence[str]) -> list[str]:
     return out
 
 
+def trained_languages(tagger: SpanTagger) -> frozenset[str]:
+    """The languages of the model's training articles, as its folder records them (empty for
+    folders that predate the record, and for models trained without language codes)."""
+    shares = tagger.settings.extra.get("train_technique_shares_by_lang") or {}
+    return frozenset(str(lang) for lang in shares if lang not in ("all", "None"))
+
+
 def check_profile(tagger: SpanTagger, profile: str) -> None:
     """A profile the model folder has: ``balanced`` always, ``precise`` once calibrated with profiles."""
     from framescope.errors import UsageError

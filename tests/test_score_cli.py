@@ -229,3 +229,22 @@ def test_kill_9_then_resume_equals_uninterrupted_run(model_dir, tmp_path):
     }
     for article_id, when in first_scored_at.items():
         assert final[article_id] == when
+
+
+def test_the_summary_names_languages_the_model_was_not_trained_on(model_dir, tmp_path):
+    """On such a language the thresholds do not transfer (docs/results.md, "Leave one language out")."""
+    feed = tmp_path / "feed.jsonl"
+    rows = [
+        {"id": "a", "text": DE, "lang": "de"},
+        {"id": "b", "text": DE, "lang": "bg"},
+        {"id": "c", "text": EN, "lang": "bg"},
+    ]
+    feed.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = score(feed, "--model", model_dir, "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    shown = " ".join(res.output.split())
+    assert "2 article(s) in languages the model was not trained on (bg 2; trained on de, en)" in shown
+    only_de = tmp_path / "de.jsonl"
+    only_de.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    res = score(only_de, "--model", model_dir, "--out", tmp_path / "out3")
+    assert res.exit_code == 0 and "not trained on" not in res.output

@@ -23,7 +23,7 @@ from framescope.cli.spark import run_spark
 from framescope.errors import UsageError
 
 if TYPE_CHECKING:
-    from framescope.inference.batch import ScoreSummary
+    from framescope.inference.summary import ScoreSummary
     from framescope.inference.inputs import Fields
 
 console = Console()
@@ -297,7 +297,21 @@ def print_summary(summary: ScoreSummary) -> None:
         for e in summary.errors[:20]:
             et.add_row(e.get("level", "error"), str(e.get("id") or ""), e["source"], e["reason"])
         console.print(et)
+    _print_untrained_languages(summary)
     console.print(f"exports: [bold]{summary.out_dir}[/bold]")
+
+
+def _print_untrained_languages(summary: ScoreSummary) -> None:
+    """One note for the articles in languages the model has no training annotations for."""
+    if not summary.untrained_langs:
+        return
+    n = sum(summary.untrained_langs.values())
+    langs = ", ".join(f"{lang} {k}" for lang, k in summary.untrained_langs.most_common())
+    console.print(
+        f"[yellow]note:[/yellow] {n} article(s) in languages the model was not trained on ({langs}; "
+        f"trained on {', '.join(sorted(summary.trained_langs))}): their article ranking carries over, "
+        'their thresholds and span counts do not (docs/results.md, "Leave one language out")'
+    )
     if summary.report is not None:
         console.print(f"HTML report: [bold]{summary.report}[/bold]")
 
