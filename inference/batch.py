@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Sequence
 from rich.console import Console
 
 from framescope.errors import OutputError, UsageError
+from framescope.inference.summary import ScoreSummary
 from framescope.labels.records import is_iso639_1, lang_warning
 from framescope.model.result import ArticleResult
-from framescope.inference.summary import ScoreSummary
 from framescope.model.scorer import check_profile, trained_languages
 
 if TYPE_CHECKING:
@@ -108,8 +108,9 @@ def run_score(
         tagger.set_threads(threads)
     meta = _run_meta(tagger, profile)
     journal = _open_journal(out, meta, overwrite)
-    summary = ScoreSummary(out, model=tagger.name, model_version=tagger.version)
-    summary.trained_langs = trained_languages(tagger)
+    summary = ScoreSummary(
+        out, model=tagger.name, model_version=tagger.version, trained_langs=trained_languages(tagger)
+    )
     run = _Run(out, tagger, profile, journal, summary, meta["model"]["fingerprint"], fields, max_chars, t0)
     try:
         _clean_out(out)  # under the journal's lock: no other run is staging
