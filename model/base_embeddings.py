@@ -19,8 +19,7 @@ from pathlib import Path
 import torch
 
 from framescope.errors import ModelError
-
-EXTRA_KEY = "base_embeddings"
+from framescope.model.settings import BASE_EMBEDDINGS_KEY as EXTRA_KEY
 
 
 def tensor_digest(weight: torch.Tensor) -> str:
@@ -49,7 +48,7 @@ def state_dict_without_table(model, ref: dict) -> dict:
 def restore_if_referenced(model, folder: Path, settings, info: dict) -> None:
     """After ``from_pretrained(..., output_loading_info=True)``: put a referenced table back
     (every loader of a folder's torch weights calls this before checking ``info``)."""
-    ref = settings.extra.get(EXTRA_KEY)
+    ref = settings.embeddings_reference
     if ref is not None:
         restore(model, folder, ref, info)
 

@@ -351,7 +351,7 @@ def check_onnx_outputs(folder: str | Path, path: str | Path, session, settings: 
     outputs = {o.name: o.shape for o in session.get_outputs()}
     name = Path(path).name
     allowed = [{"input_ids", "attention_mask"}]
-    if settings.extra.get("base_embeddings") is not None:
+    if settings.embeddings_reference is not None:
         allowed.append({"inputs_embeds", "attention_mask"})
     if inputs not in allowed:
         raise _fail(folder, f"{name} takes inputs {sorted(inputs)}, not input_ids and attention_mask")

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from framescope.model import folder_checks as checks
-from framescope.model.base_embeddings import EXTRA_KEY, restore_if_referenced, verified_table
+from framescope.model.base_embeddings import restore_if_referenced, verified_table
 from framescope.model.settings import TaggerSettings, folder_error, load_folder_taxonomy
 
 FP32_FILE = "model.onnx"
@@ -90,24 +90,23 @@ def export_onnx(
     """
     _need_onnx()
     model_folder = Path(model_folder)
-    model = _load_for_export(model_folder)
+    model, settings = _load_for_export(model_folder)
     out = Path(out_folder) if out_folder is not None else model_folder
     out.mkdir(parents=True, exist_ok=True)
     if out.resolve() != model_folder.resolve():
         for f in model_folder.iterdir():
             if f.is_file() and not f.name.endswith(_WEIGHT_SUFFIXES):
                 shutil.copy2(f, out / f.name)
-    referenced = TaggerSettings.load(model_folder).extra.get(EXTRA_KEY) is not None
-    wrapped = _Logits(model, EMBEDS_INPUT if referenced else IDS_INPUT).eval()
+    wrapped = _Logits(model, IDS_INPUT if settings.embeddings_reference is None else EMBEDS_INPUT).eval()
     vocab = int(model.config.vocab_size)
     fp32 = _trace(wrapped, vocab, out / FP32_FILE, opset)
     _check_export(wrapped, fp32, vocab)
     return quantize_onnx(fp32, out / INT8_FILE) if quantize else fp32
 
 
-def _load_for_export(model_folder: Path):
-    """The folder's transformer, checked as loading checks it, with eager attention (the plain
-    MatMul/Softmax pattern that ONNX Runtime's fusions know)."""
+def _load_for_export(model_folder: Path) -> tuple[torch.nn.Module, TaggerSettings]:
+    """The folder's transformer and settings, checked as loading checks them, with eager attention
+    (the plain MatMul/Softmax pattern that ONNX Runtime's fusions know)."""
     from transformers import AutoModelForTokenClassification
 
     settings = TaggerSettings.load(model_folder)
@@ -127,7 +126,7 @@ def _load_for_export(model_folder: Path):
     )
     restore_if_referenced(model, model_folder, settings, info)  # a frozen table kept in the base
     checks.check_loading_info(model_folder, info)  # never export freshly initialised layers
-    return model
+    return model, settings
 
 
 def _trace(wrapped: "_Logits", vocab: int, fp32: Path, opset: int) -> Path:
@@ -222,9 +221,16 @@ class OnnxForward:
         self.table = table
 
     @classmethod
-    def from_folder(cls, folder: str | Path, quantized: bool = False, threads: int | None = None) -> "OnnxForward":
+    def from_folder(
+        cls,
+        folder: str | Path,
+        quantized: bool = False,
+        threads: int | None = None,
+        settings: TaggerSettings | None = None,
+    ) -> "OnnxForward":
         """The folder's graph (``model.onnx``, or ``model.int8.onnx`` when ``quantized``); a missing
-        or unreadable one, or a missing ``onnx`` extra, is a ModelError."""
+        or unreadable one, or a missing ``onnx`` extra, is a ModelError. ``settings``: the folder's,
+        when the caller has read them already."""
         path = Path(folder) / (INT8_FILE if quantized else FP32_FILE)
         if not path.is_file():
             flag = " --int8" if quantized else ""
@@ -236,7 +242,7 @@ class OnnxForward:
         except Exception as err:  # ONNX Runtime's own error types for a graph it cannot load
             raise folder_error(folder, f"{path.name} cannot be loaded ({type(err).__name__}: {err})") from None
         if EMBEDS_INPUT in {i.name for i in forward.session.get_inputs()}:
-            ref = TaggerSettings.load(Path(folder)).extra.get(EXTRA_KEY)
+            ref = (settings or TaggerSettings.load(Path(folder))).embeddings_reference
             if ref is None:
                 raise folder_error(
                     folder, f"{path.name} takes {EMBEDS_INPUT} but framescope.json references no embedding table"

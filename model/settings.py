@@ -19,6 +19,8 @@ from framescope.labels.taxonomy import Taxonomy
 
 SETTINGS_FILE = "framescope.json"
 TAXONOMY_FILE = "taxonomy.yaml"
+#: ``extra`` key of a frozen word-embedding table referenced in the base (model/base_embeddings.py)
+BASE_EMBEDDINGS_KEY = "base_embeddings"
 FORMAT_VERSION = 1
 PROFILES = ("balanced", "precise")
 OFF = 2.0  # a threshold no probability reaches: the technique is switched off
@@ -71,6 +73,11 @@ class TaggerSettings:
     format_version: int = FORMAT_VERSION
     name: str = "framescope"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def embeddings_reference(self) -> dict | None:
+        """The base's embedding table this folder references instead of storing, or ``None``."""
+        return self.extra.get(BASE_EMBEDDINGS_KEY)
 
     @property
     def calibration(self) -> DecodingCalibration:

@@ -187,7 +187,7 @@ class TransformerTagger(SpanTagger):
         if backend.startswith("onnx"):
             from framescope.model.onnx_backend import OnnxForward
 
-            forward = OnnxForward.from_folder(folder, quantized=backend == "onnx-int8")
+            forward = OnnxForward.from_folder(folder, quantized=backend == "onnx-int8", settings=settings)
             checks.check_onnx_outputs(folder, forward.onnx_path, forward.session, settings, len(config["id2label"]))
         else:
             forward = TorchForward(_load_module(folder, settings), torch.bfloat16 if backend == "torch-bf16" else None)
@@ -223,7 +223,7 @@ class TransformerTagger(SpanTagger):
         """All weights, less a frozen embedding table that the base holds (model/base_embeddings.py)."""
         from framescope.model import base_embeddings
 
-        ref = self.settings.extra.get(base_embeddings.EXTRA_KEY)
+        ref = self.settings.embeddings_reference
         if ref is None:
             return self.model.state_dict()
         if base_embeddings.tensor_digest(self.model.get_input_embeddings().weight) != ref["sha256"]:
