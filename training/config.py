@@ -292,6 +292,7 @@ def load_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Conf
     config = _build(Config, data, "", origin)
     stage_where = {origin("article_stage.n_features"), origin("article_stage.ngram_range")}
     _check_stage_vectorizer(config.article_stage, "--set" if "--set" in stage_where else where)
+    _check_head_only_epochs(config.training, origin("training.head_only_epochs"))
     return replace(config, output_dir=config.output_dir.replace("{name}", config.name))
 
 
@@ -305,6 +306,15 @@ def _check_stage_vectorizer(stage: StageOptions, where: str) -> None:
         check_vectorizer(stage.n_features, stage.ngram_range)
     except ValueError as err:
         raise ConfigError(f"{where}: article_stage.{err}") from None
+
+
+def _check_head_only_epochs(training: TrainingConfig, where: str) -> None:
+    """Head-only epochs must leave the encoder some of the run (checked before any training)."""
+    head_only, epochs = float(training.head_only_epochs), float(training.epochs)
+    if head_only < 0 or (int(training.max_steps) <= 0 and head_only >= epochs):
+        raise ConfigError(
+            f"{where}: training.head_only_epochs: {head_only:g} must be at least 0 and below training.epochs ({epochs:g})"
+        )
 
 
 def show_config(config: Config) -> str:

@@ -72,6 +72,9 @@ class TrainingConfig:
     gradient_accumulation_steps: int = 1
     learning_rate: float = 5.0e-5
     head_learning_rate: float | None = None  # a separate rate for the new classifier head
+    # epochs at the start in which only the head trains, the encoder's rate held at 0
+    # (linear probing before fine-tuning; training/schedules.py)
+    head_only_epochs: float = 0.0
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     loss: Loss = "bce"  # the multilabel scheme's loss

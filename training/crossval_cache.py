@@ -33,8 +33,11 @@ def fold_tagger(config: Config, taxonomy: Taxonomy, fit_docs, dev_docs, test, fo
     tagger_config = {
         k: v for k, v in config.to_dict().items() if k not in ("article_stage", "mlflow", "name", "output_dir")
     }
+    # the caches written before these keys existed stay valid while the keys keep their defaults
     if not tagger_config["model"]["freeze_embeddings"]:
-        del tagger_config["model"]["freeze_embeddings"]  # the caches written before the key existed stay valid
+        del tagger_config["model"]["freeze_embeddings"]
+    if not tagger_config["training"]["head_only_epochs"]:
+        del tagger_config["training"]["head_only_epochs"]
     key = {
         "tagger_config": hashlib.sha256(json.dumps(tagger_config, sort_keys=True, default=str).encode()).hexdigest(),
         "fit": [d.id for d in fit_docs],

@@ -28,6 +28,7 @@ from framescope.training.config import CalibrationConfig, Config, TrainingConfig
 from framescope.training.distributed import has_accelerator, rank, world_size
 from framescope.training.evaluation import gold_tuples
 from framescope.training.metrics.spans import span_prf
+from framescope.training.schedules import HEAD_GROUP, head_first_scheduler
 from framescope.model.targets import IGNORE, token_targets
 
 
@@ -90,6 +91,7 @@ class SpanTrainer(Trainer):
         dev_docs=None,
         calibration: CalibrationConfig | None = None,
         head_learning_rate: float | None = None,
+        head_only_steps: int = 0,
         eval_batch_size: int | None = None,
         pos_weight=None,
         gamma=0.0,
@@ -101,6 +103,7 @@ class SpanTrainer(Trainer):
         self.dev_docs = dev_docs or []
         self.calibration = calibration or CalibrationConfig()
         self.head_learning_rate = head_learning_rate
+        self.head_only_steps = head_only_steps
         self.eval_batch_size = eval_batch_size
         self.pos_weight = pos_weight
         self.gamma = gamma
@@ -114,7 +117,7 @@ class SpanTrainer(Trainer):
         useful while the encoder is already good: one shared rate is either too slow for the
         head or, raised to suit it, destabilises the encoder (at 1e-4 MiniLM's token states collapsed to a constant).
         """
-        head_lr = self.head_learning_rate
+        head_lr = self.head_learning_rate or (self.args.learning_rate if self.head_only_steps else None)
         if not head_lr or self.optimizer is not None:
             return super().create_optimizer(model)
         model = model if model is not None else self.model
@@ -134,10 +137,22 @@ class SpanTrainer(Trainer):
                             "params": params,
                             "lr": float(head_lr) if is_head else self.args.learning_rate,
                             "weight_decay": self.args.weight_decay if decays else 0.0,
+                            HEAD_GROUP: is_head,
                         }
                     )
         self.optimizer = torch.optim.AdamW(groups, lr=self.args.learning_rate)
         return self.optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """The Trainer's schedule, or with head-only steps first the schedule of
+        :mod:`framescope.training.schedules`."""
+        if not self.head_only_steps or self.lr_scheduler is not None:
+            return super().create_scheduler(num_training_steps, optimizer)
+        warmup_ratio = self.args.get_warmup_steps(num_training_steps) / num_training_steps
+        self.lr_scheduler = head_first_scheduler(
+            optimizer or self.optimizer, num_training_steps, warmup_ratio, self.head_only_steps
+        )
+        return self.lr_scheduler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
@@ -243,6 +258,7 @@ def run_trainer(
         dev_docs=list(dev_docs),
         calibration=config.calibration,
         head_learning_rate=tc.head_learning_rate,
+        head_only_steps=round(_steps_per_epoch(tc, len(rows)) * float(tc.head_only_epochs)),
         eval_batch_size=tc.eval_batch_size,
         pos_weight=_pos_weight(rows, float(tc.pos_weight_max)) if tagger.scheme.weighted else None,
         gamma=float(tc.focal_gamma) if tc.loss == "focal" else 0.0,
@@ -283,10 +299,13 @@ def _prepare_run(tagger, config: Config) -> None:
         tagger.reference_base_embeddings()  # the folder then names the base's table instead of storing it
 
 
+def _steps_per_epoch(tc: TrainingConfig, n_rows: int) -> int:
+    return math.ceil(n_rows / (tc.batch_size * tc.gradient_accumulation_steps))
+
+
 def _training_arguments(tc: TrainingConfig, seed: int, n_rows: int, has_dev: bool, out_dir: str) -> TrainingArguments:
     """The Trainer's arguments: evaluation (and checkpoints) every ``eval_every_epochs``."""
-    steps_per_epoch = math.ceil(n_rows / (tc.batch_size * tc.gradient_accumulation_steps))
-    eval_steps = max(1, int(steps_per_epoch * float(tc.eval_every_epochs)))
+    eval_steps = max(1, int(_steps_per_epoch(tc, n_rows) * float(tc.eval_every_epochs)))
     max_steps = int(tc.max_steps)
     if max_steps > 0:
         eval_steps = min(eval_steps, max_steps)
