@@ -248,3 +248,13 @@ def test_the_summary_names_languages_the_model_was_not_trained_on(model_dir, tmp
     only_de.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
     res = score(only_de, "--model", model_dir, "--out", tmp_path / "out3")
     assert res.exit_code == 0 and "not trained on" not in res.output
+
+
+def test_the_summary_names_the_html_report_for_articles_in_trained_languages(model_dir, tmp_path):
+    """The report's path is printed whatever the languages (it once hid behind the untrained-language note)."""
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"id": "a", "text": DE, "lang": "de"}) + "\n", encoding="utf-8")
+    res = score(feed, "--model", model_dir, "--out", tmp_path / "out", "--html")
+    assert res.exit_code == 0, res.output
+    assert "not trained on" not in res.output
+    assert "HTML report:" in res.output and (tmp_path / "out" / "index.html").is_file()

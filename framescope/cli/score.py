@@ -299,6 +299,8 @@ def print_summary(summary: ScoreSummary) -> None:
         console.print(et)
     _print_untrained_languages(summary)
     console.print(f"exports: [bold]{summary.out_dir}[/bold]")
+    if summary.report is not None:
+        console.print(f"HTML report: [bold]{summary.report}[/bold]")
 
 
 def _print_untrained_languages(summary: ScoreSummary) -> None:
@@ -312,8 +314,6 @@ def _print_untrained_languages(summary: ScoreSummary) -> None:
         f"trained on {', '.join(sorted(summary.trained_langs))}): their article ranking carries over, "
         'their thresholds and span counts do not (docs/results.md, "Leave one language out")'
     )
-    if summary.report is not None:
-        console.print(f"HTML report: [bold]{summary.report}[/bold]")
 
 
 ExportOut = Annotated[
